@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install everything btcp needs on a Debian 12 machine, as root.
+# Idempotent: when every package, component and tool is present it only
+# runs a few cheap queries.
+set -euo pipefail
+
+APT_PKGS=(
+  # kernel build
+  linux-source-6.12 clang llvm lld libclang-dev libelf-dev bc bison flex
+  libssl-dev cpio xz-utils make gcc kmod rsync
+  # lab guest: qemu and the binaries the guest runs from the host's root
+  qemu-system-x86 busybox-static iproute2 nginx curl wrk apache2-utils
+  tcpdump ethtool nftables procps python3
+)
+BINDGEN_VERSION=0.73.2
+
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # nginx's package starts a host instance; the lab runs its own in the guest.
+  systemctl disable --now nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true
+fi
+
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+  echo "deps: rustup component add rust-src"
+  rustup component add rust-src
+fi
+for c in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+done
+if ! bindgen --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
+  echo "deps: cargo install bindgen-cli $BINDGEN_VERSION"
+  cargo install --locked --quiet bindgen-cli --version "$BINDGEN_VERSION"
+fi
