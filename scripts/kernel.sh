@@ -16,14 +16,18 @@ frags=("$here/qemu/lab.config")
 for f in "${frags[@]}"; do [ -f "$f" ] || { echo "kernel: no fragment $f" >&2; exit 1; }; done
 
 src_ver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+# Bump when the way the kernel is configured or built below changes.
+recipe=1
 key=$( {
-  echo "$src_ver"; cat "${frags[@]}" "$0"
+  echo "$src_ver recipe=$recipe"; cat "${frags[@]}"
   clang --version | head -1; ld.lld --version | head -1
   rustc --version; bindgen --version
 } | sha256sum | cut -c1-16)
 
 src="$cache/src-$src_ver"
 out="$cache/kernel-$variant-$key"
+# --dir: only say where the build is (or will be), build nothing.
+if [ "${1:-}" = --dir ]; then echo "$out"; exit 0; fi
 if [ -f "$out/.btcp-done" ]; then echo "$out"; exit 0; fi
 
 mkdir -p "$cache"

@@ -1,0 +1,36 @@
+# btcp: TCP handoff for content-aware web clusters, as a Rust kernel module.
+# `make demo` and `make test` do all their own set-up (see README.md).
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+KVARIANT ?= lab
+export KVARIANT
+# CLIPPY=1 builds the module through clippy-driver (the kernel's CLIPPY=1).
+CLIPPY ?=
+
+.PHONY: all deps kernel module core-test test demo lab-shell clean
+
+all: module
+
+deps:
+	@bash scripts/deps.sh
+
+kernel: deps
+	@bash scripts/kernel.sh >/dev/null
+
+module: kernel
+	@$(MAKE) -s -C "$$(bash scripts/kernel.sh)" M=$(CURDIR) LLVM=1 $(if $(CLIPPY),CLIPPY=1) modules
+
+core-test: deps
+	cargo test -p btcp_core
+
+test: deps
+	@bash scripts/test.sh
+
+demo: module
+	@bash scripts/demo.sh
+
+clean:
+	@kdir=$$(bash scripts/kernel.sh --dir 2>/dev/null); \
+	  [ -d "$$kdir" ] && $(MAKE) -s -C "$$kdir" M=$(CURDIR) LLVM=1 clean || true
+	rm -rf out target

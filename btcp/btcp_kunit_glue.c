@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The test module links its own copy of the glue (an object may belong to
+ * one module only). */
+#include "../rust/btcp_glue.c"

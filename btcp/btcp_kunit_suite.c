@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite of btcp's kernel shell. The cases are Rust functions in
+ * btcp/btcp_kunit.rs: each returns 0 when all its checks held, or the line
+ * of the first check that failed.
+ */
+#include <kunit/test.h>
+#include <linux/module.h>
+
+#define BTCP_RUST_CASE(name)                                                  \
+	int btcp_kunit_##name(void);                                          \
+	static void name(struct kunit *test)                                  \
+	{                                                                     \
+		int line = btcp_kunit_##name();                               \
+		KUNIT_EXPECT_EQ_MSG(test, line, 0,                            \
+				    "check failed at btcp/btcp_kunit.rs:%d", \
+				    line);                                    \
+	}
+
+BTCP_RUST_CASE(skb_read_linear)
+BTCP_RUST_CASE(skb_read_bounds)
+BTCP_RUST_CASE(counters_classify_skb)
+BTCP_RUST_CASE(counters_ignore_non_tcp)
+BTCP_RUST_CASE(counters_render)
+
+static struct kunit_case btcp_cases[] = {
+	KUNIT_CASE(skb_read_linear),
+	KUNIT_CASE(skb_read_bounds),
+	KUNIT_CASE(counters_classify_skb),
+	KUNIT_CASE(counters_ignore_non_tcp),
+	KUNIT_CASE(counters_render),
+	{}
+};
+
+static struct kunit_suite btcp_suite = {
+	.name = "btcp",
+	.test_cases = btcp_cases,
+};
+kunit_test_suite(btcp_suite);
+
+MODULE_DESCRIPTION("KUnit tests for btcp's kernel shell");
+MODULE_LICENSE("GPL");

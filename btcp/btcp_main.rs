@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+//! btcp: TCP handoff for content-aware request distribution.
+//!
+//! This is the module's crate root. The protocol logic is the pure core
+//! (rust/btcp-core, compiled in through `#[path]`); the kernel is reached
+//! only through the wrapper layer in rust/ (`kernel_ext`). This file and the
+//! rest of btcp/ contain no `unsafe`.
+
+use kernel::prelude::*;
+
+#[path = "../rust/kernel_ext.rs"]
+pub mod kernel_ext;
+
+#[allow(unused_attributes)] // the core's crate-level `#![no_std]` is moot here
+#[path = "../rust/btcp-core/src/lib.rs"]
+pub mod btcp_core;
+
+mod counters;
+
+use counters::Counters;
+use kernel_ext::netfilter::{HookPoint, PernetState, Registration, Verdict};
+use kernel_ext::seq_file::SeqFile;
+use kernel_ext::skb::SkBuff;
+
+module! {
+    type: Btcp,
+    name: "btcp",
+    author: "btcp developers",
+    description: "Bottom TCP: TCP handoff for content-aware web clusters",
+    license: "GPL",
+}
+
+/// What btcp keeps in each network namespace.
+struct NetState {
+    counters: Counters,
+}
+
+impl PernetState for NetState {
+    fn new() -> Result<Self> {
+        Ok(NetState {
+            counters: Counters::new(),
+        })
+    }
+
+    fn hook(&self, hook: HookPoint, skb: &SkBuff) -> Verdict {
+        self.counters.account(hook, skb);
+        Verdict::Accept
+    }
+
+    fn show(&self, m: &mut SeqFile) -> core::fmt::Result {
+        self.counters.render(m)
+    }
+}
+
+struct Btcp {
+    _hooks: Registration<NetState>,
+}
+
+impl kernel::Module for Btcp {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let hooks = Registration::<NetState>::register()?;
+        pr_info!("loaded: IPv4 hooks in every network namespace\n");
+        Ok(Btcp { _hooks: hooks })
+    }
+}
+
+impl Drop for Btcp {
+    fn drop(&mut self) {
+        pr_info!("unloading\n");
+    }
+}

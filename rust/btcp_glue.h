@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The C side of btcp's kernel shell: what Rust cannot reach directly in 6.12
+ * (inline helpers, struct layouts, registration boilerplate). bindgen turns
+ * this header into rust/bindings_generated.rs; only the btcp_* items and the
+ * constants allowlisted in Kbuild are generated, everything else is taken
+ * from the kernel crate's bindings.
+ */
+#ifndef BTCP_GLUE_H
+#define BTCP_GLUE_H
+
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/skbuff.h>
+#include <linux/seq_file.h>
+#include <net/net_namespace.h>
+
+/*
+ * Callbacks into Rust for per-network-namespace state. Every namespace,
+ * existing and future, gets one opaque state from init(); hook() runs in
+ * softirq or process context with that state; show() renders
+ * /proc/net/btcp/counters; exit() runs once no hook and no reader can see
+ * the state any more.
+ */
+struct btcp_pernet_ops {
+	void *(*init)(struct net *net);
+	void (*exit)(void *state);
+	unsigned int (*hook)(void *state, unsigned int hooknum,
+			     struct sk_buff *skb);
+	int (*show)(void *state, struct seq_file *m);
+};
+
+int btcp_pernet_register(const struct btcp_pernet_ops *ops);
+void btcp_pernet_unregister(void);
+
+/* sk_buff access for the IPv4 hooks, where skb->data is the IP header. */
+unsigned int btcp_skb_len(const struct sk_buff *skb);
+const void *btcp_skb_header_pointer(const struct sk_buff *skb, unsigned int offset,
+				    unsigned int len, void *buffer);
+struct sk_buff *btcp_skb_alloc(unsigned int len);
+void btcp_skb_free(struct sk_buff *skb);
+void *btcp_skb_put(struct sk_buff *skb, unsigned int len);
+
+/* seq_file output; returns 0 or -1 when the buffer overflowed (seq_file retries). */
+int btcp_seq_write(struct seq_file *m, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,9 @@
+//! btcp's wrapper layer over the kernel: every `unsafe` block of the module
+//! lives below this module, each with its `// SAFETY:` argument. The module's
+//! own logic (btcp/) and the pure core (rust/btcp-core) use only these safe
+//! types.
+
+pub mod bindings;
+pub mod netfilter;
+pub mod seq_file;
+pub mod skb;

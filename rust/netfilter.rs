@@ -1,0 +1,190 @@
+//! IPv4 netfilter hooks registered in every network namespace, existing and
+//! future, each namespace with its own state (`pernet_operations`).
+
+use super::bindings;
+use super::seq_file::SeqFile;
+use super::skb::SkBuff;
+use core::ffi::{c_int, c_uint, c_void};
+use core::marker::PhantomData;
+use kernel::prelude::*;
+
+/// The IPv4 hook points btcp registers at (rust/btcp_glue.c sets their
+/// priorities).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookPoint {
+    /// Packets arriving on an interface, before routing.
+    PreRouting,
+    /// Packets addressed to this namespace, after routing.
+    LocalIn,
+    /// Packets sent by this namespace's own sockets.
+    LocalOut,
+    /// Every packet leaving this namespace, after routing.
+    PostRouting,
+}
+
+impl HookPoint {
+    /// All hook points, in the order of `index()`.
+    pub const ALL: [HookPoint; 4] = [
+        HookPoint::PreRouting,
+        HookPoint::LocalIn,
+        HookPoint::LocalOut,
+        HookPoint::PostRouting,
+    ];
+
+    fn from_raw(hooknum: c_uint) -> Option<Self> {
+        match hooknum {
+            bindings::nf_inet_hooks_NF_INET_PRE_ROUTING => Some(HookPoint::PreRouting),
+            bindings::nf_inet_hooks_NF_INET_LOCAL_IN => Some(HookPoint::LocalIn),
+            bindings::nf_inet_hooks_NF_INET_LOCAL_OUT => Some(HookPoint::LocalOut),
+            bindings::nf_inet_hooks_NF_INET_POST_ROUTING => Some(HookPoint::PostRouting),
+            _ => None,
+        }
+    }
+
+    /// A dense index, 0..4, for per-hook arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The name used in /proc output.
+    pub fn name(self) -> &'static str {
+        match self {
+            HookPoint::PreRouting => "prerouting",
+            HookPoint::LocalIn => "local_in",
+            HookPoint::LocalOut => "local_out",
+            HookPoint::PostRouting => "postrouting",
+        }
+    }
+}
+
+/// What a hook tells netfilter to do with a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let the packet continue.
+    Accept,
+    /// Free the packet.
+    Drop,
+}
+
+impl Verdict {
+    fn to_raw(self) -> c_uint {
+        match self {
+            Verdict::Accept => bindings::NF_ACCEPT,
+            Verdict::Drop => bindings::NF_DROP,
+        }
+    }
+}
+
+/// The state btcp keeps in each network namespace.
+///
+/// `hook` runs in softirq or process context, concurrently on every CPU,
+/// so shared mutable state needs atomics or a `_bh` lock.
+pub trait PernetState: Send + Sync + Sized {
+    /// Creates the state of a namespace that is being set up.
+    fn new() -> Result<Self>;
+    /// Sees one IPv4 packet at `hook`.
+    fn hook(&self, hook: HookPoint, skb: &SkBuff) -> Verdict;
+    /// Renders /proc/net/btcp/counters of the namespace.
+    fn show(&self, m: &mut SeqFile) -> core::fmt::Result;
+}
+
+/// Keeps btcp's hooks and proc files registered in every namespace until
+/// dropped. Only one registration exists at a time (the glue has a single
+/// `pernet_operations`); a second `register` fails with `EBUSY`.
+pub struct Registration<T: PernetState> {
+    _state: PhantomData<T>,
+}
+
+impl<T: PernetState> Registration<T> {
+    const OPS: bindings::btcp_pernet_ops = bindings::btcp_pernet_ops {
+        init: Some(init_state::<T>),
+        exit: Some(exit_state::<T>),
+        hook: Some(hook_state::<T>),
+        show: Some(show_state::<T>),
+    };
+
+    /// Registers the hooks in every existing namespace and in each new one.
+    pub fn register() -> Result<Self> {
+        let ops: &'static bindings::btcp_pernet_ops = &Self::OPS;
+        // SAFETY: `ops` is a static table of valid callbacks, which the glue
+        // may keep until `btcp_pernet_unregister` in `drop`.
+        let ret = unsafe { bindings::btcp_pernet_register(ops) };
+        kernel::error::to_result(ret)?;
+        Ok(Registration {
+            _state: PhantomData,
+        })
+    }
+}
+
+impl<T: PernetState> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // SAFETY: `self` exists only after a successful registration. This
+        // runs every namespace's exit, which unhooks, waits for running
+        // hooks (synchronize_net) and then frees the state.
+        unsafe { bindings::btcp_pernet_unregister() };
+    }
+}
+
+/// Creates a namespace's state for the glue.
+///
+/// # Safety
+///
+/// Called by the glue only, from the namespace's pernet init.
+unsafe extern "C" fn init_state<T: PernetState>(_net: *mut bindings::net) -> *mut c_void {
+    match T::new().and_then(|s| KBox::new(s, GFP_KERNEL).map_err(Error::from)) {
+        Ok(state) => KBox::into_raw(state).cast(),
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// Frees a namespace's state.
+///
+/// # Safety
+///
+/// `state` must come from `init_state::<T>` and no hook or proc reader may
+/// use it any more; called once.
+unsafe extern "C" fn exit_state<T: PernetState>(state: *mut c_void) {
+    // SAFETY: `state` came from `init_state::<T>`'s `KBox::into_raw`, and
+    // the glue calls exit once, after no hook or reader can use it.
+    drop(unsafe { KBox::from_raw(state.cast::<T>()) });
+}
+
+/// Runs the namespace's hook on one packet.
+///
+/// # Safety
+///
+/// `state` must be a live state from `init_state::<T>` and `skb` a valid
+/// packet that netfilter lends for the duration of the call.
+unsafe extern "C" fn hook_state<T: PernetState>(
+    state: *mut c_void,
+    hooknum: c_uint,
+    skb: *mut bindings::sk_buff,
+) -> c_uint {
+    // SAFETY: `state` is the namespace's live state (freed only after the
+    // hooks are unregistered and synchronize_net()).
+    let state = unsafe { &*state.cast::<T>() };
+    // SAFETY: netfilter passes a valid skb that we neither free nor keep
+    // beyond this call.
+    let skb = unsafe { SkBuff::from_raw(skb) };
+    match HookPoint::from_raw(hooknum) {
+        Some(hook) => state.hook(hook, skb).to_raw(),
+        None => bindings::NF_ACCEPT,
+    }
+}
+
+/// Renders the namespace's proc file.
+///
+/// # Safety
+///
+/// `state` must be a live state from `init_state::<T>` and `m` the
+/// `seq_file` of a running `show` callback.
+unsafe extern "C" fn show_state<T: PernetState>(state: *mut c_void, m: *mut bindings::seq_file) -> c_int {
+    // SAFETY: the proc file is removed before the state is freed, and
+    // removal waits for running readers.
+    let state = unsafe { &*state.cast::<T>() };
+    // SAFETY: `m` is the seq_file of this running `show` callback.
+    let m = unsafe { SeqFile::from_raw(m) };
+    // An overflow is not an error: seq_file retries with a larger buffer.
+    let _ = state.show(m);
+    0
+}
