@@ -46,15 +46,18 @@
     clippy::arithmetic_side_effects
 )]
 
-mod be;
+mod bytes;
 pub mod build;
 pub mod classify;
 pub mod csum;
 pub mod error;
+pub mod http;
 pub mod ipv4;
+pub mod rules;
 pub mod seq;
 pub mod tcp;
 pub mod tcp_options;
+pub mod wire;
 
 pub use classify::{classify, Class, SegmentKind, TcpPacket};
 pub use error::{BuildError, ParseError};

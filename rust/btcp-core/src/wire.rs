@@ -1,0 +1,1854 @@
+//! The control-channel codec: framed, authenticated messages between the
+//! nodes' kernel modules (DESIGN.md §6).
+//!
+//! Frames travel over one persistent TCP connection per pair of nodes. All
+//! integers are big-endian. A frame is a fixed [`HEADER_LEN`]-byte header,
+//! a payload of at most [`MAX_PAYLOAD`] bytes, and a [`MAC_LEN`]-byte MAC
+//! trailer:
+//!
+//! | offset | size | field |
+//! | --- | --- | --- |
+//! | 0 | 2 | magic [`MAGIC`] (`0xB7C9`) |
+//! | 2 | 1 | version [`VERSION`] (1) |
+//! | 3 | 1 | message type ([`MsgType`]) |
+//! | 4 | 4 | payload length |
+//! | 8 | 8 | sequence number: a per-direction counter, for replay protection |
+//! | 16 | 2 | sender node id |
+//! | 18 | 2 | reserved, must be zero |
+//! | 20 | n | payload |
+//! | 20 + n | 32 | MAC (HMAC-SHA256) over bytes `0..20 + n` |
+//!
+//! The codec does no cryptography: [`Message::encode`] reserves the MAC
+//! bytes (zeroed), and [`seal`] fills them in through a [`Mac`]
+//! implementation supplied by the caller (the kernel shell's HMAC-SHA256
+//! from the crypto API; a toy in host tests). [`decode`] parses a frame
+//! without checking its MAC, for fuzzing and tests; a receiver uses
+//! [`decode_verified`], which checks the MAC before it looks at the
+//! payload.
+//!
+//! Payload layouts (sizes in bytes) are in each message's docs. Every
+//! field is validated on decode: enum values, flag bits, window scales,
+//! lengths, and that the payload holds exactly the message and nothing
+//! more.
+//!
+//! A receiver, for each frame, in this order:
+//! 1. [`decode_verified`] (or [`FrameReader::next_verified`]);
+//! 2. checks that [`Header::sender`] is the node this connection was
+//!    authenticated as (a frame reflected back to its sender then fails);
+//! 3. [`ReplayGuard::accept`]s the sequence number; only then acts on it.
+//!
+//! Any error other than [`WireError::Incomplete`] means the byte stream can
+//! no longer be trusted to be in step: close the connection.
+//!
+//! Sequence numbers must never repeat under one key: a sender keeps its
+//! [`SendCounter`] across reconnects (or the cluster rotates the key), and
+//! the receiver keeps its [`ReplayGuard`] likewise.
+//!
+//! ```
+//! use btcp_core::wire::{self, Mac, Message, Heartbeat, ReplayGuard, WireError, MAC_LEN};
+//!
+//! // A toy MAC for the example; the kernel uses HMAC-SHA256.
+//! struct Xor(u8);
+//! impl Mac for Xor {
+//!     fn compute(&self, data: &[u8], tag: &mut [u8; MAC_LEN]) -> Result<(), WireError> {
+//!         *tag = [self.0; MAC_LEN];
+//!         for (i, b) in data.iter().enumerate() {
+//!             tag[i % MAC_LEN] ^= b;
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let msg = Message::Heartbeat(Heartbeat {
+//!     node_id: 2,
+//!     active_flows: 10,
+//!     load: 250,
+//!     timestamp_ms: 1_700_000_000_000,
+//! });
+//! let mut buf = [0u8; 128];
+//! let n = msg.encode_sealed(2, 1, &Xor(7), &mut buf).unwrap();
+//!
+//! let mut guard = ReplayGuard::new();
+//! let (frame, used) = wire::decode_verified(&buf[..n], &Xor(7)).unwrap();
+//! assert_eq!(used, n);
+//! assert_eq!(frame.header.sender, 2);
+//! guard.accept(frame.header.seq).unwrap();
+//! assert_eq!(frame.message, msg);
+//! // The same frame again is a replay; a wrong key fails the MAC.
+//! assert_eq!(guard.accept(frame.header.seq), Err(WireError::Replay));
+//! assert_eq!(wire::decode_verified(&buf[..n], &Xor(8)).err(), Some(WireError::BadMac));
+//! ```
+
+use ::core::fmt;
+
+/// First two bytes of every frame.
+pub const MAGIC: u16 = 0xB7C9;
+/// The protocol version this codec speaks.
+pub const VERSION: u8 = 1;
+/// Length of the frame header.
+pub const HEADER_LEN: usize = 20;
+/// Length of the MAC trailer (HMAC-SHA256).
+pub const MAC_LEN: usize = 32;
+/// Most request bytes a [`HandoffReq`] can carry: the front-end's request
+/// buffer (DESIGN.md §4, step 2).
+pub const MAX_REQUEST: usize = 16 * 1024;
+/// Largest payload: a [`HandoffReq`] with [`MAX_REQUEST`] bytes, plus
+/// room for fields a later version may add.
+pub const MAX_PAYLOAD: usize = MAX_REQUEST + 256;
+/// Largest frame; a receive buffer of this size always holds a whole frame.
+pub const MAX_FRAME_LEN: usize = HEADER_LEN + MAX_PAYLOAD + MAC_LEN;
+/// The MSS a SYN without an MSS option implies (RFC 9293 §3.7.1); what
+/// [`SynOptions::from_tcp_options`] records for such a SYN.
+pub const DEFAULT_MSS: u16 = 536;
+/// Largest valid window scale shift (RFC 7323 §2.3).
+pub const MAX_WSCALE: u8 = 14;
+
+/// Offset of the version.
+const OFF_VERSION: usize = 2;
+/// Offset of the message type.
+const OFF_TYPE: usize = 3;
+/// Offset of the payload length.
+const OFF_LEN: usize = 4;
+/// Offset of the sequence number.
+const OFF_SEQ: usize = 8;
+/// Offset of the sender node id.
+const OFF_SENDER: usize = 16;
+/// Offset of the reserved field.
+const OFF_RESERVED: usize = 18;
+
+/// Why a frame could not be encoded, decoded or accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WireError {
+    /// The buffer ends before the frame does; read more bytes from the
+    /// stream until the buffer holds at least `needed` bytes in total (the
+    /// whole frame once its length field has arrived, else the header).
+    Incomplete {
+        /// Total bytes, from the start of the frame, needed to go on.
+        needed: usize,
+    },
+    /// The frame does not start with [`MAGIC`].
+    BadMagic,
+    /// The version is not [`VERSION`].
+    BadVersion,
+    /// The message type is not one this version knows.
+    UnknownType,
+    /// The reserved header field, or a reserved flag bit, is not zero.
+    BadReserved,
+    /// The payload length is above [`MAX_PAYLOAD`], or the request bytes
+    /// of a [`HandoffReq`] above [`MAX_REQUEST`].
+    TooLong,
+    /// The payload ends before the message's fields do.
+    Truncated,
+    /// The payload has bytes after the message's last field.
+    TrailingBytes,
+    /// A field holds a value outside its range: an unknown reason code, a
+    /// window scale above [`MAX_WSCALE`], a scale given with its presence
+    /// bit clear.
+    InvalidValue,
+    /// A node id in the payload differs from the header's sender.
+    SenderMismatch,
+    /// The output (or [`FrameReader`]) buffer is too small for the frame.
+    BufferTooSmall,
+    /// The MAC does not match.
+    BadMac,
+    /// The [`Mac`] implementation could not compute a MAC.
+    MacFailure,
+    /// The sequence number is not above the last one accepted.
+    Replay,
+    /// The sender's sequence counter is used up.
+    CounterExhausted,
+}
+
+impl WireError {
+    /// A short static name, for counters and log lines.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WireError::Incomplete { .. } => "incomplete frame",
+            WireError::BadMagic => "bad magic",
+            WireError::BadVersion => "unsupported version",
+            WireError::UnknownType => "unknown message type",
+            WireError::BadReserved => "reserved bits set",
+            WireError::TooLong => "too long",
+            WireError::Truncated => "truncated payload",
+            WireError::TrailingBytes => "trailing bytes in payload",
+            WireError::InvalidValue => "invalid field value",
+            WireError::SenderMismatch => "node id differs from sender",
+            WireError::BufferTooSmall => "buffer too small",
+            WireError::BadMac => "bad MAC",
+            WireError::MacFailure => "MAC computation failed",
+            WireError::Replay => "replayed sequence number",
+            WireError::CounterExhausted => "sequence counter exhausted",
+        }
+    }
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::Incomplete { needed } => write!(f, "incomplete frame: need {needed} bytes"),
+            e => f.write_str(e.as_str()),
+        }
+    }
+}
+
+/// The message authentication code over a frame's header and payload.
+///
+/// The kernel shell implements it with HMAC-SHA256 under the cluster key;
+/// host tests plug in a toy.
+pub trait Mac {
+    /// Computes the tag of `data` into `tag`.
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::MacFailure`] if the implementation fails (e.g. the
+    /// crypto API returned an error).
+    fn compute(&self, data: &[u8], tag: &mut [u8; MAC_LEN]) -> Result<(), WireError>;
+
+    /// Checks `tag` against `data`. The default computes the tag and
+    /// compares in constant time; an implementation may override it with
+    /// its own constant-time compare (`crypto_memneq`).
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::BadMac`] on a mismatch, or what [`Mac::compute`] gives.
+    fn verify(&self, data: &[u8], tag: &[u8; MAC_LEN]) -> Result<(), WireError> {
+        let mut want = [0u8; MAC_LEN];
+        self.compute(data, &mut want)?;
+        if ct_eq(&want, tag) {
+            Ok(())
+        } else {
+            Err(WireError::BadMac)
+        }
+    }
+}
+
+/// Compares two tags without an early exit on the first difference.
+fn ct_eq(a: &[u8; MAC_LEN], b: &[u8; MAC_LEN]) -> bool {
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// Message types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum MsgType {
+    /// [`Hello`].
+    Hello = 1,
+    /// [`HandoffReq`].
+    HandoffReq = 2,
+    /// [`HandoffAck`].
+    HandoffAck = 3,
+    /// [`HandoffNack`].
+    HandoffNack = 4,
+    /// [`Terminate`].
+    Terminate = 5,
+    /// [`Heartbeat`].
+    Heartbeat = 6,
+}
+
+impl MsgType {
+    /// The type with wire value `v`, if there is one.
+    pub const fn from_u8(v: u8) -> Option<MsgType> {
+        match v {
+            1 => Some(MsgType::Hello),
+            2 => Some(MsgType::HandoffReq),
+            3 => Some(MsgType::HandoffAck),
+            4 => Some(MsgType::HandoffNack),
+            5 => Some(MsgType::Terminate),
+            6 => Some(MsgType::Heartbeat),
+            _ => None,
+        }
+    }
+
+    /// Length of the fixed part of this type's payload (all of it except
+    /// a [`HandoffReq`]'s request bytes).
+    pub const fn fixed_len(self) -> usize {
+        match self {
+            MsgType::Hello => Hello::LEN,
+            MsgType::HandoffReq => HandoffReq::FIXED_LEN,
+            MsgType::HandoffAck => HandoffAck::LEN,
+            MsgType::HandoffNack => HandoffNack::LEN,
+            MsgType::Terminate => Terminate::LEN,
+            MsgType::Heartbeat => Heartbeat::LEN,
+        }
+    }
+}
+
+/// Why a back-end refused a handoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum NackReason {
+    /// The back-end's TCP options cannot honour what the front-end agreed
+    /// (e.g. timestamps agreed, off on the back-end).
+    OptionsIncompatible = 1,
+    /// No listener on the service port, or the replayed SYN was refused.
+    Refused = 2,
+    /// The back-end is over its flow or load limit.
+    Overloaded = 3,
+    /// The handoff request was inconsistent.
+    BadRequest = 4,
+    /// Any other failure (allocation, injection).
+    Internal = 5,
+}
+
+impl NackReason {
+    /// The reason with wire value `v`, if there is one.
+    pub const fn from_u8(v: u8) -> Option<NackReason> {
+        match v {
+            1 => Some(NackReason::OptionsIncompatible),
+            2 => Some(NackReason::Refused),
+            3 => Some(NackReason::Overloaded),
+            4 => Some(NackReason::BadRequest),
+            5 => Some(NackReason::Internal),
+            _ => None,
+        }
+    }
+}
+
+/// Why a handed-off connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum TerminateReason {
+    /// Orderly close: both FINs acknowledged.
+    Fin = 1,
+    /// Reset by either side.
+    Rst = 2,
+    /// State timed out.
+    Timeout = 3,
+}
+
+impl TerminateReason {
+    /// The reason with wire value `v`, if there is one.
+    pub const fn from_u8(v: u8) -> Option<TerminateReason> {
+        match v {
+            1 => Some(TerminateReason::Fin),
+            2 => Some(TerminateReason::Rst),
+            3 => Some(TerminateReason::Timeout),
+            _ => None,
+        }
+    }
+}
+
+/// Node capability bits carried by [`Hello`]; bits this version does not
+/// name are kept as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Capabilities(pub u32);
+
+impl Capabilities {
+    /// The node's TCP stack offers SACK.
+    pub const SACK: Capabilities = Capabilities(1 << 0);
+    /// The node's TCP stack offers timestamps.
+    pub const TIMESTAMPS: Capabilities = Capabilities(1 << 1);
+    /// The node's TCP stack offers window scaling.
+    pub const WSCALE: Capabilities = Capabilities(1 << 2);
+    /// The node can act as a back-end (accepts handoffs).
+    pub const BACKEND: Capabilities = Capabilities(1 << 3);
+
+    /// Whether every bit of `other` is set.
+    pub const fn contains(self, other: Capabilities) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Both sets of bits.
+    #[must_use]
+    pub const fn union(self, other: Capabilities) -> Capabilities {
+        Capabilities(self.0 | other.0)
+    }
+}
+
+/// The TCP options of one handshake side, as a handoff carries them.
+///
+/// Encoded in 4 bytes: MSS (2), flags (1: bit 0 window scale present,
+/// bit 1 SACK permitted, bit 2 timestamps, others zero), window scale (1:
+/// 0..=14 if present, else 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SynOptions {
+    /// Maximum segment size ([`DEFAULT_MSS`] if the SYN had none).
+    pub mss: u16,
+    /// Window scale shift, at most [`MAX_WSCALE`].
+    pub wscale: Option<u8>,
+    /// SACK permitted.
+    pub sack_permitted: bool,
+    /// Timestamps in use.
+    pub timestamps: bool,
+}
+
+impl SynOptions {
+    /// Encoded length.
+    pub const LEN: usize = 4;
+    const F_WSCALE: u8 = 1 << 0;
+    const F_SACK: u8 = 1 << 1;
+    const F_TS: u8 = 1 << 2;
+
+    /// The options a parsed SYN carried; an absent MSS becomes
+    /// [`DEFAULT_MSS`], a window scale above 14 becomes 14.
+    pub fn from_tcp_options(o: &super::tcp_options::TcpOptions) -> SynOptions {
+        SynOptions {
+            mss: o.mss.unwrap_or(DEFAULT_MSS),
+            wscale: o.wscale.map(|w| w.min(MAX_WSCALE)),
+            sack_permitted: o.sack_permitted,
+            timestamps: o.timestamps.is_some(),
+        }
+    }
+
+    fn check(&self) -> Result<(), WireError> {
+        match self.wscale {
+            Some(w) if w > MAX_WSCALE => Err(WireError::InvalidValue),
+            _ => Ok(()),
+        }
+    }
+
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        let mut flags = 0u8;
+        if self.wscale.is_some() {
+            flags |= Self::F_WSCALE;
+        }
+        if self.sack_permitted {
+            flags |= Self::F_SACK;
+        }
+        if self.timestamps {
+            flags |= Self::F_TS;
+        }
+        w.u16(self.mss)?;
+        w.u8(flags)?;
+        w.u8(self.wscale.unwrap_or(0))
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<SynOptions, WireError> {
+        let mss = r.u16()?;
+        let flags = r.u8()?;
+        let ws = r.u8()?;
+        if flags & !(Self::F_WSCALE | Self::F_SACK | Self::F_TS) != 0 {
+            return Err(WireError::BadReserved);
+        }
+        let wscale = if flags & Self::F_WSCALE != 0 {
+            Some(ws)
+        } else if ws != 0 {
+            return Err(WireError::InvalidValue);
+        } else {
+            None
+        };
+        let o = SynOptions {
+            mss,
+            wscale,
+            sack_permitted: flags & Self::F_SACK != 0,
+            timestamps: flags & Self::F_TS != 0,
+        };
+        o.check()?;
+        Ok(o)
+    }
+}
+
+/// First message on a new connection, each way.
+///
+/// Payload (10 bytes): node id (2), capabilities (4), cluster generation (4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Hello {
+    /// The sender's node id; must equal the header's sender.
+    pub node_id: u16,
+    /// What the sender supports.
+    pub capabilities: Capabilities,
+    /// The cluster configuration generation the sender runs.
+    pub generation: u32,
+}
+
+impl Hello {
+    /// Payload length.
+    pub const LEN: usize = 10;
+}
+
+/// Front-end to back-end: take over this connection (DESIGN.md §4, step 4).
+///
+/// Payload (53 bytes + request): `fe_flow_id` (4), `client_addr` (4),
+/// `client_port` (2), `vip_addr` (4), `vip_port` (2), `isn_client` (4),
+/// `client_opts` (4), `client_window` (2), `isn_fe` (4), `fe_opts` (4),
+/// `fe_tsval_last` (4), `client_tsval_last` (4), `client_window_last` (2),
+/// `request_seq` (4), flags (1: bit 0 `fin`, others zero), request length
+/// (4, at most [`MAX_REQUEST`]), request bytes. Addresses are IPv4 in
+/// host order as `u32` (`a.b.c.d` is `a << 24 | ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HandoffReq<'a> {
+    /// The front-end's id for the flow, echoed in replies.
+    pub fe_flow_id: u32,
+    /// Client IPv4 address.
+    pub client_addr: u32,
+    /// Client port.
+    pub client_port: u16,
+    /// Service (VIP) IPv4 address.
+    pub vip_addr: u32,
+    /// Service port.
+    pub vip_port: u16,
+    /// The client's ISN (from its SYN).
+    pub isn_client: u32,
+    /// The options of the client's SYN.
+    pub client_opts: SynOptions,
+    /// The raw window of the client's SYN.
+    pub client_window: u16,
+    /// The front-end's ISN (from its SYN/ACK).
+    pub isn_fe: u32,
+    /// The options the front-end agreed in its SYN/ACK.
+    pub fe_opts: SynOptions,
+    /// The latest `TSval` the front-end sent.
+    pub fe_tsval_last: u32,
+    /// The latest `TSval` the client sent.
+    pub client_tsval_last: u32,
+    /// The client's latest raw (unscaled) window.
+    pub client_window_last: u16,
+    /// Sequence number of the first byte of `request`.
+    pub request_seq: u32,
+    /// The client has already sent its FIN (after `request`).
+    pub fin: bool,
+    /// The buffered request bytes, at most [`MAX_REQUEST`].
+    pub request: &'a [u8],
+}
+
+impl HandoffReq<'_> {
+    /// Payload length without the request bytes.
+    pub const FIXED_LEN: usize = 53;
+    const F_FIN: u8 = 1 << 0;
+}
+
+/// Back-end to front-end: the handoff succeeded (DESIGN.md §4, step 5).
+///
+/// Payload (18 bytes): `fe_flow_id` (4), `be_node` (2), `isn_be` (4),
+/// `be_opts` (4), `be_tsval` (4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HandoffAck {
+    /// The front-end's flow id from the request.
+    pub fe_flow_id: u32,
+    /// The back-end's node id; must equal the header's sender.
+    pub be_node: u16,
+    /// The back-end TCP's ISN (from the SYN/ACK it answered the replay with).
+    pub isn_be: u32,
+    /// The options of the back-end's SYN/ACK.
+    pub be_opts: SynOptions,
+    /// The back-end's `TSval` in that SYN/ACK (0 without timestamps).
+    pub be_tsval: u32,
+}
+
+impl HandoffAck {
+    /// Payload length.
+    pub const LEN: usize = 18;
+}
+
+/// Back-end to front-end: the handoff was refused.
+///
+/// Payload (5 bytes): `fe_flow_id` (4), reason (1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HandoffNack {
+    /// The front-end's flow id from the request.
+    pub fe_flow_id: u32,
+    /// Why.
+    pub reason: NackReason,
+}
+
+impl HandoffNack {
+    /// Payload length.
+    pub const LEN: usize = 5;
+}
+
+/// Back-end to front-end: the connection is over, free the flow.
+///
+/// Payload (11 bytes): `fe_flow_id` (4), `client_addr` (4),
+/// `client_port` (2), reason (1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Terminate {
+    /// The front-end's flow id.
+    pub fe_flow_id: u32,
+    /// Client IPv4 address, to cross-check the flow.
+    pub client_addr: u32,
+    /// Client port, to cross-check the flow.
+    pub client_port: u16,
+    /// Why.
+    pub reason: TerminateReason,
+}
+
+impl Terminate {
+    /// Payload length.
+    pub const LEN: usize = 11;
+}
+
+/// Periodic liveness and load report, for the dispatcher.
+///
+/// Payload (18 bytes): node id (2), active flows (4), load (4),
+/// timestamp (8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Heartbeat {
+    /// The sender's node id; must equal the header's sender.
+    pub node_id: u16,
+    /// Flows the sender currently serves.
+    pub active_flows: u32,
+    /// Load in permille of capacity (may exceed 1000 when overloaded).
+    pub load: u32,
+    /// The sender's clock, in milliseconds.
+    pub timestamp_ms: u64,
+}
+
+impl Heartbeat {
+    /// Payload length.
+    pub const LEN: usize = 18;
+}
+
+/// A control message; request bytes are borrowed from the frame buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Message<'a> {
+    /// See [`Hello`].
+    Hello(Hello),
+    /// See [`HandoffReq`].
+    HandoffReq(HandoffReq<'a>),
+    /// See [`HandoffAck`].
+    HandoffAck(HandoffAck),
+    /// See [`HandoffNack`].
+    HandoffNack(HandoffNack),
+    /// See [`Terminate`].
+    Terminate(Terminate),
+    /// See [`Heartbeat`].
+    Heartbeat(Heartbeat),
+}
+
+impl<'a> Message<'a> {
+    /// The message's type.
+    pub const fn msg_type(&self) -> MsgType {
+        match self {
+            Message::Hello(_) => MsgType::Hello,
+            Message::HandoffReq(_) => MsgType::HandoffReq,
+            Message::HandoffAck(_) => MsgType::HandoffAck,
+            Message::HandoffNack(_) => MsgType::HandoffNack,
+            Message::Terminate(_) => MsgType::Terminate,
+            Message::Heartbeat(_) => MsgType::Heartbeat,
+        }
+    }
+
+    /// Payload length (saturating; an oversize request fails to encode).
+    pub fn payload_len(&self) -> usize {
+        let fixed = self.msg_type().fixed_len();
+        match self {
+            Message::HandoffReq(r) => fixed.saturating_add(r.request.len()),
+            _ => fixed,
+        }
+    }
+
+    /// Length of the whole frame: header, payload and MAC (saturating).
+    pub fn frame_len(&self) -> usize {
+        HEADER_LEN
+            .saturating_add(self.payload_len())
+            .saturating_add(MAC_LEN)
+    }
+
+    /// Checks what [`decode`] would reject, so that nothing is sent that
+    /// the peer refuses.
+    fn check(&self, sender: u16) -> Result<(), WireError> {
+        let node = match self {
+            Message::Hello(h) => Some(h.node_id),
+            Message::HandoffAck(a) => Some(a.be_node),
+            Message::Heartbeat(h) => Some(h.node_id),
+            _ => None,
+        };
+        if node.is_some_and(|n| n != sender) {
+            return Err(WireError::SenderMismatch);
+        }
+        match self {
+            Message::HandoffReq(r) => {
+                if r.request.len() > MAX_REQUEST {
+                    return Err(WireError::TooLong);
+                }
+                r.client_opts.check()?;
+                r.fe_opts.check()
+            }
+            Message::HandoffAck(a) => a.be_opts.check(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes the frame (header, payload, zeroed MAC) into the start of
+    /// `buf` and returns its length; [`seal`] then fills in the MAC.
+    ///
+    /// `sender` is this node's id; `seq` the next value of this
+    /// direction's [`SendCounter`].
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::BufferTooSmall`]; [`WireError::TooLong`] for request
+    /// bytes above [`MAX_REQUEST`]; [`WireError::InvalidValue`] for a window
+    /// scale above 14; [`WireError::SenderMismatch`] if the message's node
+    /// id is not `sender`. Nothing is written on error.
+    pub fn encode(&self, sender: u16, seq: u64, buf: &mut [u8]) -> Result<usize, WireError> {
+        self.check(sender)?;
+        let payload_len = self.payload_len();
+        let len32 = u32::try_from(payload_len).map_err(|_| WireError::TooLong)?;
+        let total = self.frame_len();
+        let out = buf.get_mut(..total).ok_or(WireError::BufferTooSmall)?;
+        let mut w = Writer { buf: out, pos: 0 };
+        w.u16(MAGIC)?;
+        w.u8(VERSION)?;
+        w.u8(self.msg_type() as u8)?;
+        w.u32(len32)?;
+        w.u64(seq)?;
+        w.u16(sender)?;
+        w.u16(0)?;
+        self.write_payload(&mut w)?;
+        w.bytes(&[0u8; MAC_LEN])?;
+        Ok(w.pos)
+    }
+
+    /// [`Message::encode`], then [`seal`] with `mac`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Message::encode`], or [`WireError::MacFailure`].
+    pub fn encode_sealed<M: Mac + ?Sized>(
+        &self,
+        sender: u16,
+        seq: u64,
+        mac: &M,
+        buf: &mut [u8],
+    ) -> Result<usize, WireError> {
+        let n = self.encode(sender, seq, buf)?;
+        seal(buf.get_mut(..n).ok_or(WireError::BufferTooSmall)?, mac)?;
+        Ok(n)
+    }
+
+    fn write_payload(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        match self {
+            Message::Hello(h) => {
+                w.u16(h.node_id)?;
+                w.u32(h.capabilities.0)?;
+                w.u32(h.generation)
+            }
+            Message::HandoffReq(r) => {
+                let req_len = u32::try_from(r.request.len()).map_err(|_| WireError::TooLong)?;
+                w.u32(r.fe_flow_id)?;
+                w.u32(r.client_addr)?;
+                w.u16(r.client_port)?;
+                w.u32(r.vip_addr)?;
+                w.u16(r.vip_port)?;
+                w.u32(r.isn_client)?;
+                r.client_opts.write(w)?;
+                w.u16(r.client_window)?;
+                w.u32(r.isn_fe)?;
+                r.fe_opts.write(w)?;
+                w.u32(r.fe_tsval_last)?;
+                w.u32(r.client_tsval_last)?;
+                w.u16(r.client_window_last)?;
+                w.u32(r.request_seq)?;
+                w.u8(if r.fin { HandoffReq::F_FIN } else { 0 })?;
+                w.u32(req_len)?;
+                w.bytes(r.request)
+            }
+            Message::HandoffAck(a) => {
+                w.u32(a.fe_flow_id)?;
+                w.u16(a.be_node)?;
+                w.u32(a.isn_be)?;
+                a.be_opts.write(w)?;
+                w.u32(a.be_tsval)
+            }
+            Message::HandoffNack(n) => {
+                w.u32(n.fe_flow_id)?;
+                w.u8(n.reason as u8)
+            }
+            Message::Terminate(t) => {
+                w.u32(t.fe_flow_id)?;
+                w.u32(t.client_addr)?;
+                w.u16(t.client_port)?;
+                w.u8(t.reason as u8)
+            }
+            Message::Heartbeat(h) => {
+                w.u16(h.node_id)?;
+                w.u32(h.active_flows)?;
+                w.u32(h.load)?;
+                w.u64(h.timestamp_ms)
+            }
+        }
+    }
+
+    /// Decodes a payload of type `ty` sent by `sender`; the payload must
+    /// hold exactly one message.
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::Truncated`], [`WireError::TrailingBytes`],
+    /// [`WireError::InvalidValue`], [`WireError::BadReserved`],
+    /// [`WireError::TooLong`] or [`WireError::SenderMismatch`].
+    pub fn decode_payload(
+        ty: MsgType,
+        sender: u16,
+        payload: &'a [u8],
+    ) -> Result<Message<'a>, WireError> {
+        let mut r = Reader { buf: payload };
+        let msg = match ty {
+            MsgType::Hello => Message::Hello(Hello {
+                node_id: r.u16()?,
+                capabilities: Capabilities(r.u32()?),
+                generation: r.u32()?,
+            }),
+            MsgType::HandoffReq => {
+                let fe_flow_id = r.u32()?;
+                let client_addr = r.u32()?;
+                let client_port = r.u16()?;
+                let vip_addr = r.u32()?;
+                let vip_port = r.u16()?;
+                let isn_client = r.u32()?;
+                let client_opts = SynOptions::read(&mut r)?;
+                let client_window = r.u16()?;
+                let isn_fe = r.u32()?;
+                let fe_opts = SynOptions::read(&mut r)?;
+                let fe_tsval_last = r.u32()?;
+                let client_tsval_last = r.u32()?;
+                let client_window_last = r.u16()?;
+                let request_seq = r.u32()?;
+                let flags = r.u8()?;
+                if flags & !HandoffReq::F_FIN != 0 {
+                    return Err(WireError::BadReserved);
+                }
+                let req_len = usize::try_from(r.u32()?).map_err(|_| WireError::TooLong)?;
+                if req_len > MAX_REQUEST {
+                    return Err(WireError::TooLong);
+                }
+                Message::HandoffReq(HandoffReq {
+                    fe_flow_id,
+                    client_addr,
+                    client_port,
+                    vip_addr,
+                    vip_port,
+                    isn_client,
+                    client_opts,
+                    client_window,
+                    isn_fe,
+                    fe_opts,
+                    fe_tsval_last,
+                    client_tsval_last,
+                    client_window_last,
+                    request_seq,
+                    fin: flags & HandoffReq::F_FIN != 0,
+                    request: r.bytes(req_len)?,
+                })
+            }
+            MsgType::HandoffAck => Message::HandoffAck(HandoffAck {
+                fe_flow_id: r.u32()?,
+                be_node: r.u16()?,
+                isn_be: r.u32()?,
+                be_opts: SynOptions::read(&mut r)?,
+                be_tsval: r.u32()?,
+            }),
+            MsgType::HandoffNack => Message::HandoffNack(HandoffNack {
+                fe_flow_id: r.u32()?,
+                reason: NackReason::from_u8(r.u8()?).ok_or(WireError::InvalidValue)?,
+            }),
+            MsgType::Terminate => Message::Terminate(Terminate {
+                fe_flow_id: r.u32()?,
+                client_addr: r.u32()?,
+                client_port: r.u16()?,
+                reason: TerminateReason::from_u8(r.u8()?).ok_or(WireError::InvalidValue)?,
+            }),
+            MsgType::Heartbeat => Message::Heartbeat(Heartbeat {
+                node_id: r.u16()?,
+                active_flows: r.u32()?,
+                load: r.u32()?,
+                timestamp_ms: r.u64()?,
+            }),
+        };
+        if !r.buf.is_empty() {
+            return Err(WireError::TrailingBytes);
+        }
+        msg.check(sender)?;
+        Ok(msg)
+    }
+}
+
+/// The fixed header of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Header {
+    /// Message type.
+    pub msg_type: MsgType,
+    /// Payload length, at most [`MAX_PAYLOAD`].
+    pub payload_len: u32,
+    /// Sequence number.
+    pub seq: u64,
+    /// Sender node id.
+    pub sender: u16,
+}
+
+impl Header {
+    /// Parses and validates the header at the start of `buf`.
+    ///
+    /// Fields are checked as soon as they are in `buf`, so a stream that
+    /// is not ours fails on its first bytes rather than after a header's
+    /// worth.
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::BadMagic`], [`WireError::BadVersion`],
+    /// [`WireError::UnknownType`], [`WireError::TooLong`],
+    /// [`WireError::BadReserved`], or [`WireError::Incomplete`] if `buf`
+    /// holds a valid prefix of a header. An empty `buf` is incomplete.
+    pub fn parse(buf: &[u8]) -> Result<Header, WireError> {
+        let magic = MAGIC.to_be_bytes();
+        if buf.iter().zip(magic.iter()).any(|(a, b)| a != b) {
+            return Err(WireError::BadMagic);
+        }
+        if buf.get(OFF_VERSION).is_some_and(|&v| v != VERSION) {
+            return Err(WireError::BadVersion);
+        }
+        let msg_type = match buf.get(OFF_TYPE) {
+            Some(&t) => Some(MsgType::from_u8(t).ok_or(WireError::UnknownType)?),
+            None => None,
+        };
+        let payload_len = match field::<4>(buf, OFF_LEN) {
+            Some(b) => {
+                let len = u32::from_be_bytes(b);
+                if usize::try_from(len).map_or(true, |l| l > MAX_PAYLOAD) {
+                    return Err(WireError::TooLong);
+                }
+                Some(len)
+            }
+            None => None,
+        };
+        if field::<2>(buf, OFF_RESERVED).is_some_and(|r| r != [0, 0]) {
+            return Err(WireError::BadReserved);
+        }
+        let needed = payload_len.map_or(HEADER_LEN, frame_len_for);
+        match (
+            msg_type,
+            payload_len,
+            field::<8>(buf, OFF_SEQ),
+            field::<2>(buf, OFF_SENDER),
+        ) {
+            (Some(msg_type), Some(payload_len), Some(seq), Some(sender))
+                if buf.len() >= HEADER_LEN =>
+            {
+                Ok(Header {
+                    msg_type,
+                    payload_len,
+                    seq: u64::from_be_bytes(seq),
+                    sender: u16::from_be_bytes(sender),
+                })
+            }
+            _ => Err(WireError::Incomplete { needed }),
+        }
+    }
+
+    /// Length of the whole frame this header starts.
+    pub fn frame_len(&self) -> usize {
+        frame_len_for(self.payload_len)
+    }
+}
+
+/// Frame length for a payload length (saturating; callers bound it first).
+fn frame_len_for(payload_len: u32) -> usize {
+    usize::try_from(payload_len)
+        .unwrap_or(usize::MAX)
+        .saturating_add(HEADER_LEN)
+        .saturating_add(MAC_LEN)
+}
+
+/// `N` bytes at `off`, if all are in `buf`.
+fn field<const N: usize>(buf: &[u8], off: usize) -> Option<[u8; N]> {
+    let b = buf.get(off..off.checked_add(N)?)?;
+    <[u8; N]>::try_from(b).ok()
+}
+
+/// A decoded frame, borrowing from the receive buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// The header.
+    pub header: Header,
+    /// The message.
+    pub message: Message<'a>,
+    /// The bytes the MAC covers: header and payload.
+    pub signed: &'a [u8],
+    /// The MAC trailer.
+    pub mac: &'a [u8; MAC_LEN],
+}
+
+impl Frame<'_> {
+    /// Checks the MAC with `mac`.
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::BadMac`] or [`WireError::MacFailure`].
+    pub fn verify<M: Mac + ?Sized>(&self, mac: &M) -> Result<(), WireError> {
+        mac.verify(self.signed, self.mac)
+    }
+}
+
+/// One complete frame, split up but not decoded.
+struct Parts<'a> {
+    header: Header,
+    signed: &'a [u8],
+    payload: &'a [u8],
+    mac: &'a [u8; MAC_LEN],
+}
+
+impl<'a> Parts<'a> {
+    /// Splits the frame at the start of `buf`.
+    fn split(buf: &'a [u8]) -> Result<Parts<'a>, WireError> {
+        let header = Header::parse(buf)?;
+        let len = header.frame_len();
+        let frame = buf
+            .get(..len)
+            .ok_or(WireError::Incomplete { needed: len })?;
+        let (signed, mac) = frame
+            .split_last_chunk::<MAC_LEN>()
+            .ok_or(WireError::Truncated)?;
+        let payload = signed.get(HEADER_LEN..).ok_or(WireError::Truncated)?;
+        Ok(Parts {
+            header,
+            signed,
+            payload,
+            mac,
+        })
+    }
+
+    /// Decodes the payload.
+    fn decode(self) -> Result<(Frame<'a>, usize), WireError> {
+        let h = self.header;
+        let message = Message::decode_payload(h.msg_type, h.sender, self.payload)?;
+        let frame = Frame {
+            header: h,
+            message,
+            signed: self.signed,
+            mac: self.mac,
+        };
+        Ok((frame, h.frame_len()))
+    }
+}
+
+/// Decodes the frame at the start of `buf` without checking its MAC, and
+/// returns it with the number of bytes it took. Bytes after the frame (the
+/// next frames of the stream) are left alone. For fuzzing and tests; a
+/// receiver uses [`decode_verified`].
+///
+/// Never panics, whatever `buf` holds.
+///
+/// # Errors
+///
+/// [`WireError::Incomplete`] if `buf` holds a valid prefix of a frame;
+/// otherwise what [`Header::parse`] and [`Message::decode_payload`] give.
+pub fn decode(buf: &[u8]) -> Result<(Frame<'_>, usize), WireError> {
+    Parts::split(buf)?.decode()
+}
+
+/// Decodes the frame at the start of `buf` after checking its MAC with
+/// `mac` (the payload is not looked at before that), and returns it with
+/// the number of bytes it took. The caller then checks the sender and the
+/// [`ReplayGuard`].
+///
+/// # Errors
+///
+/// As [`decode`], plus [`WireError::BadMac`] and [`WireError::MacFailure`].
+pub fn decode_verified<'a, M: Mac + ?Sized>(
+    buf: &'a [u8],
+    mac: &M,
+) -> Result<(Frame<'a>, usize), WireError> {
+    let parts = Parts::split(buf)?;
+    mac.verify(parts.signed, parts.mac)?;
+    parts.decode()
+}
+
+/// Computes the MAC of an encoded frame (exactly one, as
+/// [`Message::encode`] wrote it) into its trailer.
+///
+/// # Errors
+///
+/// [`WireError::BufferTooSmall`] if `frame` is shorter than a header and
+/// MAC, or [`WireError::MacFailure`].
+pub fn seal<M: Mac + ?Sized>(frame: &mut [u8], mac: &M) -> Result<(), WireError> {
+    if frame.len() < HEADER_LEN.saturating_add(MAC_LEN) {
+        return Err(WireError::BufferTooSmall);
+    }
+    let (signed, tag) = frame
+        .split_last_chunk_mut::<MAC_LEN>()
+        .ok_or(WireError::BufferTooSmall)?;
+    mac.compute(signed, tag)
+}
+
+/// The sending side's sequence counter for one direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendCounter {
+    next: Option<u64>,
+}
+
+impl SendCounter {
+    /// A counter whose first value is `first` (e.g. 1, or a value
+    /// persisted from before a reconnect).
+    pub const fn new(first: u64) -> SendCounter {
+        SendCounter { next: Some(first) }
+    }
+
+    /// The next sequence number to send.
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::CounterExhausted`] after `u64::MAX` has been handed
+    /// out; the key must be rotated.
+    pub fn next_seq(&mut self) -> Result<u64, WireError> {
+        let seq = self.next.ok_or(WireError::CounterExhausted)?;
+        self.next = seq.checked_add(1);
+        Ok(seq)
+    }
+
+    /// The value [`SendCounter::next_seq`] will return, if any.
+    pub const fn peek(&self) -> Option<u64> {
+        self.next
+    }
+}
+
+/// Rejects replayed frames: accepts only strictly increasing sequence
+/// numbers, one guard per direction of each connection (and kept across
+/// reconnects for as long as the key is).
+///
+/// Call [`ReplayGuard::accept`] only after the MAC has been verified, or a
+/// forged frame could push the window forward and block real ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReplayGuard {
+    last: Option<u64>,
+}
+
+impl ReplayGuard {
+    /// A guard that accepts any first sequence number.
+    pub const fn new() -> ReplayGuard {
+        ReplayGuard { last: None }
+    }
+
+    /// A guard that has already accepted `last`.
+    pub const fn after(last: u64) -> ReplayGuard {
+        ReplayGuard { last: Some(last) }
+    }
+
+    /// The last sequence number accepted, if any.
+    pub const fn last(&self) -> Option<u64> {
+        self.last
+    }
+
+    /// Whether `seq` would be accepted, without recording it.
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::Replay`] if `seq` is not above the last accepted.
+    pub fn check(&self, seq: u64) -> Result<(), WireError> {
+        match self.last {
+            Some(last) if seq <= last => Err(WireError::Replay),
+            _ => Ok(()),
+        }
+    }
+
+    /// Accepts `seq` if it is above every sequence number accepted so far.
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::Replay`], and the guard is unchanged.
+    pub fn accept(&mut self, seq: u64) -> Result<(), WireError> {
+        self.check(seq)?;
+        self.last = Some(seq);
+        Ok(())
+    }
+}
+
+/// Reassembles frames from a TCP byte stream in a buffer the caller owns
+/// (at least [`MAX_FRAME_LEN`] bytes to take any frame).
+///
+/// Receive into [`FrameReader::spare`] and [`FrameReader::commit`] the
+/// count (or [`FrameReader::push`] bytes), then take frames with
+/// [`FrameReader::next_verified`] until it returns `Ok(None)`.
+#[derive(Debug)]
+pub struct FrameReader<'b> {
+    buf: &'b mut [u8],
+    start: usize,
+    end: usize,
+}
+
+impl<'b> FrameReader<'b> {
+    /// A reader over `buf`, initially empty.
+    pub fn new(buf: &'b mut [u8]) -> FrameReader<'b> {
+        FrameReader {
+            buf,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Bytes received and not yet taken as frames.
+    pub fn buffered(&self) -> usize {
+        self.end.saturating_sub(self.start)
+    }
+
+    /// Moves the buffered bytes to the front of the buffer.
+    fn compact(&mut self) {
+        if self.start == 0 {
+            return;
+        }
+        if self.start <= self.end && self.end <= self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end = self.end.saturating_sub(self.start);
+        } else {
+            // Unreachable by the invariants; drop everything rather than panic.
+            self.end = 0;
+        }
+        self.start = 0;
+    }
+
+    /// The free space after the buffered bytes, to receive into; follow
+    /// with [`FrameReader::commit`].
+    pub fn spare(&mut self) -> &mut [u8] {
+        self.compact();
+        self.buf.get_mut(self.end..).unwrap_or(&mut [])
+    }
+
+    /// Records that `n` bytes were written into [`FrameReader::spare`].
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::BufferTooSmall`] if `n` exceeds the spare space
+    /// (nothing is recorded).
+    pub fn commit(&mut self, n: usize) -> Result<(), WireError> {
+        let end = self.end.checked_add(n).ok_or(WireError::BufferTooSmall)?;
+        if end > self.buf.len() {
+            return Err(WireError::BufferTooSmall);
+        }
+        self.end = end;
+        Ok(())
+    }
+
+    /// Copies as much of `data` as fits and returns how much that was.
+    pub fn push(&mut self, data: &[u8]) -> usize {
+        let spare = self.spare();
+        let n = data.len().min(spare.len());
+        if let (Some(dst), Some(src)) = (spare.get_mut(..n), data.get(..n)) {
+            dst.copy_from_slice(src);
+            self.end = self.end.saturating_add(n);
+            n
+        } else {
+            0
+        }
+    }
+
+    /// The next frame, after checking its MAC; `Ok(None)` until a whole
+    /// frame has arrived.
+    ///
+    /// # Errors
+    ///
+    /// As [`decode_verified`], except that an incomplete frame is
+    /// `Ok(None)`, or [`WireError::BufferTooSmall`] if it can never fit.
+    /// After an error the stream is out of step: close the connection.
+    pub fn next_verified<M: Mac + ?Sized>(
+        &mut self,
+        mac: &M,
+    ) -> Result<Option<Frame<'_>>, WireError> {
+        self.next_with(|b| decode_verified(b, mac))
+    }
+
+    /// The next frame without checking its MAC (tests only; see
+    /// [`decode`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`FrameReader::next_verified`], without the MAC errors.
+    pub fn next_unverified(&mut self) -> Result<Option<Frame<'_>>, WireError> {
+        self.next_with(decode)
+    }
+
+    fn next_with<'s, F>(&'s mut self, decode_fn: F) -> Result<Option<Frame<'s>>, WireError>
+    where
+        F: FnOnce(&'s [u8]) -> Result<(Frame<'s>, usize), WireError>,
+    {
+        let cap = self.buf.len();
+        let data: &'s [u8] = self.buf.get(self.start..self.end).unwrap_or(&[]);
+        match decode_fn(data) {
+            Ok((frame, used)) => {
+                self.start = self.start.saturating_add(used).min(self.end);
+                Ok(Some(frame))
+            }
+            Err(WireError::Incomplete { needed }) if needed > cap => Err(WireError::BufferTooSmall),
+            Err(WireError::Incomplete { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Appends to the output frame; the caller has sized the buffer.
+struct Writer<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl Writer<'_> {
+    fn bytes(&mut self, src: &[u8]) -> Result<(), WireError> {
+        let end = self
+            .pos
+            .checked_add(src.len())
+            .ok_or(WireError::BufferTooSmall)?;
+        let dst = self
+            .buf
+            .get_mut(self.pos..end)
+            .ok_or(WireError::BufferTooSmall)?;
+        dst.copy_from_slice(src);
+        self.pos = end;
+        Ok(())
+    }
+
+    fn u8(&mut self, v: u8) -> Result<(), WireError> {
+        self.bytes(&[v])
+    }
+
+    fn u16(&mut self, v: u16) -> Result<(), WireError> {
+        self.bytes(&v.to_be_bytes())
+    }
+
+    fn u32(&mut self, v: u32) -> Result<(), WireError> {
+        self.bytes(&v.to_be_bytes())
+    }
+
+    fn u64(&mut self, v: u64) -> Result<(), WireError> {
+        self.bytes(&v.to_be_bytes())
+    }
+}
+
+/// Consumes a payload from the front.
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
+        let (head, rest) = self
+            .buf
+            .split_first_chunk::<N>()
+            .ok_or(WireError::Truncated)?;
+        self.buf = rest;
+        Ok(*head)
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        let head = self.buf.get(..n).ok_or(WireError::Truncated)?;
+        self.buf = self.buf.get(n..).unwrap_or(&[]);
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, WireError> {
+        self.array::<1>().map(|[b]| b)
+    }
+
+    fn u16(&mut self) -> Result<u16, WireError> {
+        self.array().map(u16::from_be_bytes)
+    }
+
+    fn u32(&mut self) -> Result<u32, WireError> {
+        self.array().map(u32::from_be_bytes)
+    }
+
+    fn u64(&mut self) -> Result<u64, WireError> {
+        self.array().map(u64::from_be_bytes)
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::arithmetic_side_effects
+)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::ToString;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// Toy MAC: a keyed byte sum spread over the tag.
+    struct Toy(u8);
+
+    impl Mac for Toy {
+        fn compute(&self, data: &[u8], tag: &mut [u8; MAC_LEN]) -> Result<(), WireError> {
+            let mut acc = self.0;
+            *tag = [0; MAC_LEN];
+            for (i, b) in data.iter().enumerate() {
+                acc = acc.wrapping_mul(31).wrapping_add(*b);
+                tag[i % MAC_LEN] ^= acc;
+            }
+            tag[0] ^= self.0;
+            Ok(())
+        }
+    }
+
+    struct Broken;
+
+    impl Mac for Broken {
+        fn compute(&self, _: &[u8], _: &mut [u8; MAC_LEN]) -> Result<(), WireError> {
+            Err(WireError::MacFailure)
+        }
+    }
+
+    const OPTS: SynOptions = SynOptions {
+        mss: 1460,
+        wscale: Some(7),
+        sack_permitted: true,
+        timestamps: true,
+    };
+
+    const REQUEST: &[u8] = b"GET /img/a.jpg HTTP/1.1\r\nHost: example.com\r\n\r\n";
+
+    fn sample_req() -> HandoffReq<'static> {
+        HandoffReq {
+            fe_flow_id: 0xdead_beef,
+            client_addr: 0xc0a8_0068,
+            client_port: 51234,
+            vip_addr: 0x0a00_0001,
+            vip_port: 80,
+            isn_client: 0x6a2c_1b3d,
+            client_opts: OPTS,
+            client_window: 64240,
+            isn_fe: 0x1122_3344,
+            fe_opts: SynOptions {
+                wscale: None,
+                sack_permitted: false,
+                ..OPTS
+            },
+            fe_tsval_last: 7,
+            client_tsval_last: 8,
+            client_window_last: 502,
+            request_seq: 0x6a2c_1b3e,
+            fin: true,
+            request: REQUEST,
+        }
+    }
+
+    fn samples() -> Vec<(u16, Message<'static>)> {
+        vec![
+            (
+                3,
+                Message::Hello(Hello {
+                    node_id: 3,
+                    capabilities: Capabilities::SACK.union(Capabilities::TIMESTAMPS),
+                    generation: 42,
+                }),
+            ),
+            (1, Message::HandoffReq(sample_req())),
+            (
+                2,
+                Message::HandoffAck(HandoffAck {
+                    fe_flow_id: 9,
+                    be_node: 2,
+                    isn_be: 0x9988_7766,
+                    be_opts: OPTS,
+                    be_tsval: 0xffff_ffff,
+                }),
+            ),
+            (
+                2,
+                Message::HandoffNack(HandoffNack {
+                    fe_flow_id: 9,
+                    reason: NackReason::Overloaded,
+                }),
+            ),
+            (
+                2,
+                Message::Terminate(Terminate {
+                    fe_flow_id: 9,
+                    client_addr: 1,
+                    client_port: 2,
+                    reason: TerminateReason::Rst,
+                }),
+            ),
+            (
+                4,
+                Message::Heartbeat(Heartbeat {
+                    node_id: 4,
+                    active_flows: 100,
+                    load: 1500,
+                    timestamp_ms: u64::MAX,
+                }),
+            ),
+        ]
+    }
+
+    fn sealed(sender: u16, seq: u64, msg: &Message<'_>) -> Vec<u8> {
+        let mut buf = vec![0u8; MAX_FRAME_LEN];
+        let n = msg.encode_sealed(sender, seq, &Toy(1), &mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    }
+
+    #[test]
+    fn every_type_round_trips() {
+        for (i, (sender, msg)) in samples().iter().enumerate() {
+            let seq = 1000 + i as u64;
+            let buf = sealed(*sender, seq, msg);
+            assert_eq!(buf.len(), msg.frame_len());
+            assert_eq!(buf.len(), HEADER_LEN + msg.payload_len() + MAC_LEN);
+            let (frame, used) = decode_verified(&buf, &Toy(1)).unwrap();
+            assert_eq!(used, buf.len());
+            assert_eq!(frame.message, *msg);
+            assert_eq!(
+                frame.header,
+                Header {
+                    msg_type: msg.msg_type(),
+                    payload_len: msg.payload_len() as u32,
+                    seq,
+                    sender: *sender,
+                }
+            );
+            assert_eq!(frame.signed, &buf[..buf.len() - MAC_LEN]);
+            assert_eq!(&frame.mac[..], &buf[buf.len() - MAC_LEN..]);
+            frame.verify(&Toy(1)).unwrap();
+            assert_eq!(frame.verify(&Toy(2)), Err(WireError::BadMac));
+            // Unverified decode sees the same.
+            assert_eq!(decode(&buf).unwrap(), (frame, used));
+        }
+    }
+
+    #[test]
+    fn header_layout_is_as_documented() {
+        let msg = Message::HandoffNack(HandoffNack {
+            fe_flow_id: 0x0102_0304,
+            reason: NackReason::Refused,
+        });
+        let mut buf = [0xaau8; 64];
+        let n = msg.encode(0x0a0b, 0x1122_3344_5566_7788, &mut buf).unwrap();
+        assert_eq!(n, HEADER_LEN + 5 + MAC_LEN);
+        assert_eq!(
+            &buf[..25],
+            &[
+                0xb7, 0xc9, 1, 4, 0, 0, 0, 5, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x0a,
+                0x0b, 0, 0, 1, 2, 3, 4, 2
+            ]
+        );
+        // The MAC is reserved as zeros; bytes after the frame are untouched.
+        assert!(buf[25..n].iter().all(|&b| b == 0));
+        assert!(buf[n..].iter().all(|&b| b == 0xaa));
+    }
+
+    #[test]
+    fn handoff_req_payload_layout() {
+        let (sender, msg) = samples()[1];
+        let buf = sealed(sender, 5, &msg);
+        let p = &buf[HEADER_LEN..buf.len() - MAC_LEN];
+        assert_eq!(p.len(), HandoffReq::FIXED_LEN + REQUEST.len());
+        assert_eq!(&p[..4], &[0xde, 0xad, 0xbe, 0xef]);
+        // Client options: MSS 1460, all flags, wscale 7.
+        assert_eq!(&p[20..24], &[0x05, 0xb4, 0b111, 7]);
+        // FE options: timestamps only.
+        assert_eq!(&p[30..34], &[0x05, 0xb4, 0b100, 0]);
+        // fin flag, request length, request.
+        assert_eq!(p[48], 1);
+        assert_eq!(&p[49..53], &(REQUEST.len() as u32).to_be_bytes());
+        assert_eq!(&p[53..], REQUEST);
+    }
+
+    #[test]
+    fn every_truncation_is_incomplete() {
+        for (sender, msg) in samples() {
+            let buf = sealed(sender, 1, &msg);
+            for n in 0..buf.len() {
+                let want = if n < OFF_LEN + 4 {
+                    HEADER_LEN
+                } else {
+                    buf.len()
+                };
+                assert_eq!(
+                    decode(&buf[..n]),
+                    Err(WireError::Incomplete { needed: want }),
+                    "{:?} cut at {n}",
+                    msg.msg_type()
+                );
+                assert_eq!(
+                    decode_verified(&buf[..n], &Toy(1)).err(),
+                    Some(WireError::Incomplete { needed: want })
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn trailing_stream_bytes_are_left_alone() {
+        let (s, m) = samples()[0];
+        let mut buf = sealed(s, 1, &m);
+        let n = buf.len();
+        buf.extend_from_slice(&sealed(s, 2, &m));
+        let (f, used) = decode_verified(&buf, &Toy(1)).unwrap();
+        assert_eq!((used, f.header.seq), (n, 1));
+        let (f, _) = decode_verified(&buf[used..], &Toy(1)).unwrap();
+        assert_eq!(f.header.seq, 2);
+    }
+
+    #[test]
+    fn corrupted_header_fields() {
+        let (s, m) = samples()[3];
+        let good = sealed(s, 1, &m);
+        let bad = |off: usize, v: u8| {
+            let mut b = good.clone();
+            b[off] = v;
+            b
+        };
+        assert_eq!(decode(&bad(0, 0xb6)), Err(WireError::BadMagic));
+        assert_eq!(decode(&bad(1, 0)), Err(WireError::BadMagic));
+        // Detected from the first wrong byte on.
+        assert_eq!(decode(&[0x47]), Err(WireError::BadMagic));
+        assert_eq!(decode(&[0xb7, 0xc9, 2]), Err(WireError::BadVersion));
+        assert_eq!(decode(&bad(2, 0)), Err(WireError::BadVersion));
+        for t in [0u8, 7, 0x80, 0xff] {
+            assert_eq!(decode(&bad(3, t)), Err(WireError::UnknownType), "{t}");
+        }
+        assert_eq!(decode(&bad(18, 1)), Err(WireError::BadReserved));
+        assert_eq!(decode(&bad(19, 0x80)), Err(WireError::BadReserved));
+        // Length: oversize, longer than the buffer, shorter than the message.
+        assert_eq!(decode(&bad(4, 1)), Err(WireError::TooLong));
+        let mut b = good.clone();
+        b[4..8].copy_from_slice(&(MAX_PAYLOAD as u32 + 1).to_be_bytes());
+        assert_eq!(decode(&b[..8]), Err(WireError::TooLong));
+        b[4..8].copy_from_slice(&(MAX_PAYLOAD as u32).to_be_bytes());
+        assert_eq!(
+            decode(&b),
+            Err(WireError::Incomplete {
+                needed: MAX_FRAME_LEN
+            })
+        );
+        assert_eq!(decode(&bad(7, 4)), Err(WireError::Truncated));
+        assert_eq!(decode(&bad(7, 0)), Err(WireError::Truncated));
+        // A longer length takes the MAC's first byte into the payload.
+        assert_eq!(
+            decode(&bad(7, 6)),
+            Err(WireError::Incomplete {
+                needed: good.len() + 1
+            })
+        );
+        let mut longer = bad(7, 6);
+        longer.push(0);
+        assert_eq!(decode(&longer), Err(WireError::TrailingBytes));
+        // Any flipped bit fails the MAC (sender and seq are covered too).
+        for i in 0..good.len() {
+            let mut b = good.clone();
+            b[i] ^= 0x01;
+            assert!(decode_verified(&b, &Toy(1)).is_err(), "{i}");
+        }
+        let mut b = good.clone();
+        b[17] ^= 1;
+        assert_eq!(decode_verified(&b, &Toy(1)).err(), Some(WireError::BadMac));
+    }
+
+    #[test]
+    fn invalid_payload_values() {
+        // NACK reason, TERMINATE reason.
+        for (idx, off) in [(3usize, HEADER_LEN + 4), (4, HEADER_LEN + 10)] {
+            let (s, m) = samples()[idx];
+            let good = sealed(s, 1, &m);
+            for v in [0u8, 6, 0xff] {
+                let mut b = good.clone();
+                b[off] = v;
+                assert_eq!(decode(&b), Err(WireError::InvalidValue), "{idx} {v}");
+            }
+        }
+        // Options in a HANDOFF_ACK: wscale above 14, scale without its bit,
+        // reserved flag bits.
+        let (s, m) = samples()[2];
+        let good = sealed(s, 1, &m);
+        let opt = HEADER_LEN + 10;
+        let mut b = good.clone();
+        b[opt + 3] = 15;
+        assert_eq!(decode(&b), Err(WireError::InvalidValue));
+        b[opt + 2] = 0b110;
+        b[opt + 3] = 1;
+        assert_eq!(decode(&b), Err(WireError::InvalidValue));
+        b[opt + 2] = 0b1111;
+        assert_eq!(decode(&b), Err(WireError::BadReserved));
+        // HANDOFF_REQ flag bits and request length.
+        let (s, m) = samples()[1];
+        let good = sealed(s, 1, &m);
+        let mut b = good.clone();
+        b[HEADER_LEN + 48] = 2;
+        assert_eq!(decode(&b), Err(WireError::BadReserved));
+        let mut b = good.clone();
+        b[HEADER_LEN + 52] += 1;
+        assert_eq!(decode(&b), Err(WireError::Truncated));
+        let mut b = good.clone();
+        b[HEADER_LEN + 52] -= 1;
+        assert_eq!(decode(&b), Err(WireError::TrailingBytes));
+        let mut b = good.clone();
+        b[HEADER_LEN + 49..HEADER_LEN + 53]
+            .copy_from_slice(&(MAX_REQUEST as u32 + 1).to_be_bytes());
+        assert_eq!(decode(&b), Err(WireError::TooLong));
+        // Node ids must match the sender.
+        let (_, m) = samples()[5];
+        let mut b = sealed(4, 1, &m);
+        b[17] = 5;
+        assert_eq!(decode(&b), Err(WireError::SenderMismatch));
+    }
+
+    #[test]
+    fn encode_refuses_what_decode_would() {
+        let mut buf = vec![0u8; MAX_FRAME_LEN + 10];
+        let big = vec![0u8; MAX_REQUEST + 1];
+        let mut req = sample_req();
+        req.request = &big;
+        assert_eq!(
+            Message::HandoffReq(req).encode(1, 1, &mut buf),
+            Err(WireError::TooLong)
+        );
+        req.request = &big[..MAX_REQUEST];
+        let n = Message::HandoffReq(req).encode(1, 1, &mut buf).unwrap();
+        assert!(n <= MAX_FRAME_LEN);
+        assert!(decode(&buf[..n]).is_ok());
+        req.client_opts.wscale = Some(15);
+        assert_eq!(
+            Message::HandoffReq(req).encode(1, 1, &mut buf),
+            Err(WireError::InvalidValue)
+        );
+        let (_, hello) = samples()[0];
+        assert_eq!(hello.encode(9, 1, &mut buf), Err(WireError::SenderMismatch));
+        // Too small a buffer: error, nothing written.
+        let mut small = [0x55u8; 40];
+        assert_eq!(
+            hello.encode(3, 1, &mut small),
+            Err(WireError::BufferTooSmall)
+        );
+        assert!(small.iter().all(|&b| b == 0x55));
+        assert_eq!(
+            hello.encode_sealed(3, 1, &Broken, &mut buf),
+            Err(WireError::MacFailure)
+        );
+        assert_eq!(
+            seal(&mut [0u8; 51], &Toy(1)),
+            Err(WireError::BufferTooSmall)
+        );
+    }
+
+    #[test]
+    fn replay_guard_accepts_strictly_increasing() {
+        let mut g = ReplayGuard::new();
+        assert_eq!(g.last(), None);
+        g.accept(0).unwrap();
+        assert_eq!(g.accept(0), Err(WireError::Replay));
+        g.accept(5).unwrap();
+        assert_eq!(g.check(5), Err(WireError::Replay));
+        assert_eq!(g.accept(3), Err(WireError::Replay));
+        assert_eq!(g.last(), Some(5));
+        g.check(6).unwrap();
+        assert_eq!(g.last(), Some(5));
+        g.accept(u64::MAX).unwrap();
+        assert_eq!(g.accept(u64::MAX), Err(WireError::Replay));
+        assert_eq!(g.accept(6), Err(WireError::Replay));
+        let mut g = ReplayGuard::after(10);
+        assert_eq!(g.accept(10), Err(WireError::Replay));
+        g.accept(11).unwrap();
+    }
+
+    #[test]
+    fn send_counter_runs_out() {
+        let mut c = SendCounter::new(u64::MAX - 1);
+        assert_eq!(c.next_seq(), Ok(u64::MAX - 1));
+        assert_eq!(c.peek(), Some(u64::MAX));
+        assert_eq!(c.next_seq(), Ok(u64::MAX));
+        assert_eq!(c.next_seq(), Err(WireError::CounterExhausted));
+        assert_eq!(c.peek(), None);
+    }
+
+    #[test]
+    fn frame_reader_reassembles_a_stream() {
+        let mut stream = Vec::new();
+        for (i, (s, m)) in samples().iter().enumerate() {
+            stream.extend_from_slice(&sealed(*s, i as u64 + 1, m));
+        }
+        for chunk in [1usize, 3, 7, 64, 1000] {
+            let mut storage = vec![0u8; MAX_FRAME_LEN];
+            let mut r = FrameReader::new(&mut storage);
+            let mut got = Vec::new();
+            let mut guard = ReplayGuard::new();
+            for piece in stream.chunks(chunk) {
+                let mut rest = piece;
+                while !rest.is_empty() {
+                    let n = r.push(rest);
+                    rest = &rest[n..];
+                    while let Some(f) = r.next_verified(&Toy(1)).unwrap() {
+                        guard.accept(f.header.seq).unwrap();
+                        got.push(f.message.msg_type());
+                    }
+                }
+            }
+            assert_eq!(r.buffered(), 0);
+            let want: Vec<_> = samples().iter().map(|(_, m)| m.msg_type()).collect();
+            assert_eq!(got, want, "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn frame_reader_spare_commit_and_errors() {
+        let (s, m) = samples()[1];
+        let frame = sealed(s, 1, &m);
+        let mut storage = vec![0u8; frame.len() + 4];
+        let mut r = FrameReader::new(&mut storage);
+        let spare = r.spare();
+        assert_eq!(spare.len(), frame.len() + 4);
+        spare[..10].copy_from_slice(&frame[..10]);
+        r.commit(10).unwrap();
+        assert_eq!(r.next_unverified(), Ok(None));
+        let spare = r.spare();
+        spare[..frame.len() - 10].copy_from_slice(&frame[10..]);
+        assert_eq!(r.commit(usize::MAX), Err(WireError::BufferTooSmall));
+        assert_eq!(r.commit(frame.len() + 1), Err(WireError::BufferTooSmall));
+        r.commit(frame.len() - 10).unwrap();
+        assert_eq!(r.next_unverified().unwrap().unwrap().message, m);
+        assert_eq!(r.buffered(), 0);
+        // A frame that can never fit.
+        let mut tiny = [0u8; 64];
+        let mut r = FrameReader::new(&mut tiny);
+        r.push(&frame[..30]);
+        assert_eq!(r.next_unverified(), Err(WireError::BufferTooSmall));
+        // A bad MAC and garbage are errors.
+        let mut storage = vec![0u8; MAX_FRAME_LEN];
+        let mut r = FrameReader::new(&mut storage);
+        r.push(&frame);
+        assert_eq!(r.next_verified(&Toy(9)), Err(WireError::BadMac));
+        let mut r = FrameReader::new(&mut storage);
+        r.push(b"GET / HTTP/1.1\r\n");
+        assert_eq!(r.next_verified(&Toy(1)), Err(WireError::BadMagic));
+    }
+
+    #[test]
+    fn syn_options_from_parsed_syn() {
+        use super::super::tcp_options::TcpOptions;
+        let mut o = TcpOptions {
+            mss: Some(1400),
+            wscale: Some(9),
+            sack_permitted: true,
+            timestamps: Some((1, 0)),
+            ..TcpOptions::default()
+        };
+        assert_eq!(
+            SynOptions::from_tcp_options(&o),
+            SynOptions {
+                mss: 1400,
+                wscale: Some(9),
+                sack_permitted: true,
+                timestamps: true
+            }
+        );
+        o.mss = None;
+        o.wscale = Some(200);
+        o.timestamps = None;
+        let s = SynOptions::from_tcp_options(&o);
+        assert_eq!((s.mss, s.wscale, s.timestamps), (536, Some(14), false));
+    }
+
+    #[test]
+    fn errors_display() {
+        assert_eq!(WireError::BadMac.to_string(), "bad MAC");
+        assert_eq!(
+            WireError::Incomplete { needed: 20 }.to_string(),
+            "incomplete frame: need 20 bytes"
+        );
+        for t in 0..=255u8 {
+            if let Some(m) = MsgType::from_u8(t) {
+                assert_eq!(m as u8, t);
+            }
+            if let Some(r) = NackReason::from_u8(t) {
+                assert_eq!(r as u8, t);
+            }
+            if let Some(r) = TerminateReason::from_u8(t) {
+                assert_eq!(r as u8, t);
+            }
+        }
+        assert!(Capabilities(0b1011).contains(Capabilities::BACKEND));
+        assert!(!Capabilities(0b0011).contains(Capabilities::WSCALE));
+    }
+}
