@@ -20,7 +20,7 @@ use btcp_core::build::write_ipv4_tcp;
 use btcp_core::{Flags, Ipv4Header, TcpHeader, TcpOptions};
 use counters::Counters;
 use kernel_ext::netfilter::HookPoint;
-use kernel_ext::skb::OwnedSkBuff;
+use kernel_ext::skb::{FieldEdit, OwnedSkBuff};
 
 /// Fails the case at the current line unless `$cond` holds.
 macro_rules! check {
@@ -195,6 +195,108 @@ pub extern "C" fn btcp_kunit_counters_render() -> c_int {
     let mut cols = post.split_whitespace();
     check!(cols.nth(1) == Some("1")); // packets
     check!(cols.next() == Some("60")); // bytes
+    0
+}
+
+/// A pure ACK whose timestamp option sits at an odd offset (one NOP before
+/// it, EOL after), with valid checksums computed by the core.
+fn odd_ts_ack() -> Option<[u8; 52]> {
+    let mut p = [0u8; 52];
+    let hdr: [u8; 20] = [
+        0x45, 0, 0, 52, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 10, 99, 0, 10, 10, 99, 0, 100,
+    ];
+    p.get_mut(..20)?.copy_from_slice(&hdr);
+    let tcp: [u8; 32] = [
+        0x9c, 0x40, 0, 80, // ports 40000 -> 80
+        0x11, 0x22, 0x33, 0x44, // seq
+        0xff, 0xff, 0xff, 0xf0, // ack
+        0x80, 0x10, 0x01, 0xf5, // data offset 8, ACK, window 501
+        0, 0, 0, 0, // checksum, urgent
+        0x01, 0x08, 0x0a, 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03, 0x04,
+        0x00, // NOP, TS, EOL
+    ];
+    p.get_mut(20..)?.copy_from_slice(&tcp);
+    let ip_csum = btcp_core::csum::ipv4_header_checksum(p.get(..20)?)?;
+    p.get_mut(10..12)?.copy_from_slice(&ip_csum.to_be_bytes());
+    let tcp_csum = btcp_core::csum::tcp_ipv4_checksum(CLIENT, VIP, p.get(20..)?)?;
+    p.get_mut(36..38)?.copy_from_slice(&tcp_csum.to_be_bytes());
+    Some(p)
+}
+
+/// The kernel's checksum helpers, driven by `SkBuff::rewrite`, leave both
+/// checksums valid by the core's full recomputation: an address, the ack
+/// (wrapping), the window, and a timestamp at an odd offset.
+#[no_mangle]
+pub extern "C" fn btcp_kunit_rewrite_checksums() -> c_int {
+    let Some(pkt) = odd_ts_ack() else {
+        return line!() as c_int;
+    };
+    check!(btcp_core::csum::verify_tcp_ipv4(
+        CLIENT,
+        VIP,
+        pkt.get(20..).unwrap_or(&[])
+    ));
+    let Some(skb) = OwnedSkBuff::from_bytes(&pkt) else {
+        return line!() as c_int;
+    };
+    let be1 = 0x0a63_000b;
+    let edits = [
+        FieldEdit {
+            offset: 16,
+            width: 4,
+            is_addr: true,
+            old: VIP,
+            new: be1,
+        },
+        FieldEdit {
+            offset: 28,
+            width: 4,
+            is_addr: false,
+            old: 0xffff_fff0,
+            new: 0x0000_0010,
+        },
+        FieldEdit {
+            offset: 34,
+            width: 2,
+            is_addr: false,
+            old: 501,
+            new: 0xfffe,
+        },
+        FieldEdit {
+            offset: 43,
+            width: 4,
+            is_addr: false,
+            old: 0xdead_beef,
+            new: 0x0102_0305,
+        },
+    ];
+    check!(skb.rewrite(&edits).is_ok());
+    let mut buf = [0u8; 52];
+    let Some(out) = skb.read(0, &mut buf) else {
+        return line!() as c_int;
+    };
+    check!(btcp_core::csum::verify_ipv4_header(
+        out.get(..20).unwrap_or(&[])
+    ));
+    check!(btcp_core::csum::verify_tcp_ipv4(
+        CLIENT,
+        be1,
+        out.get(20..).unwrap_or(&[])
+    ));
+    check!(out.get(16..20) == Some(&be1.to_be_bytes()[..]));
+    check!(out.get(43..47) == Some(&[1, 2, 3, 5][..]));
+    // A field that no longer holds the expected value is refused.
+    check!(skb.rewrite(&edits[..1]).is_err());
+    // So is a malformed edit.
+    check!(skb
+        .rewrite(&[FieldEdit {
+            offset: 30,
+            width: 3,
+            is_addr: false,
+            old: 0,
+            new: 0
+        }])
+        .is_err());
     0
 }
 

@@ -22,6 +22,7 @@ BTCP_RUST_CASE(skb_read_bounds)
 BTCP_RUST_CASE(counters_classify_skb)
 BTCP_RUST_CASE(counters_ignore_non_tcp)
 BTCP_RUST_CASE(counters_render)
+BTCP_RUST_CASE(rewrite_checksums)
 
 static struct kunit_case btcp_cases[] = {
 	KUNIT_CASE(skb_read_linear),
@@ -29,6 +30,7 @@ static struct kunit_case btcp_cases[] = {
 	KUNIT_CASE(counters_classify_skb),
 	KUNIT_CASE(counters_ignore_non_tcp),
 	KUNIT_CASE(counters_render),
+	KUNIT_CASE(rewrite_checksums),
 	{}
 };
 

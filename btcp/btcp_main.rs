@@ -18,6 +18,7 @@ pub mod btcp_core;
 mod counters;
 
 use counters::Counters;
+use kernel_ext::net::Net;
 use kernel_ext::netfilter::{HookPoint, PernetState, Registration, Verdict};
 use kernel_ext::seq_file::SeqFile;
 use kernel_ext::skb::SkBuff;
@@ -32,12 +33,14 @@ module! {
 
 /// What btcp keeps in each network namespace.
 struct NetState {
+    _net: Net,
     counters: Counters,
 }
 
 impl PernetState for NetState {
-    fn new() -> Result<Self> {
+    fn new(net: Net) -> Result<Self> {
         Ok(NetState {
+            _net: net,
             counters: Counters::new(),
         })
     }

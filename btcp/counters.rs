@@ -109,14 +109,25 @@ impl Counters {
 
     /// Writes the table: one header line, one line per hook.
     pub(crate) fn render(&self, w: &mut impl Write) -> fmt::Result {
-        write!(w, "{:<12} {:>10} {:>12} {:>12}", "hook", "packets", "bytes", "payload")?;
+        write!(
+            w,
+            "{:<12} {:>10} {:>12} {:>12}",
+            "hook", "packets", "bytes", "payload"
+        )?;
         for (_, name) in KINDS {
             write!(w, " {name:>8}")?;
         }
         writeln!(w, " {:>9} {:>9}", "malformed", "fragments")?;
         for hook in HookPoint::ALL {
             let s = self.snapshot(hook);
-            write!(w, "{:<12} {:>10} {:>12} {:>12}", hook.name(), s.packets, s.bytes, s.payload)?;
+            write!(
+                w,
+                "{:<12} {:>10} {:>12} {:>12}",
+                hook.name(),
+                s.packets,
+                s.bytes,
+                s.payload
+            )?;
             for (kind, _) in KINDS {
                 write!(w, " {:>8}", s.kind(kind))?;
             }

@@ -18,4 +18,4 @@
 include!("bindings_generated.rs");
 
 /// The kernel types the glue's signatures use, re-exported for the wrappers.
-pub use kernel::bindings::{net, seq_file, sk_buff};
+pub use kernel::bindings::{__spin_lock_init, lock_class_key, net, seq_file, sk_buff, spinlock_t};

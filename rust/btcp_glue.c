@@ -6,6 +6,12 @@
  */
 #include <linux/module.h>
 #include <linux/proc_fs.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <net/checksum.h>
+#include <net/dst.h>
+#include <net/ip.h>
+#include <net/route.h>
 #include <net/netns/generic.h>
 #include "btcp_glue.h"
 
@@ -31,9 +37,18 @@ struct btcp_pernet {
 static unsigned int btcp_pernet_id __read_mostly;
 static const struct btcp_pernet_ops *btcp_ops;
 
+/*
+ * Set while btcp hands a packet of its own to the stack on this CPU, so its
+ * hooks, run synchronously from ip_local_out() or ip_local_deliver(), let
+ * it through. Bottom halves are off meanwhile, so nothing else runs here.
+ */
+static DEFINE_PER_CPU(bool, btcp_in_own);
+
 static unsigned int btcp_nf_hook(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
+	if (this_cpu_read(btcp_in_own))
+		return NF_ACCEPT;
 	return btcp_ops->hook(priv, state->hook, skb);
 }
 
@@ -155,6 +170,172 @@ void *btcp_skb_put(struct sk_buff *skb, unsigned int len)
 	if (skb_tailroom(skb) < len)
 		return NULL;
 	return skb_put(skb, len);
+}
+
+void btcp_spin_lock_bh(spinlock_t *lock)
+{
+	spin_lock_bh(lock);
+}
+
+void btcp_spin_unlock_bh(spinlock_t *lock)
+{
+	spin_unlock_bh(lock);
+}
+
+int btcp_skb_rewrite(struct sk_buff *skb, const struct btcp_edit *edits, unsigned int n)
+{
+	unsigned int i, ihl, end = sizeof(struct iphdr);
+	struct iphdr *iph;
+	struct tcphdr *th;
+
+	if (!pskb_may_pull(skb, sizeof(struct iphdr)))
+		return -EINVAL;
+	ihl = ((struct iphdr *)skb->data)->ihl * 4;
+	if (ihl < sizeof(struct iphdr))
+		return -EINVAL;
+	end = ihl + sizeof(struct tcphdr);
+	for (i = 0; i < n; i++) {
+		if (edits[i].width != 2 && edits[i].width != 4)
+			return -EINVAL;
+		end = max_t(unsigned int, end, edits[i].offset + edits[i].width);
+	}
+	/* May reallocate the head: take pointers only afterwards. */
+	if (skb_ensure_writable(skb, end))
+		return -ENOMEM;
+	iph = (struct iphdr *)skb->data;
+	th = (struct tcphdr *)(skb->data + ihl);
+
+	for (i = 0; i < n; i++) {
+		const struct btcp_edit *e = &edits[i];
+		u8 *p = skb->data + e->offset;
+		__be32 old4 = htonl(e->old_val), new4 = htonl(e->new_val);
+		__be16 old2 = htons(e->old_val), new2 = htons(e->new_val);
+		const void *oldp = e->width == 4 ? (void *)&old4 : (void *)&old2;
+		const void *newp = e->width == 4 ? (void *)&new4 : (void *)&new2;
+		__wsum diff;
+
+		/* The core computed the edit from what it saw: a mismatch
+		 * means the packet changed under us, so refuse it. */
+		if (memcmp(p, oldp, e->width))
+			return -EINVAL;
+		memcpy(p, newp, e->width);
+		if (e->is_addr) {
+			if (e->width != 4 || e->offset < 12 || e->offset > 16)
+				return -EINVAL;
+			csum_replace4(&iph->check, old4, new4);
+			inet_proto_csum_replace4(&th->check, skb, old4, new4, true);
+		} else if (e->offset < ihl) {
+			diff = csum_sub(csum_partial(newp, e->width, 0),
+					csum_partial(oldp, e->width, 0));
+			csum_replace_by_diff(&iph->check, csum_shift(diff, e->offset));
+		} else {
+			/* Any alignment: TCP options need not be 16-bit aligned. */
+			diff = csum_sub(csum_partial(newp, e->width, 0),
+					csum_partial(oldp, e->width, 0));
+			inet_proto_csum_replace_by_diff(&th->check, skb,
+							csum_shift(diff, e->offset - ihl),
+							false, false);
+		}
+	}
+	return 0;
+}
+
+
+static struct sk_buff *btcp_skb_from_ip(const void *pkt, unsigned int len)
+{
+	const struct iphdr *iph = pkt;
+	struct sk_buff *skb;
+
+	if (len < sizeof(*iph) || len > IP_MAX_MTU || iph->ihl * 4 > len ||
+	    ntohs(iph->tot_len) != len)
+		return NULL;
+	skb = alloc_skb(LL_MAX_HEADER + len, GFP_ATOMIC);
+	if (!skb)
+		return NULL;
+	skb_reserve(skb, LL_MAX_HEADER);
+	skb_reset_network_header(skb);
+	skb_put_data(skb, pkt, len);
+	skb_set_transport_header(skb, iph->ihl * 4);
+	skb->protocol = htons(ETH_P_IP);
+	return skb;
+}
+
+int btcp_send_ip(struct net *net, const void *pkt, unsigned int len)
+{
+	const struct iphdr *iph = pkt;
+	struct flowi4 fl4 = {};
+	struct sk_buff *skb;
+	struct rtable *rt;
+	bool was;
+	int err;
+
+	skb = btcp_skb_from_ip(pkt, len);
+	if (!skb)
+		return -EINVAL;
+	fl4.daddr = iph->daddr;
+	fl4.saddr = iph->saddr;
+	fl4.flowi4_proto = iph->protocol;
+	fl4.flowi4_flags = FLOWI_FLAG_ANYSRC;
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt)) {
+		kfree_skb(skb);
+		return PTR_ERR(rt);
+	}
+	skb_dst_set(skb, &rt->dst);
+
+	local_bh_disable();
+	was = __this_cpu_read(btcp_in_own);
+	__this_cpu_write(btcp_in_own, true);
+	err = ip_local_out(net, NULL, skb);
+	__this_cpu_write(btcp_in_own, was);
+	local_bh_enable();
+	return net_xmit_eval(err);
+}
+
+int btcp_inject_ip(struct net *net, const void *pkt, unsigned int len)
+{
+	const struct iphdr *iph = pkt;
+	struct flowi4 fl4 = {};
+	struct net_device *dev;
+	struct sk_buff *skb;
+	struct rtable *rt;
+	bool was;
+	int err;
+
+	skb = btcp_skb_from_ip(pkt, len);
+	if (!skb)
+		return -EINVAL;
+	/* Arrive on the interface that leads back to the source, as the
+	 * real packet would have. */
+	fl4.daddr = iph->saddr;
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt)) {
+		kfree_skb(skb);
+		return PTR_ERR(rt);
+	}
+	dev = rt->dst.dev;
+	skb->dev = dev;
+	skb->skb_iif = dev->ifindex;
+	skb->pkt_type = PACKET_HOST;
+	/* CHECKSUM_NONE: TCP verifies what we built. */
+
+	local_bh_disable();
+	rcu_read_lock();
+	err = ip_route_input_noref(skb, iph->daddr, iph->saddr, iph->tos, dev);
+	ip_rt_put(rt);
+	if (err) {
+		rcu_read_unlock();
+		local_bh_enable();
+		kfree_skb(skb);
+		return err;
+	}
+	was = __this_cpu_read(btcp_in_own);
+	__this_cpu_write(btcp_in_own, true);
+	err = dst_input(skb);
+	__this_cpu_write(btcp_in_own, was);
+	rcu_read_unlock();
+	local_bh_enable();
+	return err == NET_RX_SUCCESS ? 0 : -EIO;
 }
 
 int btcp_seq_write(struct seq_file *m, const void *data, size_t len)

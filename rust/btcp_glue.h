@@ -41,6 +41,46 @@ struct sk_buff *btcp_skb_alloc(unsigned int len);
 void btcp_skb_free(struct sk_buff *skb);
 void *btcp_skb_put(struct sk_buff *skb, unsigned int len);
 
+/* spin_lock_bh for state shared between hooks and process context. */
+void btcp_spin_lock_bh(spinlock_t *lock);
+void btcp_spin_unlock_bh(spinlock_t *lock);
+
+/*
+ * One field rewrite of an IPv4/TCP packet, as the core describes it:
+ * offset from the start of the IP header, 2 or 4 bytes, old and new value
+ * in host order. An address rewrite also fixes the IP header checksum and
+ * the TCP pseudo-header sum.
+ */
+struct btcp_edit {
+	unsigned short offset;
+	unsigned char width;
+	unsigned char is_addr;
+	unsigned int old_val;
+	unsigned int new_val;
+};
+
+/*
+ * Applies edits to skb (IPv4 hooks: skb->data at the IP header), making it
+ * writable first and fixing checksums with the kernel's helpers, which are
+ * right for CHECKSUM_PARTIAL, GSO and GRO packets. 0 or -errno; on error the
+ * packet must be dropped (some edits may have been applied).
+ */
+int btcp_skb_rewrite(struct sk_buff *skb, const struct btcp_edit *edits, unsigned int n);
+
+/*
+ * Sends a complete IPv4 packet (checksums already valid) from namespace
+ * net, routed by its destination, through LOCAL_OUT and POST_ROUTING.
+ * btcp's hooks do not see it. Process or softirq context.
+ */
+int btcp_send_ip(struct net *net, const void *pkt, unsigned int len);
+
+/*
+ * Delivers a complete IPv4 packet (checksums valid) to the local stack of
+ * net as if it had arrived on the interface that leads to its source:
+ * input route, LOCAL_IN, then TCP. btcp's hooks do not see it.
+ */
+int btcp_inject_ip(struct net *net, const void *pkt, unsigned int len);
+
 /* seq_file output; returns 0 or -1 when the buffer overflowed (seq_file retries). */
 int btcp_seq_write(struct seq_file *m, const void *data, size_t len);
 

@@ -4,6 +4,8 @@
 //! types.
 
 pub mod bindings;
+pub mod net;
 pub mod netfilter;
 pub mod seq_file;
 pub mod skb;
+pub mod sync_bh;

@@ -2,6 +2,7 @@
 //! future, each namespace with its own state (`pernet_operations`).
 
 use super::bindings;
+use super::net::Net;
 use super::seq_file::SeqFile;
 use super::skb::SkBuff;
 use core::ffi::{c_int, c_uint, c_void};
@@ -80,8 +81,8 @@ impl Verdict {
 /// `hook` runs in softirq or process context, concurrently on every CPU,
 /// so shared mutable state needs atomics or a `_bh` lock.
 pub trait PernetState: Send + Sync + Sized {
-    /// Creates the state of a namespace that is being set up.
-    fn new() -> Result<Self>;
+    /// Creates the state of the namespace `net`, which is being set up.
+    fn new(net: Net) -> Result<Self>;
     /// Sees one IPv4 packet at `hook`.
     fn hook(&self, hook: HookPoint, skb: &SkBuff) -> Verdict;
     /// Renders /proc/net/btcp/counters of the namespace.
@@ -130,8 +131,13 @@ impl<T: PernetState> Drop for Registration<T> {
 /// # Safety
 ///
 /// Called by the glue only, from the namespace's pernet init.
-unsafe extern "C" fn init_state<T: PernetState>(_net: *mut bindings::net) -> *mut c_void {
-    match T::new().and_then(|s| KBox::new(s, GFP_KERNEL).map_err(Error::from)) {
+unsafe extern "C" fn init_state<T: PernetState>(net: *mut bindings::net) -> *mut c_void {
+    // SAFETY: the glue calls this from the namespace's pernet init, and the
+    // state that owns the `Net` is freed in its pernet exit.
+    let Some(net) = (unsafe { Net::from_raw(net) }) else {
+        return core::ptr::null_mut();
+    };
+    match T::new(net).and_then(|s| KBox::new(s, GFP_KERNEL).map_err(Error::from)) {
         Ok(state) => KBox::into_raw(state).cast(),
         Err(_) => core::ptr::null_mut(),
     }
@@ -178,7 +184,10 @@ unsafe extern "C" fn hook_state<T: PernetState>(
 ///
 /// `state` must be a live state from `init_state::<T>` and `m` the
 /// `seq_file` of a running `show` callback.
-unsafe extern "C" fn show_state<T: PernetState>(state: *mut c_void, m: *mut bindings::seq_file) -> c_int {
+unsafe extern "C" fn show_state<T: PernetState>(
+    state: *mut c_void,
+    m: *mut bindings::seq_file,
+) -> c_int {
     // SAFETY: the proc file is removed before the state is freed, and
     // removal waits for running readers.
     let state = unsafe { &*state.cast::<T>() };

@@ -2,7 +2,27 @@
 
 use super::bindings;
 use core::ptr::NonNull;
+use kernel::error::{code::EINVAL, to_result, Result};
 use kernel::types::Opaque;
+
+/// The most field edits one `SkBuff::rewrite` call takes.
+pub const MAX_EDITS: usize = 16;
+
+/// One field rewrite of an IPv4/TCP packet (see `btcp_skb_rewrite` in
+/// rust/btcp_glue.h).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FieldEdit {
+    /// Offset from the start of the IP header.
+    pub offset: u16,
+    /// 2 or 4 bytes.
+    pub width: u8,
+    /// An IPv4 address (fixes the IP checksum and the TCP pseudo-header).
+    pub is_addr: bool,
+    /// The value the field must hold now (host order).
+    pub old: u32,
+    /// The value to write (host order).
+    pub new: u32,
+}
 
 /// A `struct sk_buff` seen from an IPv4 netfilter hook, whose data starts at
 /// the IP header.
@@ -40,6 +60,32 @@ impl SkBuff {
     /// Whether the packet carries no bytes at all.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Rewrites fields of the packet and fixes its checksums with the
+    /// kernel's helpers (right for CHECKSUM_PARTIAL, GSO and GRO packets).
+    /// Fails, and the packet must then be dropped, if a field does not hold
+    /// its `old` value, an edit is malformed, or the head cannot be made
+    /// writable.
+    pub fn rewrite(&self, edits: &[FieldEdit]) -> Result {
+        let mut raw = [bindings::btcp_edit::default(); MAX_EDITS];
+        if edits.len() > raw.len() {
+            return Err(EINVAL);
+        }
+        for (r, e) in raw.iter_mut().zip(edits) {
+            *r = bindings::btcp_edit {
+                offset: e.offset,
+                width: e.width,
+                is_addr: u8::from(e.is_addr),
+                old_val: e.old,
+                new_val: e.new,
+            };
+        }
+        let n = u32::try_from(edits.len()).map_err(|_| EINVAL)?;
+        // SAFETY: by the type invariant the buffer is valid, and the hook
+        // that lent it to us is its only user right now; `raw` holds `n`
+        // initialised edits.
+        to_result(unsafe { bindings::btcp_skb_rewrite(self.as_ptr(), raw.as_ptr(), n) })
     }
 
     /// Reads `buf.len()` bytes at `offset` from the start of the packet,

@@ -1,0 +1,58 @@
+//! The network namespace a piece of btcp state belongs to, and sending or
+//! delivering packets of btcp's own making in it.
+
+use super::bindings;
+use core::ptr::NonNull;
+use kernel::error::{to_result, Result};
+
+/// A network namespace, owned by the btcp state of that namespace.
+///
+/// # Invariants
+///
+/// `ptr` points to a live `struct net`. Only the pernet registration
+/// creates a `Net` (in the namespace's init) and hands it to that
+/// namespace's state, which the registration frees in the namespace's
+/// exit, before the namespace goes away. `Net` is neither `Clone` nor
+/// `Copy`, so it cannot outlive that state.
+pub struct Net {
+    ptr: NonNull<bindings::net>,
+}
+
+// SAFETY: a `struct net` may be used from any CPU and context; the calls
+// below take their own locks and references.
+unsafe impl Send for Net {}
+// SAFETY: as above, `&Net` only allows thread-safe operations.
+unsafe impl Sync for Net {}
+
+impl Net {
+    /// Wraps the namespace being set up.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a live namespace in its pernet init, and the `Net`
+    /// must be dropped no later than that namespace's pernet exit.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::net) -> Option<Net> {
+        NonNull::new(ptr).map(|ptr| Net { ptr })
+    }
+
+    /// Sends `packet`, a complete IPv4 packet with valid checksums, routed
+    /// by its destination through LOCAL_OUT and POST_ROUTING. btcp's own
+    /// hooks do not see it.
+    pub fn send_ip(&self, packet: &[u8]) -> Result {
+        let len = u32::try_from(packet.len()).map_err(|_| kernel::error::code::EINVAL)?;
+        // SAFETY: by the type invariant the namespace is live; `packet` is
+        // readable for `len` bytes and only copied.
+        to_result(unsafe { bindings::btcp_send_ip(self.ptr.as_ptr(), packet.as_ptr().cast(), len) })
+    }
+
+    /// Delivers `packet`, a complete IPv4 packet with valid checksums, to
+    /// this namespace's own stack as if it had arrived on the interface that
+    /// leads to its source. btcp's own hooks do not see it.
+    pub fn inject_ip(&self, packet: &[u8]) -> Result {
+        let len = u32::try_from(packet.len()).map_err(|_| kernel::error::code::EINVAL)?;
+        // SAFETY: as in `send_ip`.
+        to_result(unsafe {
+            bindings::btcp_inject_ip(self.ptr.as_ptr(), packet.as_ptr().cast(), len)
+        })
+    }
+}
