@@ -19,7 +19,7 @@ mod counters;
 
 use counters::Counters;
 use kernel_ext::net::Net;
-use kernel_ext::netfilter::{HookPoint, PernetState, Registration, Verdict};
+use kernel_ext::netfilter::{HookPoint, PernetState, ProcFile, Registration, Verdict};
 use kernel_ext::seq_file::SeqFile;
 use kernel_ext::skb::SkBuff;
 
@@ -50,8 +50,11 @@ impl PernetState for NetState {
         Verdict::Accept
     }
 
-    fn show(&self, m: &mut SeqFile) -> core::fmt::Result {
-        self.counters.render(m)
+    fn show(&self, file: ProcFile, m: &mut SeqFile) -> core::fmt::Result {
+        match file {
+            ProcFile::Counters => self.counters.render(m),
+            ProcFile::Flows | ProcFile::Config => Ok(()),
+        }
     }
 }
 

@@ -6,6 +6,11 @@
  */
 #include <linux/module.h>
 #include <linux/proc_fs.h>
+#include <linux/random.h>
+#include <linux/slab.h>
+#include <linux/timekeeping.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
 #include <net/checksum.h>
@@ -32,10 +37,16 @@ struct btcp_pernet {
 	void *state;
 	struct nf_hook_ops ops[BTCP_NHOOKS];
 	bool hooks_registered;
+	/* Set at exit, read under RCU by kickers: see btcp_net_exit(). */
+	bool dying;
+	struct work_struct work;
+	struct delayed_work tick;
 };
 
 static unsigned int btcp_pernet_id __read_mostly;
 static const struct btcp_pernet_ops *btcp_ops;
+/* Unbound: the control channel's socket I/O must not hog a CPU's pool. */
+static struct workqueue_struct *btcp_wq;
 
 /*
  * Set while btcp hands a packet of its own to the stack on this CPU, so its
@@ -52,10 +63,78 @@ static unsigned int btcp_nf_hook(void *priv, struct sk_buff *skb,
 	return btcp_ops->hook(priv, state->hook, skb);
 }
 
-static int btcp_counters_show(struct seq_file *m, void *v)
+static void btcp_work_fn(struct work_struct *work)
 {
-	return btcp_ops->show(m->private, m);
+	struct btcp_pernet *pn = container_of(work, struct btcp_pernet, work);
+
+	btcp_ops->work(pn->state);
 }
+
+static void btcp_tick_fn(struct work_struct *work)
+{
+	struct btcp_pernet *pn = container_of(to_delayed_work(work), struct btcp_pernet, tick);
+
+	btcp_ops->work(pn->state);
+	if (!READ_ONCE(pn->dying))
+		queue_delayed_work(btcp_wq, &pn->tick, msecs_to_jiffies(BTCP_TICK_MS));
+}
+
+void btcp_pernet_kick(struct net *net)
+{
+	struct btcp_pernet *pn = net_generic(net, btcp_pernet_id);
+
+	rcu_read_lock();
+	if (!READ_ONCE(pn->dying))
+		queue_work(btcp_wq, &pn->work);
+	rcu_read_unlock();
+}
+
+/* Each proc file's data is its enum btcp_proc_file; the state is the
+ * parent directory's data. */
+static int btcp_proc_show(struct seq_file *m, void *v)
+{
+	unsigned int file = (unsigned long)m->private;
+	void *state = proc_get_parent_data(file_inode(m->file));
+
+	return btcp_ops->show(state, file, m);
+}
+
+static int btcp_proc_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, btcp_proc_show, pde_data(inode));
+}
+
+static ssize_t btcp_config_write(struct file *file, const char __user *ubuf,
+				 size_t count, loff_t *ppos)
+{
+	void *state = proc_get_parent_data(file_inode(file));
+	char *buf;
+	int err;
+
+	if (count > BTCP_CONFIG_MAX)
+		return -EFBIG;
+	buf = memdup_user(ubuf, count);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	err = btcp_ops->config(state, buf, count);
+	kfree(buf);
+	return err ? err : count;
+}
+
+static const struct proc_ops btcp_proc_ro_ops = {
+	.proc_open = btcp_proc_open,
+	.proc_read = seq_read,
+	.proc_lseek = seq_lseek,
+	.proc_release = single_release,
+};
+
+static const struct proc_ops btcp_proc_rw_ops = {
+	.proc_open = btcp_proc_open,
+	.proc_read = seq_read,
+	.proc_write = btcp_config_write,
+	.proc_lseek = seq_lseek,
+	.proc_release = single_release,
+};
 
 static int __net_init btcp_net_init(struct net *net)
 {
@@ -68,11 +147,20 @@ static int __net_init btcp_net_init(struct net *net)
 	if (!pn->state)
 		return -ENOMEM;
 
+	pn->dying = false;
+	INIT_WORK(&pn->work, btcp_work_fn);
+	INIT_DELAYED_WORK(&pn->tick, btcp_tick_fn);
+
 	err = -ENOMEM;
-	dir = proc_mkdir("btcp", net->proc_net);
+	dir = proc_mkdir_data("btcp", 0555, net->proc_net, pn->state);
 	if (!dir)
 		goto err_state;
-	if (!proc_create_single_data("counters", 0444, dir, btcp_counters_show, pn->state))
+	if (!proc_create_data("counters", 0444, dir, &btcp_proc_ro_ops,
+			      (void *)(unsigned long)BTCP_PROC_COUNTERS) ||
+	    !proc_create_data("flows", 0444, dir, &btcp_proc_ro_ops,
+			      (void *)(unsigned long)BTCP_PROC_FLOWS) ||
+	    !proc_create_data("config", 0644, dir, &btcp_proc_rw_ops,
+			      (void *)(unsigned long)BTCP_PROC_CONFIG))
 		goto err_proc;
 
 	for (i = 0; i < BTCP_NHOOKS; i++) {
@@ -89,6 +177,7 @@ static int __net_init btcp_net_init(struct net *net)
 	if (err)
 		goto err_proc;
 	pn->hooks_registered = true;
+	queue_delayed_work(btcp_wq, &pn->tick, msecs_to_jiffies(BTCP_TICK_MS));
 	return 0;
 
 err_proc:
@@ -107,10 +196,15 @@ static void __net_exit btcp_net_exit(struct net *net)
 		return;
 	if (pn->hooks_registered)
 		nf_unregister_net_hooks(net, pn->ops, BTCP_NHOOKS);
-	/* Waits for open readers of the proc files to finish. */
+	/* Waits for open readers and writers of the proc files to finish. */
 	remove_proc_subtree("btcp", net->proc_net);
-	/* No hook may still run with the state when Rust frees it. */
+	/* After the grace period no hook runs with the state, and every kicker
+	 * that saw dying == false has queued its work, which the cancels below
+	 * then wait for or remove. */
+	WRITE_ONCE(pn->dying, true);
 	synchronize_net();
+	cancel_delayed_work_sync(&pn->tick);
+	cancel_work_sync(&pn->work);
 	btcp_ops->exit(pn->state);
 	pn->state = NULL;
 }
@@ -129,17 +223,33 @@ int btcp_pernet_register(const struct btcp_pernet_ops *ops)
 	/* One pernet_operations, so one registration at a time. */
 	if (btcp_ops)
 		return -EBUSY;
+	btcp_wq = alloc_workqueue("btcp", WQ_UNBOUND, 0);
+	if (!btcp_wq)
+		return -ENOMEM;
 	btcp_ops = ops;
 	err = register_pernet_subsys(&btcp_net_ops);
-	if (err)
+	if (err) {
 		btcp_ops = NULL;
+		destroy_workqueue(btcp_wq);
+	}
 	return err;
 }
 
 void btcp_pernet_unregister(void)
 {
 	unregister_pernet_subsys(&btcp_net_ops);
+	destroy_workqueue(btcp_wq);
 	btcp_ops = NULL;
+}
+
+unsigned long long btcp_now_ms(void)
+{
+	return div_u64(ktime_get_ns(), NSEC_PER_MSEC);
+}
+
+void btcp_random_bytes(void *buf, size_t len)
+{
+	get_random_bytes(buf, len);
 }
 
 unsigned int btcp_skb_len(const struct sk_buff *skb)

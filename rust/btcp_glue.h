@@ -15,20 +15,42 @@
 #include <linux/seq_file.h>
 #include <net/net_namespace.h>
 
+/* The files of /proc/net/btcp/. */
+enum btcp_proc_file {
+	BTCP_PROC_COUNTERS = 0,
+	BTCP_PROC_FLOWS = 1,
+	BTCP_PROC_CONFIG = 2, /* also writable */
+};
+
 /*
  * Callbacks into Rust for per-network-namespace state. Every namespace,
  * existing and future, gets one opaque state from init(); hook() runs in
- * softirq or process context with that state; show() renders
- * /proc/net/btcp/counters; exit() runs once no hook and no reader can see
- * the state any more.
+ * softirq or process context with that state; work() runs in process
+ * context on btcp's workqueue, when kicked (btcp_pernet_kick) and every
+ * BTCP_TICK_MS; show() renders a /proc/net/btcp file and config() takes a
+ * write to the config file (0 or -errno). exit() runs once no hook, work or
+ * reader can see the state any more.
  */
 struct btcp_pernet_ops {
 	void *(*init)(struct net *net);
 	void (*exit)(void *state);
 	unsigned int (*hook)(void *state, unsigned int hooknum,
 			     struct sk_buff *skb);
-	int (*show)(void *state, struct seq_file *m);
+	void (*work)(void *state);
+	int (*show)(void *state, unsigned int file, struct seq_file *m);
+	int (*config)(void *state, const unsigned char *text, size_t len);
 };
+
+#define BTCP_TICK_MS 100
+/* The most a single write to /proc/net/btcp/config may carry. */
+#define BTCP_CONFIG_MAX 4096
+
+/* Queues the namespace's work(); any context. No-op once it is exiting. */
+void btcp_pernet_kick(struct net *net);
+
+/* Monotonic clock in milliseconds, and the kernel's CSPRNG. */
+unsigned long long btcp_now_ms(void);
+void btcp_random_bytes(void *buf, size_t len);
 
 int btcp_pernet_register(const struct btcp_pernet_ops *ops);
 void btcp_pernet_unregister(void);

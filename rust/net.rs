@@ -35,6 +35,14 @@ impl Net {
         NonNull::new(ptr).map(|ptr| Net { ptr })
     }
 
+    /// Queues the namespace's `PernetState::work` on btcp's workqueue. Any
+    /// context; does nothing once the namespace is going away.
+    pub fn kick(&self) {
+        // SAFETY: by the type invariant the namespace is live and has btcp
+        // state (the pernet registration created this `Net`).
+        unsafe { bindings::btcp_pernet_kick(self.ptr.as_ptr()) }
+    }
+
     /// Sends `packet`, a complete IPv4 packet with valid checksums, routed
     /// by its destination through LOCAL_OUT and POST_ROUTING. btcp's own
     /// hooks do not see it.
@@ -55,4 +63,16 @@ impl Net {
             bindings::btcp_inject_ip(self.ptr.as_ptr(), packet.as_ptr().cast(), len)
         })
     }
+}
+
+/// Milliseconds on the monotonic clock.
+pub fn now_ms() -> u64 {
+    // SAFETY: reading the clock has no preconditions.
+    unsafe { bindings::btcp_now_ms() }
+}
+
+/// Fills `buf` from the kernel's cryptographically secure generator.
+pub fn random_bytes(buf: &mut [u8]) {
+    // SAFETY: `buf` is writable for `buf.len()` bytes.
+    unsafe { bindings::btcp_random_bytes(buf.as_mut_ptr().cast(), buf.len()) }
 }

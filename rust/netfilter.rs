@@ -76,6 +76,28 @@ impl Verdict {
     }
 }
 
+/// The files of /proc/net/btcp/ in each namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcFile {
+    /// `counters`: read-only.
+    Counters,
+    /// `flows`: read-only.
+    Flows,
+    /// `config`: read and written (see `PernetState::config`).
+    Config,
+}
+
+impl ProcFile {
+    fn from_raw(file: c_uint) -> Option<Self> {
+        match file {
+            bindings::btcp_proc_file_BTCP_PROC_COUNTERS => Some(ProcFile::Counters),
+            bindings::btcp_proc_file_BTCP_PROC_FLOWS => Some(ProcFile::Flows),
+            bindings::btcp_proc_file_BTCP_PROC_CONFIG => Some(ProcFile::Config),
+            _ => None,
+        }
+    }
+}
+
 /// The state btcp keeps in each network namespace.
 ///
 /// `hook` runs in softirq or process context, concurrently on every CPU,
@@ -85,9 +107,23 @@ pub trait PernetState: Send + Sync + Sized {
     fn new(net: Net) -> Result<Self>;
     /// Sees one IPv4 packet at `hook`.
     fn hook(&self, hook: HookPoint, skb: &SkBuff) -> Verdict;
-    /// Renders /proc/net/btcp/counters of the namespace.
-    fn show(&self, m: &mut SeqFile) -> core::fmt::Result;
+    /// Process-context work, on btcp's workqueue: run when kicked
+    /// (`Net::kick`) and every `TICK_MS` milliseconds. Never concurrently
+    /// with itself for one namespace.
+    fn work(&self) {}
+    /// Renders one file of /proc/net/btcp/.
+    fn show(&self, file: ProcFile, m: &mut SeqFile) -> core::fmt::Result;
+    /// Takes one write to /proc/net/btcp/config (at most `CONFIG_MAX`
+    /// bytes), in process context.
+    fn config(&self, _text: &[u8]) -> Result {
+        Err(EINVAL)
+    }
 }
+
+/// How often `PernetState::work` runs without being kicked.
+pub const TICK_MS: u32 = bindings::BTCP_TICK_MS;
+/// The most one write to /proc/net/btcp/config carries.
+pub const CONFIG_MAX: usize = bindings::BTCP_CONFIG_MAX as usize;
 
 /// Keeps btcp's hooks and proc files registered in every namespace until
 /// dropped. Only one registration exists at a time (the glue has a single
@@ -101,7 +137,9 @@ impl<T: PernetState> Registration<T> {
         init: Some(init_state::<T>),
         exit: Some(exit_state::<T>),
         hook: Some(hook_state::<T>),
+        work: Some(work_state::<T>),
         show: Some(show_state::<T>),
+        config: Some(config_state::<T>),
     };
 
     /// Registers the hooks in every existing namespace and in each new one.
@@ -186,6 +224,7 @@ unsafe extern "C" fn hook_state<T: PernetState>(
 /// `seq_file` of a running `show` callback.
 unsafe extern "C" fn show_state<T: PernetState>(
     state: *mut c_void,
+    file: c_uint,
     m: *mut bindings::seq_file,
 ) -> c_int {
     // SAFETY: the proc file is removed before the state is freed, and
@@ -193,7 +232,48 @@ unsafe extern "C" fn show_state<T: PernetState>(
     let state = unsafe { &*state.cast::<T>() };
     // SAFETY: `m` is the seq_file of this running `show` callback.
     let m = unsafe { SeqFile::from_raw(m) };
-    // An overflow is not an error: seq_file retries with a larger buffer.
-    let _ = state.show(m);
+    if let Some(file) = ProcFile::from_raw(file) {
+        // An overflow is not an error: seq_file retries with a larger buffer.
+        let _ = state.show(file, m);
+    }
     0
+}
+
+/// Runs the namespace's process-context work.
+///
+/// # Safety
+///
+/// `state` must be a live state from `init_state::<T>`; the glue cancels
+/// the work before freeing it.
+unsafe extern "C" fn work_state<T: PernetState>(state: *mut c_void) {
+    // SAFETY: the glue waits for and cancels the work before exit frees
+    // the state.
+    let state = unsafe { &*state.cast::<T>() };
+    state.work();
+}
+
+/// Hands a write of /proc/net/btcp/config to the namespace's state.
+///
+/// # Safety
+///
+/// `state` must be a live state from `init_state::<T>`, and `text` readable
+/// for `len` bytes for the duration of the call.
+unsafe extern "C" fn config_state<T: PernetState>(
+    state: *mut c_void,
+    text: *const u8,
+    len: usize,
+) -> c_int {
+    // SAFETY: the proc file is removed, waiting for running writers, before
+    // the state is freed.
+    let state = unsafe { &*state.cast::<T>() };
+    if text.is_null() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: the glue passes a kernel copy of the written bytes, `len`
+    // long, alive for this call.
+    let text = unsafe { core::slice::from_raw_parts(text, len) };
+    match state.config(text) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }

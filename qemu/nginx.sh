@@ -1,0 +1,101 @@
+#!/bin/bash
+# Start or stop an unmodified web server inside a lab namespace.
+#
+#   nginx.sh start NS [--docroot DIR] [--port PORT] [--busybox]
+#   nginx.sh stop NS [--port PORT]
+#   nginx.sh log NS [--port PORT]   print the path of the access log
+#
+# Default docroot: $LAB_CONTENT/www/NS (see content.sh); default port 80.
+# nginx gets a generated minimal config (0.0.0.0 only, sendfile on, daemon
+# on). --busybox runs `busybox httpd -f -vv` instead; its stderr is the
+# access log ("ADDR:PORT: url:/path" and "ADDR:PORT: response:200" lines).
+# Everything a server writes (config, pid, logs, temp dirs) lives in
+# $LAB_WEB/NS-PORT (default /run/lab/web/NS-PORT): the root is read-only.
+# Workers run as root: nothing to chown in the read-only root.
+set -euo pipefail
+
+usage() { sed -n '2,6s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || usage
+cmd=$1 ns=$2; shift 2
+docroot=${LAB_CONTENT:-/tmp/lab-content}/www/$ns
+port=80
+busybox=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --docroot) docroot=$2; shift 2 ;;
+    --port) port=$2; shift 2 ;;
+    --busybox) busybox=1; shift ;;
+    *) usage ;;
+  esac
+done
+state=${LAB_WEB:-/run/lab/web}/$ns-$port
+
+listening() { ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q .; }
+
+start() {
+  [ -d "$docroot" ] || { echo "nginx.sh: no docroot $docroot (run content.sh)" >&2; exit 1; }
+  ! listening || { echo "nginx.sh: something already listens on $ns:$port" >&2; exit 1; }
+  rm -rf "$state"; mkdir -p "$state/tmp"
+  if [ "$busybox" = 1 ]; then
+    # Backgrounded with its output in files, so it holds no caller's pipe.
+    ip netns exec "$ns" busybox httpd -f -vv -p "0.0.0.0:$port" -h "$docroot" \
+      </dev/null >"$state/access.log" 2>&1 &
+    echo $! >"$state/pid"
+    echo busybox >"$state/kind"
+  else
+    cat >"$state/nginx.conf" <<EOF
+daemon on;
+user root;
+worker_processes ${NGINX_WORKERS:-1};
+pid $state/nginx.pid;
+error_log $state/error.log notice;
+events { worker_connections 1024; }
+http {
+    types { text/html html; text/plain txt; application/octet-stream bin; }
+    default_type application/octet-stream;
+    log_format lab '\$remote_addr:\$remote_port "\$request" \$status \$body_bytes_sent c=\$connection/\$connection_requests t=\$request_time';
+    access_log $state/access.log lab;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 30s;
+    client_body_temp_path $state/tmp/body;
+    proxy_temp_path $state/tmp/proxy;
+    fastcgi_temp_path $state/tmp/fastcgi;
+    uwsgi_temp_path $state/tmp/uwsgi;
+    scgi_temp_path $state/tmp/scgi;
+    server {
+        listen 0.0.0.0:$port default_server;
+        server_name _;
+        root $docroot;
+    }
+}
+EOF
+    # -e: the compiled-in error log must not be needed before the config is read.
+    ip netns exec "$ns" nginx -p "$state" -e "$state/error.log" -c "$state/nginx.conf"
+    echo nginx >"$state/kind"
+  fi
+  for _ in $(seq 100); do listening && return 0; sleep 0.1; done
+  echo "nginx.sh: $(cat "$state/kind") in $ns does not listen on :$port after 10 s" >&2
+  tail -5 "$state/error.log" "$state/access.log" 2>/dev/null >&2 || true
+  exit 1
+}
+
+stop() {
+  [ -f "$state/kind" ] || return 0
+  local pid=""
+  case "$(cat "$state/kind")" in
+    nginx) pid=$(cat "$state/nginx.pid" 2>/dev/null || true) ;;
+    busybox) pid=$(cat "$state/pid" 2>/dev/null || true) ;;
+  esac
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+case "$cmd" in
+  start) start ;;
+  stop) stop ;;
+  log) echo "$state/access.log" ;;
+  *) usage ;;
+esac

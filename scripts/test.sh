@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# `make test`: every test stage of btcp, each one's output in out/test/,
+# then a table and a closing `test: N passed, N failed` line. Exits non-zero
+# if any stage failed. Set-up (packages, kernel, module) is done by the
+# stages themselves, so this runs on a fresh machine.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="$HOME/.cargo/bin:$PATH"
+out=$root/out/test
+rm -rf "$out"; mkdir -p "$out"
+
+names=() results=() times=()
+# stage NAME CMD...: runs CMD with its output both shown and kept.
+stage() {
+  local name=$1; shift
+  local t0=$SECONDS rc
+  echo "=== $name: $*"
+  "$@" 2>&1 | tee "$out/$name.log"
+  rc=${PIPESTATUS[0]}
+  names+=("$name"); times+=("$((SECONDS - t0))s")
+  if [ "$rc" = 0 ]; then results+=(PASS); else results+=("FAIL(rc=$rc)"); echo "=== $name: FAILED (exit $rc)"; fi
+  return 0
+}
+
+# The module must build warning-free under clippy (CLIPPY=1, the kernel's
+# own lint set plus the core's deny list).
+module_clippy() {
+  local log=$out/module-build.out
+  make -s module CLIPPY=1 2>&1 | tee "$log"
+  [ "${PIPESTATUS[0]}" = 0 ] || return 1
+  if grep -qiE '(^|[^a-z])(warning|error)(\[|:)' "$log"; then
+    echo "module build printed warnings (see above)"; return 1
+  fi
+}
+
+host_lints() {
+  cargo fmt --all --check && cargo clippy --workspace --all-targets --quiet -- -D warnings
+}
+
+lab() { # NAME SCRIPT MODULES...: one guest boot running SCRIPT
+  local name=$1 script=$2; shift 2
+  qemu/run-lab.sh --quiet --timeout 900 --modules "$*" --out "$out/$name" "$script"
+  local rc=$?
+  # The guest script's own lines (its summary included) are worth seeing.
+  [ -f "$out/$name/script.log" ] && tail -n 40 "$out/$name/script.log"
+  return $rc
+}
+
+stage deps make -s deps
+stage kernel make -s kernel
+stage module module_clippy
+stage host-lints host_lints
+stage core cargo test --workspace
+stage kunit lab kunit tests/lab/kunit.sh "$root/btcp_kunit.ko"
+stage lab-smoke lab lab-smoke tests/lab/smoke.sh "$root/btcp.ko"
+
+echo
+echo "=== summary (logs in $out)"
+pass=0 fail=0
+for i in "${!names[@]}"; do
+  printf '  %-12s %-14s %s\n' "${names[$i]}" "${results[$i]}" "${times[$i]}"
+  if [ "${results[$i]}" = PASS ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+done
+echo "test: $pass passed, $fail failed"
+[ "$fail" = 0 ]
