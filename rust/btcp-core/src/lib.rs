@@ -46,7 +46,7 @@
     clippy::arithmetic_side_effects
 )]
 
-mod bytes;
+mod be;
 pub mod build;
 pub mod classify;
 pub mod csum;
