@@ -31,6 +31,13 @@ if [ "${1:-}" = --dir ]; then echo "$out"; exit 0; fi
 if [ -f "$out/.btcp-done" ]; then echo "$out"; exit 0; fi
 
 mkdir -p "$cache"
+# One build at a time per cache: a second caller waits, then finds it done.
+exec 9>"$cache/.lock"
+if ! flock -n 9; then
+  echo "kernel: waiting for another build in $cache" >&2
+  flock 9
+fi
+if [ -f "$out/.btcp-done" ]; then echo "$out"; exit 0; fi
 if [ ! -f "$src/.btcp-unpacked" ]; then
   echo "kernel: unpacking linux-source $src_ver" >&2
   rm -rf "$src"; mkdir -p "$src"
