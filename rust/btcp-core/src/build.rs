@@ -3,7 +3,7 @@
 //! Each writer checks sizes first and writes nothing on error, so a short
 //! buffer is an `Err`, never a panic or a half-written header.
 
-use super::be::{write_bytes, write_u16, write_u32};
+use super::bytes::{write_bytes, write_u16, write_u32};
 use super::csum;
 use super::error::BuildError;
 use super::ipv4::{self, Ipv4Header};

@@ -4,7 +4,7 @@
 //! passes the linear part of an skb, which may end before the payload does,
 //! so the total length is reported but not required to fit the buffer.
 
-use super::be::{read_u16, read_u32, read_u8};
+use super::bytes::{read_u16, read_u32, read_u8};
 use super::error::ParseError;
 
 /// Length of an IPv4 header without options.

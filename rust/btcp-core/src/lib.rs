@@ -46,18 +46,24 @@
     clippy::arithmetic_side_effects
 )]
 
-mod be;
+pub mod backend;
 pub mod build;
+mod bytes;
 pub mod classify;
 pub mod csum;
 pub mod error;
+pub mod flow;
+pub mod frontend;
 pub mod http;
 pub mod ipv4;
+pub mod isn;
 pub mod rules;
+pub mod segment;
 pub mod seq;
 pub mod tcp;
 pub mod tcp_options;
 pub mod wire;
+pub mod xlate;
 
 pub use classify::{classify, Class, SegmentKind, TcpPacket};
 pub use error::{BuildError, ParseError};

@@ -2,7 +2,7 @@
 //!
 //! Options are left as raw bytes here; [`super::tcp_options`] decodes them.
 
-use super::be::{read_u16, read_u32, read_u8};
+use super::bytes::{read_u16, read_u32, read_u8};
 use super::error::ParseError;
 use super::tcp_options::TcpOptions;
 

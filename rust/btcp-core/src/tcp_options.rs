@@ -14,7 +14,7 @@
 //!   `duplicate` is set.
 //! - Unknown kinds are counted and remembered in a bitmap, never decoded.
 
-use super::be::{read_u16, read_u32};
+use super::bytes::{read_u16, read_u32};
 
 /// End of option list.
 pub const KIND_EOL: u8 = 0;

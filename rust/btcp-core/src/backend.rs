@@ -1,0 +1,832 @@
+//! The back-end's per-connection state machine (DESIGN.md §4, steps 5 and
+//! 7, and the back-end half of step 8).
+//!
+//! On a HANDOFF_REQ the back-end replays the client's handshake into its
+//! own, unmodified TCP stack: it injects the client's SYN, captures and
+//! drops the stack's SYN/ACK (learning ISN_b and the stack's options),
+//! injects the ACK and the request bytes, and answers the front-end with a
+//! HANDOFF_ACK. From then on it rewrites every segment the stack sends to
+//! the client ([`super::xlate`]), watches FIN and RST both ways, and after
+//! the close and a linger sends TERMINATE and frees the flow. Sans-IO:
+//! every input returns a [`BeOutput`].
+//!
+//! ```text
+//!  HANDOFF_REQ ──► SynSent ──stack's SYN/ACK, options fit──► Established ──FINs acked / RST──► Linger ──► TERMINATE, free
+//!   (inject SYN)     │  (drop it; inject ACK + request; HANDOFF_ACK)  │ replay not acked, idle:
+//!                    │                                                 └─ RST both ways ─► Linger
+//!                    └─ options do not fit / stack RST / no SYN/ACK ─► NACK (+ RST into the stack), free
+//! ```
+//!
+//! # How the shell drives it
+//!
+//! - HANDOFF_REQ for a 4-tuple (client, `B:vip_port`) without a flow:
+//!   [`BeFlow::on_handoff_req`]; it copies the request into the flow's
+//!   buffer. With a flow: [`BeFlow::on_repeated_req`].
+//! - Every segment the local stack sends to the client of a flow (egress,
+//!   before routing): [`BeFlow::on_egress`].
+//! - Every segment from the client of a flow that arrives forwarded by the
+//!   front-end (ingress, before the local stack): [`BeFlow::on_forwarded`].
+//! - A timer: [`BeFlow::on_tick`] at or after [`BeFlow::next_deadline`].
+//!
+//! In every output: apply [`BeOutput::verdict`] to the packet in hand;
+//! inject [`BeOutput::inject`] then every segment of [`BeOutput::replay`]
+//! into the local stack (marked, so our hooks let them through), in that
+//! order; send [`BeOutput::to_client`] to the client; send
+//! [`BeOutput::control`] to [`BeFlow::origin`]; free the flow if
+//! [`BeOutput::free`]. Injected and sent segments are described by fields;
+//! replayed payload is a range of the flow's request buffer
+//! ([`OutSegment::write`] takes the buffer).
+//!
+//! # Behaviour the design left open, as defined here
+//!
+//! - The replayed SYN carries the client's options as the front-end
+//!   agreed them: the client's MSS; its window scale only if the
+//!   front-end agreed window scaling; SACK-permitted and timestamps only
+//!   if the front-end agreed them (TSval = the client's latest TSval). Its
+//!   window is the client's SYN window. No ECN.
+//! - Compatibility: the front-end agreed timestamps and the stack's
+//!   SYN/ACK has none, or window scaling and the SYN/ACK has none: NACK
+//!   ([`NackReason::OptionsIncompatible`]), with an RST injected so the
+//!   stack forgets the embryonic connection. SACK on one side only is
+//!   harmless (the back-end then just ignores SACK blocks) and accepted; so
+//!   is an MSS below the front-end's.
+//! - The window in injected segments is what the stack must believe the
+//!   client's window is: the client's latest raw window, which the stack
+//!   scales by the client's shift (it saw the option in the replayed SYN);
+//!   if the stack does not scale, the raw window pre-shifted by the
+//!   client's shift, capped at 65535.
+//! - Request bytes are injected in segments of at most the stack's MSS and
+//!   within the window of its SYN/ACK; the rest follows as the stack's
+//!   ACKs open the window. Bytes not acknowledged within
+//!   [`Config::handoff_ms`] are injected again ([`Config::handoff_resends`]
+//!   times); after that the connection is reset both ways. The request
+//!   stays in the shell's buffer until the stack has acknowledged it all.
+//! - HANDOFF_ACK is sent as soon as the ACK and the request are injected;
+//!   a repeated HANDOFF_REQ for the same handoff (same flow id and ISNs)
+//!   gets the same HANDOFF_ACK again (the front-end resends when an answer
+//!   is lost) or nothing while the SYN/ACK is awaited. A different request
+//!   for the 4-tuple is refused, unless the old flow is only lingering: then
+//!   it is replaced.
+//! - A SYN/ACK from the stack after the replay (our injected ACK was lost)
+//!   is dropped and answered by injecting the ACK and the unacknowledged
+//!   request bytes again. No SYN/ACK ever reaches the client.
+//! - Close: both FINs acknowledged (each by the other side), or an RST
+//!   either way, starts the linger; segments are still translated while it
+//!   lasts; at its end TERMINATE goes to the front-end and the flow is
+//!   freed. No packet either way for [`Config::idle_ms`]: RST both ways.
+
+use super::flow::{deadline, Config, Endpoint, FlowKey, SideOptions, Verdict};
+use super::segment::{OutSegment, Seg};
+use super::seq;
+use super::tcp::Flags;
+use super::tcp_options::MAX_WSCALE;
+use super::wire::{
+    HandoffAck, HandoffNack, HandoffReq, Message, NackReason, Terminate, TerminateReason,
+};
+use super::xlate::Xlate;
+
+/// Where the back-end flow is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BeState {
+    /// The replayed SYN is injected; waiting for the stack's SYN/ACK.
+    SynSent,
+    /// Replayed; the stack's segments are translated to the client.
+    Established,
+    /// Over: still translating until the linger ends.
+    Linger,
+}
+
+/// Request bytes to inject into the local stack, as a run of data
+/// segments; iterate with [`Replay::segments`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Replay {
+    /// The client's endpoint (source of the injected segments).
+    pub src: Endpoint,
+    /// The local endpoint `B:v`.
+    pub dst: Endpoint,
+    /// Client sequence number of the first byte.
+    pub seq: u32,
+    /// Acknowledgment number (the back-end's space).
+    pub ack: u32,
+    /// Window field.
+    pub window: u16,
+    /// Timestamps `(TSval, TSecr)`, if in use.
+    pub ts: Option<(u32, u32)>,
+    /// Offset of the first byte in the flow's request buffer.
+    pub off: u32,
+    /// Bytes to inject.
+    pub len: u32,
+    /// Largest payload per segment (the stack's MSS).
+    pub mss: u16,
+    /// A FIN follows the last byte (on the last segment).
+    pub fin: bool,
+}
+
+impl Replay {
+    /// Whether there is nothing to inject.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0 && !self.fin
+    }
+
+    /// The segments, in order.
+    pub fn segments(&self) -> ReplaySegments {
+        ReplaySegments {
+            replay: *self,
+            done: 0,
+            finished: self.is_empty(),
+        }
+    }
+}
+
+/// Iterator over the segments of a [`Replay`].
+#[derive(Debug, Clone)]
+pub struct ReplaySegments {
+    replay: Replay,
+    done: u32,
+    finished: bool,
+}
+
+impl Iterator for ReplaySegments {
+    type Item = OutSegment;
+
+    fn next(&mut self) -> Option<OutSegment> {
+        if self.finished {
+            return None;
+        }
+        let r = &self.replay;
+        let left = r.len.saturating_sub(self.done);
+        let n = left.min(u32::from(r.mss.max(1)));
+        let last = n == left;
+        let mut flags = Flags::ACK;
+        if last && n > 0 {
+            flags = flags | Flags::PSH;
+        }
+        if last && r.fin {
+            flags = flags | Flags::FIN;
+        }
+        let seg = OutSegment {
+            src: r.src,
+            dst: r.dst,
+            seq: r.seq.wrapping_add(self.done),
+            ack: r.ack,
+            flags,
+            window: r.window,
+            ts: r.ts,
+            payload_off: r.off.saturating_add(self.done),
+            payload_len: n,
+            ..OutSegment::default()
+        };
+        self.done = self.done.saturating_add(n);
+        self.finished = last;
+        Some(seg)
+    }
+}
+
+/// What the shell must do after an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BeOutput {
+    /// What to do with the packet in hand (if the input was a packet).
+    pub verdict: Verdict,
+    /// A segment to inject into the local stack first (SYN, ACK or RST).
+    pub inject: Option<OutSegment>,
+    /// Request bytes to inject after [`BeOutput::inject`].
+    pub replay: Replay,
+    /// A segment to send to the client (an RST when we abort), from the VIP.
+    pub to_client: Option<OutSegment>,
+    /// A message for the front-end ([`BeFlow::origin`]): HANDOFF_ACK,
+    /// HANDOFF_NACK or TERMINATE.
+    pub control: Option<Message<'static>>,
+    /// Free the flow.
+    pub free: bool,
+    /// With `free` (from [`BeFlow::on_repeated_req`]): the request is for a
+    /// new connection on the 4-tuple; handle it with
+    /// [`BeFlow::on_handoff_req`] after freeing.
+    pub restart: bool,
+}
+
+/// One handed-off connection at the back-end. 176 bytes on x86-64; the request
+/// bytes live in a buffer the shell owns and passes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BeFlow {
+    state: BeState,
+    /// (client, `B:v`).
+    key: FlowKey,
+    /// `V:v`.
+    vip: Endpoint,
+    origin: u16,
+    node: u16,
+    fe_flow_id: u32,
+    isn_c: u32,
+    isn_f: u32,
+    isn_b: u32,
+    /// The options of the replayed SYN.
+    client_opts: SideOptions,
+    /// The options the front-end agreed with the client.
+    fe_opts: SideOptions,
+    /// The options of the stack's SYN/ACK.
+    be_opts: SideOptions,
+    client_window: u16,
+    client_tsval: u32,
+    fe_tsval_last: u32,
+    tsval_b: u32,
+    request_seq: u32,
+    req_len: u32,
+    fin: bool,
+    /// First request byte (client space) the stack has not acknowledged.
+    replay_una: u32,
+    /// First request byte not injected yet.
+    replay_nxt: u32,
+    /// Right edge of the stack's receive window (client space).
+    be_edge: u32,
+    /// Latest acknowledgment from the client (back-end space).
+    client_ack: u32,
+    /// Next client sequence number (from the request and forwarded segments).
+    client_nxt: u32,
+    /// Highest back-end sequence number sent, plus one (back-end space).
+    be_nxt: u32,
+    client_fin: Option<u32>,
+    be_fin: Option<u32>,
+    client_fin_acked: bool,
+    be_fin_acked: bool,
+    end: TerminateReason,
+    deadline: u64,
+    last_seen: u64,
+    resends: u8,
+    xlate: Xlate,
+}
+
+impl BeFlow {
+    /// A HANDOFF_REQ from node `origin` for a 4-tuple without a flow: the
+    /// new flow and the SYN to inject. `node` is this node's id (it goes
+    /// in the HANDOFF_ACK), `local_addr` the address the replayed
+    /// connection is for (`B`; the VIP itself for a local handoff). The
+    /// request is copied into `reqbuf`, the flow's buffer, which the shell
+    /// keeps until the flow is freed.
+    ///
+    /// # Errors
+    ///
+    /// The NACK to send back when the request is inconsistent
+    /// ([`NackReason::BadRequest`]: the request does not start right after
+    /// the client's SYN, or the front-end agreed options the client did not
+    /// offer) or does not fit `reqbuf` ([`NackReason::Internal`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_handoff_req(
+        req: &HandoffReq<'_>,
+        origin: u16,
+        node: u16,
+        local_addr: u32,
+        reqbuf: &mut [u8],
+        cfg: &Config,
+        now_ms: u64,
+    ) -> Result<(BeFlow, BeOutput), HandoffNack> {
+        let nack = |reason| HandoffNack {
+            fe_flow_id: req.fe_flow_id,
+            reason,
+        };
+        let client = SideOptions::from(req.client_opts);
+        let fe = SideOptions::from(req.fe_opts);
+        let consistent = req.request_seq == req.isn_client.wrapping_add(1)
+            && (!fe.ts || client.ts)
+            && (!fe.sack || client.sack)
+            && (fe.wscale.is_none() || client.wscale.is_some());
+        if !consistent {
+            return Err(nack(NackReason::BadRequest));
+        }
+        let len = req.request.len();
+        let dst = reqbuf
+            .get_mut(..len)
+            .ok_or_else(|| nack(NackReason::Internal))?;
+        dst.copy_from_slice(req.request);
+        let req_len = u32::try_from(len).map_err(|_| nack(NackReason::Internal))?;
+        // What the replayed SYN carries: the client's options as agreed.
+        let client_opts = SideOptions {
+            mss: client.mss,
+            wscale: if fe.wscale.is_some() {
+                client.wscale
+            } else {
+                None
+            },
+            sack: client.sack && fe.sack,
+            ts: fe.ts,
+        };
+        let key = FlowKey::new(
+            Endpoint::new(req.client_addr, req.client_port),
+            Endpoint::new(local_addr, req.vip_port),
+        );
+        let end_data = req.request_seq.wrapping_add(req_len);
+        let flow = BeFlow {
+            state: BeState::SynSent,
+            key,
+            vip: Endpoint::new(req.vip_addr, req.vip_port),
+            origin,
+            node,
+            fe_flow_id: req.fe_flow_id,
+            isn_c: req.isn_client,
+            isn_f: req.isn_fe,
+            isn_b: 0,
+            client_opts,
+            fe_opts: fe,
+            be_opts: SideOptions::default(),
+            client_window: req.client_window_last,
+            client_tsval: req.client_tsval_last,
+            fe_tsval_last: req.fe_tsval_last,
+            tsval_b: 0,
+            request_seq: req.request_seq,
+            req_len,
+            fin: req.fin,
+            replay_una: req.request_seq,
+            replay_nxt: req.request_seq,
+            be_edge: req.request_seq,
+            client_ack: 0,
+            client_nxt: end_data.wrapping_add(u32::from(req.fin)),
+            be_nxt: 0,
+            client_fin: req.fin.then_some(end_data),
+            be_fin: None,
+            client_fin_acked: false,
+            be_fin_acked: false,
+            end: TerminateReason::Fin,
+            deadline: deadline(now_ms, cfg.handoff_ms),
+            last_seen: now_ms,
+            resends: 0,
+            xlate: Xlate::default(),
+        };
+        let syn = OutSegment {
+            src: key.client,
+            dst: key.server,
+            seq: req.isn_client,
+            flags: Flags::SYN,
+            window: req.client_window,
+            mss: Some(client_opts.mss),
+            wscale: client_opts.wscale,
+            sack_perm: client_opts.sack,
+            ts: client_opts.ts.then_some((req.client_tsval_last, 0)),
+            ..OutSegment::default()
+        };
+        let out = BeOutput {
+            inject: Some(syn),
+            ..BeOutput::default()
+        };
+        Ok((flow, out))
+    }
+
+    /// The flow's state.
+    pub fn state(&self) -> BeState {
+        self.state
+    }
+
+    /// The flow's key (client, `B:v`).
+    pub fn key(&self) -> FlowKey {
+        self.key
+    }
+
+    /// The VIP endpoint the client talks to.
+    pub fn vip(&self) -> Endpoint {
+        self.vip
+    }
+
+    /// The front-end node that handed the flow off (where control
+    /// messages go, and the only node whose forwarded packets are valid).
+    pub fn origin(&self) -> u16 {
+        self.origin
+    }
+
+    /// The front-end's flow id.
+    pub fn fe_flow_id(&self) -> u32 {
+        self.fe_flow_id
+    }
+
+    /// The local stack's ISN, once its SYN/ACK was seen.
+    pub fn isn_be(&self) -> Option<u32> {
+        (self.state != BeState::SynSent).then_some(self.isn_b)
+    }
+
+    /// The translation, once the replay started.
+    pub fn xlate(&self) -> Option<&Xlate> {
+        (self.state != BeState::SynSent).then_some(&self.xlate)
+    }
+
+    /// Whether the stack has acknowledged the whole request (the shell
+    /// may then release the request buffer's memory early).
+    pub fn replay_done(&self) -> bool {
+        self.state != BeState::SynSent && self.replay_una == self.replay_end()
+    }
+
+    /// When [`BeFlow::on_tick`] has something to do.
+    pub fn next_deadline(&self, cfg: &Config) -> u64 {
+        match self.state {
+            BeState::SynSent | BeState::Linger => self.deadline,
+            BeState::Established => {
+                let idle = deadline(self.last_seen, cfg.idle_ms);
+                if self.replay_done() {
+                    idle
+                } else {
+                    idle.min(self.deadline)
+                }
+            }
+        }
+    }
+
+    /// A HANDOFF_REQ for this flow's 4-tuple while the flow exists. The
+    /// same handoff again (the front-end resent it): the same HANDOFF_ACK,
+    /// or nothing while the SYN/ACK is awaited. Another connection: a NACK,
+    /// or, if this flow only lingers, `free` and `restart`.
+    pub fn on_repeated_req(&mut self, req: &HandoffReq<'_>) -> BeOutput {
+        let same = req.fe_flow_id == self.fe_flow_id
+            && req.isn_client == self.isn_c
+            && req.isn_fe == self.isn_f;
+        if !same {
+            if self.state == BeState::Linger {
+                return BeOutput {
+                    free: true,
+                    restart: true,
+                    ..BeOutput::default()
+                };
+            }
+            return BeOutput {
+                control: Some(Message::HandoffNack(HandoffNack {
+                    fe_flow_id: req.fe_flow_id,
+                    reason: NackReason::BadRequest,
+                })),
+                ..BeOutput::default()
+            };
+        }
+        match self.state {
+            BeState::SynSent => BeOutput::default(),
+            BeState::Established | BeState::Linger => BeOutput {
+                control: Some(self.handoff_ack()),
+                ..BeOutput::default()
+            },
+        }
+    }
+
+    /// A segment the local stack sends to the client.
+    pub fn on_egress(&mut self, seg: &Seg<'_>, cfg: &Config, now_ms: u64) -> BeOutput {
+        let f = seg.flags();
+        if f.syn() {
+            if f.ack() {
+                return self.on_local_synack(seg, cfg, now_ms);
+            }
+            return BeOutput::default();
+        }
+        if self.state == BeState::SynSent {
+            if f.rst() && (!f.ack() || seg.ack() == self.isn_c.wrapping_add(1)) {
+                // The stack refused the replayed SYN (no listener).
+                return self.nack(NackReason::Refused, false);
+            }
+            return BeOutput::default();
+        }
+        self.last_seen = now_ms;
+        let verdict = match self.xlate.be_egress(seg) {
+            Ok(edits) => Verdict::Forward(edits),
+            Err(_) => Verdict::Drop,
+        };
+        if f.rst() {
+            self.start_linger(TerminateReason::Rst, cfg, now_ms);
+            return BeOutput {
+                verdict,
+                ..BeOutput::default()
+            };
+        }
+        // A pure ACK of replayed bytes only tells the client what the
+        // front-end told it already (it acknowledged the whole request):
+        // keep such old ACKs, and their windows, away from it.
+        let old_ack = f.ack()
+            && !f.fin()
+            && seg.payload_len() == 0
+            && seq::before(seg.ack(), self.replay_end());
+        let verdict = if old_ack { Verdict::Drop } else { verdict };
+        let end = seg.end_seq();
+        if seq::after(end, self.be_nxt) {
+            self.be_nxt = end;
+        }
+        if f.fin() {
+            self.be_fin = Some(seg.seq().wrapping_add(seg.payload_len()));
+        }
+        let mut replay = Replay::default();
+        if f.ack() {
+            let ack = seg.ack();
+            let una = seq::min(ack, self.replay_end());
+            if seq::after(una, self.replay_una) {
+                // Progress: the re-injection timer starts again.
+                self.replay_una = una;
+                self.resends = 0;
+                if self.state == BeState::Established {
+                    self.deadline = deadline(now_ms, cfg.handoff_ms);
+                }
+            }
+            if seq::after(self.replay_una, self.replay_nxt) {
+                self.replay_nxt = self.replay_una;
+            }
+            let wnd = u64::from(seg.window()) << self.ws_be();
+            let edge = ack.wrapping_add(u32::try_from(wnd).unwrap_or(u32::MAX));
+            if seq::after(edge, self.be_edge) {
+                self.be_edge = edge;
+            }
+            if let Some(fin) = self.client_fin {
+                if seq::after(ack, fin) {
+                    self.client_fin_acked = true;
+                }
+            }
+            if self.state == BeState::Established {
+                replay = self.replay_from(self.replay_nxt, false);
+            }
+        }
+        self.check_closed(cfg, now_ms);
+        BeOutput {
+            verdict,
+            replay,
+            ..BeOutput::default()
+        }
+    }
+
+    /// The local stack's SYN/ACK to the replayed SYN (the shell may call
+    /// this directly, or let [`BeFlow::on_egress`] do it). Always dropped.
+    pub fn on_local_synack(&mut self, seg: &Seg<'_>, cfg: &Config, now_ms: u64) -> BeOutput {
+        if seg.ack() != self.isn_c.wrapping_add(1) {
+            return BeOutput::default();
+        }
+        match self.state {
+            BeState::SynSent => {}
+            BeState::Established => {
+                // The stack did not get our ACK: inject it and the
+                // unacknowledged request again.
+                if seg.seq() != self.isn_b {
+                    return BeOutput::default();
+                }
+                return BeOutput {
+                    inject: Some(self.ack_seg()),
+                    replay: self.replay_from(self.replay_una, false),
+                    ..BeOutput::default()
+                };
+            }
+            BeState::Linger => return BeOutput::default(),
+        }
+        let be = SideOptions::from_tcp(&seg.opts);
+        self.be_opts = be;
+        self.isn_b = seg.seq();
+        self.tsval_b = seg.timestamps().map_or(0, |t| t.0);
+        if (self.fe_opts.ts && !be.ts) || (self.fe_opts.wscale.is_some() && be.wscale.is_none()) {
+            return self.nack(NackReason::OptionsIncompatible, true);
+        }
+        self.xlate = Xlate::new(
+            self.vip.addr,
+            self.key.server.addr,
+            self.isn_f,
+            self.isn_b,
+            self.fe_tsval_last,
+            self.tsval_b,
+            self.ws_be(),
+            self.fe_opts.shift(),
+        );
+        self.state = BeState::Established;
+        self.client_ack = self.isn_b.wrapping_add(1);
+        self.be_nxt = self.isn_b.wrapping_add(1);
+        // The SYN/ACK's window is never scaled.
+        self.be_edge = self.request_seq.wrapping_add(u32::from(seg.window()));
+        self.deadline = deadline(now_ms, cfg.handoff_ms);
+        self.last_seen = now_ms;
+        BeOutput {
+            inject: Some(self.ack_seg()),
+            replay: self.replay_from(self.replay_una, false),
+            control: Some(self.handoff_ack()),
+            ..BeOutput::default()
+        }
+    }
+
+    /// A client segment forwarded by the front-end (already translated to
+    /// our spaces); it goes to the local stack unchanged.
+    pub fn on_forwarded(&mut self, seg: &Seg<'_>, cfg: &Config, now_ms: u64) -> BeOutput {
+        let out = BeOutput {
+            verdict: Verdict::Accept,
+            ..BeOutput::default()
+        };
+        if self.state == BeState::SynSent {
+            return out;
+        }
+        self.last_seen = now_ms;
+        let f = seg.flags();
+        if f.rst() {
+            self.start_linger(TerminateReason::Rst, cfg, now_ms);
+            return out;
+        }
+        self.client_window = seg.window();
+        if let Some((tsval, _)) = seg.timestamps() {
+            if seq::ts_after(tsval, self.client_tsval) {
+                self.client_tsval = tsval;
+            }
+        }
+        let end = seg.end_seq();
+        if seq::after(end, self.client_nxt) {
+            self.client_nxt = end;
+        }
+        if f.fin() {
+            self.client_fin = Some(seg.seq().wrapping_add(seg.payload_len()));
+        }
+        if f.ack() {
+            if seq::after(seg.ack(), self.client_ack) {
+                self.client_ack = seg.ack();
+            }
+            if let Some(fin) = self.be_fin {
+                if seq::after(seg.ack(), fin) {
+                    self.be_fin_acked = true;
+                }
+            }
+        }
+        self.check_closed(cfg, now_ms);
+        out
+    }
+
+    /// Timers: the SYN/ACK wait, replay re-injection, idle and linger.
+    pub fn on_tick(&mut self, cfg: &Config, now_ms: u64) -> BeOutput {
+        if now_ms < self.next_deadline(cfg) {
+            return BeOutput::default();
+        }
+        match self.state {
+            BeState::SynSent => self.nack(NackReason::Refused, true),
+            BeState::Linger => BeOutput {
+                control: Some(Message::Terminate(Terminate {
+                    fe_flow_id: self.fe_flow_id,
+                    client_addr: self.key.client.addr,
+                    client_port: self.key.client.port,
+                    reason: self.end,
+                })),
+                free: true,
+                ..BeOutput::default()
+            },
+            BeState::Established => {
+                let idle = now_ms >= deadline(self.last_seen, cfg.idle_ms);
+                if !idle && self.resends < cfg.handoff_resends {
+                    self.resends = self.resends.saturating_add(1);
+                    self.deadline = deadline(now_ms, cfg.handoff_ms);
+                    return BeOutput {
+                        inject: Some(self.ack_seg()),
+                        replay: self.replay_from(self.replay_una, true),
+                        ..BeOutput::default()
+                    };
+                }
+                self.abort(cfg, now_ms)
+            }
+        }
+    }
+
+    /// Resets the connection both ways and lingers.
+    fn abort(&mut self, cfg: &Config, now_ms: u64) -> BeOutput {
+        let local = OutSegment {
+            src: self.key.client,
+            dst: self.key.server,
+            seq: self.client_nxt,
+            flags: Flags::RST,
+            ..OutSegment::default()
+        };
+        let client = OutSegment {
+            src: self.vip,
+            dst: self.key.client,
+            seq: self.xlate.seq_to_client(self.be_nxt),
+            ack: self.client_nxt,
+            flags: Flags::RST | Flags::ACK,
+            ..OutSegment::default()
+        };
+        self.start_linger(TerminateReason::Timeout, cfg, now_ms);
+        BeOutput {
+            inject: Some(local),
+            to_client: Some(client),
+            ..BeOutput::default()
+        }
+    }
+
+    /// Refuses the handoff and frees the flow; `rst` injects an RST so the
+    /// stack drops its embryonic connection.
+    fn nack(&self, reason: NackReason, rst: bool) -> BeOutput {
+        let inject = rst.then_some(OutSegment {
+            src: self.key.client,
+            dst: self.key.server,
+            seq: self.isn_c.wrapping_add(1),
+            flags: Flags::RST,
+            ..OutSegment::default()
+        });
+        BeOutput {
+            inject,
+            control: Some(Message::HandoffNack(HandoffNack {
+                fe_flow_id: self.fe_flow_id,
+                reason,
+            })),
+            free: true,
+            ..BeOutput::default()
+        }
+    }
+
+    fn handoff_ack(&self) -> Message<'static> {
+        Message::HandoffAck(HandoffAck {
+            fe_flow_id: self.fe_flow_id,
+            be_node: self.node,
+            isn_be: self.isn_b,
+            be_opts: self.be_opts.to_wire(),
+            be_tsval: self.tsval_b,
+        })
+    }
+
+    fn start_linger(&mut self, reason: TerminateReason, cfg: &Config, now_ms: u64) {
+        if self.state != BeState::Linger {
+            self.state = BeState::Linger;
+            self.end = reason;
+            self.deadline = deadline(now_ms, cfg.linger_ms);
+        }
+    }
+
+    fn check_closed(&mut self, cfg: &Config, now_ms: u64) {
+        if self.client_fin_acked && self.be_fin_acked {
+            self.start_linger(TerminateReason::Fin, cfg, now_ms);
+        }
+    }
+
+    /// The stack's window scale shift in effect: only if the replayed SYN
+    /// offered scaling and the SYN/ACK answered it.
+    fn ws_be(&self) -> u8 {
+        match (self.client_opts.wscale, self.be_opts.wscale) {
+            (Some(_), Some(s)) => s.min(MAX_WSCALE),
+            _ => 0,
+        }
+    }
+
+    /// The client's window as the stack must read it.
+    fn window_for_be(&self) -> u16 {
+        if self.be_opts.wscale.is_some() && self.client_opts.wscale.is_some() {
+            return self.client_window;
+        }
+        let shift = if self.fe_opts.wscale.is_some() {
+            self.client_opts.shift()
+        } else {
+            0
+        };
+        let bytes = u64::from(self.client_window) << shift;
+        u16::try_from(bytes).unwrap_or(u16::MAX)
+    }
+
+    fn ts(&self) -> Option<(u32, u32)> {
+        self.client_opts
+            .ts
+            .then_some((self.client_tsval, self.tsval_b))
+    }
+
+    /// The ACK completing the replayed handshake.
+    fn ack_seg(&self) -> OutSegment {
+        OutSegment {
+            src: self.key.client,
+            dst: self.key.server,
+            seq: self.replay_una,
+            ack: self.client_ack,
+            flags: Flags::ACK,
+            window: self.window_for_be(),
+            ts: self.ts(),
+            ..OutSegment::default()
+        }
+    }
+
+    /// Client sequence number just past the request (and its FIN).
+    fn replay_end(&self) -> u32 {
+        self.request_seq
+            .wrapping_add(self.req_len)
+            .wrapping_add(u32::from(self.fin))
+    }
+
+    /// The request bytes from `from` (client space) that fit the stack's
+    /// window (at least one segment if `force`), and the FIN if it follows
+    /// them.
+    fn replay_from(&mut self, from: u32, force: bool) -> Replay {
+        let end_data = self.request_seq.wrapping_add(self.req_len);
+        if !seq::before(from, self.replay_end()) {
+            return Replay::default();
+        }
+        let mss = self.be_opts.mss.max(1);
+        let mut limit = self.be_edge;
+        if force {
+            limit = seq::max(limit, from.wrapping_add(u32::from(mss)));
+        }
+        let stop = seq::min(end_data, limit);
+        let len = if seq::before(from, stop) {
+            seq::distance(from, stop)
+        } else {
+            0
+        };
+        let fin = self.fin && from.wrapping_add(len) == end_data;
+        if len == 0 && !fin {
+            return Replay::default();
+        }
+        let next = from.wrapping_add(len).wrapping_add(u32::from(fin));
+        if seq::after(next, self.replay_nxt) {
+            self.replay_nxt = next;
+        }
+        Replay {
+            src: self.key.client,
+            dst: self.key.server,
+            seq: from,
+            ack: self.client_ack,
+            window: self.window_for_be(),
+            ts: self.ts(),
+            off: seq::distance(self.request_seq, from),
+            len,
+            mss,
+            fin,
+        }
+    }
+}

@@ -1,0 +1,837 @@
+//! The front-end's per-connection state machine (DESIGN.md §4, steps 1-4
+//! and 6, and the front-end half of step 8).
+//!
+//! The front-end answers a client's SYN to a VIP itself, collects the
+//! request into a buffer the shell owns, asks the shell to pick a
+//! back-end, sends the back-end a HANDOFF_REQ, and once the handoff is
+//! acknowledged forwards every client segment to the back-end with the
+//! [`super::xlate`] edits. Sans-IO: every input returns an [`FeOutput`]
+//! saying what to do; nothing here sends, allocates or reads a clock.
+//!
+//! ```text
+//!  SYN ──► SynRcvd ──ACK──► Receiving ──head complete / buffer full / FIN──► Dispatching
+//!                                                                             │ handoff(target)
+//!         Linger ◄── NACK with no tries left, no answer after resends ── HandingOff
+//!           ▲  (RST to the client)                                     NACK │ ▲ (dispatch again)
+//!           │                                                              ▼ │
+//!           └──── TERMINATE, client RST, idle ◄──── Forwarding ◄──HANDOFF_ACK─┘
+//! ```
+//!
+//! # How the shell drives it
+//!
+//! - A SYN (no ACK) to a VIP:port without a flow: [`FeFlow::on_syn`]; keep
+//!   the flow, send the SYN/ACK in [`FeOutput::reply`], drop the SYN.
+//! - Every other segment from the client of a flow: [`FeFlow::on_segment`]
+//!   with the payload and the flow's request buffer.
+//! - [`FeOutput::dispatch`]: choose a back-end (e.g. [`FeFlow::select`] with
+//!   the rule table, avoiding [`FeFlow::tried`]) and call
+//!   [`FeFlow::handoff`] right away; send its [`FeOutput::control`] request
+//!   to that node (or, for a local handoff, hand it to this node's own
+//!   [`super::backend`] machine).
+//! - Control messages for the flow: [`FeFlow::on_handoff_ack`],
+//!   [`FeFlow::on_handoff_nack`], [`FeFlow::on_terminate`].
+//! - A timer: [`FeFlow::on_tick`] at or after [`FeFlow::next_deadline`]
+//!   (a periodic sweep calling it for every flow is fine too).
+//!
+//! In every output: apply [`FeOutput::verdict`] to the packet in hand,
+//! send [`FeOutput::reply`] to the client, [`FeOutput::to_backend`] to the
+//! back-end, send [`FeOutput::control`], and
+//! free the flow if [`FeOutput::free`] (then, if [`FeOutput::restart`],
+//! handle the packet again as a new SYN).
+//!
+//! # Behaviour the design left open, as defined here
+//!
+//! - SYN/ACK options: MSS `min(client's, ours)`; window scale only if the
+//!   client sent one and the configuration has one; SACK and timestamps
+//!   only if the client offered them and the configuration allows; no
+//!   other option ever, and no ECN (ECE/CWR in the SYN are ignored, so the
+//!   connection is not ECN-capable; the replayed SYN carries none either).
+//! - The SYN/ACK is not retransmitted by us: a client whose SYN/ACK was
+//!   lost retransmits its SYN and gets the same SYN/ACK again (as with SYN
+//!   cookies, which this is meant to become). A SYN with another ISN in
+//!   SYN-RECEIVED restarts the flow.
+//! - Out-of-order segments are dropped and answered with a duplicate ACK;
+//!   bytes beyond the buffer are dropped (they are outside the window we
+//!   advertised). Every in-order data segment is ACKed at once, with the
+//!   window set to the free buffer space.
+//! - Dispatch happens when the head is complete (CRLF CRLF), the buffer is
+//!   full, or the client sent FIN (the request goes with its FIN flag). A
+//!   FIN before any byte gets an RST: there is nothing to hand off.
+//! - Our TSval clock freezes when the flow starts dispatching: re-ACKs sent
+//!   while the handoff is pending repeat the last TSval, so the
+//!   `fe_tsval_last` in the HANDOFF_REQ stays the latest TSval the client
+//!   saw, and `ts_delta` keeps the client's PAWS check happy.
+//! - While the handoff is pending, retransmitted request bytes are ACKed
+//!   again; new bytes, FINs and pure ACKs (e.g. of response data the
+//!   back-end already sent before our HANDOFF_ACK arrived) are dropped
+//!   silently: the client or the back-end retransmits them.
+//! - No answer to a HANDOFF_REQ within [`Config::handoff_ms`]: it is sent
+//!   again to the same back-end, [`Config::handoff_resends`] times, then
+//!   the client is reset. Never to another back-end: the first may have
+//!   taken the connection and be answering the client already. A NACK
+//!   (which a back-end sends only when it holds no state for the flow)
+//!   lets the shell dispatch again, up to [`Config::handoff_tries`]
+//!   back-ends in all.
+//! - A client RST before the handoff frees the flow (after a linger once a
+//!   HANDOFF_REQ went out; a HANDOFF_ACK arriving during that linger is
+//!   answered with an RST to the back-end, so it does not keep a
+//!   connection nobody will use); after it, the RST is forwarded and the
+//!   flow lingers. TERMINATE starts the linger; [`Config::idle_ms`] without a
+//!   packet frees a forwarding flow (the back-end times out on its own).
+
+use super::flow::{deadline, Config, Endpoint, FlowKey, SideOptions, Verdict};
+use super::http::find_head_end_from;
+use super::isn::IsnSecret;
+use super::rules::RuleTable;
+use super::segment::{OutSegment, Seg};
+use super::seq;
+use super::tcp::Flags;
+use super::wire::{HandoffAck, HandoffNack, HandoffReq, Terminate};
+use super::xlate::Xlate;
+
+/// Most back-ends a flow remembers having tried ([`FeFlow::tried`]).
+pub const MAX_TRIED: usize = 4;
+
+/// Where the front-end flow is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FeState {
+    /// Our SYN/ACK is out; waiting for the client's ACK.
+    SynRcvd,
+    /// Collecting the request.
+    Receiving,
+    /// The request is complete: waiting for the shell to pick a back-end.
+    Dispatching,
+    /// HANDOFF_REQ sent; waiting for HANDOFF_ACK or NACK.
+    HandingOff,
+    /// Handed off: client segments are translated and forwarded.
+    Forwarding,
+    /// Over: stray segments are absorbed (or still forwarded, if the flow
+    /// was handed off) until the linger time ends.
+    Linger,
+}
+
+/// The back-end a flow is handed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Target {
+    /// The back-end's node id (a HANDOFF_ACK must come from it).
+    pub node: u16,
+    /// The back-end's address `B`; the VIP's own address for a local
+    /// handoff.
+    pub addr: u32,
+}
+
+/// What the shell must do after an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FeOutput<'b> {
+    /// What to do with the packet in hand (if the input was a packet).
+    pub verdict: Verdict,
+    /// A segment to send to the client (SYN/ACK, ACK or RST), from the VIP.
+    pub reply: Option<OutSegment>,
+    /// A HANDOFF_REQ to send to [`FeFlow::target`]'s node; the request
+    /// bytes borrow the flow's request buffer.
+    pub control: Option<HandoffReq<'b>>,
+    /// A segment for the back-end's stack, as if from the client (an RST
+    /// when a HANDOFF_ACK arrives for a flow we already gave up): send it
+    /// to the target's address (for a local handoff, inject it locally).
+    pub to_backend: Option<OutSegment>,
+    /// Pick a back-end and call [`FeFlow::handoff`].
+    pub dispatch: bool,
+    /// Free the flow.
+    pub free: bool,
+    /// With `free`: the packet in hand is a new connection's SYN on the
+    /// same 4-tuple; handle it with [`FeFlow::on_syn`] after freeing.
+    pub restart: bool,
+}
+
+impl FeOutput<'_> {
+    fn drop_with(reply: Option<OutSegment>) -> FeOutput<'static> {
+        FeOutput {
+            reply,
+            ..FeOutput::default()
+        }
+    }
+
+    fn freed(reply: Option<OutSegment>) -> FeOutput<'static> {
+        FeOutput {
+            reply,
+            free: true,
+            ..FeOutput::default()
+        }
+    }
+}
+
+/// One client connection at the front-end. 136 bytes on x86-64; the request
+/// bytes live in a buffer the shell owns and passes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeFlow {
+    state: FeState,
+    key: FlowKey,
+    id: u32,
+    isn_c: u32,
+    isn_f: u32,
+    client_opts: SideOptions,
+    client_syn_window: u16,
+    agreed: SideOptions,
+    /// Next client sequence number expected.
+    rcv_nxt: u32,
+    /// Bytes in the request buffer.
+    req_len: u32,
+    /// Bytes of the buffer already searched for the end of the head.
+    searched: u32,
+    /// The buffer's capacity ([`Config::request_cap`] at the SYN).
+    cap: u32,
+    /// The client's FIN is in the request.
+    fin: bool,
+    /// The client's latest raw window.
+    client_window: u16,
+    /// The client's latest TSval.
+    client_tsval: u32,
+    ts_offset: u32,
+    /// The last TSval we sent.
+    fe_tsval_last: u32,
+    /// Our TSval no longer advances (dispatch started).
+    ts_frozen: bool,
+    /// The current state's deadline.
+    deadline: u64,
+    /// When a client segment was last seen (forwarding idle timer).
+    last_seen: u64,
+    target: Target,
+    tried: [u16; MAX_TRIED],
+    tries: u8,
+    resends: u8,
+    /// The flow was handed off (xlate is valid).
+    handed_off: bool,
+    xlate: Xlate,
+}
+
+impl FeFlow {
+    /// A client's SYN to a VIP (`seg` is SYN without ACK, RST or FIN): the
+    /// new flow, with the SYN/ACK to send in [`FeOutput::reply`] (drop the
+    /// SYN). `id` is the flow id the shell chose (it comes back in the
+    /// back-end's messages). `None` for anything that is not a plain SYN:
+    /// drop it.
+    pub fn on_syn(
+        seg: &Seg<'_>,
+        id: u32,
+        secret: &IsnSecret,
+        cfg: &Config,
+        now_ms: u64,
+    ) -> Option<(FeFlow, FeOutput<'static>)> {
+        let f = seg.flags();
+        if !f.syn() || f.ack() || f.rst() || f.fin() {
+            return None;
+        }
+        let key = seg.key_from_client();
+        let client_opts = SideOptions::from_tcp(&seg.opts);
+        let agreed = SideOptions {
+            mss: client_opts.mss.min(cfg.mss).max(1),
+            wscale: match (client_opts.wscale, cfg.wscale) {
+                (Some(_), Some(ours)) => Some(ours.min(super::tcp_options::MAX_WSCALE)),
+                _ => None,
+            },
+            sack: client_opts.sack && cfg.sack,
+            ts: client_opts.ts && cfg.ts,
+        };
+        let ts_offset = secret.ts_offset(&key);
+        let mut flow = FeFlow {
+            state: FeState::SynRcvd,
+            key,
+            id,
+            isn_c: seg.seq(),
+            isn_f: secret.isn(&key, now_ms),
+            client_opts,
+            client_syn_window: seg.window(),
+            agreed,
+            rcv_nxt: seg.seq().wrapping_add(1),
+            req_len: 0,
+            searched: 0,
+            cap: cfg.request_cap(),
+            fin: false,
+            client_window: seg.window(),
+            client_tsval: seg.timestamps().map_or(0, |t| t.0),
+            ts_offset,
+            fe_tsval_last: clock(now_ms).wrapping_add(ts_offset),
+            ts_frozen: false,
+            deadline: deadline(now_ms, cfg.handshake_ms),
+            last_seen: now_ms,
+            target: Target::default(),
+            tried: [0; MAX_TRIED],
+            tries: 0,
+            resends: 0,
+            handed_off: false,
+            xlate: Xlate::default(),
+        };
+        let synack = flow.synack(now_ms);
+        Some((flow, FeOutput::drop_with(Some(synack))))
+    }
+
+    /// The flow's state.
+    pub fn state(&self) -> FeState {
+        self.state
+    }
+
+    /// The flow's key (client, VIP).
+    pub fn key(&self) -> FlowKey {
+        self.key
+    }
+
+    /// The flow id given to [`FeFlow::on_syn`].
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Our ISN (ISN_f).
+    pub fn isn_fe(&self) -> u32 {
+        self.isn_f
+    }
+
+    /// The client's ISN (ISN_c).
+    pub fn isn_client(&self) -> u32 {
+        self.isn_c
+    }
+
+    /// The options the client's SYN carried.
+    pub fn client_options(&self) -> SideOptions {
+        self.client_opts
+    }
+
+    /// The options our SYN/ACK carried (`wscale` is our shift).
+    pub fn agreed(&self) -> SideOptions {
+        self.agreed
+    }
+
+    /// How many request bytes are buffered.
+    pub fn request_len(&self) -> usize {
+        usize::try_from(self.req_len).unwrap_or(0)
+    }
+
+    /// The buffered request: the first [`FeFlow::request_len`] bytes of
+    /// the flow's buffer.
+    pub fn request<'b>(&self, reqbuf: &'b [u8]) -> &'b [u8] {
+        reqbuf.get(..self.request_len()).unwrap_or(reqbuf)
+    }
+
+    /// Whether the client's FIN is part of the request.
+    pub fn request_fin(&self) -> bool {
+        self.fin
+    }
+
+    /// The back-end chosen by the last [`FeFlow::handoff`].
+    pub fn target(&self) -> Option<Target> {
+        (self.tries > 0).then_some(self.target)
+    }
+
+    /// The nodes handed to so far, oldest first (the last is the current
+    /// target; the others refused).
+    pub fn tried(&self) -> &[u16] {
+        let n = usize::from(self.tries).min(MAX_TRIED);
+        self.tried.get(..n).unwrap_or(&[])
+    }
+
+    /// The translation, once the handoff is acknowledged.
+    pub fn xlate(&self) -> Option<&Xlate> {
+        self.handed_off.then_some(&self.xlate)
+    }
+
+    /// The last TSval sent to the client.
+    pub fn fe_tsval_last(&self) -> u32 {
+        self.fe_tsval_last
+    }
+
+    /// When [`FeFlow::on_tick`] has something to do: the current state's
+    /// deadline (for forwarding flows, the idle deadline).
+    pub fn next_deadline(&self, cfg: &Config) -> u64 {
+        match self.state {
+            FeState::Forwarding => deadline(self.last_seen, cfg.idle_ms),
+            _ => self.deadline,
+        }
+    }
+
+    /// The node the rule table picks for the buffered request (its
+    /// default node when the head does not parse).
+    pub fn select(&self, reqbuf: &[u8], rules: &RuleTable) -> u16 {
+        let req = self.request(reqbuf);
+        let head = super::http::parse_head(req, as_usize(self.cap));
+        rules.select(head.ok().as_ref())
+    }
+
+    /// A segment from the client (anything but the SYN that created the
+    /// flow). `payload` is the segment's payload (the shell copies it out
+    /// of the skb; only needed while the request is being collected), and
+    /// `reqbuf` the flow's request buffer, at least
+    /// [`Config::request_buf`] long.
+    pub fn on_segment(
+        &mut self,
+        seg: &Seg<'_>,
+        payload: &[u8],
+        reqbuf: &mut [u8],
+        cfg: &Config,
+        now_ms: u64,
+    ) -> FeOutput<'static> {
+        self.last_seen = now_ms;
+        match self.state {
+            FeState::SynRcvd => self.syn_rcvd(seg, payload, reqbuf, cfg, now_ms),
+            FeState::Receiving => self.receiving(seg, payload, reqbuf, cfg, now_ms),
+            FeState::Dispatching | FeState::HandingOff => self.pending(seg, cfg, now_ms),
+            FeState::Forwarding => self.forward(seg, cfg, now_ms),
+            FeState::Linger => {
+                if seg.flags().syn() && !seg.flags().ack() && seg.seq() != self.isn_c {
+                    return FeOutput {
+                        free: true,
+                        restart: true,
+                        ..FeOutput::default()
+                    };
+                }
+                if self.handed_off {
+                    self.forward(seg, cfg, now_ms)
+                } else {
+                    FeOutput::default()
+                }
+            }
+        }
+    }
+
+    fn syn_rcvd(
+        &mut self,
+        seg: &Seg<'_>,
+        payload: &[u8],
+        reqbuf: &mut [u8],
+        cfg: &Config,
+        now_ms: u64,
+    ) -> FeOutput<'static> {
+        let f = seg.flags();
+        if f.rst() {
+            return if seg.seq() == self.rcv_nxt {
+                FeOutput::freed(None)
+            } else {
+                FeOutput::default()
+            };
+        }
+        if f.syn() {
+            if f.ack() {
+                return FeOutput::default();
+            }
+            if seg.seq() == self.isn_c {
+                // Our SYN/ACK was lost: the same again.
+                let synack = self.synack(now_ms);
+                return FeOutput::drop_with(Some(synack));
+            }
+            return FeOutput {
+                free: true,
+                restart: true,
+                ..FeOutput::default()
+            };
+        }
+        if !f.ack() {
+            return FeOutput::default();
+        }
+        if seg.ack() != self.isn_f.wrapping_add(1) {
+            // Not an answer to our SYN/ACK (RFC 9293 3.10.7.4).
+            let rst = OutSegment {
+                src: self.key.server,
+                dst: self.key.client,
+                seq: seg.ack(),
+                flags: Flags::RST,
+                ..OutSegment::default()
+            };
+            return FeOutput::drop_with(Some(rst));
+        }
+        self.state = FeState::Receiving;
+        self.deadline = deadline(now_ms, cfg.request_ms);
+        self.receiving(seg, payload, reqbuf, cfg, now_ms)
+    }
+
+    fn receiving(
+        &mut self,
+        seg: &Seg<'_>,
+        payload: &[u8],
+        reqbuf: &mut [u8],
+        cfg: &Config,
+        now_ms: u64,
+    ) -> FeOutput<'static> {
+        let f = seg.flags();
+        if f.rst() {
+            return if self.rst_acceptable(seg) {
+                FeOutput::freed(None)
+            } else {
+                FeOutput::default()
+            };
+        }
+        if f.syn() {
+            let ack = self.ack_seg(now_ms);
+            return FeOutput::drop_with(Some(ack));
+        }
+        if !f.ack() || seg.ack() != self.isn_f.wrapping_add(1) {
+            return FeOutput::default();
+        }
+        self.note_client(seg);
+        let len = seg
+            .payload_len()
+            .min(u32::try_from(payload.len()).unwrap_or(u32::MAX));
+        if len == 0 && !f.fin() {
+            return FeOutput::default();
+        }
+        if seq::after(seg.seq(), self.rcv_nxt) {
+            // Out of order: drop, and a duplicate ACK says where we are.
+            let ack = self.ack_seg(now_ms);
+            return FeOutput::drop_with(Some(ack));
+        }
+        let skip = seq::distance(seg.seq(), self.rcv_nxt);
+        // The shell's buffer should be `cap` long; never write past it.
+        let cap = self
+            .cap
+            .min(u32::try_from(reqbuf.len()).unwrap_or(u32::MAX));
+        if skip < len {
+            let room = cap.saturating_sub(self.req_len);
+            let take = len.saturating_sub(skip).min(room);
+            let (from, to) = (as_usize(skip), as_usize(skip.saturating_add(take)));
+            let at = as_usize(self.req_len);
+            let copied = payload.get(from..to).and_then(|src| {
+                let dst = reqbuf.get_mut(at..at.checked_add(src.len())?)?;
+                dst.copy_from_slice(src);
+                Some(())
+            });
+            if copied.is_some() {
+                self.req_len = self.req_len.saturating_add(take);
+                self.rcv_nxt = self.rcv_nxt.wrapping_add(take);
+                if take == len.saturating_sub(skip) && f.fin() {
+                    self.fin = true;
+                    self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
+                }
+            }
+        } else if skip == len && f.fin() {
+            self.fin = true;
+            self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
+        }
+        let ack = self.ack_seg(now_ms);
+        let searched = as_usize(self.searched);
+        let buffered = reqbuf.get(..as_usize(self.req_len)).unwrap_or(&[]);
+        let complete = find_head_end_from(buffered, searched).is_some();
+        self.searched = self.req_len;
+        if self.fin && self.req_len == 0 {
+            let rst = self.rst_seg();
+            return FeOutput::freed(Some(rst));
+        }
+        if complete || self.req_len >= cap || self.fin {
+            self.state = FeState::Dispatching;
+            self.ts_frozen = true;
+            self.deadline = deadline(now_ms, cfg.handoff_ms);
+            return FeOutput {
+                reply: Some(ack),
+                dispatch: true,
+                ..FeOutput::default()
+            };
+        }
+        FeOutput::drop_with(Some(ack))
+    }
+
+    /// Client segments while the handoff is pending.
+    fn pending(&mut self, seg: &Seg<'_>, cfg: &Config, now_ms: u64) -> FeOutput<'static> {
+        let f = seg.flags();
+        if f.rst() {
+            if self.rst_acceptable(seg) {
+                return self.linger(cfg, now_ms, None);
+            }
+            return FeOutput::default();
+        }
+        if f.syn() {
+            let ack = self.ack_seg(now_ms);
+            return FeOutput::drop_with(Some(ack));
+        }
+        self.note_client(seg);
+        let carries = seg.payload_len() > 0 || f.fin();
+        if carries && seq::before(seg.seq(), self.rcv_nxt) {
+            let ack = self.ack_seg(now_ms);
+            return FeOutput::drop_with(Some(ack));
+        }
+        FeOutput::default()
+    }
+
+    fn forward(&mut self, seg: &Seg<'_>, cfg: &Config, now_ms: u64) -> FeOutput<'static> {
+        let verdict = match self.xlate.fe_ingress(seg) {
+            Ok(edits) => Verdict::Forward(edits),
+            Err(_) => Verdict::Drop,
+        };
+        if seg.flags().rst() && self.state == FeState::Forwarding {
+            self.state = FeState::Linger;
+            self.deadline = deadline(now_ms, cfg.linger_ms);
+        }
+        FeOutput {
+            verdict,
+            ..FeOutput::default()
+        }
+    }
+
+    /// Hands the flow to `target` (in [`FeState::Dispatching`], after
+    /// [`FeOutput::dispatch`]): returns the HANDOFF_REQ to send it, whose
+    /// request bytes borrow `reqbuf`. Does nothing in other states.
+    pub fn handoff<'b>(
+        &mut self,
+        target: Target,
+        reqbuf: &'b [u8],
+        cfg: &Config,
+        now_ms: u64,
+    ) -> FeOutput<'b> {
+        if self.state != FeState::Dispatching {
+            return FeOutput::default();
+        }
+        if let Some(slot) = self.tried.get_mut(usize::from(self.tries)) {
+            *slot = target.node;
+        }
+        self.tries = self.tries.saturating_add(1);
+        self.target = target;
+        self.resends = 0;
+        self.state = FeState::HandingOff;
+        self.deadline = deadline(now_ms, cfg.handoff_ms);
+        FeOutput {
+            control: Some(self.handoff_req(reqbuf)),
+            ..FeOutput::default()
+        }
+    }
+
+    /// The HANDOFF_REQ for the current handoff (also what a resend sends).
+    pub fn handoff_req<'b>(&self, reqbuf: &'b [u8]) -> HandoffReq<'b> {
+        HandoffReq {
+            fe_flow_id: self.id,
+            client_addr: self.key.client.addr,
+            client_port: self.key.client.port,
+            vip_addr: self.key.server.addr,
+            vip_port: self.key.server.port,
+            isn_client: self.isn_c,
+            client_opts: self.client_opts.to_wire(),
+            client_window: self.client_syn_window,
+            isn_fe: self.isn_f,
+            fe_opts: self.agreed.to_wire(),
+            fe_tsval_last: self.fe_tsval_last,
+            client_tsval_last: self.client_tsval,
+            client_window_last: self.client_window,
+            request_seq: self.isn_c.wrapping_add(1),
+            fin: self.fin,
+            request: self.request(reqbuf),
+        }
+    }
+
+    /// A HANDOFF_ACK for this flow from node `ack.be_node`: from now on
+    /// client segments are forwarded. Ignored unless it is the answer we
+    /// are waiting for (a repeated one is harmless); if we gave the flow up
+    /// meanwhile, [`FeOutput::to_backend`] resets the back-end's side.
+    pub fn on_handoff_ack(
+        &mut self,
+        ack: &HandoffAck,
+        cfg: &Config,
+        now_ms: u64,
+    ) -> FeOutput<'static> {
+        let _ = cfg;
+        if ack.be_node != self.target.node || self.tries == 0 {
+            return FeOutput::default();
+        }
+        if self.state == FeState::Linger && !self.handed_off {
+            // We gave up (client reset, or no answer in time) but the
+            // back-end took the connection: reset its side too.
+            let rst = OutSegment {
+                src: self.key.client,
+                dst: Endpoint::new(self.target.addr, self.key.server.port),
+                seq: self.rcv_nxt,
+                flags: Flags::RST,
+                ..OutSegment::default()
+            };
+            return FeOutput {
+                to_backend: Some(rst),
+                ..FeOutput::default()
+            };
+        }
+        if self.state != FeState::HandingOff {
+            return FeOutput::default();
+        }
+        // The back-end scales its windows only if our SYN (replayed with
+        // the client's options) carried window scaling, i.e. if we agreed.
+        let ws_be = match self.agreed.wscale {
+            Some(_) => ack.be_opts.wscale.unwrap_or(0),
+            None => 0,
+        };
+        self.xlate = Xlate::new(
+            self.key.server.addr,
+            self.target.addr,
+            self.isn_f,
+            ack.isn_be,
+            self.fe_tsval_last,
+            ack.be_tsval,
+            ws_be,
+            self.agreed.shift(),
+        );
+        self.handed_off = true;
+        self.state = FeState::Forwarding;
+        self.last_seen = now_ms;
+        FeOutput::default()
+    }
+
+    /// A HANDOFF_NACK for this flow from node `from`: dispatch again
+    /// ([`FeOutput::dispatch`]) if tries are left, else reset the client.
+    pub fn on_handoff_nack(
+        &mut self,
+        nack: &HandoffNack,
+        from: u16,
+        cfg: &Config,
+        now_ms: u64,
+    ) -> FeOutput<'static> {
+        let _ = nack.reason;
+        if self.state != FeState::HandingOff || from != self.target.node {
+            return FeOutput::default();
+        }
+        if self.tries < cfg.handoff_tries {
+            self.state = FeState::Dispatching;
+            self.deadline = deadline(now_ms, cfg.handoff_ms);
+            return FeOutput {
+                dispatch: true,
+                ..FeOutput::default()
+            };
+        }
+        let rst = self.rst_seg();
+        self.linger(cfg, now_ms, Some(rst))
+    }
+
+    /// TERMINATE from the back-end: the connection is over; linger, then
+    /// free.
+    pub fn on_terminate(&mut self, t: &Terminate, cfg: &Config, now_ms: u64) -> FeOutput<'static> {
+        let _ = t.reason;
+        if self.state == FeState::Linger {
+            return FeOutput::default();
+        }
+        self.linger(cfg, now_ms, None)
+    }
+
+    /// Timers: the handshake, slow-request, handoff, idle and linger
+    /// deadlines. `reqbuf` is the flow's request buffer (a resent
+    /// HANDOFF_REQ borrows it).
+    pub fn on_tick<'b>(&mut self, reqbuf: &'b [u8], cfg: &Config, now_ms: u64) -> FeOutput<'b> {
+        if now_ms < self.next_deadline(cfg) {
+            return FeOutput::default();
+        }
+        match self.state {
+            FeState::SynRcvd | FeState::Linger | FeState::Forwarding => FeOutput::freed(None),
+            FeState::Receiving => {
+                let rst = self.rst_seg();
+                FeOutput::freed(Some(rst))
+            }
+            FeState::Dispatching => {
+                let rst = self.rst_seg();
+                self.linger(cfg, now_ms, Some(rst))
+            }
+            FeState::HandingOff => {
+                if self.resends < cfg.handoff_resends {
+                    self.resends = self.resends.saturating_add(1);
+                    self.deadline = deadline(now_ms, cfg.handoff_ms);
+                    return FeOutput {
+                        control: Some(self.handoff_req(reqbuf)),
+                        ..FeOutput::default()
+                    };
+                }
+                let rst = self.rst_seg();
+                self.linger(cfg, now_ms, Some(rst))
+            }
+        }
+    }
+
+    fn linger(
+        &mut self,
+        cfg: &Config,
+        now_ms: u64,
+        reply: Option<OutSegment>,
+    ) -> FeOutput<'static> {
+        self.state = FeState::Linger;
+        self.deadline = deadline(now_ms, cfg.linger_ms);
+        FeOutput::drop_with(reply)
+    }
+
+    /// Records the client's window and timestamp from an acceptable segment.
+    fn note_client(&mut self, seg: &Seg<'_>) {
+        self.client_window = seg.window();
+        if let Some((tsval, _)) = seg.timestamps() {
+            // RFC 7323 3.4: only from segments at or before the left edge.
+            if seq::before_eq(seg.seq(), self.rcv_nxt) && !seq::ts_before(tsval, self.client_tsval)
+            {
+                self.client_tsval = tsval;
+            }
+        }
+    }
+
+    /// An RST is acceptable in the window we advertise (RFC 9293; we do
+    /// not bother with RFC 5961 challenge ACKs for the short life of an
+    /// unhanded flow).
+    fn rst_acceptable(&self, seg: &Seg<'_>) -> bool {
+        let wnd = self.cap.saturating_sub(self.req_len).max(1);
+        seq::between(seg.seq(), self.rcv_nxt, self.rcv_nxt.wrapping_add(wnd))
+    }
+
+    /// Our TSval now (frozen once dispatching started).
+    fn tsval(&mut self, now_ms: u64) -> u32 {
+        if !self.ts_frozen {
+            let t = clock(now_ms).wrapping_add(self.ts_offset);
+            if seq::ts_after(t, self.fe_tsval_last) {
+                self.fe_tsval_last = t;
+            }
+        }
+        self.fe_tsval_last
+    }
+
+    fn ts_option(&mut self, now_ms: u64) -> Option<(u32, u32)> {
+        if self.agreed.ts {
+            Some((self.tsval(now_ms), self.client_tsval))
+        } else {
+            None
+        }
+    }
+
+    fn synack(&mut self, now_ms: u64) -> OutSegment {
+        OutSegment {
+            src: self.key.server,
+            dst: self.key.client,
+            seq: self.isn_f,
+            ack: self.isn_c.wrapping_add(1),
+            flags: Flags::SYN | Flags::ACK,
+            // SYN windows are never scaled.
+            window: u16::try_from(self.cap).unwrap_or(u16::MAX),
+            mss: Some(self.agreed.mss),
+            wscale: self.agreed.wscale,
+            sack_perm: self.agreed.sack,
+            ts: self.ts_option(now_ms),
+            ..OutSegment::default()
+        }
+    }
+
+    fn ack_seg(&mut self, now_ms: u64) -> OutSegment {
+        let free = self.cap.saturating_sub(self.req_len);
+        let window = u16::try_from(free >> self.agreed.shift()).unwrap_or(u16::MAX);
+        OutSegment {
+            src: self.key.server,
+            dst: self.key.client,
+            seq: self.isn_f.wrapping_add(1),
+            ack: self.rcv_nxt,
+            flags: Flags::ACK,
+            window,
+            ts: self.ts_option(now_ms),
+            ..OutSegment::default()
+        }
+    }
+
+    fn rst_seg(&self) -> OutSegment {
+        OutSegment {
+            src: self.key.server,
+            dst: self.key.client,
+            seq: self.isn_f.wrapping_add(1),
+            ack: self.rcv_nxt,
+            flags: Flags::RST | Flags::ACK,
+            ..OutSegment::default()
+        }
+    }
+}
+
+/// Our millisecond clock as a 32-bit TSval base (wrapping).
+fn clock(now_ms: u64) -> u32 {
+    // Truncation is the point: TSvals wrap.
+    now_ms as u32
+}
+
+fn as_usize(v: u32) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
