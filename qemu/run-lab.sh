@@ -103,7 +103,7 @@ cmdline="console=ttyS0 root=hostroot rootfstype=9p rootflags=$p9opts,cache=loose
 # ipv6.disable_ipv6=1: the kernel has IPv6 (a default of olddefconfig) but the
 # lab is IPv4; no link-local addresses, DAD or solicitations on the bridge.
 # --append ipv6.disable_ipv6=0 turns it back on (the last one wins).
-cmdline+=" init=$init panic=-1 mitigations=off ipv6.disable_ipv6=1 $append"
+cmdline+=" init=$init panic=-1 oops=panic mitigations=off ipv6.disable_ipv6=1 $append"
 
 # shellcheck disable=SC2054 # commas belong to QEMU option values
 qemu=(qemu-system-x86_64
