@@ -16,8 +16,10 @@ pub mod kernel_ext;
 pub mod btcp_core;
 
 mod counters;
+mod handoff;
 
 use counters::Counters;
+use handoff::Handoff;
 use kernel_ext::net::Net;
 use kernel_ext::netfilter::{HookPoint, PernetState, ProcFile, Registration, Verdict};
 use kernel_ext::seq_file::SeqFile;
@@ -32,28 +34,48 @@ module! {
 }
 
 /// What btcp keeps in each network namespace.
+#[pin_data]
 struct NetState {
-    _net: Net,
+    net: Net,
     counters: Counters,
+    #[pin]
+    handoff: Handoff,
 }
 
 impl PernetState for NetState {
-    fn new(net: Net) -> Result<Self> {
-        Ok(NetState {
-            _net: net,
+    fn new(net: Net) -> impl PinInit<Self, Error> {
+        try_pin_init!(NetState {
+            net,
             counters: Counters::new(),
-        })
+            handoff <- Handoff::new(),
+        }? Error)
     }
 
     fn hook(&self, hook: HookPoint, skb: &SkBuff) -> Verdict {
         self.counters.account(hook, skb);
-        Verdict::Accept
+        match hook {
+            HookPoint::PreRouting => self.handoff.prerouting(&self.net, skb),
+            HookPoint::PostRouting => self.handoff.postrouting(&self.net, skb),
+            HookPoint::LocalIn | HookPoint::LocalOut => Verdict::Accept,
+        }
+    }
+
+    fn work(&self) {
+        self.handoff.work(&self.net);
+    }
+
+    fn config(&self, text: &[u8]) -> Result {
+        self.handoff.configure(text)
     }
 
     fn show(&self, file: ProcFile, m: &mut SeqFile) -> core::fmt::Result {
         match file {
-            ProcFile::Counters => self.counters.render(m),
-            ProcFile::Flows | ProcFile::Config => Ok(()),
+            ProcFile::Counters => {
+                self.counters.render(m)?;
+                self.handoff.render_stats(m)
+            }
+            ProcFile::Flows => self.handoff.render_flows(m),
+            ProcFile::Config => self.handoff.render_config(m),
         }
     }
 }

@@ -103,8 +103,9 @@ impl ProcFile {
 /// `hook` runs in softirq or process context, concurrently on every CPU,
 /// so shared mutable state needs atomics or a `_bh` lock.
 pub trait PernetState: Send + Sync + Sized {
-    /// Creates the state of the namespace `net`, which is being set up.
-    fn new(net: Net) -> Result<Self>;
+    /// Initialises, in place, the state of the namespace `net`, which is
+    /// being set up (in place, because the state holds pinned locks).
+    fn new(net: Net) -> impl PinInit<Self, Error>;
     /// Sees one IPv4 packet at `hook`.
     fn hook(&self, hook: HookPoint, skb: &SkBuff) -> Verdict;
     /// Process-context work, on btcp's workqueue: run when kicked
@@ -175,8 +176,10 @@ unsafe extern "C" fn init_state<T: PernetState>(net: *mut bindings::net) -> *mut
     let Some(net) = (unsafe { Net::from_raw(net) }) else {
         return core::ptr::null_mut();
     };
-    match T::new(net).and_then(|s| KBox::new(s, GFP_KERNEL).map_err(Error::from)) {
-        Ok(state) => KBox::into_raw(state).cast(),
+    match KBox::pin_init(T::new(net), GFP_KERNEL) {
+        // SAFETY: the state is never moved out of its allocation: only
+        // `exit_state` turns the pointer back into the pinned box, to drop it.
+        Ok(state) => KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) }).cast(),
         Err(_) => core::ptr::null_mut(),
     }
 }
@@ -188,9 +191,10 @@ unsafe extern "C" fn init_state<T: PernetState>(net: *mut bindings::net) -> *mut
 /// `state` must come from `init_state::<T>` and no hook or proc reader may
 /// use it any more; called once.
 unsafe extern "C" fn exit_state<T: PernetState>(state: *mut c_void) {
-    // SAFETY: `state` came from `init_state::<T>`'s `KBox::into_raw`, and
-    // the glue calls exit once, after no hook or reader can use it.
-    drop(unsafe { KBox::from_raw(state.cast::<T>()) });
+    // SAFETY: `state` came from `init_state::<T>`'s `KBox::into_raw` of a
+    // pinned box, and the glue calls exit once, after no hook, work or
+    // reader can use it; it is dropped in place, never moved.
+    drop(unsafe { Pin::new_unchecked(KBox::from_raw(state.cast::<T>())) });
 }
 
 /// Runs the namespace's hook on one packet.

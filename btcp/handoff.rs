@@ -1,0 +1,638 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The kernel side of the handoff: the flow tables of one namespace and the
+//! glue between packets at the hooks, the core's front-end and back-end
+//! machines (`btcp_core::frontend`, `btcp_core::backend`) and the local
+//! stack.
+//!
+//! Contexts: the hooks run in softirq (or process context with bottom
+//! halves off) and take the namespace's `spin_lock_bh`; they never inject
+//! into the local stack (the stack would re-enter our hooks) but queue the
+//! packets for `work`, which runs in process context on btcp's workqueue,
+//! drains that queue with the lock dropped, and runs the machines' timers.
+//! Packets of our own making that go out (SYN/ACKs, ACKs, RSTs) are sent
+//! once the lock is released.
+
+use crate::btcp_core::backend::{BeFlow, BeOutput};
+use crate::btcp_core::config::{Ipv4, NodeConfig};
+use crate::btcp_core::flow::{Config as CoreConfig, FlowKey, Verdict as CoreVerdict};
+use crate::btcp_core::frontend::{FeFlow, FeOutput, Target};
+use crate::btcp_core::isn::IsnSecret;
+use crate::btcp_core::segment::{OutSegment, Seg};
+use crate::btcp_core::wire::Message;
+use crate::btcp_core::xlate::{EditKind, Edits};
+use crate::kernel_ext::net::{now_ms, random_bytes, Net};
+use crate::kernel_ext::netfilter::Verdict;
+use crate::kernel_ext::skb::{FieldEdit, SkBuff};
+use crate::kernel_ext::sync_bh::SpinLockBh;
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::prelude::*;
+use kernel::rbtree::{RBTree, RBTreeNode};
+
+/// Bytes of request a front-end buffers (and a back-end replays).
+const REQ_BUF: usize = 16384;
+/// Most flows of each kind per namespace: bounds memory under a SYN flood
+/// (each flow holds a `REQ_BUF` buffer).
+const MAX_FLOWS: usize = 4096;
+/// Longest IPv4 + TCP header.
+const HEADERS_MAX: usize = 120;
+/// Rounds of deferred work per run, so a run always ends.
+const WORK_ROUNDS: usize = 4;
+
+type ReqBuf = KBox<[u8; REQ_BUF]>;
+
+/// A flow key in a form the red-black trees can order.
+type Key = (u32, u16, u32, u16);
+
+fn key_of(k: &FlowKey) -> Key {
+    (k.client.addr, k.client.port, k.server.addr, k.server.port)
+}
+
+fn new_buf() -> Result<ReqBuf> {
+    // Zeroed in place: 16 KiB must never sit on the kernel stack.
+    KBox::init(kernel::init::zeroed(), GFP_ATOMIC)
+}
+
+struct FeEntry {
+    flow: FeFlow,
+    buf: ReqBuf,
+}
+
+struct BeEntry {
+    flow: BeFlow,
+    buf: ReqBuf,
+}
+
+/// Work the hooks leave for process context.
+enum Deferred {
+    /// A front-end flow picked this node: set up the back-end side.
+    LocalHandoff(FlowKey),
+    /// A packet to inject into the local stack.
+    Inject(KVec<u8>),
+}
+
+/// Everything behind the namespace's lock.
+pub(crate) struct Flows {
+    cfg: KBox<NodeConfig>,
+    fe: RBTree<Key, FeEntry>,
+    fe_count: usize,
+    be: RBTree<Key, BeEntry>,
+    be_count: usize,
+    next_id: u32,
+    deferred: KVec<Deferred>,
+    /// Room for one packet's payload while it is copied into a request.
+    scratch: KBox<[u8; 65536]>,
+}
+
+/// What btcp has done, for /proc/net/btcp/counters and the tests.
+#[derive(Default)]
+pub(crate) struct Stats {
+    syns: AtomicU64,
+    syn_table_full: AtomicU64,
+    handoffs_local: AtomicU64,
+    handoffs_remote: AtomicU64,
+    handoff_acks: AtomicU64,
+    handoff_nacks: AtomicU64,
+    fe_forwarded_packets: AtomicU64,
+    fe_forwarded_bytes: AtomicU64,
+    be_translated_packets: AtomicU64,
+    be_translated_bytes: AtomicU64,
+    rewrite_failures: AtomicU64,
+    injected: AtomicU64,
+    inject_failures: AtomicU64,
+    sent: AtomicU64,
+    send_failures: AtomicU64,
+}
+
+fn bump(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+/// The handoff state of one namespace.
+#[pin_data]
+pub(crate) struct Handoff {
+    #[pin]
+    flows: SpinLockBh<Flows>,
+    secret: IsnSecret,
+    core: CoreConfig,
+    stats: Stats,
+}
+
+/// Packets to send once the lock is released.
+#[derive(Default)]
+struct Sends {
+    packets: KVec<KVec<u8>>,
+    kick: bool,
+}
+
+/// Serialises `seg` (its payload, if any, from `reqbuf`).
+fn packet(seg: &OutSegment, reqbuf: &[u8]) -> Option<KVec<u8>> {
+    const ZEROS: [u8; 256] = [0; 256];
+    let n = seg.packet_len();
+    let mut v = KVec::with_capacity(n, GFP_ATOMIC).ok()?;
+    while v.len() < n {
+        let k = (n - v.len()).min(ZEROS.len());
+        v.extend_from_slice(ZEROS.get(..k)?, GFP_ATOMIC).ok()?;
+    }
+    let len = seg.write(&mut v, reqbuf).ok()?;
+    (len == n).then_some(v)
+}
+
+fn field_edits(edits: &Edits, out: &mut [FieldEdit]) -> usize {
+    let mut n = 0;
+    for (dst, e) in out.iter_mut().zip(edits.iter()) {
+        *dst = FieldEdit {
+            offset: e.offset,
+            width: e.width,
+            is_addr: e.kind == EditKind::IpAddr,
+            old: e.old,
+            new: e.new,
+        };
+        n += 1;
+    }
+    n
+}
+
+/// Reads the IPv4 and TCP headers of `skb` into `buf`.
+fn headers<'a>(skb: &'a SkBuff, buf: &'a mut [u8; HEADERS_MAX]) -> Option<&'a [u8]> {
+    let want = usize::try_from(skb.len()).map_or(HEADERS_MAX, |l| l.min(HEADERS_MAX));
+    skb.read(0, buf.get_mut(..want)?)
+}
+
+impl Handoff {
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        let mut key = [0u8; 16];
+        random_bytes(&mut key);
+        try_pin_init!(Handoff {
+            flows <- crate::new_spinlock_bh!(Flows {
+                cfg: KBox::new(NodeConfig::new(), GFP_KERNEL)?,
+                fe: RBTree::new(),
+                fe_count: 0,
+                be: RBTree::new(),
+                be_count: 0,
+                next_id: 1,
+                deferred: KVec::new(),
+                scratch: KBox::init(kernel::init::zeroed(), GFP_KERNEL)?,
+            }),
+            secret: IsnSecret::new(key),
+            core: CoreConfig::default(),
+            stats: Stats::default(),
+        }? Error)
+    }
+
+    /// PRE_ROUTING: client segments for the front-end, and (on the node
+    /// that serves a local handoff) for the back-end behind it.
+    pub(crate) fn prerouting(&self, net: &Net, skb: &SkBuff) -> Verdict {
+        let mut hbuf = [0u8; HEADERS_MAX];
+        let Some(h) = headers(skb, &mut hbuf) else {
+            return Verdict::Accept;
+        };
+        let Some(seg) = Seg::parse(h) else {
+            return Verdict::Accept;
+        };
+        let key = seg.key_from_client();
+        let now = now_ms();
+        let mut sends = Sends::default();
+        let mut edits = [FieldEdit::default(); 16];
+        let mut n_edits = 0;
+        let mut local_be = false;
+        let verdict = {
+            let mut guard = self.flows.lock();
+            let flows = &mut *guard;
+            match flows.fe.get_mut(&key_of(&key)) {
+                Some(_) => self.fe_segment(flows, &seg, skb, now, &mut sends),
+                None if seg.flags().syn() && flows.cfg.is_service(seg.dst()) => {
+                    self.fe_syn(flows, &seg, now, &mut sends)
+                }
+                None => CoreVerdict::Accept,
+            }
+        };
+        let verdict = match verdict {
+            CoreVerdict::Accept => Verdict::Accept,
+            CoreVerdict::Drop => Verdict::Drop,
+            CoreVerdict::Forward(e) => {
+                n_edits = field_edits(&e, &mut edits);
+                local_be = true;
+                Verdict::Accept
+            }
+        };
+        if n_edits > 0 {
+            if skb.rewrite(edits.get(..n_edits).unwrap_or(&[])).is_err() {
+                bump(&self.stats.rewrite_failures, 1);
+                self.flush(net, sends);
+                return Verdict::Drop;
+            }
+            bump(&self.stats.fe_forwarded_packets, 1);
+            bump(&self.stats.fe_forwarded_bytes, u64::from(skb.len()));
+        }
+        if local_be {
+            // A local handoff: the back-end machine watches the translated
+            // segment on its way into our own stack.
+            self.be_forwarded(skb, now, &mut sends);
+        }
+        self.flush(net, sends);
+        verdict
+    }
+
+    /// POST_ROUTING: what the local stack sends on handed-off connections.
+    pub(crate) fn postrouting(&self, net: &Net, skb: &SkBuff) -> Verdict {
+        let mut hbuf = [0u8; HEADERS_MAX];
+        let Some(h) = headers(skb, &mut hbuf) else {
+            return Verdict::Accept;
+        };
+        let Some(seg) = Seg::parse(h) else {
+            return Verdict::Accept;
+        };
+        let key = key_of(&seg.key_to_client());
+        let now = now_ms();
+        let mut sends = Sends::default();
+        let out = {
+            let mut guard = self.flows.lock();
+            let flows = &mut *guard;
+            let Some(e) = flows.be.get_mut(&key) else {
+                return Verdict::Accept;
+            };
+            let out = e.flow.on_egress(&seg, &self.core, now);
+            self.be_output(flows, key, &out, now, &mut sends);
+            out
+        };
+        let verdict = match out.verdict {
+            CoreVerdict::Accept => Verdict::Accept,
+            CoreVerdict::Drop => Verdict::Drop,
+            CoreVerdict::Forward(e) => {
+                let mut edits = [FieldEdit::default(); 16];
+                let n = field_edits(&e, &mut edits);
+                if skb.rewrite(edits.get(..n).unwrap_or(&[])).is_err() {
+                    bump(&self.stats.rewrite_failures, 1);
+                    Verdict::Drop
+                } else {
+                    bump(&self.stats.be_translated_packets, 1);
+                    bump(&self.stats.be_translated_bytes, u64::from(skb.len()));
+                    Verdict::Accept
+                }
+            }
+        };
+        self.flush(net, sends);
+        verdict
+    }
+
+    /// Process context: deferred handoffs and injections, then timers.
+    pub(crate) fn work(&self, net: &Net) {
+        let now = now_ms();
+        let mut injects: KVec<KVec<u8>> = KVec::new();
+        let mut sends = Sends::default();
+        {
+            let mut guard = self.flows.lock();
+            let flows = &mut *guard;
+            for _ in 0..WORK_ROUNDS {
+                let deferred = core::mem::take(&mut flows.deferred);
+                if deferred.is_empty() {
+                    break;
+                }
+                for d in deferred {
+                    match d {
+                        Deferred::Inject(p) => {
+                            let _ = injects.push(p, GFP_ATOMIC);
+                        }
+                        Deferred::LocalHandoff(key) => self.local_handoff(flows, key, now, &mut sends),
+                    }
+                }
+            }
+            self.timers(flows, now, &mut sends);
+        }
+        for p in injects.iter() {
+            match net.inject_ip(p) {
+                Ok(()) => bump(&self.stats.injected, 1),
+                Err(_) => bump(&self.stats.inject_failures, 1),
+            }
+        }
+        self.flush(net, sends);
+    }
+
+    fn flush(&self, net: &Net, sends: Sends) {
+        for p in sends.packets.iter() {
+            match net.send_ip(p) {
+                Ok(()) => bump(&self.stats.sent, 1),
+                Err(_) => bump(&self.stats.send_failures, 1),
+            }
+        }
+        if sends.kick {
+            net.kick();
+        }
+    }
+
+    /// A SYN to one of our services.
+    fn fe_syn(&self, flows: &mut Flows, seg: &Seg<'_>, now: u64, sends: &mut Sends) -> CoreVerdict {
+        bump(&self.stats.syns, 1);
+        if flows.fe_count >= MAX_FLOWS {
+            bump(&self.stats.syn_table_full, 1);
+            return CoreVerdict::Drop;
+        }
+        let id = flows.next_id;
+        flows.next_id = flows.next_id.wrapping_add(1).max(1);
+        let Some((flow, out)) = FeFlow::on_syn(seg, id, &self.secret, &self.core, now) else {
+            return CoreVerdict::Drop;
+        };
+        let Ok(buf) = new_buf() else {
+            return CoreVerdict::Drop;
+        };
+        let Ok(node) = RBTreeNode::new(key_of(&flow.key()), FeEntry { flow, buf }, GFP_ATOMIC) else {
+            return CoreVerdict::Drop;
+        };
+        flows.fe.insert(node);
+        flows.fe_count += 1;
+        if let Some(p) = out.reply.as_ref().and_then(|r| packet(r, &[])) {
+            let _ = sends.packets.push(p, GFP_ATOMIC);
+        }
+        CoreVerdict::Drop
+    }
+
+    /// Any other client segment of a front-end flow.
+    fn fe_segment(
+        &self,
+        flows: &mut Flows,
+        seg: &Seg<'_>,
+        skb: &SkBuff,
+        now: u64,
+        sends: &mut Sends,
+    ) -> CoreVerdict {
+        let key = key_of(&seg.key_from_client());
+        let Flows { fe, scratch, .. } = &mut *flows;
+        let Some(e) = fe.get_mut(&key) else {
+            return CoreVerdict::Accept;
+        };
+        // The payload matters only while the request is being collected.
+        let plen = seg.payload_len() as usize;
+        let payload: &[u8] = if plen > 0 && e.flow.xlate().is_none() {
+            let off = seg.pkt.payload_offset as u32;
+            match scratch.get_mut(..plen).and_then(|b| skb.read(off, b)) {
+                Some(p) => p,
+                None => return CoreVerdict::Drop,
+            }
+        } else {
+            &[]
+        };
+        let out = e.flow.on_segment(seg, payload, &mut e.buf[..], &self.core, now);
+        let (verdict, restart) = (out.verdict, out.restart);
+        self.fe_output(flows, key, out, now, sends);
+        if restart {
+            return self.fe_syn(flows, seg, now, sends);
+        }
+        verdict
+    }
+
+    /// Carries out a front-end output (all but its verdict).
+    fn fe_output(&self, flows: &mut Flows, key: Key, out: FeOutput<'_>, now: u64, sends: &mut Sends) {
+        if let Some(p) = out.reply.as_ref().and_then(|r| packet(r, &[])) {
+            let _ = sends.packets.push(p, GFP_ATOMIC);
+        }
+        if let Some(p) = out.to_backend.as_ref().and_then(|r| packet(r, &[])) {
+            let _ = sends.packets.push(p, GFP_ATOMIC);
+        }
+        if out.dispatch {
+            self.dispatch(flows, key, now, sends);
+        }
+        if out.free && flows.fe.remove(&key).is_some() {
+            flows.fe_count = flows.fe_count.saturating_sub(1);
+        }
+    }
+
+    /// Picks a back-end for a flow whose request is complete and hands it
+    /// off.
+    fn dispatch(&self, flows: &mut Flows, key: Key, now: u64, sends: &mut Sends) {
+        let Flows { fe, cfg, deferred, .. } = &mut *flows;
+        let Some(e) = fe.get_mut(&key) else { return };
+        let node = e.flow.select(&e.buf[..], &cfg.rules);
+        let own = cfg.node;
+        let target = match (own, cfg.peer(node)) {
+            (Some(me), _) if me.id == node => Target { node, addr: e.flow.key().server.addr },
+            (_, Some(peer)) => Target { node, addr: peer.addr },
+            // No such node: ours, if we know who we are.
+            (Some(me), None) => Target { node: me.id, addr: e.flow.key().server.addr },
+            (None, None) => Target { node: 0, addr: e.flow.key().server.addr },
+        };
+        let flow_key = e.flow.key();
+        let out = e.flow.handoff(target, &e.buf[..], &self.core, now);
+        if out.control.is_some() {
+            if own.map_or(true, |me| me.id == target.node) {
+                bump(&self.stats.handoffs_local, 1);
+                if deferred.push(Deferred::LocalHandoff(flow_key), GFP_ATOMIC).is_ok() {
+                    sends.kick = true;
+                }
+            } else {
+                // The control channel to other nodes is not there yet: the
+                // handoff times out and the client is reset.
+                bump(&self.stats.handoffs_remote, 1);
+            }
+        }
+    }
+
+    /// Process context: the back-end side of a local handoff.
+    fn local_handoff(&self, flows: &mut Flows, key: FlowKey, now: u64, sends: &mut Sends) {
+        let k = key_of(&key);
+        let own = flows.cfg.node.map_or(0, |n| n.id);
+        let Flows { fe, be, .. } = &mut *flows;
+        let Some(fe_entry) = fe.get_mut(&k) else { return };
+        let req = fe_entry.flow.handoff_req(&fe_entry.buf[..]);
+        if let Some(b) = be.get_mut(&k) {
+            let out = b.flow.on_repeated_req(&req);
+            self.be_output(flows, k, &out, now, sends);
+            return;
+        }
+        let Ok(mut buf) = new_buf() else { return };
+        let res = BeFlow::on_handoff_req(&req, own, own, key.server.addr, &mut buf[..], &self.core, now);
+        match res {
+            Ok((flow, out)) => {
+                let Ok(node) = RBTreeNode::new(k, BeEntry { flow, buf }, GFP_ATOMIC) else {
+                    return;
+                };
+                flows.be.insert(node);
+                flows.be_count += 1;
+                self.be_output(flows, k, &out, now, sends);
+            }
+            Err(nack) => self.to_frontend(flows, k, Message::HandoffNack(nack), own, now, sends),
+        }
+    }
+
+    /// Carries out a back-end output (all but its verdict).
+    fn be_output(&self, flows: &mut Flows, key: Key, out: &BeOutput, now: u64, sends: &mut Sends) {
+        let origin;
+        {
+            let Flows { be, deferred, .. } = &mut *flows;
+            let Some(e) = be.get_mut(&key) else { return };
+            origin = e.flow.origin();
+            if let Some(p) = out.inject.as_ref().and_then(|s| packet(s, &[])) {
+                if deferred.push(Deferred::Inject(p), GFP_ATOMIC).is_ok() {
+                    sends.kick = true;
+                }
+            }
+            for s in out.replay.segments() {
+                if let Some(p) = packet(&s, &e.buf[..]) {
+                    if deferred.push(Deferred::Inject(p), GFP_ATOMIC).is_ok() {
+                        sends.kick = true;
+                    }
+                }
+            }
+            if let Some(p) = out.to_client.as_ref().and_then(|s| packet(s, &[])) {
+                let _ = sends.packets.push(p, GFP_ATOMIC);
+            }
+        }
+        if let Some(msg) = out.control {
+            self.to_frontend(flows, key, msg, origin, now, sends);
+        }
+        if out.free && flows.be.remove(&key).is_some() {
+            flows.be_count = flows.be_count.saturating_sub(1);
+        }
+    }
+
+    /// A control message from the back-end machine to the front-end that
+    /// handed the flow off. Only local handoffs exist so far, so the
+    /// front-end is this node's own.
+    fn to_frontend(&self, flows: &mut Flows, key: Key, msg: Message<'_>, from: u16, now: u64, sends: &mut Sends) {
+        let Some(e) = flows.fe.get_mut(&key) else { return };
+        let out = match msg {
+            Message::HandoffAck(ack) => {
+                bump(&self.stats.handoff_acks, 1);
+                e.flow.on_handoff_ack(&ack, &self.core, now)
+            }
+            Message::HandoffNack(nack) => {
+                bump(&self.stats.handoff_nacks, 1);
+                e.flow.on_handoff_nack(&nack, from, &self.core, now)
+            }
+            Message::Terminate(t) => e.flow.on_terminate(&t, &self.core, now),
+            _ => return,
+        };
+        self.fe_output(flows, key, out, now, sends);
+    }
+
+    /// A client segment the front-end translated into a local handoff's
+    /// back-end spaces, on its way into our stack.
+    fn be_forwarded(&self, skb: &SkBuff, now: u64, sends: &mut Sends) {
+        let mut hbuf = [0u8; HEADERS_MAX];
+        let Some(h) = headers(skb, &mut hbuf) else { return };
+        let Some(seg) = Seg::parse(h) else { return };
+        let key = key_of(&seg.key_from_client());
+        let mut guard = self.flows.lock();
+        let flows = &mut *guard;
+        let Some(e) = flows.be.get_mut(&key) else { return };
+        let out = e.flow.on_forwarded(&seg, &self.core, now);
+        self.be_output(flows, key, &out, now, sends);
+    }
+
+    /// Runs every flow whose deadline has passed.
+    fn timers(&self, flows: &mut Flows, now: u64, sends: &mut Sends) {
+        let mut due: KVec<Key> = KVec::new();
+        for (k, e) in flows.fe.iter() {
+            if now >= e.flow.next_deadline(&self.core) {
+                let _ = due.push(*k, GFP_ATOMIC);
+            }
+        }
+        for k in due.iter() {
+            let Some(e) = flows.fe.get_mut(k) else { continue };
+            let out = e.flow.on_tick(&e.buf[..], &self.core, now);
+            let resend = out.control.is_some();
+            // Owned again: the resent request is rebuilt from the flow.
+            let out = FeOutput {
+                verdict: out.verdict,
+                reply: out.reply,
+                control: None,
+                to_backend: out.to_backend,
+                dispatch: out.dispatch,
+                free: out.free,
+                restart: out.restart,
+            };
+            if resend && flows.deferred.push(Deferred::LocalHandoff(e.flow.key()), GFP_ATOMIC).is_ok() {
+                sends.kick = true;
+            }
+            self.fe_output(flows, *k, out, now, sends);
+        }
+        let mut due: KVec<Key> = KVec::new();
+        for (k, e) in flows.be.iter() {
+            if now >= e.flow.next_deadline(&self.core) {
+                let _ = due.push(*k, GFP_ATOMIC);
+            }
+        }
+        for k in due.iter() {
+            let Some(e) = flows.be.get_mut(k) else { continue };
+            let out = e.flow.on_tick(&self.core, now);
+            self.be_output(flows, *k, &out, now, sends);
+        }
+    }
+
+    /// Replaces the configuration with `text` (all or nothing).
+    pub(crate) fn configure(&self, text: &[u8]) -> Result {
+        // Parsed in place on the heap, then swapped in whole.
+        let mut cfg = KBox::new(NodeConfig::new(), GFP_KERNEL)?;
+        cfg.parse_into(text).map_err(|e| {
+            pr_warn!("config: {}\n", e);
+            EINVAL
+        })?;
+        let old = core::mem::replace(&mut self.flows.lock().cfg, cfg);
+        drop(old);
+        Ok(())
+    }
+
+    /// Writes the configuration in its own text form. Under the lock is
+    /// fine: `seq_file` output only fills a kernel buffer.
+    pub(crate) fn render_config(&self, w: &mut impl Write) -> fmt::Result {
+        write!(w, "{}", *self.flows.lock().cfg)
+    }
+
+    pub(crate) fn render_flows(&self, w: &mut impl Write) -> fmt::Result {
+        let guard = self.flows.lock();
+        writeln!(w, "fe_flows {}", guard.fe_count)?;
+        writeln!(w, "be_flows {}", guard.be_count)?;
+        for e in guard.fe.values() {
+            let k = e.flow.key();
+            writeln!(
+                w,
+                "fe {}:{} -> {}:{} {:?} id {}",
+                Ipv4(k.client.addr),
+                k.client.port,
+                Ipv4(k.server.addr),
+                k.server.port,
+                e.flow.state(),
+                e.flow.id()
+            )?;
+        }
+        for e in guard.be.values() {
+            let k = e.flow.key();
+            writeln!(
+                w,
+                "be {}:{} -> {}:{} {:?} from {}",
+                Ipv4(k.client.addr),
+                k.client.port,
+                Ipv4(k.server.addr),
+                k.server.port,
+                e.flow.state(),
+                e.flow.origin()
+            )?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn render_stats(&self, w: &mut impl Write) -> fmt::Result {
+        let s = &self.stats;
+        let rows: [(&str, &AtomicU64); 15] = [
+            ("syns", &s.syns),
+            ("syn_table_full", &s.syn_table_full),
+            ("handoffs_local", &s.handoffs_local),
+            ("handoffs_remote", &s.handoffs_remote),
+            ("handoff_acks", &s.handoff_acks),
+            ("handoff_nacks", &s.handoff_nacks),
+            ("fe_forwarded_packets", &s.fe_forwarded_packets),
+            ("fe_forwarded_bytes", &s.fe_forwarded_bytes),
+            ("be_translated_packets", &s.be_translated_packets),
+            ("be_translated_bytes", &s.be_translated_bytes),
+            ("rewrite_failures", &s.rewrite_failures),
+            ("injected", &s.injected),
+            ("inject_failures", &s.inject_failures),
+            ("sent", &s.sent),
+            ("send_failures", &s.send_failures),
+        ];
+        for (name, v) in rows {
+            writeln!(w, "{name} {}", v.load(Ordering::Relaxed))?;
+        }
+        Ok(())
+    }
+}
