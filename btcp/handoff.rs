@@ -74,6 +74,8 @@ enum Deferred {
 /// Everything behind the namespace's lock.
 pub(crate) struct Flows {
     cfg: KBox<NodeConfig>,
+    /// The machines' timeouts and limits (the linger comes from `cfg`).
+    core: CoreConfig,
     fe: RBTree<Key, FeEntry>,
     fe_count: usize,
     be: RBTree<Key, BeEntry>,
@@ -114,7 +116,6 @@ pub(crate) struct Handoff {
     #[pin]
     flows: SpinLockBh<Flows>,
     secret: IsnSecret,
-    core: CoreConfig,
     stats: Stats,
 }
 
@@ -166,6 +167,7 @@ impl Handoff {
         try_pin_init!(Handoff {
             flows <- crate::new_spinlock_bh!(Flows {
                 cfg: KBox::new(NodeConfig::new(), GFP_KERNEL)?,
+                core: CoreConfig::default(),
                 fe: RBTree::new(),
                 fe_count: 0,
                 be: RBTree::new(),
@@ -175,7 +177,6 @@ impl Handoff {
                 scratch: KBox::init(kernel::init::zeroed(), GFP_KERNEL)?,
             }),
             secret: IsnSecret::new(key),
-            core: CoreConfig::default(),
             stats: Stats::default(),
         }? Error)
     }
@@ -249,10 +250,11 @@ impl Handoff {
         let out = {
             let mut guard = self.flows.lock();
             let flows = &mut *guard;
+            let core = flows.core;
             let Some(e) = flows.be.get_mut(&key) else {
                 return Verdict::Accept;
             };
-            let out = e.flow.on_egress(&seg, &self.core, now);
+            let out = e.flow.on_egress(&seg, &core, now);
             self.be_output(flows, key, &out, now, &mut sends);
             out
         };
@@ -323,6 +325,7 @@ impl Handoff {
 
     /// A SYN to one of our services.
     fn fe_syn(&self, flows: &mut Flows, seg: &Seg<'_>, now: u64, sends: &mut Sends) -> CoreVerdict {
+        let core = flows.core;
         bump(&self.stats.syns, 1);
         if flows.fe_count >= MAX_FLOWS {
             bump(&self.stats.syn_table_full, 1);
@@ -330,7 +333,7 @@ impl Handoff {
         }
         let id = flows.next_id;
         flows.next_id = flows.next_id.wrapping_add(1).max(1);
-        let Some((flow, out)) = FeFlow::on_syn(seg, id, &self.secret, &self.core, now) else {
+        let Some((flow, out)) = FeFlow::on_syn(seg, id, &self.secret, &core, now) else {
             return CoreVerdict::Drop;
         };
         let Ok(buf) = new_buf() else {
@@ -356,6 +359,7 @@ impl Handoff {
         now: u64,
         sends: &mut Sends,
     ) -> CoreVerdict {
+        let core = flows.core;
         let key = key_of(&seg.key_from_client());
         let Flows { fe, scratch, .. } = &mut *flows;
         let Some(e) = fe.get_mut(&key) else {
@@ -372,7 +376,7 @@ impl Handoff {
         } else {
             &[]
         };
-        let out = e.flow.on_segment(seg, payload, &mut e.buf[..], &self.core, now);
+        let out = e.flow.on_segment(seg, payload, &mut e.buf[..], &core, now);
         let (verdict, restart) = (out.verdict, out.restart);
         self.fe_output(flows, key, out, now, sends);
         if restart {
@@ -400,6 +404,7 @@ impl Handoff {
     /// Picks a back-end for a flow whose request is complete and hands it
     /// off.
     fn dispatch(&self, flows: &mut Flows, key: Key, now: u64, sends: &mut Sends) {
+        let core = flows.core;
         let Flows { fe, cfg, deferred, .. } = &mut *flows;
         let Some(e) = fe.get_mut(&key) else { return };
         let node = e.flow.select(&e.buf[..], &cfg.rules);
@@ -412,7 +417,7 @@ impl Handoff {
             (None, None) => Target { node: 0, addr: e.flow.key().server.addr },
         };
         let flow_key = e.flow.key();
-        let out = e.flow.handoff(target, &e.buf[..], &self.core, now);
+        let out = e.flow.handoff(target, &e.buf[..], &core, now);
         if out.control.is_some() {
             if own.map_or(true, |me| me.id == target.node) {
                 bump(&self.stats.handoffs_local, 1);
@@ -429,6 +434,7 @@ impl Handoff {
 
     /// Process context: the back-end side of a local handoff.
     fn local_handoff(&self, flows: &mut Flows, key: FlowKey, now: u64, sends: &mut Sends) {
+        let core = flows.core;
         let k = key_of(&key);
         let own = flows.cfg.node.map_or(0, |n| n.id);
         let Flows { fe, be, .. } = &mut *flows;
@@ -440,7 +446,7 @@ impl Handoff {
             return;
         }
         let Ok(mut buf) = new_buf() else { return };
-        let res = BeFlow::on_handoff_req(&req, own, own, key.server.addr, &mut buf[..], &self.core, now);
+        let res = BeFlow::on_handoff_req(&req, own, own, key.server.addr, &mut buf[..], &core, now);
         match res {
             Ok((flow, out)) => {
                 let Ok(node) = RBTreeNode::new(k, BeEntry { flow, buf }, GFP_ATOMIC) else {
@@ -489,17 +495,18 @@ impl Handoff {
     /// handed the flow off. Only local handoffs exist so far, so the
     /// front-end is this node's own.
     fn to_frontend(&self, flows: &mut Flows, key: Key, msg: Message<'_>, from: u16, now: u64, sends: &mut Sends) {
+        let core = flows.core;
         let Some(e) = flows.fe.get_mut(&key) else { return };
         let out = match msg {
             Message::HandoffAck(ack) => {
                 bump(&self.stats.handoff_acks, 1);
-                e.flow.on_handoff_ack(&ack, &self.core, now)
+                e.flow.on_handoff_ack(&ack, &core, now)
             }
             Message::HandoffNack(nack) => {
                 bump(&self.stats.handoff_nacks, 1);
-                e.flow.on_handoff_nack(&nack, from, &self.core, now)
+                e.flow.on_handoff_nack(&nack, from, &core, now)
             }
-            Message::Terminate(t) => e.flow.on_terminate(&t, &self.core, now),
+            Message::Terminate(t) => e.flow.on_terminate(&t, &core, now),
             _ => return,
         };
         self.fe_output(flows, key, out, now, sends);
@@ -514,22 +521,24 @@ impl Handoff {
         let key = key_of(&seg.key_from_client());
         let mut guard = self.flows.lock();
         let flows = &mut *guard;
+        let core = flows.core;
         let Some(e) = flows.be.get_mut(&key) else { return };
-        let out = e.flow.on_forwarded(&seg, &self.core, now);
+        let out = e.flow.on_forwarded(&seg, &core, now);
         self.be_output(flows, key, &out, now, sends);
     }
 
     /// Runs every flow whose deadline has passed.
     fn timers(&self, flows: &mut Flows, now: u64, sends: &mut Sends) {
+        let core = flows.core;
         let mut due: KVec<Key> = KVec::new();
         for (k, e) in flows.fe.iter() {
-            if now >= e.flow.next_deadline(&self.core) {
+            if now >= e.flow.next_deadline(&core) {
                 let _ = due.push(*k, GFP_ATOMIC);
             }
         }
         for k in due.iter() {
             let Some(e) = flows.fe.get_mut(k) else { continue };
-            let out = e.flow.on_tick(&e.buf[..], &self.core, now);
+            let out = e.flow.on_tick(&e.buf[..], &core, now);
             let resend = out.control.is_some();
             // Owned again: the resent request is rebuilt from the flow.
             let out = FeOutput {
@@ -548,13 +557,13 @@ impl Handoff {
         }
         let mut due: KVec<Key> = KVec::new();
         for (k, e) in flows.be.iter() {
-            if now >= e.flow.next_deadline(&self.core) {
+            if now >= e.flow.next_deadline(&core) {
                 let _ = due.push(*k, GFP_ATOMIC);
             }
         }
         for k in due.iter() {
             let Some(e) = flows.be.get_mut(k) else { continue };
-            let out = e.flow.on_tick(&self.core, now);
+            let out = e.flow.on_tick(&core, now);
             self.be_output(flows, *k, &out, now, sends);
         }
     }
@@ -567,7 +576,13 @@ impl Handoff {
             pr_warn!("config: {}\n", e);
             EINVAL
         })?;
-        let old = core::mem::replace(&mut self.flows.lock().cfg, cfg);
+        let old = {
+            let mut flows = self.flows.lock();
+            if let Some(ms) = cfg.linger_ms {
+                flows.core.linger_ms = u64::from(ms);
+            }
+            core::mem::replace(&mut flows.cfg, cfg)
+        };
         drop(old);
         Ok(())
     }

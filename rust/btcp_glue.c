@@ -409,7 +409,6 @@ int btcp_inject_ip(struct net *net, const void *pkt, unsigned int len)
 	struct net_device *dev;
 	struct sk_buff *skb;
 	struct rtable *rt;
-	bool was;
 	int err;
 
 	skb = btcp_skb_from_ip(pkt, len);
@@ -439,10 +438,10 @@ int btcp_inject_ip(struct net *net, const void *pkt, unsigned int len)
 		kfree_skb(skb);
 		return err;
 	}
-	was = __this_cpu_read(btcp_in_own);
-	__this_cpu_write(btcp_in_own, true);
+	/* No btcp_in_own here: the packet meets only LOCAL_IN, where btcp
+	 * lets everything through, while what the stack sends in answer,
+	 * synchronously from this call, must meet btcp's hooks. */
 	err = dst_input(skb);
-	__this_cpu_write(btcp_in_own, was);
 	rcu_read_unlock();
 	local_bh_enable();
 	return err == NET_RX_SUCCESS ? 0 : -EIO;

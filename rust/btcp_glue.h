@@ -99,7 +99,8 @@ int btcp_send_ip(struct net *net, const void *pkt, unsigned int len);
 /*
  * Delivers a complete IPv4 packet (checksums valid) to the local stack of
  * net as if it had arrived on the interface that leads to its source:
- * input route, LOCAL_IN, then TCP. btcp's hooks do not see it.
+ * input route, LOCAL_IN, then TCP. What the stack sends in answer meets
+ * btcp's hooks synchronously, from within this call.
  */
 int btcp_inject_ip(struct net *net, const void *pkt, unsigned int len);
 

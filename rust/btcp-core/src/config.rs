@@ -11,6 +11,7 @@
 //! peer 2 10.99.0.11            # another node of the cluster
 //! service 10.99.0.100:80       # a VIP:port this node fronts
 //! rules /img/=2,/video/=3,default=1    # see rules.rs
+//! linger-ms 2000               # keep closed flows this long (default 60 s)
 //! key 00112233...              # 32-byte cluster key, 64 hex digits
 //! ```
 //!
@@ -65,6 +66,8 @@ pub enum ConfigErrorKind {
     NodeTwice,
     /// A line that is not UTF-8 or holds control characters.
     BadText,
+    /// A malformed number.
+    BadNumber,
 }
 
 /// A configuration error and the 1-based line it is on.
@@ -90,6 +93,7 @@ impl fmt::Display for ConfigError {
             ConfigErrorKind::TooMany => "too many entries",
             ConfigErrorKind::NodeTwice => "node given twice",
             ConfigErrorKind::BadText => "not printable text",
+            ConfigErrorKind::BadNumber => "bad number",
         };
         write!(f, "line {}: {what}", self.line)
     }
@@ -108,6 +112,9 @@ pub struct NodeConfig {
     pub rules: RuleTable,
     /// The cluster key authenticating the control channel.
     pub key: Option<[u8; KEY_LEN]>,
+    /// How long a closed connection's state is kept (TIME_WAIT and
+    /// retransmitted FINs still cross the translation), if not the default.
+    pub linger_ms: Option<u32>,
 }
 
 impl Default for NodeConfig {
@@ -127,6 +134,7 @@ impl NodeConfig {
             services: [None; MAX_SERVICES],
             rules: RuleTable::new(0),
             key: None,
+            linger_ms: None,
         }
     }
 
@@ -174,6 +182,7 @@ impl NodeConfig {
         self.rules.clear();
         self.rules.set_default(0);
         self.key = None;
+        self.linger_ms = None;
         for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
             let line = i.saturating_add(1);
             let err = |kind| ConfigError { line, kind };
@@ -241,6 +250,11 @@ impl NodeConfig {
                 *slot.ok_or(ConfigErrorKind::TooMany)? = Some(ep);
             }
             "key" => self.key = Some(parse_key(arg()?)?),
+            "linger-ms" => {
+                let a = arg()?;
+                let ms = a.parse::<u32>().ok().filter(|_| a.bytes().all(|b| b.is_ascii_digit()));
+                self.linger_ms = Some(ms.ok_or(ConfigErrorKind::BadNumber)?);
+            }
             _ => return Err(ConfigErrorKind::UnknownCommand),
         }
         if words.next().is_some() {
@@ -263,6 +277,9 @@ impl fmt::Display for NodeConfig {
             writeln!(f, "service {}:{}", Ipv4(s.addr), s.port)?;
         }
         writeln!(f, "rules {}", self.rules)?;
+        if let Some(ms) = self.linger_ms {
+            writeln!(f, "linger-ms {ms}")?;
+        }
         if let Some(key) = self.key {
             write!(f, "key ")?;
             for b in key {
@@ -354,7 +371,7 @@ mod tests {
     use std::string::ToString;
 
     const FULL: &str = "node 1 10.99.0.1\nctrl-port 7447\npeer 2 10.99.0.11\npeer 3 10.99.0.12\n\
-service 10.99.0.100:80\nrules /img/=2,/video/=3,default=1\n\
+service 10.99.0.100:80\nrules /img/=2,/video/=3,default=1\nlinger-ms 2000\n\
 key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
 
     #[test]
@@ -433,6 +450,8 @@ key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
             ),
             ("ctrl-port 65536", 1, ConfigErrorKind::BadPort),
             ("key abcd", 1, ConfigErrorKind::BadKey),
+            ("linger-ms -1", 1, ConfigErrorKind::BadNumber),
+            ("linger-ms 1 2", 1, ConfigErrorKind::Arity),
             ("node 1 1.2.3.4\x01", 1, ConfigErrorKind::BadText),
         ];
         for (text, line, kind) in cases {
