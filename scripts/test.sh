@@ -54,6 +54,7 @@ stage host-lints host_lints
 stage core cargo test --workspace
 stage kunit lab kunit tests/lab/kunit.sh "$root/btcp_kunit.ko"
 stage lab-smoke lab lab-smoke tests/lab/smoke.sh "$root/btcp.ko"
+stage lab-handoff lab lab-handoff tests/lab/handoff.sh "$root/btcp.ko"
 
 echo
 echo "=== summary (logs in $out)"
