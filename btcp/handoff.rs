@@ -18,7 +18,8 @@ use crate::btcp_core::flow::{Config as CoreConfig, FlowKey, Verdict as CoreVerdi
 use crate::btcp_core::frontend::{FeFlow, FeOutput, Target};
 use crate::btcp_core::isn::IsnSecret;
 use crate::btcp_core::segment::{OutSegment, Seg};
-use crate::btcp_core::wire::Message;
+use crate::btcp_core::wire::{HandoffReq, Message};
+use crate::ctrl::{ChannelCfg, Ctrl};
 use crate::btcp_core::xlate::{EditKind, Edits};
 use crate::kernel_ext::net::{now_ms, random_bytes, Net};
 use crate::kernel_ext::netfilter::Verdict;
@@ -67,8 +68,27 @@ struct BeEntry {
 enum Deferred {
     /// A front-end flow picked this node: set up the back-end side.
     LocalHandoff(FlowKey),
+    /// A front-end flow picked another node: send it the HANDOFF_REQ.
+    RemoteHandoff(FlowKey),
     /// A packet to inject into the local stack.
     Inject(KVec<u8>),
+    /// A message for another node (HANDOFF_ACK/NACK, TERMINATE).
+    Control(u16, Message<'static>),
+}
+
+/// A message to send once the namespace's spinlock is dropped (the channel
+/// sleeps); a HANDOFF_REQ carries a copy of its request bytes.
+struct Outgoing {
+    to: u16,
+    msg: Message<'static>,
+    request: KVec<u8>,
+}
+
+/// What process context does with the lock dropped.
+#[derive(Default)]
+struct Later {
+    injects: KVec<KVec<u8>>,
+    outgoing: KVec<Outgoing>,
 }
 
 /// Everything behind the namespace's lock.
@@ -100,6 +120,8 @@ pub(crate) struct Stats {
     be_translated_packets: AtomicU64,
     be_translated_bytes: AtomicU64,
     rewrite_failures: AtomicU64,
+    handoffs_received: AtomicU64,
+    ctrl_send_failures: AtomicU64,
     injected: AtomicU64,
     inject_failures: AtomicU64,
     sent: AtomicU64,
@@ -115,6 +137,8 @@ fn bump(c: &AtomicU64, n: u64) {
 pub(crate) struct Handoff {
     #[pin]
     flows: SpinLockBh<Flows>,
+    #[pin]
+    ctrl: Ctrl,
     secret: IsnSecret,
     stats: Stats,
 }
@@ -128,13 +152,8 @@ struct Sends {
 
 /// Serialises `seg` (its payload, if any, from `reqbuf`).
 fn packet(seg: &OutSegment, reqbuf: &[u8]) -> Option<KVec<u8>> {
-    const ZEROS: [u8; 256] = [0; 256];
     let n = seg.packet_len();
-    let mut v = KVec::with_capacity(n, GFP_ATOMIC).ok()?;
-    while v.len() < n {
-        let k = (n - v.len()).min(ZEROS.len());
-        v.extend_from_slice(ZEROS.get(..k)?, GFP_ATOMIC).ok()?;
-    }
+    let mut v = KVec::from_elem(0u8, n, GFP_ATOMIC).ok()?;
     let len = seg.write(&mut v, reqbuf).ok()?;
     (len == n).then_some(v)
 }
@@ -176,6 +195,7 @@ impl Handoff {
                 deferred: KVec::new(),
                 scratch: KBox::init(kernel::init::zeroed(), GFP_KERNEL)?,
             }),
+            ctrl <- Ctrl::new(),
             secret: IsnSecret::new(key),
             stats: Stats::default(),
         }? Error)
@@ -197,15 +217,28 @@ impl Handoff {
         let mut edits = [FieldEdit::default(); 16];
         let mut n_edits = 0;
         let mut local_be = false;
+        let mut remote = false;
         let verdict = {
             let mut guard = self.flows.lock();
             let flows = &mut *guard;
-            match flows.fe.get_mut(&key_of(&key)) {
-                Some(_) => self.fe_segment(flows, &seg, skb, now, &mut sends),
+            let k = key_of(&key);
+            match flows.fe.get_mut(&k) {
+                Some(e) => {
+                    remote = e.flow.xlate().is_some_and(|x| !x.is_local());
+                    self.fe_segment(flows, &seg, skb, now, &mut sends)
+                }
                 None if seg.flags().syn() && flows.cfg.is_service(seg.dst()) => {
                     self.fe_syn(flows, &seg, now, &mut sends)
                 }
-                None => CoreVerdict::Accept,
+                None => {
+                    // A client segment another front-end forwarded to us.
+                    let core = flows.core;
+                    if let Some(e) = flows.be.get_mut(&k) {
+                        let out = e.flow.on_forwarded(&seg, &core, now);
+                        self.be_output(flows, k, &out, now, &mut sends);
+                    }
+                    CoreVerdict::Accept
+                }
             }
         };
         let verdict = match verdict {
@@ -213,8 +246,13 @@ impl Handoff {
             CoreVerdict::Drop => Verdict::Drop,
             CoreVerdict::Forward(e) => {
                 n_edits = field_edits(&e, &mut edits);
-                local_be = true;
-                Verdict::Accept
+                if remote {
+                    // Now addressed to the back-end: routed out again.
+                    Verdict::Output
+                } else {
+                    local_be = true;
+                    Verdict::Accept
+                }
             }
         };
         if n_edits > 0 {
@@ -278,37 +316,151 @@ impl Handoff {
         verdict
     }
 
-    /// Process context: deferred handoffs and injections, then timers.
+    /// Process context: deferred handoffs, injections and messages, the
+    /// control channel, then timers. A few rounds, so a message received
+    /// is answered in the same run, and always a bounded amount of work.
     pub(crate) fn work(&self, net: &Net) {
-        let now = now_ms();
-        let mut injects: KVec<KVec<u8>> = KVec::new();
         let mut sends = Sends::default();
-        {
-            let mut guard = self.flows.lock();
-            let flows = &mut *guard;
-            for _ in 0..WORK_ROUNDS {
-                let deferred = core::mem::take(&mut flows.deferred);
-                if deferred.is_empty() {
-                    break;
+        for round in 0..WORK_ROUNDS {
+            let now = now_ms();
+            let mut later = Later::default();
+            let chan = {
+                let mut guard = self.flows.lock();
+                let flows = &mut *guard;
+                self.drain(flows, now, &mut later, &mut sends);
+                if round == 0 {
+                    self.timers(flows, now, &mut sends);
+                    self.drain(flows, now, &mut later, &mut sends);
                 }
-                for d in deferred {
-                    match d {
-                        Deferred::Inject(p) => {
-                            let _ = injects.push(p, GFP_ATOMIC);
+                ChannelCfg::of(&flows.cfg)
+            };
+            self.run_later(net, &mut later);
+            // Messages from peers: handled under the namespace's lock,
+            // their injections and replies carried out after.
+            let mut received = Later::default();
+            self.ctrl.work(net, &chan, &mut |from, msg| {
+                let now = now_ms();
+                let mut guard = self.flows.lock();
+                let flows = &mut *guard;
+                self.on_message(flows, from, msg, now, &mut sends);
+                self.drain(flows, now, &mut received, &mut sends);
+            });
+            let busy = !received.injects.is_empty() || !received.outgoing.is_empty();
+            self.run_later(net, &mut received);
+            if !busy {
+                break;
+            }
+        }
+        self.flush(net, sends);
+    }
+
+    /// Moves the deferred work out from under the lock.
+    fn drain(&self, flows: &mut Flows, now: u64, later: &mut Later, sends: &mut Sends) {
+        for _ in 0..WORK_ROUNDS {
+            let deferred = core::mem::take(&mut flows.deferred);
+            if deferred.is_empty() {
+                break;
+            }
+            for d in deferred {
+                match d {
+                    Deferred::Inject(p) => {
+                        let _ = later.injects.push(p, GFP_ATOMIC);
+                    }
+                    Deferred::LocalHandoff(key) => self.local_handoff(flows, key, now, sends),
+                    Deferred::RemoteHandoff(key) => {
+                        let Some(e) = flows.fe.get(&key_of(&key)) else { continue };
+                        let (Some(t), req) = (e.flow.target(), e.flow.handoff_req(&e.buf[..])) else {
+                            continue;
+                        };
+                        let mut request = KVec::new();
+                        if request.extend_from_slice(req.request, GFP_ATOMIC).is_err() {
+                            continue;
                         }
-                        Deferred::LocalHandoff(key) => self.local_handoff(flows, key, now, &mut sends),
+                        let msg = Message::HandoffReq(HandoffReq { request: &[], ..req });
+                        let _ = later.outgoing.push(Outgoing { to: t.node, msg, request }, GFP_ATOMIC);
+                    }
+                    Deferred::Control(to, msg) => {
+                        let _ = later.outgoing.push(Outgoing { to, msg, request: KVec::new() }, GFP_ATOMIC);
                     }
                 }
             }
-            self.timers(flows, now, &mut sends);
         }
-        for p in injects.iter() {
+    }
+
+    /// Injections and messages, with the namespace's lock dropped.
+    fn run_later(&self, net: &Net, later: &mut Later) {
+        for p in later.injects.iter() {
             match net.inject_ip(p) {
                 Ok(()) => bump(&self.stats.injected, 1),
                 Err(_) => bump(&self.stats.inject_failures, 1),
             }
         }
-        self.flush(net, sends);
+        for o in later.outgoing.iter() {
+            let msg = match o.msg {
+                Message::HandoffReq(r) => Message::HandoffReq(HandoffReq { request: &o.request, ..r }),
+                m => m,
+            };
+            if !self.ctrl.send(o.to, &msg) {
+                bump(&self.stats.ctrl_send_failures, 1);
+            }
+        }
+    }
+
+    /// A message from node `from`.
+    fn on_message(&self, flows: &mut Flows, from: u16, msg: &Message<'_>, now: u64, sends: &mut Sends) {
+        let core = flows.core;
+        match *msg {
+            Message::HandoffReq(req) => {
+                let key = FlowKey {
+                    client: crate::btcp_core::flow::Endpoint { addr: req.client_addr, port: req.client_port },
+                    server: crate::btcp_core::flow::Endpoint {
+                        addr: flows.cfg.node.map_or(0, |n| n.addr),
+                        port: req.vip_port,
+                    },
+                };
+                let k = key_of(&key);
+                let own = flows.cfg.node.map_or(0, |n| n.id);
+                if let Some(b) = flows.be.get_mut(&k) {
+                    let out = b.flow.on_repeated_req(&req);
+                    self.be_output(flows, k, &out, now, sends);
+                    return;
+                }
+                let nack = |reason| Message::HandoffNack(crate::btcp_core::wire::HandoffNack { fe_flow_id: req.fe_flow_id, reason });
+                if flows.be_count >= MAX_FLOWS {
+                    let _ = flows.deferred.push(Deferred::Control(from, nack(crate::btcp_core::wire::NackReason::Overloaded)), GFP_ATOMIC);
+                    return;
+                }
+                let Ok(mut buf) = new_buf() else { return };
+                match BeFlow::on_handoff_req(&req, from, own, key.server.addr, &mut buf[..], &core, now) {
+                    Ok((flow, out)) => {
+                        let Ok(node) = RBTreeNode::new(k, BeEntry { flow, buf }, GFP_ATOMIC) else { return };
+                        flows.be.insert(node);
+                        flows.be_count += 1;
+                        bump(&self.stats.handoffs_received, 1);
+                        self.be_output(flows, k, &out, now, sends);
+                    }
+                    Err(n) => {
+                        let _ = flows.deferred.push(Deferred::Control(from, Message::HandoffNack(n)), GFP_ATOMIC);
+                    }
+                }
+            }
+            Message::HandoffAck(a) => self.to_frontend_by_id(flows, a.fe_flow_id, Message::HandoffAck(a), from, now, sends),
+            Message::HandoffNack(n) => self.to_frontend_by_id(flows, n.fe_flow_id, Message::HandoffNack(n), from, now, sends),
+            Message::Terminate(t) => self.to_frontend_by_id(flows, t.fe_flow_id, Message::Terminate(t), from, now, sends),
+            _ => {}
+        }
+    }
+
+    /// A message about front-end flow `id`, which must be handed to `from`.
+    fn to_frontend_by_id(&self, flows: &mut Flows, id: u32, msg: Message<'_>, from: u16, now: u64, sends: &mut Sends) {
+        let found = flows
+            .fe
+            .iter()
+            .find(|(_, e)| e.flow.id() == id && e.flow.target().is_some_and(|t| t.node == from))
+            .map(|(k, _)| *k);
+        if let Some(k) = found {
+            self.to_frontend(flows, k, msg, from, now, sends);
+        }
     }
 
     fn flush(&self, net: &Net, sends: Sends) {
@@ -425,9 +577,10 @@ impl Handoff {
                     sends.kick = true;
                 }
             } else {
-                // The control channel to other nodes is not there yet: the
-                // handoff times out and the client is reset.
                 bump(&self.stats.handoffs_remote, 1);
+                if deferred.push(Deferred::RemoteHandoff(flow_key), GFP_ATOMIC).is_ok() {
+                    sends.kick = true;
+                }
             }
         }
     }
@@ -484,16 +637,21 @@ impl Handoff {
             }
         }
         if let Some(msg) = out.control {
-            self.to_frontend(flows, key, msg, origin, now, sends);
+            let own = flows.cfg.node.map_or(0, |n| n.id);
+            if origin == own {
+                self.to_frontend(flows, key, msg, origin, now, sends);
+            } else if flows.deferred.push(Deferred::Control(origin, msg), GFP_ATOMIC).is_ok() {
+                sends.kick = true;
+            }
         }
         if out.free && flows.be.remove(&key).is_some() {
             flows.be_count = flows.be_count.saturating_sub(1);
         }
     }
 
-    /// A control message from the back-end machine to the front-end that
-    /// handed the flow off. Only local handoffs exist so far, so the
-    /// front-end is this node's own.
+    /// A control message for the front-end flow `key` of this node, from
+    /// the back-end machine of node `from` (this node's own, or a peer's
+    /// over the control channel).
     fn to_frontend(&self, flows: &mut Flows, key: Key, msg: Message<'_>, from: u16, now: u64, sends: &mut Sends) {
         let core = flows.core;
         let Some(e) = flows.fe.get_mut(&key) else { return };
@@ -550,8 +708,15 @@ impl Handoff {
                 free: out.free,
                 restart: out.restart,
             };
-            if resend && flows.deferred.push(Deferred::LocalHandoff(e.flow.key()), GFP_ATOMIC).is_ok() {
-                sends.kick = true;
+            if resend {
+                let fk = e.flow.key();
+                let d = match e.flow.xlate().is_none() && e.flow.target().is_some_and(|t| t.addr != fk.server.addr) {
+                    true => Deferred::RemoteHandoff(fk),
+                    false => Deferred::LocalHandoff(fk),
+                };
+                if flows.deferred.push(d, GFP_ATOMIC).is_ok() {
+                    sends.kick = true;
+                }
             }
             self.fe_output(flows, *k, out, now, sends);
         }
@@ -628,7 +793,7 @@ impl Handoff {
 
     pub(crate) fn render_stats(&self, w: &mut impl Write) -> fmt::Result {
         let s = &self.stats;
-        let rows: [(&str, &AtomicU64); 15] = [
+        let rows: [(&str, &AtomicU64); 17] = [
             ("syns", &s.syns),
             ("syn_table_full", &s.syn_table_full),
             ("handoffs_local", &s.handoffs_local),
@@ -640,6 +805,8 @@ impl Handoff {
             ("be_translated_packets", &s.be_translated_packets),
             ("be_translated_bytes", &s.be_translated_bytes),
             ("rewrite_failures", &s.rewrite_failures),
+            ("handoffs_received", &s.handoffs_received),
+            ("ctrl_send_failures", &s.ctrl_send_failures),
             ("injected", &s.injected),
             ("inject_failures", &s.inject_failures),
             ("sent", &s.sent),
@@ -648,6 +815,6 @@ impl Handoff {
         for (name, v) in rows {
             writeln!(w, "{name} {}", v.load(Ordering::Relaxed))?;
         }
-        Ok(())
+        self.ctrl.render(w)
     }
 }

@@ -55,12 +55,19 @@ static struct workqueue_struct *btcp_wq;
  */
 static DEFINE_PER_CPU(bool, btcp_in_own);
 
+static int btcp_skb_output(struct net *net, struct sk_buff *skb);
+
 static unsigned int btcp_nf_hook(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
+	unsigned int verdict;
+
 	if (this_cpu_read(btcp_in_own))
 		return NF_ACCEPT;
-	return btcp_ops->hook(priv, state->hook, skb);
+	verdict = btcp_ops->hook(priv, state->hook, skb);
+	if (verdict == BTCP_VERDICT_OUTPUT)
+		return btcp_skb_output(state->net, skb) ? NF_DROP : NF_STOLEN;
+	return verdict;
 }
 
 static void btcp_work_fn(struct work_struct *work)
@@ -400,6 +407,43 @@ int btcp_send_ip(struct net *net, const void *pkt, unsigned int len)
 	__this_cpu_write(btcp_in_own, was);
 	local_bh_enable();
 	return net_xmit_eval(err);
+}
+
+static int btcp_skb_output(struct net *net, struct sk_buff *skb)
+{
+	const struct iphdr *iph = ip_hdr(skb);
+	struct flowi4 fl4 = {};
+	struct rtable *rt;
+	bool was;
+
+	fl4.daddr = iph->daddr;
+	fl4.saddr = iph->saddr;
+	fl4.flowi4_proto = iph->protocol;
+	fl4.flowi4_flags = FLOWI_FLAG_ANYSRC;
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return PTR_ERR(rt);
+	/* As IPVS's direct routing does: the received packet becomes one we
+	 * send. The checksum was fixed incrementally, so a received
+	 * CHECKSUM_COMPLETE no longer describes it. */
+	skb_dst_drop(skb);
+	skb_dst_set(skb, &rt->dst);
+	skb_forward_csum(skb);
+	nf_reset_ct(skb);
+	skb->pkt_type = PACKET_HOST;
+
+	local_bh_disable();
+	was = __this_cpu_read(btcp_in_own);
+	__this_cpu_write(btcp_in_own, true);
+	ip_local_out(net, NULL, skb);
+	__this_cpu_write(btcp_in_own, was);
+	local_bh_enable();
+	return 0;
+}
+
+unsigned long long btcp_real_ms(void)
+{
+	return div_u64(ktime_get_real_ns(), NSEC_PER_MSEC);
 }
 
 int btcp_inject_ip(struct net *net, const void *pkt, unsigned int len)

@@ -104,6 +104,18 @@ int btcp_send_ip(struct net *net, const void *pkt, unsigned int len);
  */
 int btcp_inject_ip(struct net *net, const void *pkt, unsigned int len);
 
+/*
+ * A verdict of btcp's own that hook() may return: send the packet on
+ * towards its (rewritten) destination. The glue then drops its input
+ * route, routes it as locally sent and hands it to ip_local_out(), whose
+ * hooks btcp skips, and tells netfilter NF_STOLEN (NF_DROP if there is no
+ * route).
+ */
+#define BTCP_VERDICT_OUTPUT 0x100
+
+/* Wall-clock milliseconds (control-channel counters survive reloads). */
+unsigned long long btcp_real_ms(void);
+
 /* seq_file output; returns 0 or -1 when the buffer overflowed (seq_file retries). */
 int btcp_seq_write(struct seq_file *m, const void *data, size_t len);
 

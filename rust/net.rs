@@ -55,7 +55,9 @@ impl Net {
 
     /// Delivers `packet`, a complete IPv4 packet with valid checksums, to
     /// this namespace's own stack as if it had arrived on the interface that
-    /// leads to its source. btcp's own hooks do not see it.
+    /// leads to its source. It meets LOCAL_IN; what the stack sends in
+    /// answer meets btcp's hooks from within this call, so the caller must
+    /// hold no lock those hooks take.
     pub fn inject_ip(&self, packet: &[u8]) -> Result {
         let len = u32::try_from(packet.len()).map_err(|_| kernel::error::code::EINVAL)?;
         // SAFETY: as in `send_ip`.
@@ -75,4 +77,11 @@ pub fn now_ms() -> u64 {
 pub fn random_bytes(buf: &mut [u8]) {
     // SAFETY: `buf` is writable for `buf.len()` bytes.
     unsafe { bindings::btcp_random_bytes(buf.as_mut_ptr().cast(), buf.len()) }
+}
+
+/// Milliseconds on the wall clock (for counters that must keep growing
+/// across module reloads).
+pub fn real_ms() -> u64 {
+    // SAFETY: reading the clock has no preconditions.
+    unsafe { bindings::btcp_real_ms() }
 }

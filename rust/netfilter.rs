@@ -65,6 +65,10 @@ pub enum Verdict {
     Accept,
     /// Free the packet.
     Drop,
+    /// Send the packet on towards its destination, which the hook
+    /// rewrote: it is routed again as if sent by this node (the glue
+    /// steals it from netfilter; see `BTCP_VERDICT_OUTPUT`).
+    Output,
 }
 
 impl Verdict {
@@ -72,6 +76,7 @@ impl Verdict {
         match self {
             Verdict::Accept => bindings::NF_ACCEPT,
             Verdict::Drop => bindings::NF_DROP,
+            Verdict::Output => bindings::BTCP_VERDICT_OUTPUT,
         }
     }
 }

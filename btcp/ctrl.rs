@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The control channel of one namespace: kernel TCP connections to the
+//! other nodes, carrying framed messages authenticated with HMAC-SHA256
+//! under the cluster key (`btcp_core::wire`).
+//!
+//! Each node sends its messages over a connection it opens to each peer,
+//! and receives over the connections its peers open to it: two TCP
+//! connections per pair, each used in one direction. That makes "who
+//! connects" a non-question (no simultaneous-open tie-breaks) and lets each
+//! side reconnect on its own. A received frame is acted on only if its MAC
+//! verifies, its sender is the peer configured at the connection's source
+//! address, and its sequence number is above the last one accepted from
+//! that peer. Send counters start from the wall clock in milliseconds
+//! (shifted left 16), so they keep growing across module reloads.
+//!
+//! Everything here runs in process context, from the namespace's work,
+//! under the channel's mutex; socket callbacks only kick the work.
+
+use crate::btcp_core::config::{NodeConfig, Peer, MAX_PEERS};
+use crate::btcp_core::wire::{self, Frame, Message, ReplayGuard, MAX_FRAME_LEN};
+use crate::kernel_ext::hmac::HmacSha256;
+use crate::kernel_ext::net::{now_ms, real_ms, Net};
+use crate::kernel_ext::socket::{KernelSocket, Recv, State};
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+
+/// First and longest wait between connection attempts to a peer.
+const BACKOFF_MIN_MS: u64 = 100;
+const BACKOFF_MAX_MS: u64 = 5_000;
+/// Most bytes queued for one peer before new messages are dropped (the
+/// machines retry what matters).
+const OUT_MAX: usize = 1 << 20;
+/// Most inbound connections (a peer reconnecting leaves old ones to close).
+const INBOUND_MAX: usize = 64;
+
+struct Outbound {
+    id: u16,
+    addr: u32,
+    sock: Option<KernelSocket>,
+    out: KVec<u8>,
+    next_try_ms: u64,
+    backoff_ms: u64,
+}
+
+struct Inbound {
+    sock: KernelSocket,
+    /// The configured peer at the connection's source address.
+    peer: Option<u16>,
+    buf: KVec<u8>,
+    dead: bool,
+}
+
+/// What the channel is set up for, to notice configuration changes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Setup {
+    node: u16,
+    addr: u32,
+    port: u16,
+    key: [u8; 32],
+}
+
+struct Inner {
+    setup: Option<Setup>,
+    mac: Option<HmacSha256>,
+    listener: Option<KernelSocket>,
+    peers: KVec<Outbound>,
+    inbound: KVec<Inbound>,
+    send_seq: u64,
+    /// Replay guards by peer id, kept across reconnects.
+    guards: KVec<(u16, ReplayGuard)>,
+    frames_in: u64,
+    frames_out: u64,
+    frames_rejected: u64,
+}
+
+/// The control channel of a namespace.
+#[pin_data]
+pub(crate) struct Ctrl {
+    #[pin]
+    inner: Mutex<Inner>,
+}
+
+/// What the channel needs of the node's configuration, copied out from
+/// under the namespace's spinlock (the channel sleeps).
+#[derive(Clone, Copy)]
+pub(crate) struct ChannelCfg {
+    node: Option<Peer>,
+    port: u16,
+    key: Option<[u8; 32]>,
+    peers: [Option<Peer>; MAX_PEERS],
+}
+
+impl ChannelCfg {
+    pub(crate) fn of(cfg: &NodeConfig) -> Self {
+        let mut peers = [None; MAX_PEERS];
+        for (slot, p) in peers.iter_mut().zip(cfg.peers()) {
+            *slot = Some(*p);
+        }
+        ChannelCfg { node: cfg.node, port: cfg.ctrl_port, key: cfg.key, peers }
+    }
+
+    fn peers(&self) -> impl Iterator<Item = &Peer> {
+        self.peers.iter().flatten()
+    }
+
+    fn peer(&self, id: u16) -> Option<&Peer> {
+        self.peers().find(|p| p.id == id)
+    }
+
+    fn peer_by_addr(&self, addr: u32) -> Option<&Peer> {
+        self.peers().find(|p| p.addr == addr)
+    }
+}
+
+/// A message received from a peer, handed to the caller.
+pub(crate) type OnMessage<'a> = &'a mut dyn FnMut(u16, &Message<'_>);
+
+/// `v` without its first `n` bytes (6.12's `KVec` has no `drain`).
+fn consume(v: &mut KVec<u8>, n: usize) {
+    let mut rest = KVec::new();
+    if rest.extend_from_slice(v.get(n..).unwrap_or(&[]), GFP_KERNEL).is_ok() {
+        *v = rest;
+    }
+}
+
+impl Ctrl {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Ctrl {
+            inner <- kernel::new_mutex!(Inner {
+                setup: None,
+                mac: None,
+                listener: None,
+                peers: KVec::new(),
+                inbound: KVec::new(),
+                send_seq: real_ms() << 16,
+                guards: KVec::new(),
+                frames_in: 0,
+                frames_out: 0,
+                frames_rejected: 0,
+            }),
+        })
+    }
+
+    /// Runs the channel: follows the configuration, accepts, connects,
+    /// sends what is queued, receives and hands each authenticated
+    /// message to `on_msg` (which must not call `send`: queue replies and
+    /// send them after this returns).
+    pub(crate) fn work(&self, net: &Net, cfg: &ChannelCfg, on_msg: OnMessage<'_>) {
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        inner.follow(net, cfg);
+        if inner.setup.is_none() {
+            return;
+        }
+        inner.accept(net, cfg);
+        inner.connect(net);
+        inner.flush();
+        inner.receive(on_msg);
+        inner.flush();
+    }
+
+    /// Queues `msg` for node `to` (sent by the next `work`). False if the
+    /// channel is not set up, `to` is unknown or its queue is full.
+    pub(crate) fn send(&self, to: u16, msg: &Message<'_>) -> bool {
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        let (Some(setup), Some(mac)) = (inner.setup, inner.mac.as_ref()) else {
+            return false;
+        };
+        let Some(p) = inner.peers.iter_mut().find(|p| p.id == to) else {
+            return false;
+        };
+        let n = msg.frame_len();
+        if p.out.len().saturating_add(n) > OUT_MAX {
+            return false;
+        }
+        let start = p.out.len();
+        if p.out.extend_with(n, 0, GFP_KERNEL).is_err() {
+            return false;
+        }
+        inner.send_seq = inner.send_seq.wrapping_add(1);
+        let ok = p
+            .out
+            .get_mut(start..)
+            .map(|buf| msg.encode_sealed(setup.node, inner.send_seq, mac, buf).is_ok())
+            .unwrap_or(false);
+        if !ok {
+            // Roll back: rebuild the queue without the failed frame.
+            let mut keep = KVec::new();
+            let _ = keep.extend_from_slice(p.out.get(..start).unwrap_or(&[]), GFP_KERNEL);
+            p.out = keep;
+            return false;
+        }
+        inner.frames_out += 1;
+        true
+    }
+
+    /// One line per peer for /proc/net/btcp/counters.
+    pub(crate) fn render(&self, w: &mut impl core::fmt::Write) -> core::fmt::Result {
+        let g = self.inner.lock();
+        writeln!(w, "ctrl_frames_in {}", g.frames_in)?;
+        writeln!(w, "ctrl_frames_out {}", g.frames_out)?;
+        writeln!(w, "ctrl_frames_rejected {}", g.frames_rejected)?;
+        for p in g.peers.iter() {
+            let up = p.sock.as_ref().is_some_and(|s| s.state() == State::Connected);
+            writeln!(w, "ctrl_peer {} {} queued {}", p.id, if up { "up" } else { "down" }, p.out.len())?;
+        }
+        Ok(())
+    }
+
+}
+
+/// At namespace exit every connection is aborted: a graceful close would
+/// leave sockets and timers behind in a namespace that is going away.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
+
+impl Inner {
+    fn teardown(&mut self) {
+        if let Some(l) = self.listener.take() {
+            l.abort();
+        }
+        for p in core::mem::take(&mut self.peers) {
+            if let Some(s) = p.sock {
+                s.abort();
+            }
+        }
+        for i in core::mem::take(&mut self.inbound) {
+            i.sock.abort();
+        }
+        self.mac = None;
+        self.setup = None;
+    }
+
+    /// Rebuilds the channel when this node's id, address, port or key
+    /// changed, and the peer list when peers came or went.
+    fn follow(&mut self, net: &Net, cfg: &ChannelCfg) {
+        let want = match (cfg.node, cfg.key) {
+            (Some(n), Some(key)) => Some(Setup { node: n.id, addr: n.addr, port: cfg.port, key }),
+            _ => None,
+        };
+        if want != self.setup {
+            self.teardown();
+            let Some(s) = want else { return };
+            let Ok(mac) = HmacSha256::new(&s.key) else { return };
+            let Ok(listener) = KernelSocket::listen(net, s.addr, s.port) else {
+                pr_warn!("ctrl: cannot listen on port {}\n", s.port);
+                return;
+            };
+            let mut listener = listener;
+            if let Ok(k) = net.kicker() {
+                listener.set_callback(k);
+            }
+            self.listener = Some(listener);
+            self.mac = Some(mac);
+            self.setup = Some(s);
+        }
+        // Peers: drop the ones no longer configured, add new ones.
+        for p in core::mem::take(&mut self.peers) {
+            if cfg.peer(p.id).is_some_and(|c| c.addr == p.addr) {
+                let _ = self.peers.push(p, GFP_KERNEL);
+            } else if let Some(s) = p.sock {
+                s.abort();
+            }
+        }
+        for c in cfg.peers() {
+            if self.peers.iter().all(|p| p.id != c.id) {
+                let _ = self.peers.push(
+                    Outbound {
+                        id: c.id,
+                        addr: c.addr,
+                        sock: None,
+                        out: KVec::new(),
+                        next_try_ms: 0,
+                        backoff_ms: BACKOFF_MIN_MS,
+                    },
+                    GFP_KERNEL,
+                );
+            }
+        }
+    }
+
+    fn accept(&mut self, net: &Net, cfg: &ChannelCfg) {
+        let Some(l) = self.listener.as_ref() else { return };
+        while let Ok(Some(mut sock)) = l.accept() {
+            let peer = sock.peer().ok().and_then(|(addr, _)| cfg.peer_by_addr(addr)).map(|p| p.id);
+            if peer.is_none() || self.inbound.len() >= INBOUND_MAX {
+                // Not a configured node: refuse at once.
+                sock.abort();
+                continue;
+            }
+            if let Ok(k) = net.kicker() {
+                sock.set_callback(k);
+            }
+            sock.set_nodelay();
+            let Ok(buf) = KVec::with_capacity(MAX_FRAME_LEN, GFP_KERNEL) else {
+                sock.abort();
+                continue;
+            };
+            let _ = self.inbound.push(Inbound { sock, peer, buf, dead: false }, GFP_KERNEL);
+        }
+    }
+
+    fn connect(&mut self, net: &Net) {
+        let Some(setup) = self.setup else { return };
+        let now = now_ms();
+        for p in self.peers.iter_mut() {
+            let dead = match p.sock.as_ref() {
+                None => true,
+                Some(s) => s.state() == State::Closed || s.error().is_some(),
+            };
+            if !dead || now < p.next_try_ms {
+                continue;
+            }
+            if let Some(s) = p.sock.take() {
+                s.abort();
+                // Frames half-sent on the dead connection are lost with it;
+                // the machines resend what matters.
+                p.out = KVec::new();
+            }
+            p.next_try_ms = now.saturating_add(p.backoff_ms);
+            p.backoff_ms = (p.backoff_ms * 2).min(BACKOFF_MAX_MS);
+            let Ok(k) = net.kicker() else { continue };
+            if let Ok(s) = KernelSocket::connect_with_callback(net, p.addr, setup.port, k) {
+                s.set_nodelay();
+                p.sock = Some(s);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        for p in self.peers.iter_mut() {
+            let Some(s) = p.sock.as_ref() else { continue };
+            if s.state() != State::Connected {
+                continue;
+            }
+            p.backoff_ms = BACKOFF_MIN_MS;
+            match s.send(&p.out) {
+                Ok(0) => {}
+                Ok(n) => consume(&mut p.out, n),
+                Err(_) => {
+                    if let Some(s) = p.sock.take() {
+                        s.abort();
+                    }
+                    p.out = KVec::new();
+                }
+            }
+        }
+    }
+
+    fn receive(&mut self, on_msg: OnMessage<'_>) {
+        let Inner { mac, inbound, guards, frames_in, frames_rejected, .. } = self;
+        let Some(mac) = mac.as_ref() else { return };
+        let mut chunk = [0u8; 2048];
+        for c in inbound.iter_mut() {
+            while !c.dead {
+                let n = match c.sock.recv(&mut chunk) {
+                    Ok(Recv::Data(n)) => n,
+                    Ok(Recv::WouldBlock) => break,
+                    Ok(Recv::Closed) | Err(_) => {
+                        c.dead = true;
+                        break;
+                    }
+                };
+                let room = MAX_FRAME_LEN.saturating_sub(c.buf.len());
+                if n > room || c.buf.extend_from_slice(chunk.get(..n).unwrap_or(&[]), GFP_KERNEL).is_err() {
+                    c.dead = true;
+                    break;
+                }
+                // Every whole frame in the buffer.
+                let mut used = 0;
+                loop {
+                    let rest = c.buf.get(used..).unwrap_or(&[]);
+                    match wire::decode_verified(rest, mac) {
+                        Ok((frame, len)) => {
+                            used += len;
+                            if !accept_frame(guards, c.peer, &frame) {
+                                *frames_rejected += 1;
+                                c.dead = true;
+                                break;
+                            }
+                            *frames_in += 1;
+                            on_msg(frame.header.sender, &frame.message);
+                        }
+                        Err(wire::WireError::Incomplete { .. }) => break,
+                        Err(_) => {
+                            // Out of step or forged: nothing more on this
+                            // connection can be trusted.
+                            *frames_rejected += 1;
+                            c.dead = true;
+                            break;
+                        }
+                    }
+                }
+                if used > 0 {
+                    consume(&mut c.buf, used);
+                }
+            }
+        }
+        for c in core::mem::take(inbound) {
+            if c.dead {
+                c.sock.abort();
+            } else {
+                let _ = inbound.push(c, GFP_KERNEL);
+            }
+        }
+    }
+}
+
+/// The sender must be the peer at the connection's address, and its
+/// sequence number new.
+fn accept_frame(guards: &mut KVec<(u16, ReplayGuard)>, peer: Option<u16>, frame: &Frame<'_>) -> bool {
+    let Some(peer) = peer else { return false };
+    if frame.header.sender != peer {
+        return false;
+    }
+    if guards.iter().all(|(id, _)| *id != peer) && guards.push((peer, ReplayGuard::new()), GFP_KERNEL).is_err() {
+        return false;
+    }
+    guards
+        .iter_mut()
+        .find(|(id, _)| *id == peer)
+        .is_some_and(|(_, g)| g.accept(frame.header.seq).is_ok())
+}
