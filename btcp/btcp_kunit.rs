@@ -15,6 +15,7 @@ pub mod kernel_ext;
 pub mod btcp_core;
 
 mod counters;
+mod kunit_sock;
 
 use btcp_core::build::write_ipv4_tcp;
 use btcp_core::{Flags, Ipv4Header, TcpHeader, TcpOptions};

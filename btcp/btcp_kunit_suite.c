@@ -23,6 +23,9 @@ BTCP_RUST_CASE(counters_classify_skb)
 BTCP_RUST_CASE(counters_ignore_non_tcp)
 BTCP_RUST_CASE(counters_render)
 BTCP_RUST_CASE(rewrite_checksums)
+BTCP_RUST_CASE(hmac_rfc4231)
+BTCP_RUST_CASE(sock_roundtrip)
+BTCP_RUST_CASE(sock_refused)
 
 static struct kunit_case btcp_cases[] = {
 	KUNIT_CASE(skb_read_linear),
@@ -31,6 +34,9 @@ static struct kunit_case btcp_cases[] = {
 	KUNIT_CASE(counters_ignore_non_tcp),
 	KUNIT_CASE(counters_render),
 	KUNIT_CASE(rewrite_checksums),
+	KUNIT_CASE(hmac_rfc4231),
+	KUNIT_CASE(sock_roundtrip),
+	KUNIT_CASE(sock_refused),
 	{}
 };
 

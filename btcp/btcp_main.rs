@@ -16,6 +16,7 @@ pub mod kernel_ext;
 pub mod btcp_core;
 
 mod counters;
+mod ctrl;
 mod handoff;
 
 use counters::Counters;

@@ -96,7 +96,12 @@ impl ChannelCfg {
         for (slot, p) in peers.iter_mut().zip(cfg.peers()) {
             *slot = Some(*p);
         }
-        ChannelCfg { node: cfg.node, port: cfg.ctrl_port, key: cfg.key, peers }
+        ChannelCfg {
+            node: cfg.node,
+            port: cfg.ctrl_port,
+            key: cfg.key,
+            peers,
+        }
     }
 
     fn peers(&self) -> impl Iterator<Item = &Peer> {
@@ -118,7 +123,10 @@ pub(crate) type OnMessage<'a> = &'a mut dyn FnMut(u16, &Message<'_>);
 /// `v` without its first `n` bytes (6.12's `KVec` has no `drain`).
 fn consume(v: &mut KVec<u8>, n: usize) {
     let mut rest = KVec::new();
-    if rest.extend_from_slice(v.get(n..).unwrap_or(&[]), GFP_KERNEL).is_ok() {
+    if rest
+        .extend_from_slice(v.get(n..).unwrap_or(&[]), GFP_KERNEL)
+        .is_ok()
+    {
         *v = rest;
     }
 }
@@ -182,7 +190,10 @@ impl Ctrl {
         let ok = p
             .out
             .get_mut(start..)
-            .map(|buf| msg.encode_sealed(setup.node, inner.send_seq, mac, buf).is_ok())
+            .map(|buf| {
+                msg.encode_sealed(setup.node, inner.send_seq, mac, buf)
+                    .is_ok()
+            })
             .unwrap_or(false);
         if !ok {
             // Roll back: rebuild the queue without the failed frame.
@@ -202,12 +213,20 @@ impl Ctrl {
         writeln!(w, "ctrl_frames_out {}", g.frames_out)?;
         writeln!(w, "ctrl_frames_rejected {}", g.frames_rejected)?;
         for p in g.peers.iter() {
-            let up = p.sock.as_ref().is_some_and(|s| s.state() == State::Connected);
-            writeln!(w, "ctrl_peer {} {} queued {}", p.id, if up { "up" } else { "down" }, p.out.len())?;
+            let up = p
+                .sock
+                .as_ref()
+                .is_some_and(|s| s.state() == State::Connected);
+            writeln!(
+                w,
+                "ctrl_peer {} {} queued {}",
+                p.id,
+                if up { "up" } else { "down" },
+                p.out.len()
+            )?;
         }
         Ok(())
     }
-
 }
 
 /// At namespace exit every connection is aborted: a graceful close would
@@ -239,13 +258,20 @@ impl Inner {
     /// changed, and the peer list when peers came or went.
     fn follow(&mut self, net: &Net, cfg: &ChannelCfg) {
         let want = match (cfg.node, cfg.key) {
-            (Some(n), Some(key)) => Some(Setup { node: n.id, addr: n.addr, port: cfg.port, key }),
+            (Some(n), Some(key)) => Some(Setup {
+                node: n.id,
+                addr: n.addr,
+                port: cfg.port,
+                key,
+            }),
             _ => None,
         };
         if want != self.setup {
             self.teardown();
             let Some(s) = want else { return };
-            let Ok(mac) = HmacSha256::new(&s.key) else { return };
+            let Ok(mac) = HmacSha256::new(&s.key) else {
+                return;
+            };
             let Ok(listener) = KernelSocket::listen(net, s.addr, s.port) else {
                 pr_warn!("ctrl: cannot listen on port {}\n", s.port);
                 return;
@@ -284,9 +310,15 @@ impl Inner {
     }
 
     fn accept(&mut self, net: &Net, cfg: &ChannelCfg) {
-        let Some(l) = self.listener.as_ref() else { return };
+        let Some(l) = self.listener.as_ref() else {
+            return;
+        };
         while let Ok(Some(mut sock)) = l.accept() {
-            let peer = sock.peer().ok().and_then(|(addr, _)| cfg.peer_by_addr(addr)).map(|p| p.id);
+            let peer = sock
+                .peer()
+                .ok()
+                .and_then(|(addr, _)| cfg.peer_by_addr(addr))
+                .map(|p| p.id);
             if peer.is_none() || self.inbound.len() >= INBOUND_MAX {
                 // Not a configured node: refuse at once.
                 sock.abort();
@@ -300,7 +332,15 @@ impl Inner {
                 sock.abort();
                 continue;
             };
-            let _ = self.inbound.push(Inbound { sock, peer, buf, dead: false }, GFP_KERNEL);
+            let _ = self.inbound.push(
+                Inbound {
+                    sock,
+                    peer,
+                    buf,
+                    dead: false,
+                },
+                GFP_KERNEL,
+            );
         }
     }
 
@@ -352,7 +392,14 @@ impl Inner {
     }
 
     fn receive(&mut self, on_msg: OnMessage<'_>) {
-        let Inner { mac, inbound, guards, frames_in, frames_rejected, .. } = self;
+        let Inner {
+            mac,
+            inbound,
+            guards,
+            frames_in,
+            frames_rejected,
+            ..
+        } = self;
         let Some(mac) = mac.as_ref() else { return };
         let mut chunk = [0u8; 2048];
         for c in inbound.iter_mut() {
@@ -366,7 +413,11 @@ impl Inner {
                     }
                 };
                 let room = MAX_FRAME_LEN.saturating_sub(c.buf.len());
-                if n > room || c.buf.extend_from_slice(chunk.get(..n).unwrap_or(&[]), GFP_KERNEL).is_err() {
+                if n > room
+                    || c.buf
+                        .extend_from_slice(chunk.get(..n).unwrap_or(&[]), GFP_KERNEL)
+                        .is_err()
+                {
                     c.dead = true;
                     break;
                 }
@@ -412,12 +463,18 @@ impl Inner {
 
 /// The sender must be the peer at the connection's address, and its
 /// sequence number new.
-fn accept_frame(guards: &mut KVec<(u16, ReplayGuard)>, peer: Option<u16>, frame: &Frame<'_>) -> bool {
+fn accept_frame(
+    guards: &mut KVec<(u16, ReplayGuard)>,
+    peer: Option<u16>,
+    frame: &Frame<'_>,
+) -> bool {
     let Some(peer) = peer else { return false };
     if frame.header.sender != peer {
         return false;
     }
-    if guards.iter().all(|(id, _)| *id != peer) && guards.push((peer, ReplayGuard::new()), GFP_KERNEL).is_err() {
+    if guards.iter().all(|(id, _)| *id != peer)
+        && guards.push((peer, ReplayGuard::new()), GFP_KERNEL).is_err()
+    {
         return false;
     }
     guards

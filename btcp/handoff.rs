@@ -19,8 +19,8 @@ use crate::btcp_core::frontend::{FeFlow, FeOutput, Target};
 use crate::btcp_core::isn::IsnSecret;
 use crate::btcp_core::segment::{OutSegment, Seg};
 use crate::btcp_core::wire::{HandoffReq, Message};
-use crate::ctrl::{ChannelCfg, Ctrl};
 use crate::btcp_core::xlate::{EditKind, Edits};
+use crate::ctrl::{ChannelCfg, Ctrl};
 use crate::kernel_ext::net::{now_ms, random_bytes, Net};
 use crate::kernel_ext::netfilter::Verdict;
 use crate::kernel_ext::skb::{FieldEdit, SkBuff};
@@ -368,19 +368,39 @@ impl Handoff {
                     }
                     Deferred::LocalHandoff(key) => self.local_handoff(flows, key, now, sends),
                     Deferred::RemoteHandoff(key) => {
-                        let Some(e) = flows.fe.get(&key_of(&key)) else { continue };
-                        let (Some(t), req) = (e.flow.target(), e.flow.handoff_req(&e.buf[..])) else {
+                        let Some(e) = flows.fe.get(&key_of(&key)) else {
+                            continue;
+                        };
+                        let (Some(t), req) = (e.flow.target(), e.flow.handoff_req(&e.buf[..]))
+                        else {
                             continue;
                         };
                         let mut request = KVec::new();
                         if request.extend_from_slice(req.request, GFP_ATOMIC).is_err() {
                             continue;
                         }
-                        let msg = Message::HandoffReq(HandoffReq { request: &[], ..req });
-                        let _ = later.outgoing.push(Outgoing { to: t.node, msg, request }, GFP_ATOMIC);
+                        let msg = Message::HandoffReq(HandoffReq {
+                            request: &[],
+                            ..req
+                        });
+                        let _ = later.outgoing.push(
+                            Outgoing {
+                                to: t.node,
+                                msg,
+                                request,
+                            },
+                            GFP_ATOMIC,
+                        );
                     }
                     Deferred::Control(to, msg) => {
-                        let _ = later.outgoing.push(Outgoing { to, msg, request: KVec::new() }, GFP_ATOMIC);
+                        let _ = later.outgoing.push(
+                            Outgoing {
+                                to,
+                                msg,
+                                request: KVec::new(),
+                            },
+                            GFP_ATOMIC,
+                        );
                     }
                 }
             }
@@ -397,7 +417,10 @@ impl Handoff {
         }
         for o in later.outgoing.iter() {
             let msg = match o.msg {
-                Message::HandoffReq(r) => Message::HandoffReq(HandoffReq { request: &o.request, ..r }),
+                Message::HandoffReq(r) => Message::HandoffReq(HandoffReq {
+                    request: &o.request,
+                    ..r
+                }),
                 m => m,
             };
             if !self.ctrl.send(o.to, &msg) {
@@ -407,12 +430,22 @@ impl Handoff {
     }
 
     /// A message from node `from`.
-    fn on_message(&self, flows: &mut Flows, from: u16, msg: &Message<'_>, now: u64, sends: &mut Sends) {
+    fn on_message(
+        &self,
+        flows: &mut Flows,
+        from: u16,
+        msg: &Message<'_>,
+        now: u64,
+        sends: &mut Sends,
+    ) {
         let core = flows.core;
         match *msg {
             Message::HandoffReq(req) => {
                 let key = FlowKey {
-                    client: crate::btcp_core::flow::Endpoint { addr: req.client_addr, port: req.client_port },
+                    client: crate::btcp_core::flow::Endpoint {
+                        addr: req.client_addr,
+                        port: req.client_port,
+                    },
                     server: crate::btcp_core::flow::Endpoint {
                         addr: flows.cfg.node.map_or(0, |n| n.addr),
                         port: req.vip_port,
@@ -425,34 +458,81 @@ impl Handoff {
                     self.be_output(flows, k, &out, now, sends);
                     return;
                 }
-                let nack = |reason| Message::HandoffNack(crate::btcp_core::wire::HandoffNack { fe_flow_id: req.fe_flow_id, reason });
+                let nack = |reason| {
+                    Message::HandoffNack(crate::btcp_core::wire::HandoffNack {
+                        fe_flow_id: req.fe_flow_id,
+                        reason,
+                    })
+                };
                 if flows.be_count >= MAX_FLOWS {
-                    let _ = flows.deferred.push(Deferred::Control(from, nack(crate::btcp_core::wire::NackReason::Overloaded)), GFP_ATOMIC);
+                    let _ = flows.deferred.push(
+                        Deferred::Control(
+                            from,
+                            nack(crate::btcp_core::wire::NackReason::Overloaded),
+                        ),
+                        GFP_ATOMIC,
+                    );
                     return;
                 }
                 let Ok(mut buf) = new_buf() else { return };
-                match BeFlow::on_handoff_req(&req, from, own, key.server.addr, &mut buf[..], &core, now) {
+                match BeFlow::on_handoff_req(
+                    &req,
+                    from,
+                    own,
+                    key.server.addr,
+                    &mut buf[..],
+                    &core,
+                    now,
+                ) {
                     Ok((flow, out)) => {
-                        let Ok(node) = RBTreeNode::new(k, BeEntry { flow, buf }, GFP_ATOMIC) else { return };
+                        let Ok(node) = RBTreeNode::new(k, BeEntry { flow, buf }, GFP_ATOMIC) else {
+                            return;
+                        };
                         flows.be.insert(node);
                         flows.be_count += 1;
                         bump(&self.stats.handoffs_received, 1);
                         self.be_output(flows, k, &out, now, sends);
                     }
                     Err(n) => {
-                        let _ = flows.deferred.push(Deferred::Control(from, Message::HandoffNack(n)), GFP_ATOMIC);
+                        let _ = flows
+                            .deferred
+                            .push(Deferred::Control(from, Message::HandoffNack(n)), GFP_ATOMIC);
                     }
                 }
             }
-            Message::HandoffAck(a) => self.to_frontend_by_id(flows, a.fe_flow_id, Message::HandoffAck(a), from, now, sends),
-            Message::HandoffNack(n) => self.to_frontend_by_id(flows, n.fe_flow_id, Message::HandoffNack(n), from, now, sends),
-            Message::Terminate(t) => self.to_frontend_by_id(flows, t.fe_flow_id, Message::Terminate(t), from, now, sends),
+            Message::HandoffAck(a) => self.to_frontend_by_id(
+                flows,
+                a.fe_flow_id,
+                Message::HandoffAck(a),
+                from,
+                now,
+                sends,
+            ),
+            Message::HandoffNack(n) => self.to_frontend_by_id(
+                flows,
+                n.fe_flow_id,
+                Message::HandoffNack(n),
+                from,
+                now,
+                sends,
+            ),
+            Message::Terminate(t) => {
+                self.to_frontend_by_id(flows, t.fe_flow_id, Message::Terminate(t), from, now, sends)
+            }
             _ => {}
         }
     }
 
     /// A message about front-end flow `id`, which must be handed to `from`.
-    fn to_frontend_by_id(&self, flows: &mut Flows, id: u32, msg: Message<'_>, from: u16, now: u64, sends: &mut Sends) {
+    fn to_frontend_by_id(
+        &self,
+        flows: &mut Flows,
+        id: u32,
+        msg: Message<'_>,
+        from: u16,
+        now: u64,
+        sends: &mut Sends,
+    ) {
         let found = flows
             .fe
             .iter()
@@ -491,7 +571,8 @@ impl Handoff {
         let Ok(buf) = new_buf() else {
             return CoreVerdict::Drop;
         };
-        let Ok(node) = RBTreeNode::new(key_of(&flow.key()), FeEntry { flow, buf }, GFP_ATOMIC) else {
+        let Ok(node) = RBTreeNode::new(key_of(&flow.key()), FeEntry { flow, buf }, GFP_ATOMIC)
+        else {
             return CoreVerdict::Drop;
         };
         flows.fe.insert(node);
@@ -538,7 +619,14 @@ impl Handoff {
     }
 
     /// Carries out a front-end output (all but its verdict).
-    fn fe_output(&self, flows: &mut Flows, key: Key, out: FeOutput<'_>, now: u64, sends: &mut Sends) {
+    fn fe_output(
+        &self,
+        flows: &mut Flows,
+        key: Key,
+        out: FeOutput<'_>,
+        now: u64,
+        sends: &mut Sends,
+    ) {
         if let Some(p) = out.reply.as_ref().and_then(|r| packet(r, &[])) {
             let _ = sends.packets.push(p, GFP_ATOMIC);
         }
@@ -557,28 +645,48 @@ impl Handoff {
     /// off.
     fn dispatch(&self, flows: &mut Flows, key: Key, now: u64, sends: &mut Sends) {
         let core = flows.core;
-        let Flows { fe, cfg, deferred, .. } = &mut *flows;
+        let Flows {
+            fe, cfg, deferred, ..
+        } = &mut *flows;
         let Some(e) = fe.get_mut(&key) else { return };
         let node = e.flow.select(&e.buf[..], &cfg.rules);
         let own = cfg.node;
         let target = match (own, cfg.peer(node)) {
-            (Some(me), _) if me.id == node => Target { node, addr: e.flow.key().server.addr },
-            (_, Some(peer)) => Target { node, addr: peer.addr },
+            (Some(me), _) if me.id == node => Target {
+                node,
+                addr: e.flow.key().server.addr,
+            },
+            (_, Some(peer)) => Target {
+                node,
+                addr: peer.addr,
+            },
             // No such node: ours, if we know who we are.
-            (Some(me), None) => Target { node: me.id, addr: e.flow.key().server.addr },
-            (None, None) => Target { node: 0, addr: e.flow.key().server.addr },
+            (Some(me), None) => Target {
+                node: me.id,
+                addr: e.flow.key().server.addr,
+            },
+            (None, None) => Target {
+                node: 0,
+                addr: e.flow.key().server.addr,
+            },
         };
         let flow_key = e.flow.key();
         let out = e.flow.handoff(target, &e.buf[..], &core, now);
         if out.control.is_some() {
             if own.map_or(true, |me| me.id == target.node) {
                 bump(&self.stats.handoffs_local, 1);
-                if deferred.push(Deferred::LocalHandoff(flow_key), GFP_ATOMIC).is_ok() {
+                if deferred
+                    .push(Deferred::LocalHandoff(flow_key), GFP_ATOMIC)
+                    .is_ok()
+                {
                     sends.kick = true;
                 }
             } else {
                 bump(&self.stats.handoffs_remote, 1);
-                if deferred.push(Deferred::RemoteHandoff(flow_key), GFP_ATOMIC).is_ok() {
+                if deferred
+                    .push(Deferred::RemoteHandoff(flow_key), GFP_ATOMIC)
+                    .is_ok()
+                {
                     sends.kick = true;
                 }
             }
@@ -591,7 +699,9 @@ impl Handoff {
         let k = key_of(&key);
         let own = flows.cfg.node.map_or(0, |n| n.id);
         let Flows { fe, be, .. } = &mut *flows;
-        let Some(fe_entry) = fe.get_mut(&k) else { return };
+        let Some(fe_entry) = fe.get_mut(&k) else {
+            return;
+        };
         let req = fe_entry.flow.handoff_req(&fe_entry.buf[..]);
         if let Some(b) = be.get_mut(&k) {
             let out = b.flow.on_repeated_req(&req);
@@ -640,7 +750,11 @@ impl Handoff {
             let own = flows.cfg.node.map_or(0, |n| n.id);
             if origin == own {
                 self.to_frontend(flows, key, msg, origin, now, sends);
-            } else if flows.deferred.push(Deferred::Control(origin, msg), GFP_ATOMIC).is_ok() {
+            } else if flows
+                .deferred
+                .push(Deferred::Control(origin, msg), GFP_ATOMIC)
+                .is_ok()
+            {
                 sends.kick = true;
             }
         }
@@ -652,9 +766,19 @@ impl Handoff {
     /// A control message for the front-end flow `key` of this node, from
     /// the back-end machine of node `from` (this node's own, or a peer's
     /// over the control channel).
-    fn to_frontend(&self, flows: &mut Flows, key: Key, msg: Message<'_>, from: u16, now: u64, sends: &mut Sends) {
+    fn to_frontend(
+        &self,
+        flows: &mut Flows,
+        key: Key,
+        msg: Message<'_>,
+        from: u16,
+        now: u64,
+        sends: &mut Sends,
+    ) {
         let core = flows.core;
-        let Some(e) = flows.fe.get_mut(&key) else { return };
+        let Some(e) = flows.fe.get_mut(&key) else {
+            return;
+        };
         let out = match msg {
             Message::HandoffAck(ack) => {
                 bump(&self.stats.handoff_acks, 1);
@@ -674,13 +798,17 @@ impl Handoff {
     /// back-end spaces, on its way into our stack.
     fn be_forwarded(&self, skb: &SkBuff, now: u64, sends: &mut Sends) {
         let mut hbuf = [0u8; HEADERS_MAX];
-        let Some(h) = headers(skb, &mut hbuf) else { return };
+        let Some(h) = headers(skb, &mut hbuf) else {
+            return;
+        };
         let Some(seg) = Seg::parse(h) else { return };
         let key = key_of(&seg.key_from_client());
         let mut guard = self.flows.lock();
         let flows = &mut *guard;
         let core = flows.core;
-        let Some(e) = flows.be.get_mut(&key) else { return };
+        let Some(e) = flows.be.get_mut(&key) else {
+            return;
+        };
         let out = e.flow.on_forwarded(&seg, &core, now);
         self.be_output(flows, key, &out, now, sends);
     }
@@ -695,7 +823,9 @@ impl Handoff {
             }
         }
         for k in due.iter() {
-            let Some(e) = flows.fe.get_mut(k) else { continue };
+            let Some(e) = flows.fe.get_mut(k) else {
+                continue;
+            };
             let out = e.flow.on_tick(&e.buf[..], &core, now);
             let resend = out.control.is_some();
             // Owned again: the resent request is rebuilt from the flow.
@@ -710,7 +840,9 @@ impl Handoff {
             };
             if resend {
                 let fk = e.flow.key();
-                let d = match e.flow.xlate().is_none() && e.flow.target().is_some_and(|t| t.addr != fk.server.addr) {
+                let d = match e.flow.xlate().is_none()
+                    && e.flow.target().is_some_and(|t| t.addr != fk.server.addr)
+                {
                     true => Deferred::RemoteHandoff(fk),
                     false => Deferred::LocalHandoff(fk),
                 };
@@ -727,7 +859,9 @@ impl Handoff {
             }
         }
         for k in due.iter() {
-            let Some(e) = flows.be.get_mut(k) else { continue };
+            let Some(e) = flows.be.get_mut(k) else {
+                continue;
+            };
             let out = e.flow.on_tick(&core, now);
             self.be_output(flows, *k, &out, now, sends);
         }

@@ -14,6 +14,8 @@
 #include <linux/skbuff.h>
 #include <linux/seq_file.h>
 #include <net/net_namespace.h>
+#include "glue_sock.h"
+#include "glue_crypto.h"
 
 /* The files of /proc/net/btcp/. */
 enum btcp_proc_file {

@@ -4,8 +4,10 @@
 //! types.
 
 pub mod bindings;
+pub mod hmac;
 pub mod net;
 pub mod netfilter;
 pub mod seq_file;
 pub mod skb;
+pub mod socket;
 pub mod sync_bh;

@@ -35,6 +35,11 @@ impl Net {
         NonNull::new(ptr).map(|ptr| Net { ptr })
     }
 
+    /// The namespace, for wrappers that pass it to the kernel.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::net {
+        self.ptr.as_ptr()
+    }
+
     /// Queues the namespace's `PernetState::work` on btcp's workqueue. Any
     /// context; does nothing once the namespace is going away.
     pub fn kick(&self) {
@@ -84,4 +89,42 @@ pub fn random_bytes(buf: &mut [u8]) {
 pub fn real_ms() -> u64 {
     // SAFETY: reading the clock has no preconditions.
     unsafe { bindings::btcp_real_ms() }
+}
+
+/// Queues a namespace's work from a socket's event callback (see
+/// `KernelSocket::set_callback`).
+///
+/// # Invariants
+///
+/// `ptr` points to a live namespace with btcp state for as long as this
+/// value exists: it is only made by `Net::kicker`, and only installed on
+/// sockets that the namespace's state owns and releases (removing the
+/// callback, whose reference is the last) before the namespace exits, the
+/// rule every kernel socket of btcp already follows (rust/socket.rs).
+pub struct NetKick {
+    ptr: NonNull<bindings::net>,
+}
+
+// SAFETY: kicking is allowed from any context on any CPU.
+unsafe impl Send for NetKick {}
+// SAFETY: as above; `&NetKick` only kicks.
+unsafe impl Sync for NetKick {}
+
+impl Net {
+    /// A callback target that kicks this namespace's work, for the
+    /// namespace's own sockets.
+    pub fn kicker(&self) -> Result<kernel::sync::Arc<NetKick>> {
+        Ok(kernel::sync::Arc::new(
+            NetKick { ptr: self.ptr },
+            kernel::alloc::flags::GFP_KERNEL,
+        )?)
+    }
+}
+
+impl super::socket::SocketEvents for NetKick {
+    fn on_event(this: kernel::sync::ArcBorrow<'_, Self>) {
+        // SAFETY: by the type invariant the namespace and its btcp state
+        // are live while a socket can still call us.
+        unsafe { bindings::btcp_pernet_kick(this.ptr.as_ptr()) }
+    }
 }

@@ -35,7 +35,9 @@ module_clippy() {
 }
 
 host_lints() {
-  cargo fmt --all --check && cargo clippy --workspace --all-targets --quiet -- -D warnings
+  cargo fmt --all --check &&
+    rustfmt --edition 2021 --check btcp/btcp_main.rs btcp/btcp_kunit.rs &&
+    cargo clippy --workspace --all-targets --quiet -- -D warnings
 }
 
 lab() { # NAME SCRIPT MODULES...: one guest boot running SCRIPT
@@ -55,6 +57,7 @@ stage core cargo test --workspace
 stage kunit lab kunit tests/lab/kunit.sh "$root/btcp_kunit.ko"
 stage lab-smoke lab lab-smoke tests/lab/smoke.sh "$root/btcp.ko"
 stage lab-handoff lab lab-handoff tests/lab/handoff.sh "$root/btcp.ko"
+stage lab-remote lab lab-remote tests/lab/handoff_remote.sh "$root/btcp.ko"
 
 echo
 echo "=== summary (logs in $out)"

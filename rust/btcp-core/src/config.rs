@@ -252,7 +252,10 @@ impl NodeConfig {
             "key" => self.key = Some(parse_key(arg()?)?),
             "linger-ms" => {
                 let a = arg()?;
-                let ms = a.parse::<u32>().ok().filter(|_| a.bytes().all(|b| b.is_ascii_digit()));
+                let ms = a
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|_| a.bytes().all(|b| b.is_ascii_digit()));
                 self.linger_ms = Some(ms.ok_or(ConfigErrorKind::BadNumber)?);
             }
             _ => return Err(ConfigErrorKind::UnknownCommand),

@@ -1,0 +1,104 @@
+#!/bin/bash
+# Guest script: handoff from the front-end to other nodes over the control
+# channel, content-routed: /big/ to be2, everything else to be1. The
+# back-ends' unmodified nginx answer the client directly (direct server
+# return): the front-end never carries response bytes.
+set -uo pipefail
+lab=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../qemu" && pwd)
+# shellcheck source=SCRIPTDIR/../../qemu/topology.sh
+source "$lab/topology.sh"
+
+passed=0 failed=0
+ok() { echo "ok $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+summary() { echo "handoff-remote: $passed passed, $failed failed"; [ "$failed" = 0 ]; }
+servers=(be1 be2)
+cleanup() { local s; for s in "${servers[@]}"; do "$lab/nginx.sh" stop "$s"; done; topology_down; }
+trap cleanup EXIT
+
+topology_up || { bad topology "topology_up failed"; summary; exit 1; }
+content=$("$lab/content.sh" fe "${LAB_BES[@]}") || { bad content "content.sh failed"; summary; exit 1; }
+for s in "${servers[@]}"; do "$lab/nginx.sh" start "$s" || bad "nginx-$s" "did not start"; done
+declare -A want=()
+while read -r sum path; do want[$path]=$sum; done <"$content/manifest.sha256"
+tmp=$(mktemp -d)
+vip=$LAB_VIP
+key=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+declare -A id=([fe]=1 [be1]=2 [be2]=3 [be3]=4)
+stat() { in_ns "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/btcp/counters; }
+flows() { in_ns "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/btcp/flows; }
+
+for n in fe "${LAB_BES[@]}"; do
+  cfg="node ${id[$n]} $(ns_ip "$n")"
+  for p in fe "${LAB_BES[@]}"; do [ "$p" = "$n" ] || cfg+=$'\n'"peer ${id[$p]} $(ns_ip "$p")"; done
+  [ "$n" = fe ] && cfg+=$'\n'"service $vip:80"$'\n'"rules /big/=3,default=2"
+  cfg+=$'\n'"linger-ms 1500"$'\n'"key $key"
+  if in_ns "$n" sh -c "printf '%s\n' '$cfg' > /proc/net/btcp/config"; then ok "config-$n"
+  else bad "config-$n" "write failed: $(dmesg | tail -1)"; fi
+done
+# The channel comes up on its own (connect with backoff).
+for _ in $(seq 30); do
+  up=$(in_ns fe grep -c ' up ' /proc/net/btcp/counters)
+  [ "$up" = 3 ] && break; sleep 0.3
+done
+if [ "$up" = 3 ]; then ok "ctrl-channel-up"; else bad ctrl-channel-up "$(in_ns fe grep ctrl_ /proc/net/btcp/counters | tr '\n' '|')"; fi
+
+fetch() { # NAME PATH WANT-SHA
+  local got
+  got=$(in_ns client curl -sS --noproxy '*' --fail --max-time 120 "http://$vip$2" 2>"$tmp/err" | sha256sum | cut -d' ' -f1)
+  if [ "$got" = "$3" ]; then ok "$1"; else bad "$1" "sha256 $got want $3: $(cat "$tmp/err")"; fi
+}
+fetch whoami-routed-to-be1 /whoami.txt "$(echo be1 | sha256sum | cut -d' ' -f1)"
+for f in /small/1.bin /small/1449.bin /small/64k.bin /small/1m.bin; do fetch "vip$f" "$f" "${want[$f]}"; done
+
+# A 64 MiB download routed to be2, watched on the front-end's link: not one
+# packet with payload may come from the VIP there.
+in_ns fe timeout 120 tcpdump -i eth0 -nn -q -w "$tmp/fe.pcap" \
+  "tcp and src host $vip and (ip[2:2] - ((ip[0]&0xf)<<2) - ((tcp[12]&0xf0)>>2)) > 0" 2>/dev/null &
+dump=$!
+sleep 1
+fetch vip-64m-from-be2 /big/64m.bin "${want[/big/64m.bin]}"
+sleep 0.5; kill "$dump" 2>/dev/null; wait "$dump" 2>/dev/null
+n=$(tcpdump -nn -r "$tmp/fe.pcap" 2>/dev/null | wc -l)
+if [ "$n" = 0 ]; then ok "fe-carries-no-response-bytes"; else bad fe-carries-no-response-bytes "$n packets with payload from the VIP on fe's link"; fi
+
+for s in be1 be2; do
+  log=$("$lab/nginx.sh" log "$s")
+  c=$(grep -c "^$(ns_ip client):" "$log"); o=$(grep -vc "^$(ns_ip client):" "$log")
+  if [ "$c" -gt 0 ] && [ "$o" = 0 ]; then ok "$s-served-the-real-client ($c requests)"
+  else bad "$s-served-the-real-client" "$c from the client, $o others"; fi
+done
+if grep -q '/big/64m.bin' "$("$lab/nginx.sh" log be2)" && ! grep -q '/big/' "$("$lab/nginx.sh" log be1)"; then
+  ok "content-routing"; else bad content-routing "/big/ not only on be2"; fi
+
+# Load through the remote handoff, both connection modes.
+for mode in keepalive close; do
+  hdr=(); [ "$mode" = close ] && hdr=(-H "Connection: close")
+  in_ns client wrk -t1 -c10 -d4s --timeout 5s "${hdr[@]}" "http://$vip/small/1k.bin" >"$tmp/wrk" 2>&1
+  reqs=$(awk '/requests in/ { print $1 }' "$tmp/wrk")
+  errs=$(grep -E 'Socket errors|Non-2xx' "$tmp/wrk" | tr '\n' ' ')
+  if [ "${reqs:-0}" -gt 0 ] && [ -z "$errs" ]; then ok "wrk-$mode ($reqs requests, $(awk '/Requests\/sec/ { print $2 }' "$tmp/wrk") req/s)"
+  else bad "wrk-$mode" "$(tr '\n' ' ' <"$tmp/wrk")"; fi
+done
+
+for n in fe be1 be2; do echo "== $n"; in_ns "$n" cat /proc/net/btcp/counters | grep -v '^ *[a-z_]* *[0-9]* *[0-9]* *[0-9]* *[0-9]' ; done
+h=$(stat fe handoffs_remote); a=$(stat fe handoff_acks); r=$(( $(stat be1 handoffs_received) + $(stat be2 handoffs_received) ))
+if [ "$h" -gt 0 ] && [ "$a" = "$h" ] && [ "$r" = "$h" ]; then ok "handoffs-acked (fe sent $h, bes received $r, acks $a)"
+else bad handoffs-acked "fe sent $h, bes received $r, acks $a"; fi
+for n in fe be1 be2; do
+  for k in handoff_nacks rewrite_failures inject_failures send_failures ctrl_send_failures ctrl_frames_rejected; do
+    v=$(stat "$n" "$k"); [ "${v:-0}" = 0 ] || bad "$n-$k" "$k = $v"
+  done
+done
+[ "$failed" = 0 ] && ok "no-failures-counted"
+if [ "$(stat fe be_translated_bytes)" = 0 ] && [ "$(stat be2 be_translated_bytes)" -ge $((64 << 20)) ]; then
+  ok "responses-translated-at-be (be2 $(stat be2 be_translated_bytes) bytes, fe 0)"
+else bad responses-translated-at-be "fe $(stat fe be_translated_bytes), be2 $(stat be2 be_translated_bytes)"; fi
+
+for _ in $(seq 30); do
+  t=0; for n in fe be1 be2; do t=$((t + $(flows "$n" fe_flows) + $(flows "$n" be_flows))); done
+  [ "$t" = 0 ] && break; sleep 0.5
+done
+if [ "$t" = 0 ]; then ok flows-freed-everywhere
+else bad flows-freed-everywhere "$(for n in fe be1 be2; do in_ns "$n" head -2 /proc/net/btcp/flows; done | tr '\n' ' ')"; fi
+summary
