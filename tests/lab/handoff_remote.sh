@@ -23,25 +23,15 @@ declare -A want=()
 while read -r sum path; do want[$path]=$sum; done <"$content/manifest.sha256"
 tmp=$(mktemp -d)
 vip=$LAB_VIP
-key=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
-declare -A id=([fe]=1 [be1]=2 [be2]=3 [be3]=4)
+# shellcheck source=SCRIPTDIR/../../qemu/cluster.sh
+source "$lab/cluster.sh"
 stat() { in_ns "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/btcp/counters; }
 flows() { in_ns "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/btcp/flows; }
 
-for n in fe "${LAB_BES[@]}"; do
-  cfg="node ${id[$n]} $(ns_ip "$n")"
-  for p in fe "${LAB_BES[@]}"; do [ "$p" = "$n" ] || cfg+=$'\n'"peer ${id[$p]} $(ns_ip "$p")"; done
-  [ "$n" = fe ] && cfg+=$'\n'"service $vip:80"$'\n'"rules /big/=3,default=2"
-  cfg+=$'\n'"linger-ms 1500"$'\n'"key $key"
-  if in_ns "$n" sh -c "printf '%s\n' '$cfg' > /proc/net/btcp/config"; then ok "config-$n"
-  else bad "config-$n" "write failed: $(dmesg | tail -1)"; fi
-done
+if cluster_config "/big/=3,default=2" "linger-ms 1500"; then ok cluster-config
+else bad cluster-config "write failed: $(dmesg | tail -1)"; fi
 # The channel comes up on its own (connect with backoff).
-for _ in $(seq 30); do
-  up=$(in_ns fe grep -c ' up ' /proc/net/btcp/counters)
-  [ "$up" = 3 ] && break; sleep 0.3
-done
-if [ "$up" = 3 ]; then ok "ctrl-channel-up"; else bad ctrl-channel-up "$(in_ns fe grep ctrl_ /proc/net/btcp/counters | tr '\n' '|')"; fi
+if cluster_wait_up; then ok "ctrl-channel-up"; else bad ctrl-channel-up "$(in_ns fe grep ctrl_ /proc/net/btcp/counters | tr '\n' '|')"; fi
 
 fetch() { # NAME PATH WANT-SHA
   local got

@@ -1,0 +1,37 @@
+#!/bin/bash
+# btcp cluster configuration for the lab topology (source it after
+# topology.sh): node ids fe=1 be1=2 be2=3 be3=4, every node a peer of every
+# other, one cluster key, the front-end fronting the VIP.
+#
+#   cluster_config RULES [EXTRA]   write /proc/net/btcp/config everywhere;
+#                                  RULES is the front-end's rule text, EXTRA
+#                                  more lines for every node
+#   cluster_wait_up                wait until fe's channel to all peers is up
+
+# shellcheck disable=SC2034 # used by the scripts that source this
+declare -A LAB_NODE_ID=([fe]=1 [be1]=2 [be2]=3 [be3]=4)
+LAB_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+
+cluster_config() {
+  local rules=$1 extra=${2:-} n p cfg
+  for n in fe "${LAB_BES[@]}"; do
+    cfg="node ${LAB_NODE_ID[$n]} $(ns_ip "$n")"
+    for p in fe "${LAB_BES[@]}"; do
+      [ "$p" = "$n" ] || cfg+=$'\n'"peer ${LAB_NODE_ID[$p]} $(ns_ip "$p")"
+    done
+    [ "$n" != fe ] || cfg+=$'\n'"service $LAB_VIP:80"$'\n'"rules $rules"
+    cfg+=$'\n'"key $LAB_KEY"
+    [ -z "$extra" ] || cfg+=$'\n'"$extra"
+    in_ns "$n" sh -c "printf '%s\n' '$cfg' > /proc/net/btcp/config" || return 1
+  done
+}
+
+cluster_wait_up() {
+  local up _
+  for _ in $(seq 50); do
+    up=$(in_ns fe grep -c '^ctrl_peer .* up ' /proc/net/btcp/counters)
+    [ "$up" = "${#LAB_BES[@]}" ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
