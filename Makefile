@@ -8,7 +8,7 @@ export KVARIANT
 # CLIPPY=1 builds the module through clippy-driver (the kernel's CLIPPY=1).
 CLIPPY ?=
 
-.PHONY: all deps kernel module core-test test demo lab-shell clean
+.PHONY: all deps kernel module core-test test demo bench clean
 
 all: module
 
@@ -29,6 +29,10 @@ test: deps
 
 demo: module
 	@bash scripts/demo.sh
+
+# Not a test: wrk through btcp and HAProxy against a back-end directly.
+bench: module
+	@bash scripts/bench.sh
 
 clean:
 	@kdir=$$(bash scripts/kernel.sh --dir 2>/dev/null); \

@@ -18,7 +18,7 @@ use crate::btcp_core::flow::{Config as CoreConfig, FlowKey, Verdict as CoreVerdi
 use crate::btcp_core::frontend::{FeFlow, FeOutput, Target};
 use crate::btcp_core::isn::IsnSecret;
 use crate::btcp_core::segment::{OutSegment, Seg};
-use crate::btcp_core::wire::{HandoffReq, Message};
+use crate::btcp_core::wire::{HandoffReq, Message, NackReason};
 use crate::btcp_core::xlate::{EditKind, Edits};
 use crate::ctrl::{ChannelCfg, Ctrl};
 use crate::kernel_ext::net::{now_ms, random_bytes, Net};
@@ -115,6 +115,11 @@ pub(crate) struct Stats {
     handoffs_remote: AtomicU64,
     handoff_acks: AtomicU64,
     handoff_nacks: AtomicU64,
+    nack_options: AtomicU64,
+    nack_refused: AtomicU64,
+    nack_overloaded: AtomicU64,
+    nack_bad_request: AtomicU64,
+    nack_internal: AtomicU64,
     fe_forwarded_packets: AtomicU64,
     fe_forwarded_bytes: AtomicU64,
     be_translated_packets: AtomicU64,
@@ -468,7 +473,7 @@ impl Handoff {
                     let _ = flows.deferred.push(
                         Deferred::Control(
                             from,
-                            nack(crate::btcp_core::wire::NackReason::Overloaded),
+                            nack(NackReason::Overloaded),
                         ),
                         GFP_ATOMIC,
                     );
@@ -786,6 +791,14 @@ impl Handoff {
             }
             Message::HandoffNack(nack) => {
                 bump(&self.stats.handoff_nacks, 1);
+                let by_reason = match nack.reason {
+                    NackReason::OptionsIncompatible => &self.stats.nack_options,
+                    NackReason::Refused => &self.stats.nack_refused,
+                    NackReason::Overloaded => &self.stats.nack_overloaded,
+                    NackReason::BadRequest => &self.stats.nack_bad_request,
+                    NackReason::Internal => &self.stats.nack_internal,
+                };
+                bump(by_reason, 1);
                 e.flow.on_handoff_nack(&nack, from, &core, now)
             }
             Message::Terminate(t) => e.flow.on_terminate(&t, &core, now),
@@ -927,13 +940,18 @@ impl Handoff {
 
     pub(crate) fn render_stats(&self, w: &mut impl Write) -> fmt::Result {
         let s = &self.stats;
-        let rows: [(&str, &AtomicU64); 17] = [
+        let rows: [(&str, &AtomicU64); 22] = [
             ("syns", &s.syns),
             ("syn_table_full", &s.syn_table_full),
             ("handoffs_local", &s.handoffs_local),
             ("handoffs_remote", &s.handoffs_remote),
             ("handoff_acks", &s.handoff_acks),
             ("handoff_nacks", &s.handoff_nacks),
+            ("nack_options", &s.nack_options),
+            ("nack_refused", &s.nack_refused),
+            ("nack_overloaded", &s.nack_overloaded),
+            ("nack_bad_request", &s.nack_bad_request),
+            ("nack_internal", &s.nack_internal),
             ("fe_forwarded_packets", &s.fe_forwarded_packets),
             ("fe_forwarded_bytes", &s.fe_forwarded_bytes),
             ("be_translated_packets", &s.be_translated_packets),

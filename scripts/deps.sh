@@ -10,7 +10,7 @@ APT_PKGS=(
   libssl-dev cpio xz-utils make gcc kmod rsync
   # lab guest: qemu and the binaries the guest runs from the host's root
   qemu-system-x86 busybox-static iproute2 nginx curl wrk apache2-utils
-  tcpdump ethtool nftables procps python3
+  tcpdump ethtool nftables procps python3 haproxy
 )
 BINDGEN_VERSION=0.73.2
 
@@ -24,7 +24,7 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # nginx's package starts a host instance; the lab runs its own in the guest.
-  systemctl disable --now nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true
+  for s in nginx haproxy; do systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true; done
 fi
 
 export PATH="$HOME/.cargo/bin:$PATH"
