@@ -471,10 +471,7 @@ impl Handoff {
                 };
                 if flows.be_count >= MAX_FLOWS {
                     let _ = flows.deferred.push(
-                        Deferred::Control(
-                            from,
-                            nack(NackReason::Overloaded),
-                        ),
+                        Deferred::Control(from, nack(NackReason::Overloaded)),
                         GFP_ATOMIC,
                     );
                     return;
