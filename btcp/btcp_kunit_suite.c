@@ -13,7 +13,7 @@
 	{                                                                     \
 		int line = btcp_kunit_##name();                               \
 		KUNIT_EXPECT_EQ_MSG(test, line, 0,                            \
-				    "check failed at btcp/btcp_kunit.rs:%d", \
+				    "check failed at line %d of the case's .rs file", \
 				    line);                                    \
 	}
 
