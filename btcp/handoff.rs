@@ -126,6 +126,7 @@ pub(crate) struct Stats {
     be_translated_bytes: AtomicU64,
     rewrite_failures: AtomicU64,
     handoffs_received: AtomicU64,
+    handoff_repeats: AtomicU64,
     ctrl_send_failures: AtomicU64,
     injected: AtomicU64,
     inject_failures: AtomicU64,
@@ -459,6 +460,7 @@ impl Handoff {
                 let k = key_of(&key);
                 let own = flows.cfg.node.map_or(0, |n| n.id);
                 if let Some(b) = flows.be.get_mut(&k) {
+                    bump(&self.stats.handoff_repeats, 1);
                     let out = b.flow.on_repeated_req(&req);
                     self.be_output(flows, k, &out, now, sends);
                     return;
@@ -937,7 +939,7 @@ impl Handoff {
 
     pub(crate) fn render_stats(&self, w: &mut impl Write) -> fmt::Result {
         let s = &self.stats;
-        let rows: [(&str, &AtomicU64); 22] = [
+        let rows: [(&str, &AtomicU64); 23] = [
             ("syns", &s.syns),
             ("syn_table_full", &s.syn_table_full),
             ("handoffs_local", &s.handoffs_local),
@@ -955,6 +957,7 @@ impl Handoff {
             ("be_translated_bytes", &s.be_translated_bytes),
             ("rewrite_failures", &s.rewrite_failures),
             ("handoffs_received", &s.handoffs_received),
+            ("handoff_repeats", &s.handoff_repeats),
             ("ctrl_send_failures", &s.ctrl_send_failures),
             ("injected", &s.injected),
             ("inject_failures", &s.inject_failures),

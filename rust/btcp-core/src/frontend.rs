@@ -512,7 +512,15 @@ impl FeFlow {
             let rst = self.rst_seg();
             return FeOutput::freed(Some(rst));
         }
-        if complete || self.req_len >= cap || self.fin {
+        // Full also when the space left is below one unit of our window
+        // scale: the window we advertise is then 0 and the client could
+        // never send the rest.
+        let free = cap.saturating_sub(self.req_len);
+        let full = free
+            .checked_shr(u32::from(self.agreed.shift()))
+            .unwrap_or(0)
+            == 0;
+        if complete || full || self.fin {
             self.state = FeState::Dispatching;
             self.ts_frozen = true;
             self.deadline = deadline(now_ms, cfg.handoff_ms);

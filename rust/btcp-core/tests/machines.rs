@@ -1157,3 +1157,24 @@ fn flows_are_small() {
     eprintln!("FeFlow {fe} bytes, BeFlow {be} bytes");
     assert!(fe <= 160 && be <= 192, "FeFlow {fe}, BeFlow {be}");
 }
+
+/// Free space below one unit of our window scale is advertised as a zero
+/// window: the client could never send more, so the request counts as
+/// complete (seen in the lab with a 20 KiB header: 48 bytes left at
+/// wscale 7, and the connection stalled until the slow-request reset).
+#[test]
+fn a_buffer_too_full_to_advertise_dispatches() {
+    let (mut fe, _) = Fe::new(cfg());
+    assert_eq!(fe.flow.agreed().shift(), 7, "the test needs window scaling");
+    let a = fe.isn_f().wrapping_add(1);
+    let cap = cfg().request_cap();
+    let mut head = std::vec![b'a'; (cap - 48) as usize];
+    head[..16].copy_from_slice(b"GET / HTTP/1.1\r\n");
+    let out = fe.seg(
+        client_seg(ISN_C.wrapping_add(1), a, Flags::ACK, None),
+        &head,
+        1,
+    );
+    assert!(out.dispatch, "48 bytes free at wscale 7 is a zero window");
+    assert_eq!(out.reply.unwrap().window, 0);
+}
