@@ -460,10 +460,16 @@ impl Handoff {
                 let k = key_of(&key);
                 let own = flows.cfg.node.map_or(0, |n| n.id);
                 if let Some(b) = flows.be.get_mut(&k) {
-                    bump(&self.stats.handoff_repeats, 1);
                     let out = b.flow.on_repeated_req(&req);
-                    self.be_output(flows, k, &out, now, sends);
-                    return;
+                    if !out.restart {
+                        bump(&self.stats.handoff_repeats, 1);
+                        self.be_output(flows, k, &out, now, sends);
+                        return;
+                    }
+                    // A new connection on a lingering flow's 4-tuple.
+                    if flows.be.remove(&k).is_some() {
+                        flows.be_count = flows.be_count.saturating_sub(1);
+                    }
                 }
                 let nack = |reason| {
                     Message::HandoffNack(crate::btcp_core::wire::HandoffNack {
@@ -702,15 +708,24 @@ impl Handoff {
         let core = flows.core;
         let k = key_of(&key);
         let own = flows.cfg.node.map_or(0, |n| n.id);
-        let Flows { fe, be, .. } = &mut *flows;
+        let Flows {
+            fe, be, be_count, ..
+        } = &mut *flows;
         let Some(fe_entry) = fe.get_mut(&k) else {
             return;
         };
         let req = fe_entry.flow.handoff_req(&fe_entry.buf[..]);
         if let Some(b) = be.get_mut(&k) {
             let out = b.flow.on_repeated_req(&req);
-            self.be_output(flows, k, &out, now, sends);
-            return;
+            if !out.restart {
+                self.be_output(flows, k, &out, now, sends);
+                return;
+            }
+            // A new connection on the 4-tuple of one that only lingers:
+            // the old state goes, the new connection is set up below.
+            if be.remove(&k).is_some() {
+                *be_count = be_count.saturating_sub(1);
+            }
         }
         let Ok(mut buf) = new_buf() else { return };
         let res = BeFlow::on_handoff_req(&req, own, own, key.server.addr, &mut buf[..], &core, now);
