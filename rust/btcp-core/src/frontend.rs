@@ -56,7 +56,8 @@
 //!   window set to the free buffer space.
 //! - Dispatch happens when the head is complete (CRLF CRLF), the buffer is
 //!   full, or the client sent FIN (the request goes with its FIN flag). A
-//!   FIN before any byte gets an RST: there is nothing to hand off.
+//!   FIN before any byte gets our own FIN, a graceful close as a server would
+//!   make (HTTP clients close idle pre-opened connections): nothing to hand off.
 //! - Our TSval clock freezes when the flow starts dispatching: re-ACKs sent
 //!   while the handoff is pending repeat the last TSval, so the
 //!   `fe_tsval_last` in the HANDOFF_REQ stays the latest TSval the client
@@ -384,6 +385,10 @@ impl FeFlow {
                 }
                 if self.handed_off {
                     self.forward(seg, cfg, now_ms)
+                } else if seg.flags().fin() && self.fin && self.req_len == 0 {
+                    // Our FIN/ACK to an idle close was lost: send it again.
+                    let fin = self.fin_seg(now_ms);
+                    FeOutput::drop_with(Some(fin))
                 } else {
                     FeOutput::default()
                 }
@@ -509,8 +514,11 @@ impl FeFlow {
         let complete = find_head_end_from(buffered, searched).is_some();
         self.searched = self.req_len;
         if self.fin && self.req_len == 0 {
-            let rst = self.rst_seg();
-            return FeOutput::freed(Some(rst));
+            // The client closed without asking anything, as HTTP clients
+            // do with idle pre-opened connections: close as a server
+            // would, with our own FIN, and linger for its last ACK.
+            let fin = self.fin_seg(now_ms);
+            return self.linger(cfg, now_ms, Some(fin));
         }
         // Full also when the space left is below one unit of our window
         // scale: the window we advertise is then 0 and the client could
@@ -819,6 +827,15 @@ impl FeFlow {
             window,
             ts: self.ts_option(now_ms),
             ..OutSegment::default()
+        }
+    }
+
+    /// Our FIN, acknowledging everything the client sent (its FIN too).
+    fn fin_seg(&mut self, now_ms: u64) -> OutSegment {
+        let ack = self.ack_seg(now_ms);
+        OutSegment {
+            flags: Flags::FIN | Flags::ACK,
+            ..ack
         }
     }
 

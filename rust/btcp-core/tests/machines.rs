@@ -303,7 +303,7 @@ fn request_is_collected_in_order_and_acked_with_the_free_window() {
 }
 
 #[test]
-fn a_full_buffer_dispatches_and_a_bare_fin_resets() {
+fn a_full_buffer_dispatches_and_a_bare_fin_closes_gracefully() {
     let small = Config {
         request_buf: 8,
         ..cfg()
@@ -325,6 +325,8 @@ fn a_full_buffer_dispatches_and_a_bare_fin_resets() {
         "unparsed: the default node"
     );
 
+    // A client that closes before asking anything gets a graceful close:
+    // our FIN, acknowledging its FIN; the flow lingers, nothing to free yet.
     let (mut fe, _) = Fe::new(cfg());
     let a = fe.isn_f().wrapping_add(1);
     let out = fe.seg(
@@ -332,8 +334,23 @@ fn a_full_buffer_dispatches_and_a_bare_fin_resets() {
         &[],
         1,
     );
-    assert!(out.free);
-    assert!(out.reply.unwrap().flags.rst());
+    assert!(!out.free && !out.dispatch);
+    let fin = out.reply.unwrap();
+    assert!(fin.flags.fin() && fin.flags.ack() && !fin.flags.rst());
+    assert_eq!(
+        fin.ack,
+        ISN_C.wrapping_add(2),
+        "the client's FIN is acknowledged"
+    );
+    assert_eq!(fe.flow.state(), FeState::Linger);
+    // Its FIN again (our FIN/ACK was lost): the same answer.
+    let again = fe.seg(
+        client_seg(ISN_C.wrapping_add(1), a, Flags::ACK | Flags::FIN, None),
+        &[],
+        2,
+    );
+    let fin2 = again.reply.unwrap();
+    assert!(fin2.flags.fin() && fin2.seq == fin.seq && fin2.ack == fin.ack);
 
     let (mut fe, _) = Fe::new(cfg());
     let a = fe.isn_f().wrapping_add(1);
