@@ -18,7 +18,7 @@ use crate::btcp_core::flow::{Config as CoreConfig, FlowKey, Verdict as CoreVerdi
 use crate::btcp_core::frontend::{FeFlow, FeOutput, Target};
 use crate::btcp_core::isn::IsnSecret;
 use crate::btcp_core::segment::{OutSegment, Seg};
-use crate::btcp_core::wire::{HandoffReq, Message, NackReason};
+use crate::btcp_core::wire::{HandoffNack, HandoffReq, Message, NackReason};
 use crate::btcp_core::xlate::{EditKind, Edits};
 use crate::ctrl::{ChannelCfg, Ctrl};
 use crate::kernel_ext::net::{now_ms, random_bytes, Net};
@@ -179,10 +179,83 @@ fn field_edits(edits: &Edits, out: &mut [FieldEdit]) -> usize {
     n
 }
 
+/// One line of /proc/net/btcp/flows.
+fn flow_line(
+    w: &mut impl Write,
+    side: &str,
+    k: FlowKey,
+    state: &dyn fmt::Debug,
+    what: &str,
+    value: u32,
+) -> fmt::Result {
+    let (c, s) = (k.client, k.server);
+    writeln!(
+        w,
+        "{side} {}:{} -> {}:{} {state:?} {what} {value}",
+        Ipv4(c.addr),
+        c.port,
+        Ipv4(s.addr),
+        s.port
+    )
+}
+
 /// Reads the IPv4 and TCP headers of `skb` into `buf`.
 fn headers<'a>(skb: &'a SkBuff, buf: &'a mut [u8; HEADERS_MAX]) -> Option<&'a [u8]> {
     let want = usize::try_from(skb.len()).map_or(HEADERS_MAX, |l| l.min(HEADERS_MAX));
     skb.read(0, buf.get_mut(..want)?)
+}
+
+/// What a HANDOFF_REQ did to a back-end table.
+enum Accepted {
+    /// The same handoff again (the front-end resent it).
+    Repeat(BeOutput),
+    /// A new back-end flow.
+    New(BeOutput),
+    /// Refused, with the NACK for the front-end.
+    Refused(HandoffNack),
+}
+
+/// Sets up the back-end side of the handoff `req` for connection `k` to
+/// `local_addr` (our own address, or the VIP for a local handoff); `nodes`
+/// is (the front-end's id, ours). A request on a lingering flow's 4-tuple
+/// replaces it; the same request again is a repeat. `None`: out of memory
+/// (the front-end resends).
+#[allow(clippy::too_many_arguments)]
+fn accept_handoff(
+    be: &mut RBTree<Key, BeEntry>,
+    be_count: &mut usize,
+    k: Key,
+    req: &HandoffReq<'_>,
+    nodes: (u16, u16),
+    local_addr: u32,
+    core: &CoreConfig,
+    now: u64,
+) -> Option<Accepted> {
+    if let Some(b) = be.get_mut(&k) {
+        let out = b.flow.on_repeated_req(req);
+        if !out.restart {
+            return Some(Accepted::Repeat(out));
+        }
+        if be.remove(&k).is_some() {
+            *be_count = be_count.saturating_sub(1);
+        }
+    }
+    if *be_count >= MAX_FLOWS {
+        return Some(Accepted::Refused(HandoffNack {
+            fe_flow_id: req.fe_flow_id,
+            reason: NackReason::Overloaded,
+        }));
+    }
+    let mut buf = new_buf().ok()?;
+    let (origin, own) = nodes;
+    match BeFlow::on_handoff_req(req, origin, own, local_addr, &mut buf[..], core, now) {
+        Ok((flow, out)) => {
+            be.insert(RBTreeNode::new(k, BeEntry { flow, buf }, GFP_ATOMIC).ok()?);
+            *be_count += 1;
+            Some(Accepted::New(out))
+        }
+        Err(nack) => Some(Accepted::Refused(nack)),
+    }
 }
 
 impl Handoff {
@@ -459,55 +532,31 @@ impl Handoff {
                 };
                 let k = key_of(&key);
                 let own = flows.cfg.node.map_or(0, |n| n.id);
-                if let Some(b) = flows.be.get_mut(&k) {
-                    let out = b.flow.on_repeated_req(&req);
-                    if !out.restart {
-                        bump(&self.stats.handoff_repeats, 1);
-                        self.be_output(flows, k, &out, now, sends);
-                        return;
-                    }
-                    // A new connection on a lingering flow's 4-tuple.
-                    if flows.be.remove(&k).is_some() {
-                        flows.be_count = flows.be_count.saturating_sub(1);
-                    }
-                }
-                let nack = |reason| {
-                    Message::HandoffNack(crate::btcp_core::wire::HandoffNack {
-                        fe_flow_id: req.fe_flow_id,
-                        reason,
-                    })
-                };
-                if flows.be_count >= MAX_FLOWS {
-                    let _ = flows.deferred.push(
-                        Deferred::Control(from, nack(NackReason::Overloaded)),
-                        GFP_ATOMIC,
-                    );
-                    return;
-                }
-                let Ok(mut buf) = new_buf() else { return };
-                match BeFlow::on_handoff_req(
+                let accepted = accept_handoff(
+                    &mut flows.be,
+                    &mut flows.be_count,
+                    k,
                     &req,
-                    from,
-                    own,
+                    (from, own),
                     key.server.addr,
-                    &mut buf[..],
                     &core,
                     now,
-                ) {
-                    Ok((flow, out)) => {
-                        let Ok(node) = RBTreeNode::new(k, BeEntry { flow, buf }, GFP_ATOMIC) else {
-                            return;
-                        };
-                        flows.be.insert(node);
-                        flows.be_count += 1;
+                );
+                match accepted {
+                    Some(Accepted::Repeat(out)) => {
+                        bump(&self.stats.handoff_repeats, 1);
+                        self.be_output(flows, k, &out, now, sends);
+                    }
+                    Some(Accepted::New(out)) => {
                         bump(&self.stats.handoffs_received, 1);
                         self.be_output(flows, k, &out, now, sends);
                     }
-                    Err(n) => {
+                    Some(Accepted::Refused(n)) => {
                         let _ = flows
                             .deferred
                             .push(Deferred::Control(from, Message::HandoffNack(n)), GFP_ATOMIC);
                     }
+                    None => {}
                 }
             }
             Message::HandoffAck(a) => self.to_frontend_by_id(
@@ -715,30 +764,15 @@ impl Handoff {
             return;
         };
         let req = fe_entry.flow.handoff_req(&fe_entry.buf[..]);
-        if let Some(b) = be.get_mut(&k) {
-            let out = b.flow.on_repeated_req(&req);
-            if !out.restart {
-                self.be_output(flows, k, &out, now, sends);
-                return;
+        let local_addr = key.server.addr;
+        match accept_handoff(be, be_count, k, &req, (own, own), local_addr, &core, now) {
+            Some(Accepted::Repeat(out) | Accepted::New(out)) => {
+                self.be_output(flows, k, &out, now, sends)
             }
-            // A new connection on the 4-tuple of one that only lingers:
-            // the old state goes, the new connection is set up below.
-            if be.remove(&k).is_some() {
-                *be_count = be_count.saturating_sub(1);
+            Some(Accepted::Refused(nack)) => {
+                self.to_frontend(flows, k, Message::HandoffNack(nack), own, now, sends)
             }
-        }
-        let Ok(mut buf) = new_buf() else { return };
-        let res = BeFlow::on_handoff_req(&req, own, own, key.server.addr, &mut buf[..], &core, now);
-        match res {
-            Ok((flow, out)) => {
-                let Ok(node) = RBTreeNode::new(k, BeEntry { flow, buf }, GFP_ATOMIC) else {
-                    return;
-                };
-                flows.be.insert(node);
-                flows.be_count += 1;
-                self.be_output(flows, k, &out, now, sends);
-            }
-            Err(nack) => self.to_frontend(flows, k, Message::HandoffNack(nack), own, now, sends),
+            None => {}
         }
     }
 
@@ -924,30 +958,11 @@ impl Handoff {
         writeln!(w, "fe_flows {}", guard.fe_count)?;
         writeln!(w, "be_flows {}", guard.be_count)?;
         for e in guard.fe.values() {
-            let k = e.flow.key();
-            writeln!(
-                w,
-                "fe {}:{} -> {}:{} {:?} id {}",
-                Ipv4(k.client.addr),
-                k.client.port,
-                Ipv4(k.server.addr),
-                k.server.port,
-                e.flow.state(),
-                e.flow.id()
-            )?;
+            flow_line(w, "fe", e.flow.key(), &e.flow.state(), "id", e.flow.id())?;
         }
         for e in guard.be.values() {
-            let k = e.flow.key();
-            writeln!(
-                w,
-                "be {}:{} -> {}:{} {:?} from {}",
-                Ipv4(k.client.addr),
-                k.client.port,
-                Ipv4(k.server.addr),
-                k.server.port,
-                e.flow.state(),
-                e.flow.origin()
-            )?;
+            let origin = u32::from(e.flow.origin());
+            flow_line(w, "be", e.flow.key(), &e.flow.state(), "from", origin)?;
         }
         Ok(())
     }
