@@ -47,48 +47,48 @@ static struct btcp_sock *btcp_sock_from_sk(const struct sock *sk)
 	return __locked_read_sk_user_data_with_flags(sk, SK_USER_DATA_NOCOPY);
 }
 
-static void btcp_sock_data_ready(struct sock *sk)
+enum btcp_sock_event { BTCP_SOCK_DATA, BTCP_SOCK_SPACE, BTCP_SOCK_STATE };
+
+/* The socket's own callback first, then ours. */
+static void btcp_sock_event(struct sock *sk, enum btcp_sock_event ev)
 {
 	struct btcp_sock *bs;
 
-	trace_sk_data_ready(sk);
 	read_lock_bh(&sk->sk_callback_lock);
 	bs = btcp_sock_from_sk(sk);
 	if (bs) {
-		bs->orig_data_ready(sk);
+		switch (ev) {
+		case BTCP_SOCK_DATA:
+			bs->orig_data_ready(sk);
+			break;
+		case BTCP_SOCK_SPACE:
+			/* sk_stream_write_space() also clears SOCK_NOSPACE. */
+			bs->orig_write_space(sk);
+			break;
+		case BTCP_SOCK_STATE:
+			bs->orig_state_change(sk);
+			break;
+		}
 		if (bs->cb)
 			bs->cb(bs->ctx);
 	}
 	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void btcp_sock_data_ready(struct sock *sk)
+{
+	trace_sk_data_ready(sk);
+	btcp_sock_event(sk, BTCP_SOCK_DATA);
 }
 
 static void btcp_sock_write_space(struct sock *sk)
 {
-	struct btcp_sock *bs;
-
-	read_lock_bh(&sk->sk_callback_lock);
-	bs = btcp_sock_from_sk(sk);
-	if (bs) {
-		/* sk_stream_write_space() also clears SOCK_NOSPACE. */
-		bs->orig_write_space(sk);
-		if (bs->cb)
-			bs->cb(bs->ctx);
-	}
-	read_unlock_bh(&sk->sk_callback_lock);
+	btcp_sock_event(sk, BTCP_SOCK_SPACE);
 }
 
 static void btcp_sock_state_change(struct sock *sk)
 {
-	struct btcp_sock *bs;
-
-	read_lock_bh(&sk->sk_callback_lock);
-	bs = btcp_sock_from_sk(sk);
-	if (bs) {
-		bs->orig_state_change(sk);
-		if (bs->cb)
-			bs->cb(bs->ctx);
-	}
-	read_unlock_bh(&sk->sk_callback_lock);
+	btcp_sock_event(sk, BTCP_SOCK_STATE);
 }
 
 /*
