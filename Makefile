@@ -28,11 +28,11 @@ test: deps
 	@bash scripts/test.sh
 
 demo: module
-	@bash scripts/demo.sh
+	@bash scripts/lab-show.sh demo 600
 
 # Not a test: wrk through btcp and HAProxy against a back-end directly.
 bench: module
-	@bash scripts/bench.sh
+	@bash scripts/lab-show.sh bench 900
 
 clean:
 	@kdir=$$(bash scripts/kernel.sh --dir 2>/dev/null); \

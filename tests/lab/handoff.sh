@@ -8,15 +8,13 @@ lab=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../qemu" && pwd)
 # shellcheck source=SCRIPTDIR/../../qemu/topology.sh
 source "$lab/topology.sh"
 
-passed=0 failed=0
-ok() { echo "ok $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-summary() { echo "handoff: $passed passed, $failed failed"; [ "$failed" = 0 ]; }
+# shellcheck source=SCRIPTDIR/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 trap '"$lab/nginx.sh" stop fe; topology_down' EXIT
 
-topology_up || { bad topology "topology_up failed"; summary; exit 1; }
-content=$("$lab/content.sh" fe) || { bad content "content.sh failed"; summary; exit 1; }
-"$lab/nginx.sh" start fe || { bad nginx "did not start"; summary; exit 1; }
+topology_up || { bad topology "topology_up failed"; summary handoff; exit 1; }
+content=$("$lab/content.sh" fe) || { bad content "content.sh failed"; summary handoff; exit 1; }
+"$lab/nginx.sh" start fe || { bad nginx "did not start"; summary handoff; exit 1; }
 declare -A want=()
 while read -r sum path; do want[$path]=$sum; done <"$content/manifest.sha256"
 want[/whoami.txt]=$(echo fe | sha256sum | cut -d' ' -f1)
@@ -100,4 +98,4 @@ for _ in $(seq 20); do
 done
 if [ "$(flows fe_flows)" = 0 ] && [ "$(flows be_flows)" = 0 ]; then ok flows-freed
 else bad flows-freed "$(in_ns fe cat /proc/net/btcp/flows | head -5 | tr '\n' '|')"; fi
-summary
+summary handoff

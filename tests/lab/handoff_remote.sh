@@ -8,17 +8,15 @@ lab=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../qemu" && pwd)
 # shellcheck source=SCRIPTDIR/../../qemu/topology.sh
 source "$lab/topology.sh"
 
-passed=0 failed=0
-ok() { echo "ok $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-summary() { echo "handoff-remote: $passed passed, $failed failed"; [ "$failed" = 0 ]; }
+# shellcheck source=SCRIPTDIR/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 servers=(be1 be2 "be3 --busybox")
 # shellcheck disable=SC2086
 cleanup() { local s; for s in "${servers[@]}"; do "$lab/nginx.sh" stop $s; done; topology_down; }
 trap cleanup EXIT
 
-topology_up || { bad topology "topology_up failed"; summary; exit 1; }
-content=$("$lab/content.sh" fe "${LAB_BES[@]}") || { bad content "content.sh failed"; summary; exit 1; }
+topology_up || { bad topology "topology_up failed"; summary handoff-remote; exit 1; }
+content=$("$lab/content.sh" fe "${LAB_BES[@]}") || { bad content "content.sh failed"; summary handoff-remote; exit 1; }
 # shellcheck disable=SC2086 # "NS [--busybox]"
 for s in "${servers[@]}"; do "$lab/nginx.sh" start $s || bad "server-$s" "did not start"; done
 declare -A want=()
@@ -111,4 +109,4 @@ for _ in $(seq 30); do
 done
 if [ "$t" = 0 ]; then ok flows-freed-everywhere
 else bad flows-freed-everywhere "$(for n in fe be1 be2; do in_ns "$n" head -2 /proc/net/btcp/flows; done | tr '\n' ' ')"; fi
-summary
+summary handoff-remote

@@ -13,10 +13,8 @@ lab=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../qemu" && pwd)
 # shellcheck source=SCRIPTDIR/../../qemu/topology.sh
 source "$lab/topology.sh"
 
-passed=0 failed=0
-ok() { echo "ok $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-summary() { echo "$passed passed, $failed failed"; [ "$failed" = 0 ]; }
+# shellcheck source=SCRIPTDIR/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 t0=$(now_ms)
 
