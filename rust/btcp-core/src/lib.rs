@@ -58,6 +58,7 @@ pub mod frontend;
 pub mod http;
 pub mod ipv4;
 pub mod isn;
+pub mod policy;
 pub mod rules;
 pub mod segment;
 pub mod seq;
