@@ -17,7 +17,7 @@
 //! under the channel's mutex; socket callbacks only kick the work.
 
 use crate::btcp_core::config::{NodeConfig, Peer, MAX_PEERS};
-use crate::btcp_core::wire::{self, Frame, Message, ReplayGuard, MAX_FRAME_LEN};
+use crate::btcp_core::wire::{self, Frame, Heartbeat, Message, ReplayGuard, MAX_FRAME_LEN};
 use crate::kernel_ext::hmac::HmacSha256;
 use crate::kernel_ext::net::{now_ms, real_ms, Net};
 use crate::kernel_ext::socket::{KernelSocket, Recv, State};
@@ -32,6 +32,12 @@ const BACKOFF_MAX_MS: u64 = 5_000;
 const OUT_MAX: usize = 1 << 20;
 /// Most inbound connections (a peer reconnecting leaves old ones to close).
 const INBOUND_MAX: usize = 64;
+/// A HEARTBEAT goes to each connected peer this often.
+const HEARTBEAT_MS: u64 = 1_000;
+/// A peer not heard from for this long (its connection to us is up or
+/// not) gets no new handoffs; after our connection to it comes up it has
+/// this long to speak first.
+const SILENT_MS: u64 = 5_000;
 
 struct Outbound {
     id: u16,
@@ -40,6 +46,29 @@ struct Outbound {
     out: KVec<u8>,
     next_try_ms: u64,
     backoff_ms: u64,
+    /// When our current connection attempt started.
+    connected_ms: u64,
+    /// When we last queued a frame for it.
+    sent_ms: u64,
+    /// When an authenticated frame from it last arrived, and its last
+    /// HEARTBEAT.
+    heard_ms: Option<u64>,
+    report: Option<Heartbeat>,
+}
+
+impl Outbound {
+    fn connected(&self) -> bool {
+        self.sock
+            .as_ref()
+            .is_some_and(|s| s.state() == State::Connected)
+    }
+
+    /// May get new handoffs: connected, and heard from recently (or just
+    /// connected).
+    fn live(&self, now: u64) -> bool {
+        let recent = |t: u64| now.saturating_sub(t) < SILENT_MS;
+        self.connected() && (self.heard_ms.is_some_and(recent) || recent(self.connected_ms))
+    }
 }
 
 struct Inbound {
@@ -120,6 +149,16 @@ impl ChannelCfg {
 /// A message received from a peer, handed to the caller.
 pub(crate) type OnMessage<'a> = &'a mut dyn FnMut(u16, &Message<'_>);
 
+/// The ids of the peers that may get new handoffs.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct LivePeers([Option<u16>; MAX_PEERS]);
+
+impl LivePeers {
+    pub(crate) fn contains(&self, id: u16) -> bool {
+        self.0.contains(&Some(id))
+    }
+}
+
 /// `v` without its first `n` bytes (6.12's `KVec` has no `drain`).
 fn consume(v: &mut KVec<u8>, n: usize) {
     let mut rest = KVec::new();
@@ -153,7 +192,14 @@ impl Ctrl {
     /// sends what is queued, receives and hands each authenticated
     /// message to `on_msg` (which must not call `send`: queue replies and
     /// send them after this returns).
-    pub(crate) fn work(&self, net: &Net, cfg: &ChannelCfg, on_msg: OnMessage<'_>) {
+    /// `report` is this node's HEARTBEAT content (active flows, load).
+    pub(crate) fn work(
+        &self,
+        net: &Net,
+        cfg: &ChannelCfg,
+        report: (u32, u32),
+        on_msg: OnMessage<'_>,
+    ) {
         let mut g = self.inner.lock();
         let inner = &mut *g;
         inner.follow(net, cfg);
@@ -162,6 +208,7 @@ impl Ctrl {
         }
         inner.accept(net, cfg);
         inner.connect(net);
+        inner.heartbeat(report);
         inner.flush();
         inner.receive(on_msg);
         inner.flush();
@@ -172,38 +219,25 @@ impl Ctrl {
     pub(crate) fn send(&self, to: u16, msg: &Message<'_>) -> bool {
         let mut g = self.inner.lock();
         let inner = &mut *g;
-        let (Some(setup), Some(mac)) = (inner.setup, inner.mac.as_ref()) else {
+        let Some(i) = inner.peers.iter().position(|p| p.id == to) else {
             return false;
         };
-        let Some(p) = inner.peers.iter_mut().find(|p| p.id == to) else {
-            return false;
-        };
-        let n = msg.frame_len();
-        if p.out.len().saturating_add(n) > OUT_MAX {
-            return false;
+        inner.queue(i, msg, now_ms())
+    }
+
+    /// The peers that may get new handoffs now (see `Outbound::live`).
+    pub(crate) fn live_peers(&self) -> LivePeers {
+        let g = self.inner.lock();
+        let now = now_ms();
+        let mut live = LivePeers::default();
+        for (slot, p) in live
+            .0
+            .iter_mut()
+            .zip(g.peers.iter().filter(|p| p.live(now)))
+        {
+            *slot = Some(p.id);
         }
-        let start = p.out.len();
-        if p.out.extend_with(n, 0, GFP_KERNEL).is_err() {
-            return false;
-        }
-        inner.send_seq = inner.send_seq.wrapping_add(1);
-        let ok = p
-            .out
-            .get_mut(start..)
-            .map(|buf| {
-                msg.encode_sealed(setup.node, inner.send_seq, mac, buf)
-                    .is_ok()
-            })
-            .unwrap_or(false);
-        if !ok {
-            // Roll back: rebuild the queue without the failed frame.
-            let mut keep = KVec::new();
-            let _ = keep.extend_from_slice(p.out.get(..start).unwrap_or(&[]), GFP_KERNEL);
-            p.out = keep;
-            return false;
-        }
-        inner.frames_out += 1;
-        true
+        live
     }
 
     /// One line per peer for /proc/net/btcp/counters.
@@ -212,18 +246,23 @@ impl Ctrl {
         writeln!(w, "ctrl_frames_in {}", g.frames_in)?;
         writeln!(w, "ctrl_frames_out {}", g.frames_out)?;
         writeln!(w, "ctrl_frames_rejected {}", g.frames_rejected)?;
+        let now = now_ms();
         for p in g.peers.iter() {
-            let up = p
-                .sock
-                .as_ref()
-                .is_some_and(|s| s.state() == State::Connected);
-            writeln!(
+            write!(
                 w,
-                "ctrl_peer {} {} queued {}",
+                "ctrl_peer {} {} {} queued {}",
                 p.id,
-                if up { "up" } else { "down" },
+                if p.connected() { "up" } else { "down" },
+                if p.live(now) { "live" } else { "silent" },
                 p.out.len()
             )?;
+            if let Some(h) = p.heard_ms {
+                write!(w, " heard_ms_ago {}", now.saturating_sub(h))?;
+            }
+            if let Some(r) = p.report {
+                write!(w, " flows {} load {}", r.active_flows, r.load)?;
+            }
+            writeln!(w)?;
         }
         Ok(())
     }
@@ -302,6 +341,10 @@ impl Inner {
                         out: KVec::new(),
                         next_try_ms: 0,
                         backoff_ms: BACKOFF_MIN_MS,
+                        connected_ms: 0,
+                        sent_ms: 0,
+                        heard_ms: None,
+                        report: None,
                     },
                     GFP_KERNEL,
                 );
@@ -367,6 +410,67 @@ impl Inner {
             if let Ok(s) = KernelSocket::connect_with_callback(net, p.addr, setup.port, k) {
                 s.set_nodelay();
                 p.sock = Some(s);
+                p.connected_ms = now;
+            }
+        }
+    }
+
+    /// Seals `msg` onto peer `i`'s queue. False if the channel is not set
+    /// up or the queue is full.
+    fn queue(&mut self, i: usize, msg: &Message<'_>, now: u64) -> bool {
+        let (Some(setup), Some(mac)) = (self.setup, self.mac.as_ref()) else {
+            return false;
+        };
+        let Some(p) = self.peers.get_mut(i) else {
+            return false;
+        };
+        let n = msg.frame_len();
+        if p.out.len().saturating_add(n) > OUT_MAX {
+            return false;
+        }
+        let start = p.out.len();
+        if p.out.extend_with(n, 0, GFP_KERNEL).is_err() {
+            return false;
+        }
+        self.send_seq = self.send_seq.wrapping_add(1);
+        let ok = p
+            .out
+            .get_mut(start..)
+            .map(|buf| {
+                msg.encode_sealed(setup.node, self.send_seq, mac, buf)
+                    .is_ok()
+            })
+            .unwrap_or(false);
+        if !ok {
+            // Roll back: rebuild the queue without the failed frame.
+            let mut keep = KVec::new();
+            let _ = keep.extend_from_slice(p.out.get(..start).unwrap_or(&[]), GFP_KERNEL);
+            p.out = keep;
+            return false;
+        }
+        p.sent_ms = now;
+        self.frames_out += 1;
+        true
+    }
+
+    /// A HEARTBEAT to every connected peer we have sent nothing to for
+    /// `HEARTBEAT_MS`: it tells the peer we are alive and how loaded.
+    fn heartbeat(&mut self, (active_flows, load): (u32, u32)) {
+        let Some(setup) = self.setup else { return };
+        let now = now_ms();
+        let msg = Message::Heartbeat(Heartbeat {
+            node_id: setup.node,
+            active_flows,
+            load,
+            timestamp_ms: real_ms(),
+        });
+        for i in 0..self.peers.len() {
+            let due = self
+                .peers
+                .get(i)
+                .is_some_and(|p| p.connected() && now.saturating_sub(p.sent_ms) >= HEARTBEAT_MS);
+            if due {
+                self.queue(i, &msg, now);
             }
         }
     }
@@ -396,10 +500,12 @@ impl Inner {
             mac,
             inbound,
             guards,
+            peers,
             frames_in,
             frames_rejected,
             ..
         } = self;
+        let now = now_ms();
         let Some(mac) = mac.as_ref() else { return };
         let mut chunk = [0u8; 2048];
         for c in inbound.iter_mut() {
@@ -434,6 +540,12 @@ impl Inner {
                                 break;
                             }
                             *frames_in += 1;
+                            if let Some(p) = peers.iter_mut().find(|p| Some(p.id) == c.peer) {
+                                p.heard_ms = Some(now);
+                                if let Message::Heartbeat(h) = frame.message {
+                                    p.report = Some(h);
+                                }
+                            }
                             on_msg(frame.header.sender, &frame.message);
                         }
                         Err(wire::WireError::Incomplete { .. }) => break,

@@ -20,8 +20,8 @@ use crate::btcp_core::isn::IsnSecret;
 use crate::btcp_core::segment::{OutSegment, Seg};
 use crate::btcp_core::wire::{HandoffNack, HandoffReq, Message, NackReason};
 use crate::btcp_core::xlate::{EditKind, Edits};
-use crate::ctrl::{ChannelCfg, Ctrl};
-use crate::kernel_ext::net::{now_ms, random_bytes, Net};
+use crate::ctrl::{ChannelCfg, Ctrl, LivePeers};
+use crate::kernel_ext::net::{now_ms, random_bytes, Net, TimeWait};
 use crate::kernel_ext::netfilter::Verdict;
 use crate::kernel_ext::skb::{FieldEdit, SkBuff};
 use crate::kernel_ext::sync_bh::SpinLockBh;
@@ -72,6 +72,9 @@ enum Deferred {
     RemoteHandoff(FlowKey),
     /// A packet to inject into the local stack.
     Inject(KVec<u8>),
+    /// A replayed SYN is about to be injected for this back-end flow: end
+    /// a TIME-WAIT socket on its 4-tuple first.
+    RecycleTimeWait(FlowKey),
     /// A message for another node (HANDOFF_ACK/NACK, TERMINATE).
     Control(u16, Message<'static>),
 }
@@ -87,6 +90,7 @@ struct Outgoing {
 /// What process context does with the lock dropped.
 #[derive(Default)]
 struct Later {
+    recycle: KVec<FlowKey>,
     injects: KVec<KVec<u8>>,
     outgoing: KVec<Outgoing>,
 }
@@ -102,8 +106,21 @@ pub(crate) struct Flows {
     be_count: usize,
     next_id: u32,
     deferred: KVec<Deferred>,
+    /// The peers the control channel says may get new handoffs.
+    live: LivePeers,
     /// Room for one packet's payload while it is copied into a request.
     scratch: KBox<[u8; 65536]>,
+}
+
+impl Flows {
+    /// This node's HEARTBEAT content: flows in both roles, and the
+    /// back-end table's use in permille (connections served here).
+    fn report(&self) -> (u32, u32) {
+        let flows = self.fe_count.saturating_add(self.be_count);
+        let load = self.be_count.saturating_mul(1000) / MAX_FLOWS;
+        let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        (clamp(flows), clamp(load))
+    }
 }
 
 /// What btcp has done, for /proc/net/btcp/counters and the tests.
@@ -120,6 +137,12 @@ pub(crate) struct Stats {
     nack_overloaded: AtomicU64,
     nack_bad_request: AtomicU64,
     nack_internal: AtomicU64,
+    /// Flows reset because every candidate node refused them.
+    handoffs_abandoned: AtomicU64,
+    /// TIME-WAIT sockets ended for a replayed SYN on their 4-tuple.
+    timewait_recycled: AtomicU64,
+    /// Replayed SYNs whose 4-tuple had a live socket (refused in time).
+    timewait_busy: AtomicU64,
     fe_forwarded_packets: AtomicU64,
     fe_forwarded_bytes: AtomicU64,
     be_translated_packets: AtomicU64,
@@ -272,6 +295,7 @@ impl Handoff {
                 be_count: 0,
                 next_id: 1,
                 deferred: KVec::new(),
+                live: LivePeers::default(),
                 scratch: KBox::init(kernel::init::zeroed(), GFP_KERNEL)?,
             }),
             ctrl <- Ctrl::new(),
@@ -403,21 +427,23 @@ impl Handoff {
         for round in 0..WORK_ROUNDS {
             let now = now_ms();
             let mut later = Later::default();
-            let chan = {
+            let live = self.ctrl.live_peers();
+            let (chan, report) = {
                 let mut guard = self.flows.lock();
                 let flows = &mut *guard;
+                flows.live = live;
                 self.drain(flows, now, &mut later, &mut sends);
                 if round == 0 {
                     self.timers(flows, now, &mut sends);
                     self.drain(flows, now, &mut later, &mut sends);
                 }
-                ChannelCfg::of(&flows.cfg)
+                (ChannelCfg::of(&flows.cfg), flows.report())
             };
             self.run_later(net, &mut later);
             // Messages from peers: handled under the namespace's lock,
             // their injections and replies carried out after.
             let mut received = Later::default();
-            self.ctrl.work(net, &chan, &mut |from, msg| {
+            self.ctrl.work(net, &chan, report, &mut |from, msg| {
                 let now = now_ms();
                 let mut guard = self.flows.lock();
                 let flows = &mut *guard;
@@ -444,6 +470,9 @@ impl Handoff {
                 match d {
                     Deferred::Inject(p) => {
                         let _ = later.injects.push(p, GFP_ATOMIC);
+                    }
+                    Deferred::RecycleTimeWait(key) => {
+                        let _ = later.recycle.push(key, GFP_ATOMIC);
                     }
                     Deferred::LocalHandoff(key) => self.local_handoff(flows, key, now, sends),
                     Deferred::RemoteHandoff(key) => {
@@ -488,6 +517,19 @@ impl Handoff {
 
     /// Injections and messages, with the namespace's lock dropped.
     fn run_later(&self, net: &Net, later: &mut Later) {
+        // A client may reuse its port while the back-end's stack still
+        // holds the previous connection on the 4-tuple in TIME-WAIT; the
+        // stack would answer the replayed SYN with an ACK unless its
+        // sequence number or timestamp is newer, which a port reused
+        // towards the VIP after a direct connection need not be.
+        for k in later.recycle.iter() {
+            let from = (k.client.addr, k.client.port);
+            match net.recycle_time_wait(from, (k.server.addr, k.server.port)) {
+                TimeWait::Recycled => bump(&self.stats.timewait_recycled, 1),
+                TimeWait::Busy => bump(&self.stats.timewait_busy, 1),
+                TimeWait::None => {}
+            }
+        }
         for p in later.injects.iter() {
             match net.inject_ip(p) {
                 Ok(()) => bump(&self.stats.injected, 1),
@@ -705,11 +747,28 @@ impl Handoff {
     fn dispatch(&self, flows: &mut Flows, key: Key, now: u64, sends: &mut Sends) {
         let core = flows.core;
         let Flows {
-            fe, cfg, deferred, ..
+            fe,
+            cfg,
+            deferred,
+            live,
+            ..
         } = &mut *flows;
         let Some(e) = fe.get_mut(&key) else { return };
-        let node = e.flow.select(&e.buf[..], &cfg.rules);
         let own = cfg.node;
+        // The rule's node; if it refused this flow or has gone silent, the
+        // default node, then every other live node, ourselves last.
+        let first = e.flow.select(&e.buf[..], &cfg.rules);
+        let usable = |n: &u16| own.is_some_and(|me| me.id == *n) || live.contains(*n);
+        // (`Iterator::chain` by name: the kernel's `Init` has a `chain`.)
+        let rule_nodes = [first, cfg.rules.default_node()].into_iter();
+        let others = Iterator::chain(cfg.peers().map(|p| p.id), own.map(|me| me.id));
+        let candidates = Iterator::chain(rule_nodes, others).filter(usable);
+        let Some(node) = e.flow.untried(candidates) else {
+            bump(&self.stats.handoffs_abandoned, 1);
+            let out = e.flow.abandon(&core, now);
+            self.fe_output(flows, key, out, now, sends);
+            return;
+        };
         let target = match (own, cfg.peer(node)) {
             (Some(me), _) if me.id == node => Target {
                 node,
@@ -783,6 +842,10 @@ impl Handoff {
             let Flows { be, deferred, .. } = &mut *flows;
             let Some(e) = be.get_mut(&key) else { return };
             origin = e.flow.origin();
+            let syn = out.inject.is_some_and(|s| s.flags.syn() && !s.flags.ack());
+            if syn {
+                let _ = deferred.push(Deferred::RecycleTimeWait(e.flow.key()), GFP_ATOMIC);
+            }
             if let Some(p) = out.inject.as_ref().and_then(|s| packet(s, &[])) {
                 if deferred.push(Deferred::Inject(p), GFP_ATOMIC).is_ok() {
                     sends.kick = true;
@@ -969,7 +1032,7 @@ impl Handoff {
 
     pub(crate) fn render_stats(&self, w: &mut impl Write) -> fmt::Result {
         let s = &self.stats;
-        let rows: [(&str, &AtomicU64); 23] = [
+        let rows: [(&str, &AtomicU64); 26] = [
             ("syns", &s.syns),
             ("syn_table_full", &s.syn_table_full),
             ("handoffs_local", &s.handoffs_local),
@@ -981,6 +1044,9 @@ impl Handoff {
             ("nack_overloaded", &s.nack_overloaded),
             ("nack_bad_request", &s.nack_bad_request),
             ("nack_internal", &s.nack_internal),
+            ("handoffs_abandoned", &s.handoffs_abandoned),
+            ("timewait_recycled", &s.timewait_recycled),
+            ("timewait_busy", &s.timewait_busy),
             ("fe_forwarded_packets", &s.fe_forwarded_packets),
             ("fe_forwarded_bytes", &s.fe_forwarded_bytes),
             ("be_translated_packets", &s.be_translated_packets),

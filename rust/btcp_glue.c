@@ -15,6 +15,8 @@
 #include <linux/tcp.h>
 #include <net/checksum.h>
 #include <net/dst.h>
+#include <net/inet_hashtables.h>
+#include <net/inet_timewait_sock.h>
 #include <net/ip.h>
 #include <net/route.h>
 #include <net/netns/generic.h>
@@ -494,4 +496,28 @@ int btcp_inject_ip(struct net *net, const void *pkt, unsigned int len)
 int btcp_seq_write(struct seq_file *m, const void *data, size_t len)
 {
 	return seq_write(m, data, len);
+}
+
+int btcp_timewait_recycle(struct net *net, unsigned int saddr, unsigned short sport,
+			  unsigned int daddr, unsigned short dport)
+{
+	struct sock *sk;
+	int ret;
+
+	rcu_read_lock();
+	sk = __inet_lookup_established(net, net->ipv4.tcp_death_row.hashinfo,
+				       htonl(saddr), htons(sport),
+				       htonl(daddr), dport, 0, 0);
+	rcu_read_unlock();
+	if (!sk)
+		return 0;
+	/* The lookup took a reference; both branches drop it. */
+	if (sk->sk_state == TCP_TIME_WAIT) {
+		inet_twsk_deschedule_put(inet_twsk(sk));
+		ret = 1;
+	} else {
+		sock_gen_put(sk);
+		ret = -EBUSY;
+	}
+	return ret;
 }

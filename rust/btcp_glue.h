@@ -107,6 +107,16 @@ int btcp_send_ip(struct net *net, const void *pkt, unsigned int len);
 int btcp_inject_ip(struct net *net, const void *pkt, unsigned int len);
 
 /*
+ * Ends a TIME-WAIT socket of net's TCP on the 4-tuple of a segment from
+ * saddr:sport to daddr:dport (host order), as the stack itself does
+ * for a SYN it accepts in TIME-WAIT. Returns 1 if one was ended, 0 if the
+ * 4-tuple has no socket, -EBUSY if it has one in another state (left
+ * alone). Process or softirq context, no btcp lock held.
+ */
+int btcp_timewait_recycle(struct net *net, unsigned int saddr, unsigned short sport,
+			  unsigned int daddr, unsigned short dport);
+
+/*
  * A verdict of btcp's own that hook() may return: send the packet on
  * towards its (rewritten) destination. The glue then drops its input
  * route, routes it as locally sent and hands it to ip_local_out(), whose

@@ -72,6 +72,36 @@ impl Net {
     }
 }
 
+/// What [`Net::recycle_time_wait`] found on a 4-tuple.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeWait {
+    /// No socket.
+    None,
+    /// A TIME-WAIT socket, now gone.
+    Recycled,
+    /// A socket in another state, left alone.
+    Busy,
+}
+
+impl Net {
+    /// Ends the local TCP's TIME-WAIT socket for segments from `from` to
+    /// `to` (address, port; host order), as the stack does itself when it
+    /// accepts a new SYN in TIME-WAIT. The caller must hold no lock btcp's
+    /// hooks take.
+    pub fn recycle_time_wait(&self, from: (u32, u16), to: (u32, u16)) -> TimeWait {
+        // SAFETY: by the type invariant the namespace is live; the glue
+        // only looks the 4-tuple up and drops the reference it takes.
+        let r = unsafe {
+            bindings::btcp_timewait_recycle(self.ptr.as_ptr(), from.0, from.1, to.0, to.1)
+        };
+        match r {
+            0 => TimeWait::None,
+            1 => TimeWait::Recycled,
+            _ => TimeWait::Busy,
+        }
+    }
+}
+
 /// Milliseconds on the monotonic clock.
 pub fn now_ms() -> u64 {
     // SAFETY: reading the clock has no preconditions.

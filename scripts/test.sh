@@ -58,6 +58,7 @@ stage kunit lab kunit tests/lab/kunit.sh "$root/btcp_kunit.ko"
 stage lab-smoke lab lab-smoke tests/lab/smoke.sh "$root/btcp.ko"
 stage lab-handoff lab lab-handoff tests/lab/handoff.sh "$root/btcp.ko"
 stage lab-remote lab lab-remote tests/lab/handoff_remote.sh "$root/btcp.ko"
+stage lab-reuse lab lab-reuse tests/lab/reuse.sh "$root/btcp.ko"
 
 echo
 echo "=== summary (logs in $out)"

@@ -109,4 +109,31 @@ for _ in $(seq 30); do
 done
 if [ "$t" = 0 ]; then ok flows-freed-everywhere
 else bad flows-freed-everywhere "$(for n in fe be1 be2; do in_ns "$n" head -2 /proc/net/btcp/flows; done | tr '\n' ' ')"; fi
+# --- a back-end that refuses: busybox on be3 stops, so be3's stack resets
+# the replayed SYN; be3 NACKs and the front-end hands the request to the
+# default node (be1) instead.
+"$lab/nginx.sh" stop be3 --busybox
+n0=$(stat fe nack_refused)
+fetch refused-handoff-goes-elsewhere /small/4k.bin "${want[/small/4k.bin]}"
+if [ "$(stat fe nack_refused)" = $((n0 + 1)) ] && grep -q "GET /small/4k.bin" "$("$lab/nginx.sh" log be1)"; then
+  ok "nack-then-default-node (be3 refused, be1 served)"
+else bad nack-then-default-node "nack_refused $n0 -> $(stat fe nack_refused); be1 log: $(grep -c 4k.bin "$("$lab/nginx.sh" log be1)")"; fi
+
+# --- a silent back-end: be2's link goes down, its heartbeats stop, and
+# after 5 s the front-end stops handing it new connections (/big/ goes to
+# the default node meanwhile); with the link back, be2 gets them again.
+live() { in_ns fe awk -v id="$1" '$1 == "ctrl_peer" && $2 == id { print $4 }' /proc/net/btcp/counters; }
+in_ns be2 ip link set eth0 down
+for _ in $(seq 40); do [ "$(live 3)" = silent ] && break; sleep 0.25; done
+got=$(in_ns client curl -sS --max-time 20 -r 0-1023 "http://$vip/big/64m.bin" | wc -c)
+if [ "$(live 3)" = silent ] && [ "$got" = 1024 ] && grep -q "GET /big/64m.bin" "$("$lab/nginx.sh" log be1)"; then
+  ok "silent-peer-skipped (be2 silent, be1 served /big/)"
+else bad silent-peer-skipped "be2 $(live 3), got $got bytes, be1 log: $(grep -c /big/ "$("$lab/nginx.sh" log be1)")"; fi
+in_ns be2 ip link set eth0 up
+for _ in $(seq 60); do [ "$(live 3)" = live ] && break; sleep 0.25; done
+before=$(grep -c "GET /big/64m.bin" "$("$lab/nginx.sh" log be2)")
+got=$(in_ns client curl -sS --max-time 20 -r 0-1023 "http://$vip/big/64m.bin" | wc -c)
+if [ "$got" = 1024 ] && [ "$(grep -c "GET /big/64m.bin" "$("$lab/nginx.sh" log be2)")" -gt "$before" ]; then
+  ok "peer-back-gets-handoffs (be2 $(live 3))"
+else bad peer-back-gets-handoffs "be2 $(live 3), got $got bytes"; fi
 summary handoff-remote

@@ -11,7 +11,7 @@
 //! every input returns a [`BeOutput`].
 //!
 //! ```text
-//!  HANDOFF_REQ ──► SynSent ──stack's SYN/ACK, options fit──► Established ──FINs acked / RST──► Linger ──► TERMINATE, free
+//!  HANDOFF_REQ ──► SynSent ──stack's SYN/ACK, options fit──► Established ──FINs acked / RST (TERMINATE)──► Linger ──► free
 //!   (inject SYN)     │  (drop it; inject ACK + request; HANDOFF_ACK)  │ replay not acked, idle:
 //!                    │                                                 └─ RST both ways ─► Linger
 //!                    └─ options do not fit / stack RST / no SYN/ACK ─► NACK (+ RST into the stack), free
@@ -71,9 +71,16 @@
 //!   is dropped and answered by injecting the ACK and the unacknowledged
 //!   request bytes again. No SYN/ACK ever reaches the client.
 //! - Close: both FINs acknowledged (each by the other side), or an RST
-//!   either way, starts the linger; segments are still translated while it
-//!   lasts; at its end TERMINATE goes to the front-end and the flow is
-//!   freed. No packet either way for [`Config::idle_ms`]: RST both ways.
+//!   either way, starts the linger and sends TERMINATE to the front-end at
+//!   once (so it takes the client's next SYN on the 4-tuple as a new
+//!   connection); segments are still translated while the linger lasts;
+//!   at its end the flow is freed. A client RST counts only at the
+//!   stack's next expected sequence number or the client's send edge
+//!   (RFC 5961): the stack challenges any other. No packet either way for
+//!   [`Config::idle_ms`]: RST both ways.
+//! - A SYN/ACK from the stack for another client ISN (the front-end
+//!   forwarded a new SYN on a busy 4-tuple) is dropped and its embryonic
+//!   connection reset.
 
 use super::flow::{deadline, Config, Endpoint, FlowKey, SideOptions, Verdict};
 use super::segment::{OutSegment, Seg};
@@ -240,6 +247,9 @@ pub struct BeFlow {
     be_edge: u32,
     /// Latest acknowledgment from the client (back-end space).
     client_ack: u32,
+    /// The stack's next expected client sequence number, as its ACKs
+    /// show it.
+    be_rcv_nxt: u32,
     /// Next client sequence number (from the request and forwarded segments).
     client_nxt: u32,
     /// Highest back-end sequence number sent, plus one (back-end space).
@@ -248,7 +258,6 @@ pub struct BeFlow {
     be_fin: Option<u32>,
     client_fin_acked: bool,
     be_fin_acked: bool,
-    end: TerminateReason,
     deadline: u64,
     last_seen: u64,
     resends: u8,
@@ -338,13 +347,13 @@ impl BeFlow {
             replay_nxt: req.request_seq,
             be_edge: req.request_seq,
             client_ack: 0,
+            be_rcv_nxt: req.request_seq,
             client_nxt: end_data.wrapping_add(u32::from(req.fin)),
             be_nxt: 0,
             client_fin: req.fin.then_some(end_data),
             be_fin: None,
             client_fin_acked: false,
             be_fin_acked: false,
-            end: TerminateReason::Fin,
             deadline: deadline(now_ms, cfg.handoff_ms),
             last_seen: now_ms,
             resends: 0,
@@ -481,9 +490,10 @@ impl BeFlow {
             Err(_) => Verdict::Drop,
         };
         if f.rst() {
-            self.start_linger(TerminateReason::Rst, cfg, now_ms);
+            let control = self.start_linger(TerminateReason::Rst, cfg, now_ms);
             return BeOutput {
                 verdict,
+                control,
                 ..BeOutput::default()
             };
         }
@@ -505,6 +515,9 @@ impl BeFlow {
         let mut replay = Replay::default();
         if f.ack() {
             let ack = seg.ack();
+            if seq::after(ack, self.be_rcv_nxt) {
+                self.be_rcv_nxt = ack;
+            }
             let una = seq::min(ack, self.replay_end());
             if seq::after(una, self.replay_una) {
                 // Progress: the re-injection timer starts again.
@@ -531,10 +544,11 @@ impl BeFlow {
                 replay = self.replay_from(self.replay_nxt, false);
             }
         }
-        self.check_closed(cfg, now_ms);
+        let control = self.check_closed(cfg, now_ms);
         BeOutput {
             verdict,
             replay,
+            control,
             ..BeOutput::default()
         }
     }
@@ -543,7 +557,20 @@ impl BeFlow {
     /// this directly, or let [`BeFlow::on_egress`] do it). Always dropped.
     pub fn on_local_synack(&mut self, seg: &Seg<'_>, cfg: &Config, now_ms: u64) -> BeOutput {
         if seg.ack() != self.isn_c.wrapping_add(1) {
-            return BeOutput::default();
+            // The stack took a SYN of another connection on the 4-tuple
+            // (one the front-end forwarded): it is no handoff of ours, and
+            // the stack must not answer it later, when no flow is here to
+            // drop its SYN/ACK.
+            return BeOutput {
+                inject: Some(OutSegment {
+                    src: self.key.client,
+                    dst: self.key.server,
+                    seq: seg.ack(),
+                    flags: Flags::RST,
+                    ..OutSegment::default()
+                }),
+                ..BeOutput::default()
+            };
         }
         match self.state {
             BeState::SynSent => {}
@@ -596,7 +623,7 @@ impl BeFlow {
     /// A client segment forwarded by the front-end (already translated to
     /// our spaces); it goes to the local stack unchanged.
     pub fn on_forwarded(&mut self, seg: &Seg<'_>, cfg: &Config, now_ms: u64) -> BeOutput {
-        let out = BeOutput {
+        let mut out = BeOutput {
             verdict: Verdict::Accept,
             ..BeOutput::default()
         };
@@ -606,7 +633,14 @@ impl BeFlow {
         self.last_seen = now_ms;
         let f = seg.flags();
         if f.rst() {
-            self.start_linger(TerminateReason::Rst, cfg, now_ms);
+            // Only an RST the stack takes ends the flow (RFC 5961 3.2: at
+            // exactly its next expected sequence number; we also take the
+            // client's send edge, where the stack's would be once the
+            // bytes in flight arrive). Others it answers with a challenge
+            // ACK, which goes to the client like any other segment.
+            if seg.seq() == self.be_rcv_nxt || seg.seq() == self.client_nxt {
+                out.control = self.start_linger(TerminateReason::Rst, cfg, now_ms);
+            }
             return out;
         }
         self.client_window = seg.window();
@@ -632,7 +666,7 @@ impl BeFlow {
                 }
             }
         }
-        self.check_closed(cfg, now_ms);
+        out.control = self.check_closed(cfg, now_ms);
         out
     }
 
@@ -644,12 +678,6 @@ impl BeFlow {
         match self.state {
             BeState::SynSent => self.nack(NackReason::Refused, true),
             BeState::Linger => BeOutput {
-                control: Some(Message::Terminate(Terminate {
-                    fe_flow_id: self.fe_flow_id,
-                    client_addr: self.key.client.addr,
-                    client_port: self.key.client.port,
-                    reason: self.end,
-                })),
                 free: true,
                 ..BeOutput::default()
             },
@@ -686,10 +714,11 @@ impl BeFlow {
             flags: Flags::RST | Flags::ACK,
             ..OutSegment::default()
         };
-        self.start_linger(TerminateReason::Timeout, cfg, now_ms);
+        let control = self.start_linger(TerminateReason::Timeout, cfg, now_ms);
         BeOutput {
             inject: Some(local),
             to_client: Some(client),
+            control,
             ..BeOutput::default()
         }
     }
@@ -725,18 +754,33 @@ impl BeFlow {
         })
     }
 
-    fn start_linger(&mut self, reason: TerminateReason, cfg: &Config, now_ms: u64) {
-        if self.state != BeState::Linger {
-            self.state = BeState::Linger;
-            self.end = reason;
-            self.deadline = deadline(now_ms, cfg.linger_ms);
+    /// Starts the linger (once): returns the TERMINATE that tells the
+    /// front-end at once, so that it too lingers and takes the client's
+    /// next SYN on the 4-tuple as a new connection.
+    fn start_linger(
+        &mut self,
+        reason: TerminateReason,
+        cfg: &Config,
+        now_ms: u64,
+    ) -> Option<Message<'static>> {
+        if self.state == BeState::Linger {
+            return None;
         }
+        self.state = BeState::Linger;
+        self.deadline = deadline(now_ms, cfg.linger_ms);
+        Some(Message::Terminate(Terminate {
+            fe_flow_id: self.fe_flow_id,
+            client_addr: self.key.client.addr,
+            client_port: self.key.client.port,
+            reason,
+        }))
     }
 
-    fn check_closed(&mut self, cfg: &Config, now_ms: u64) {
+    fn check_closed(&mut self, cfg: &Config, now_ms: u64) -> Option<Message<'static>> {
         if self.client_fin_acked && self.be_fin_acked {
-            self.start_linger(TerminateReason::Fin, cfg, now_ms);
+            return self.start_linger(TerminateReason::Fin, cfg, now_ms);
         }
+        None
     }
 
     /// The stack's window scale shift in effect: only if the replayed SYN

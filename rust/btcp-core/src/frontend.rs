@@ -62,10 +62,13 @@
 //!   while the handoff is pending repeat the last TSval, so the
 //!   `fe_tsval_last` in the HANDOFF_REQ stays the latest TSval the client
 //!   saw, and `ts_delta` keeps the client's PAWS check happy.
-//! - While the handoff is pending, retransmitted request bytes are ACKed
-//!   again; new bytes, FINs and pure ACKs (e.g. of response data the
-//!   back-end already sent before our HANDOFF_ACK arrived) are dropped
-//!   silently: the client or the back-end retransmits them.
+//! - While the shell picks a back-end, retransmitted request bytes are
+//!   ACKed again. Once the HANDOFF_REQ is out we send the client nothing
+//!   but an RST: the back-end may be answering it already, with TSvals
+//!   newer than our frozen one (a re-ACK would then fail the client's
+//!   PAWS check). New bytes, FINs, retransmissions and pure ACKs (e.g. of
+//!   response data the back-end sent before our HANDOFF_ACK arrived) are
+//!   dropped silently: the client or the back-end retransmits them.
 //! - No answer to a HANDOFF_REQ within [`Config::handoff_ms`]: it is sent
 //!   again to the same back-end, [`Config::handoff_resends`] times, then
 //!   the client is reset. Never to another back-end: the first may have
@@ -73,12 +76,23 @@
 //!   (which a back-end sends only when it holds no state for the flow)
 //!   lets the shell dispatch again, up to [`Config::handoff_tries`]
 //!   back-ends in all.
-//! - A client RST before the handoff frees the flow (after a linger once a
-//!   HANDOFF_REQ went out; a HANDOFF_ACK arriving during that linger is
-//!   answered with an RST to the back-end, so it does not keep a
-//!   connection nobody will use); after it, the RST is forwarded and the
-//!   flow lingers. TERMINATE starts the linger; [`Config::idle_ms`] without a
-//!   packet frees a forwarding flow (the back-end times out on its own).
+//! - A client RST before the handoff counts only at exactly the next
+//!   expected sequence number (RFC 5961 3.2); one elsewhere in the window
+//!   gets a challenge ACK (none once the HANDOFF_REQ is out, see above).
+//!   It frees the flow (after a linger once a HANDOFF_REQ went out; a
+//!   HANDOFF_ACK arriving during that linger is answered with an RST to
+//!   the back-end, so it does not keep a connection nobody will use).
+//! - After the handoff every client segment is forwarded, RSTs included:
+//!   the back-end's stack judges them, and the back-end machine sends
+//!   TERMINATE when the connection is over, which starts our linger;
+//!   [`Config::idle_ms`] without a packet frees a forwarding flow (the
+//!   back-end times out on its own).
+//! - A SYN with a new ISN on the 4-tuple of a handed-off flow is a new
+//!   connection once the client has closed its side of the old one (its
+//!   FIN or RST went through) or the flow lingers: the flow is freed and
+//!   the SYN handled anew ([`FeOutput::restart`]), as a stack's TIME-WAIT
+//!   takes a new SYN. Before that it is forwarded, and the back-end's
+//!   stack answers it as RFC 5961 4.2 says (a challenge ACK).
 
 use super::flow::{deadline, Config, Endpoint, FlowKey, SideOptions, Verdict};
 use super::http::find_head_end_from;
@@ -161,6 +175,16 @@ impl FeOutput<'_> {
     }
 }
 
+/// Where a client RST's sequence number falls.
+enum RstCheck {
+    /// At the next expected sequence number: the connection is reset.
+    Exact,
+    /// Elsewhere in the window: a challenge ACK.
+    InWindow,
+    /// Outside the window: ignored.
+    Outside,
+}
+
 /// One client connection at the front-end. 136 bytes on x86-64; the request
 /// bytes live in a buffer the shell owns and passes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +226,8 @@ pub struct FeFlow {
     resends: u8,
     /// The flow was handed off (xlate is valid).
     handed_off: bool,
+    /// After the handoff, the client's FIN or RST went through.
+    client_closed: bool,
     xlate: Xlate,
 }
 
@@ -260,6 +286,7 @@ impl FeFlow {
             tries: 0,
             resends: 0,
             handed_off: false,
+            client_closed: false,
             xlate: Xlate::default(),
         };
         let synack = flow.synack(now_ms);
@@ -356,6 +383,26 @@ impl FeFlow {
         rules.select(head.ok().as_ref())
     }
 
+    /// The first of `candidates` (in the shell's order of preference)
+    /// that has not refused this flow yet ([`FeFlow::tried`]): after a
+    /// NACK the flow goes to another node rather than back to the one that
+    /// refused it. `None` when every candidate refused: the shell then
+    /// calls [`FeFlow::abandon`].
+    pub fn untried(&self, candidates: impl IntoIterator<Item = u16>) -> Option<u16> {
+        let tried = self.tried();
+        candidates.into_iter().find(|n| !tried.contains(n))
+    }
+
+    /// No node is left to hand the flow to (in [`FeState::Dispatching`]):
+    /// reset the client and linger. Does nothing in other states.
+    pub fn abandon(&mut self, cfg: &Config, now_ms: u64) -> FeOutput<'static> {
+        if self.state != FeState::Dispatching {
+            return FeOutput::default();
+        }
+        let rst = self.rst_seg();
+        self.linger(cfg, now_ms, Some(rst))
+    }
+
     /// A segment from the client (anything but the SYN that created the
     /// flow). `payload` is the segment's payload (the shell copies it out
     /// of the skb; only needed while the request is being collected), and
@@ -370,21 +417,24 @@ impl FeFlow {
         now_ms: u64,
     ) -> FeOutput<'static> {
         self.last_seen = now_ms;
+        let f = seg.flags();
+        let new_syn = f.syn() && !f.ack() && seg.seq() != self.isn_c;
+        let over = self.state == FeState::Linger || self.client_closed;
+        if new_syn && over {
+            return FeOutput {
+                free: true,
+                restart: true,
+                ..FeOutput::default()
+            };
+        }
         match self.state {
             FeState::SynRcvd => self.syn_rcvd(seg, payload, reqbuf, cfg, now_ms),
             FeState::Receiving => self.receiving(seg, payload, reqbuf, cfg, now_ms),
             FeState::Dispatching | FeState::HandingOff => self.pending(seg, cfg, now_ms),
-            FeState::Forwarding => self.forward(seg, cfg, now_ms),
+            FeState::Forwarding => self.forward(seg),
             FeState::Linger => {
-                if seg.flags().syn() && !seg.flags().ack() && seg.seq() != self.isn_c {
-                    return FeOutput {
-                        free: true,
-                        restart: true,
-                        ..FeOutput::default()
-                    };
-                }
                 if self.handed_off {
-                    self.forward(seg, cfg, now_ms)
+                    self.forward(seg)
                 } else if seg.flags().fin() && self.fin && self.req_len == 0 {
                     // Our FIN/ACK to an idle close was lost: send it again.
                     let fin = self.fin_seg(now_ms);
@@ -456,10 +506,10 @@ impl FeFlow {
     ) -> FeOutput<'static> {
         let f = seg.flags();
         if f.rst() {
-            return if self.rst_acceptable(seg) {
-                FeOutput::freed(None)
-            } else {
-                FeOutput::default()
+            return match self.rst_check(seg) {
+                RstCheck::Exact => FeOutput::freed(None),
+                RstCheck::InWindow => FeOutput::drop_with(Some(self.ack_seg(now_ms))),
+                RstCheck::Outside => FeOutput::default(),
             };
         }
         if f.syn() {
@@ -543,34 +593,41 @@ impl FeFlow {
 
     /// Client segments while the handoff is pending.
     fn pending(&mut self, seg: &Seg<'_>, cfg: &Config, now_ms: u64) -> FeOutput<'static> {
+        // Once the HANDOFF_REQ is out, nothing but an RST goes to the
+        // client from here (see the module docs).
+        let quiet = self.state == FeState::HandingOff;
         let f = seg.flags();
         if f.rst() {
-            if self.rst_acceptable(seg) {
-                return self.linger(cfg, now_ms, None);
-            }
-            return FeOutput::default();
+            return match self.rst_check(seg) {
+                RstCheck::Exact if quiet => self.linger(cfg, now_ms, None),
+                RstCheck::Exact => FeOutput::freed(None),
+                RstCheck::InWindow if !quiet => FeOutput::drop_with(Some(self.ack_seg(now_ms))),
+                _ => FeOutput::default(),
+            };
         }
         if f.syn() {
+            if quiet {
+                return FeOutput::default();
+            }
             let ack = self.ack_seg(now_ms);
             return FeOutput::drop_with(Some(ack));
         }
         self.note_client(seg);
         let carries = seg.payload_len() > 0 || f.fin();
-        if carries && seq::before(seg.seq(), self.rcv_nxt) {
+        if carries && seq::before(seg.seq(), self.rcv_nxt) && !quiet {
             let ack = self.ack_seg(now_ms);
             return FeOutput::drop_with(Some(ack));
         }
         FeOutput::default()
     }
 
-    fn forward(&mut self, seg: &Seg<'_>, cfg: &Config, now_ms: u64) -> FeOutput<'static> {
+    fn forward(&mut self, seg: &Seg<'_>) -> FeOutput<'static> {
         let verdict = match self.xlate.fe_ingress(seg) {
             Ok(edits) => Verdict::Forward(edits),
             Err(_) => Verdict::Drop,
         };
-        if seg.flags().rst() && self.state == FeState::Forwarding {
-            self.state = FeState::Linger;
-            self.deadline = deadline(now_ms, cfg.linger_ms);
+        if seg.flags().rst() || seg.flags().fin() {
+            self.client_closed = true;
         }
         FeOutput {
             verdict,
@@ -638,7 +695,7 @@ impl FeFlow {
         now_ms: u64,
     ) -> FeOutput<'static> {
         let _ = cfg;
-        if ack.be_node != self.target.node || self.tries == 0 {
+        if ack.fe_flow_id != self.id || ack.be_node != self.target.node || self.tries == 0 {
             return FeOutput::default();
         }
         if self.state == FeState::Linger && !self.handed_off {
@@ -690,8 +747,10 @@ impl FeFlow {
         cfg: &Config,
         now_ms: u64,
     ) -> FeOutput<'static> {
-        let _ = nack.reason;
-        if self.state != FeState::HandingOff || from != self.target.node {
+        if nack.fe_flow_id != self.id
+            || self.state != FeState::HandingOff
+            || from != self.target.node
+        {
             return FeOutput::default();
         }
         if self.tries < cfg.handoff_tries {
@@ -709,8 +768,8 @@ impl FeFlow {
     /// TERMINATE from the back-end: the connection is over; linger, then
     /// free.
     pub fn on_terminate(&mut self, t: &Terminate, cfg: &Config, now_ms: u64) -> FeOutput<'static> {
-        let _ = t.reason;
-        if self.state == FeState::Linger {
+        // Another flow's (an earlier connection on this 4-tuple), or late.
+        if t.fe_flow_id != self.id || self.state == FeState::Linger {
             return FeOutput::default();
         }
         self.linger(cfg, now_ms, None)
@@ -774,9 +833,16 @@ impl FeFlow {
     /// An RST is acceptable in the window we advertise (RFC 9293; we do
     /// not bother with RFC 5961 challenge ACKs for the short life of an
     /// unhanded flow).
-    fn rst_acceptable(&self, seg: &Seg<'_>) -> bool {
+    /// Where a client RST's sequence number falls (RFC 5961 3.2).
+    fn rst_check(&self, seg: &Seg<'_>) -> RstCheck {
         let wnd = self.cap.saturating_sub(self.req_len).max(1);
-        seq::between(seg.seq(), self.rcv_nxt, self.rcv_nxt.wrapping_add(wnd))
+        if seg.seq() == self.rcv_nxt {
+            RstCheck::Exact
+        } else if seq::between(seg.seq(), self.rcv_nxt, self.rcv_nxt.wrapping_add(wnd)) {
+            RstCheck::InWindow
+        } else {
+            RstCheck::Outside
+        }
     }
 
     /// Our TSval now (frozen once dispatching started).

@@ -1,11 +1,21 @@
-//! A small, strict scanner for the head of an HTTP/1.x request, enough to
-//! dispatch on (DESIGN.md §4, step 3). The full RFC 9112 parser comes later.
+//! A strict parser for the head of an HTTP/1.x request (RFC 9112), enough
+//! to dispatch on (DESIGN.md §4, step 3) and to know how the body that may
+//! follow the head is framed.
+//!
+//! Where RFC 9112 lets a recipient choose between leniency and refusal, we
+//! refuse: a scanner that reads a request differently from the back-end's
+//! server is a request-smuggling vector, and a refused request only loses
+//! its content routing (see below).
 //!
 //! What it accepts:
-//! - The head ends at the first CRLF CRLF ([`find_head_end`]); a bare
-//!   `\n\n` does not end it, and a bare CR or LF inside a line is an error.
-//!   No empty lines may precede the request line.
-//! - Request line `method SP target SP version`, single spaces.
+//! - The head ends at the first CRLF CRLF ([`find_head_end`]) within the
+//!   caller's limit ([`DEFAULT_HEAD_LIMIT`] for the front-end). A bare
+//!   `\n\n` does not end it, and a bare CR or bare LF anywhere in it is an
+//!   error (§2.2 allows accepting a bare LF as a line end; we do not).
+//!   No empty lines may precede the request line (§2.2 allows skipping them).
+//!   A NUL byte anywhere in the head is an error.
+//! - Request line `method SP target SP version`, single spaces (§3; no
+//!   lenient whitespace).
 //!   The method is a token (RFC 9110 §5.6.2) of at most
 //!   [`MAX_METHOD_LEN`] bytes with no lowercase letters: RFC 9110 allows
 //!   any token and methods are case-sensitive, but every registered method
@@ -18,24 +28,54 @@
 //!   bytes, spaces and `#` are refused in targets; bytes above 0x7F are
 //!   allowed (as nginx does). No percent-decoding or dot-segment removal:
 //!   [`RequestHead::path`] is the raw bytes before `?`.
-//! - Version `HTTP/1.0` or `HTTP/1.1`, exactly.
-//! - Header lines `name: value` with a token name, no space before the
-//!   colon, no obsolete line folding, no control bytes except HTAB in
-//!   values. Optional whitespace around the value is trimmed.
+//! - Version `HTTP/1.0` or `HTTP/1.1`, exactly (case-sensitive, §2.3).
+//! - At most [`MAX_HEADERS`] header lines `name: value` with a token name,
+//!   no whitespace between name and colon (§5.1: MUST reject), no
+//!   obsolete line folding and no whitespace-led line right after the
+//!   request line (§5.2, §2.2: we take the reject option), no control bytes
+//!   except HTAB in values. Optional whitespace around the value is
+//!   trimmed.
 //! - `Host`: name matched case-insensitively; at most one; required in
-//!   HTTP/1.1; value checked against RFC 3986 host and port characters.
+//!   HTTP/1.1; value checked against RFC 3986 host and port characters
+//!   (§3.2: all three MUST be answered 400).
 //!   For an absolute-form target the target's authority is the host
-//!   (RFC 9112 §3.2.2), and a `Host` header is still validated.
-//! - Framing that RFC 9112 §6 calls faulty is refused: more than one
-//!   `Content-Length`, a non-numeric one, `Content-Length` with
-//!   `Transfer-Encoding`, `Transfer-Encoding` in HTTP/1.0.
+//!   (§3.2.2), and a `Host` header is still validated.
+//!
+//! Message framing (§6), the result in [`RequestHead::body`]:
+//! - `Content-Length` must be one header line whose value is 1*DIGIT below
+//!   2^64. More than one line is refused even if the values agree, and so
+//!   is a list: RFC 9110 §8.6 says a recipient MAY accept `5, 5` (or two
+//!   lines of `5`) as `5`, but some servers refuse it and some take the
+//!   first element, so accepting it buys nothing and risks disagreement.
+//! - `Transfer-Encoding` must be one header line (a second line would be
+//!   joined to the first as a list, RFC 9110 §5.3, which servers do
+//!   differently; nginx refuses it) whose value is a list of transfer
+//!   codings (tokens, case-insensitive, with optional `;name=token`
+//!   parameters; quoted-string parameter values are refused; empty list
+//!   elements are ignored as RFC 9110 §5.6.1 requires). The final coding
+//!   must be `chunked` (§6.3: otherwise a request's length cannot be
+//!   determined and the server MUST answer 400), `chunked` may appear only
+//!   once (§7.1) and takes no parameters (not even an empty `chunked;`).
+//!   Other codings before it (`gzip, chunked`) are the back-end's business
+//!   (it may answer 501).
+//! - `Content-Length` together with `Transfer-Encoding` is refused (§6.1
+//!   allows a server to drop the Content-Length instead; a front-end and a
+//!   back-end that disagreed on that would disagree on the body), and so is
+//!   `Transfer-Encoding` in HTTP/1.0 (§6.1: the framing is faulty).
+//! - With neither, a request has no body (§6.3 item 7).
 //!
 //! A request that fails goes to the service's default back-end, whose
 //! real server answers it (400, 431, ...): the errors only have to say
-//! why, for counters. Nothing here panics on any input.
+//! why, for counters. Nothing here panics on any input, and every slice in
+//! a [`RequestHead`] lies within the buffer passed in.
+//!
+//! The tests: tables of accepted and refused heads per rule
+//! (`tests/http.rs`), a differential test against the `httparse` crate on
+//! generated heads (`tests/http_differential.rs`), and a cargo-fuzz target
+//! (`fuzz/`, run by `scripts/fuzz.sh`).
 //!
 //! ```
-//! use btcp_core::http::{parse_head, Version, DEFAULT_HEAD_LIMIT};
+//! use btcp_core::http::{parse_head, Body, Version, DEFAULT_HEAD_LIMIT};
 //!
 //! let buf = b"GET /img/a.jpg?w=100 HTTP/1.1\r\nHost: Example.com:8080\r\n\r\nGET /next";
 //! let head = parse_head(buf, DEFAULT_HEAD_LIMIT).unwrap();
@@ -45,6 +85,8 @@
 //! assert_eq!(head.version, Version::Http11);
 //! assert_eq!(head.host, Some(&b"Example.com:8080"[..]));
 //! assert_eq!(head.hostname(), Some(&b"Example.com"[..]));
+//! // No Content-Length or Transfer-Encoding: no body.
+//! assert_eq!(head.body, Body::None);
 //! // The pipelined request after the head is not looked at.
 //! assert_eq!(&buf[head.head_len..], b"GET /next");
 //! ```
@@ -55,6 +97,8 @@ use ::core::fmt;
 pub const DEFAULT_HEAD_LIMIT: usize = 16 * 1024;
 /// Longest method accepted.
 pub const MAX_METHOD_LEN: usize = 32;
+/// Most header lines accepted (Apache's default `LimitRequestFields`).
+pub const MAX_HEADERS: usize = 100;
 
 /// The blank line that ends a head.
 const HEAD_END: &[u8; 4] = b"\r\n\r\n";
@@ -137,6 +181,15 @@ pub enum InvalidReason {
     ContentLengthWithTransferEncoding,
     /// Transfer-Encoding in an HTTP/1.0 request.
     TransferEncodingInHttp10,
+    /// More than one Transfer-Encoding header line.
+    DuplicateTransferEncoding,
+    /// A Transfer-Encoding that is not a list of codings, is empty, has
+    /// `chunked` more than once or with parameters.
+    BadTransferEncoding,
+    /// A Transfer-Encoding whose final coding is not `chunked`.
+    TransferEncodingNotChunked,
+    /// More than [`MAX_HEADERS`] header lines.
+    TooManyHeaders,
 }
 
 impl InvalidReason {
@@ -167,6 +220,10 @@ impl InvalidReason {
                 "Content-Length with Transfer-Encoding"
             }
             InvalidReason::TransferEncodingInHttp10 => "Transfer-Encoding in HTTP/1.0",
+            InvalidReason::DuplicateTransferEncoding => "duplicate Transfer-Encoding",
+            InvalidReason::BadTransferEncoding => "bad Transfer-Encoding",
+            InvalidReason::TransferEncodingNotChunked => "Transfer-Encoding not ending in chunked",
+            InvalidReason::TooManyHeaders => "too many header lines",
         }
     }
 }
@@ -197,6 +254,19 @@ pub enum TargetForm {
     Asterisk,
 }
 
+/// How the body after the head is framed (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Body {
+    /// Neither Content-Length nor Transfer-Encoding: no body; bytes after
+    /// the head are the next request.
+    None,
+    /// `Content-Length: n`: the next `n` bytes are the body.
+    Length(u64),
+    /// `Transfer-Encoding` ending in `chunked`: a chunked body follows,
+    /// ending with its last chunk and trailer section.
+    Chunked,
+}
+
 /// The parts of a request head that dispatch needs, borrowing the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RequestHead<'a> {
@@ -207,8 +277,9 @@ pub struct RequestHead<'a> {
     /// The target's form.
     pub form: TargetForm,
     /// The path, without query: from the target's first `/` up to `?`;
-    /// `/` for an absolute-form target without a path; `*` for
-    /// asterisk-form.
+    /// `/` for an absolute-form target without a path (the second `/` of
+    /// its `http://`, so that every slice here lies within the buffer);
+    /// `*` for asterisk-form.
     pub path: &'a [u8],
     /// What follows `?` in the target, if there is a `?`.
     pub query: Option<&'a [u8]>,
@@ -218,10 +289,8 @@ pub struct RequestHead<'a> {
     /// authority, else the Host header's value without surrounding
     /// whitespace (possibly empty). `None` without either (HTTP/1.0).
     pub host: Option<&'a [u8]>,
-    /// The Content-Length, if there is one.
-    pub content_length: Option<u64>,
-    /// Whether there is a Transfer-Encoding header.
-    pub transfer_encoding: bool,
+    /// How the body after the head is framed.
+    pub body: Body,
     /// Length of the head, up to and including the blank line; the body
     /// or the next pipelined request starts here.
     pub head_len: usize,
@@ -232,6 +301,14 @@ impl<'a> RequestHead<'a> {
     /// compare it case-insensitively.
     pub fn hostname(&self) -> Option<&'a [u8]> {
         self.host.map(strip_port)
+    }
+
+    /// The Content-Length, if the body is framed by one.
+    pub fn content_length(&self) -> Option<u64> {
+        match self.body {
+            Body::Length(n) => Some(n),
+            Body::None | Body::Chunked => None,
+        }
     }
 }
 
@@ -303,8 +380,13 @@ pub fn parse_head(buf: &[u8], limit: usize) -> Result<RequestHead<'_>, HttpError
 
     let mut host_header: Option<&[u8]> = None;
     let mut content_length: Option<u64> = None;
-    let mut transfer_encoding = false;
+    let mut transfer_encoding: Option<&[u8]> = None;
+    let mut count = 0usize;
     while let Some(line) = lines.next_line()? {
+        count = count.saturating_add(1);
+        if count > MAX_HEADERS {
+            return Err(InvalidReason::TooManyHeaders.into());
+        }
         let (name, value) = parse_header_line(line)?;
         if name.eq_ignore_ascii_case(b"host") {
             if host_header.is_some() {
@@ -320,17 +402,24 @@ pub fn parse_head(buf: &[u8], limit: usize) -> Result<RequestHead<'_>, HttpError
             }
             content_length = Some(parse_decimal(value).ok_or(InvalidReason::BadContentLength)?);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            transfer_encoding = true;
+            if transfer_encoding.is_some() {
+                return Err(InvalidReason::DuplicateTransferEncoding.into());
+            }
+            transfer_encoding = Some(value);
         }
     }
-    if transfer_encoding {
-        if content_length.is_some() {
-            return Err(InvalidReason::ContentLengthWithTransferEncoding.into());
+    let body = match (transfer_encoding, content_length) {
+        (Some(_), Some(_)) => return Err(InvalidReason::ContentLengthWithTransferEncoding.into()),
+        (Some(_), None) if version == Version::Http10 => {
+            return Err(InvalidReason::TransferEncodingInHttp10.into())
         }
-        if version == Version::Http10 {
-            return Err(InvalidReason::TransferEncodingInHttp10.into());
+        (Some(te), None) => {
+            check_transfer_encoding(te)?;
+            Body::Chunked
         }
-    }
+        (None, Some(n)) => Body::Length(n),
+        (None, None) => Body::None,
+    };
     if version == Version::Http11 && host_header.is_none() {
         return Err(InvalidReason::MissingHost.into());
     }
@@ -342,10 +431,54 @@ pub fn parse_head(buf: &[u8], limit: usize) -> Result<RequestHead<'_>, HttpError
         query: t.query,
         version,
         host: t.authority.or(host_header),
-        content_length,
-        transfer_encoding,
+        body,
         head_len,
     })
+}
+
+/// Checks a Transfer-Encoding value: a list of transfer codings
+/// (RFC 9112 §7) whose last is `chunked`, which appears only once and
+/// without parameters. Empty list elements are skipped (RFC 9110 §5.6.1);
+/// parameters are `;name=token`, and empty ones (`gzip;`) are skipped too
+/// (RFC 9110 §5.6.6).
+fn check_transfer_encoding(value: &[u8]) -> Result<(), InvalidReason> {
+    // Whether the last coding so far is chunked; None before the first.
+    let mut last_chunked: Option<bool> = None;
+    let mut seen_chunked = false;
+    for element in value.split(|&b| b == b',') {
+        let element = trim_ows(element);
+        if element.is_empty() {
+            continue;
+        }
+        let mut parts = element.split(|&b| b == b';');
+        let coding = trim_ows(parts.next().unwrap_or(&[]));
+        if !is_token(coding) {
+            return Err(InvalidReason::BadTransferEncoding);
+        }
+        for param in parts {
+            let param = trim_ows(param);
+            if param.is_empty() {
+                continue;
+            }
+            let (name, value) =
+                split_once(param, b'=').ok_or(InvalidReason::BadTransferEncoding)?;
+            if !is_token(name) || !is_token(value) {
+                return Err(InvalidReason::BadTransferEncoding);
+            }
+        }
+        let chunked = coding.eq_ignore_ascii_case(b"chunked");
+        // `chunked` takes no parameters, not even an empty `;`.
+        if chunked && (element.len() != coding.len() || seen_chunked) {
+            return Err(InvalidReason::BadTransferEncoding);
+        }
+        seen_chunked |= chunked;
+        last_chunked = Some(chunked);
+    }
+    match last_chunked {
+        None => Err(InvalidReason::BadTransferEncoding),
+        Some(false) => Err(InvalidReason::TransferEncodingNotChunked),
+        Some(true) => Ok(()),
+    }
 }
 
 /// Splits the head into CRLF-terminated lines; the head passed in has had
@@ -381,6 +514,11 @@ impl<'a> Lines<'a> {
 /// `tchar` of RFC 9110 §5.6.2.
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `token` of RFC 9110 §5.6.2: one or more `tchar`.
+fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
 }
 
 /// Splits `line` at the first `sep`.
@@ -447,12 +585,18 @@ fn parse_target<'a>(method: &[u8], target: &'a [u8]) -> Result<Target<'a>, HttpE
             query: None,
         });
     }
-    let (path_query, form, authority) = if target.first() == Some(&b'/') {
-        (target, TargetForm::Origin, None)
+    // `root`: a `/` of the target, the path when the target has none.
+    let (path_query, form, authority, root) = if target.first() == Some(&b'/') {
+        (target, TargetForm::Origin, None, target.get(..1))
     } else {
         let after_scheme = strip_prefix_ignore_case(target, b"http://")
             .or_else(|| strip_prefix_ignore_case(target, b"https://"))
             .ok_or(InvalidReason::BadTarget)?;
+        // The second `/` of `http://`.
+        let root = target
+            .len()
+            .checked_sub(after_scheme.len())
+            .and_then(|n| target.get(n.checked_sub(1)?..n));
         let end = after_scheme
             .iter()
             .position(|&b| b == b'/' || b == b'?')
@@ -465,13 +609,18 @@ fn parse_target<'a>(method: &[u8], target: &'a [u8]) -> Result<Target<'a>, HttpE
             after_scheme.get(end..).unwrap_or(&[]),
             TargetForm::Absolute,
             Some(authority),
+            root,
         )
     };
     let (path, query) = match split_once(path_query, b'?') {
         Some((p, q)) => (p, Some(q)),
         None => (path_query, None),
     };
-    let path: &'a [u8] = if path.is_empty() { b"/" } else { path };
+    let path: &'a [u8] = if path.is_empty() {
+        root.unwrap_or(b"/")
+    } else {
+        path
+    };
     Ok(Target {
         form,
         authority,
@@ -496,7 +645,7 @@ fn parse_header_line(line: &[u8]) -> Result<(&[u8], &[u8]), HttpError> {
         return Err(InvalidReason::ObsFold.into());
     }
     let (name, value) = split_once(line, b':').ok_or(InvalidReason::MissingColon)?;
-    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+    if !is_token(name) {
         return Err(InvalidReason::BadHeaderName.into());
     }
     if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
@@ -807,9 +956,11 @@ mod tests {
             );
         }
         let h = ok(cases[3].0);
-        assert_eq!((h.content_length, h.transfer_encoding), (Some(7), false));
+        assert_eq!((h.body, h.content_length()), (Body::Length(7), Some(7)));
         let h = ok(cases[4].0);
-        assert_eq!((h.content_length, h.transfer_encoding), (None, true));
+        assert_eq!((h.body, h.content_length()), (Body::Chunked, None));
+        let h = ok(cases[0].0);
+        assert_eq!((h.body, h.content_length()), (Body::None, None));
     }
 
     #[test]

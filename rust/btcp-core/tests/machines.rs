@@ -398,7 +398,7 @@ fn handoff_request_carries_the_connection() {
 }
 
 #[test]
-fn while_pending_retransmissions_are_acked_with_a_frozen_tsval() {
+fn once_the_handoff_req_is_out_the_client_hears_nothing() {
     let mut fe = Fe::with_request(cfg());
     let frozen = fe.flow.fe_tsval_last();
     fe.flow.handoff(
@@ -421,14 +421,11 @@ fn while_pending_retransmissions_are_acked_with_a_frozen_tsval() {
         REQ,
         500,
     );
-    let ack = out.reply.unwrap();
-    assert_eq!(
-        ack.ts.unwrap().0,
-        frozen,
-        "time stands still while dispatching"
-    );
-    assert_eq!(ack.ack, ISN_C.wrapping_add(1 + REQ.len() as u32));
-    // New bytes, FINs and pure ACKs are dropped silently.
+    // The back-end may be answering the client already, with newer
+    // TSvals than ours: a retransmitted request is not re-ACKed.
+    assert_eq!(out, FeOutput::default());
+    assert_eq!(fe.flow.fe_tsval_last(), frozen, "time stands still");
+    // New bytes, FINs and pure ACKs are dropped silently too.
     let end = ISN_C.wrapping_add(1 + REQ.len() as u32);
     for (flags, payload) in [
         (Flags::ACK, &b"more"[..]),
@@ -981,6 +978,13 @@ fn replay_that_never_lands_is_reset_both_ways() {
     }
     t += be.cfg.handoff_ms;
     let out = be.flow.on_tick(&be.cfg, t);
+    assert!(matches!(
+        out.control,
+        Some(Message::Terminate(Terminate {
+            reason: TerminateReason::Timeout,
+            ..
+        }))
+    ));
     let local = out.inject.unwrap();
     assert_eq!((local.flags, local.src, local.dst), (Flags::RST, C, B));
     let client = out.to_client.unwrap();
@@ -993,13 +997,7 @@ fn replay_that_never_lands_is_reset_both_ways() {
     assert_eq!(be.flow.state(), BeState::Linger);
     let out = be.flow.on_tick(&be.cfg, t + be.cfg.linger_ms);
     assert!(out.free);
-    assert!(matches!(
-        out.control,
-        Some(Message::Terminate(Terminate {
-            reason: TerminateReason::Timeout,
-            ..
-        }))
-    ));
+    assert_eq!(out.control, None, "TERMINATE went when the linger began");
 }
 
 #[test]
@@ -1043,12 +1041,22 @@ fn close_after_both_fins_are_acked_then_terminate() {
     assert_eq!(out.verdict, Verdict::Accept);
     be.forwarded(c(Flags::ACK | Flags::FIN), 5);
     assert_eq!(be.flow.state(), BeState::Established);
-    // The stack acks the client's FIN: over.
-    be.egress(
+    // The stack acks the client's FIN: over, and the front-end hears so
+    // at once.
+    let out = be.egress(
         &be_seg(ISN_B + 102, req_end.wrapping_add(1), Flags::ACK, 1000),
         6,
     );
     assert_eq!(be.flow.state(), BeState::Linger);
+    assert_eq!(
+        out.control,
+        Some(Message::Terminate(Terminate {
+            fe_flow_id: 5,
+            client_addr: C.addr,
+            client_port: C.port,
+            reason: TerminateReason::Fin
+        }))
+    );
     // TIME_WAIT stragglers are still translated.
     let out = be.egress(
         &be_seg(ISN_B + 102, req_end.wrapping_add(1), Flags::ACK, 1000),
@@ -1061,31 +1069,26 @@ fn close_after_both_fins_are_acked_then_terminate() {
     );
     let out = be.flow.on_tick(&be.cfg, 6 + be.cfg.linger_ms);
     assert!(out.free);
-    assert_eq!(
-        out.control,
-        Some(Message::Terminate(Terminate {
-            fe_flow_id: 5,
-            client_addr: C.addr,
-            client_port: C.port,
-            reason: TerminateReason::Fin
-        }))
-    );
+    assert_eq!(out.control, None);
 }
 
 #[test]
 fn rst_either_way_lingers_then_terminates() {
     let (mut be, _) = Be::established(REQ, false);
-    be.forwarded(
-        OutSegment {
-            src: C,
-            seq: ISN_C.wrapping_add(1 + REQ.len() as u32),
-            flags: Flags::RST,
-            ..OutSegment::default()
-        },
-        5,
-    );
+    let rst = |seq| OutSegment {
+        src: C,
+        seq,
+        flags: Flags::RST,
+        ..OutSegment::default()
+    };
+    // Not at the stack's next expected sequence number nor the client's
+    // send edge: the stack challenges it, the flow goes on.
+    let end = ISN_C.wrapping_add(1 + REQ.len() as u32);
+    let out = be.forwarded(rst(end.wrapping_add(100)), 4);
+    assert_eq!(out.verdict, Verdict::Accept);
+    assert_eq!((be.flow.state(), out.control), (BeState::Established, None));
+    let out = be.forwarded(rst(end), 5);
     assert_eq!(be.flow.state(), BeState::Linger);
-    let out = be.flow.on_tick(&be.cfg, 5 + be.cfg.linger_ms);
     assert!(matches!(
         out.control,
         Some(Message::Terminate(Terminate {
@@ -1093,6 +1096,7 @@ fn rst_either_way_lingers_then_terminates() {
             ..
         }))
     ));
+    assert!(be.flow.on_tick(&be.cfg, 5 + be.cfg.linger_ms).free);
 
     let (mut be, _) = Be::established(REQ, false);
     let out = be.egress(&be_seg(ISN_B + 1, 0, Flags::RST, 0), 5);
@@ -1194,4 +1198,48 @@ fn a_buffer_too_full_to_advertise_dispatches() {
     );
     assert!(out.dispatch, "48 bytes free at wscale 7 is a zero window");
     assert_eq!(out.reply.unwrap().window, 0);
+}
+
+#[test]
+fn a_new_syn_on_the_tuple_restarts_the_flow_once_the_client_closed() {
+    let mut fe = Fe::with_request(cfg());
+    fe.flow.handoff(
+        Target {
+            node: 2,
+            addr: B.addr,
+        },
+        &fe.buf,
+        &fe.cfg,
+        3,
+    );
+    let ack = HandoffAck {
+        fe_flow_id: 5,
+        be_node: 2,
+        isn_be: 0x8000_0000,
+        be_opts: SynOptions {
+            mss: 1460,
+            wscale: Some(2),
+            sack_permitted: true,
+            timestamps: true,
+        },
+        be_tsval: 77,
+    };
+    fe.flow.on_handoff_ack(&ack, &fe.cfg, 4);
+    assert_eq!(fe.flow.state(), FeState::Forwarding);
+    let syn = |isn| client_seg(isn, 0, Flags::SYN, Some((3000, 0)));
+    // The client's connection is still open: a SYN with another ISN is
+    // forwarded, for the back-end's stack to challenge (RFC 5961 4.2).
+    let out = fe.seg(syn(ISN_C.wrapping_add(7_000_000)), &[], 5);
+    assert!(matches!(out.verdict, Verdict::Forward(_)));
+    assert!(!out.free);
+    // A copy of the original SYN is forwarded too, never a restart.
+    let end = ISN_C.wrapping_add(1 + REQ.len() as u32);
+    let a = fe.isn_f().wrapping_add(1);
+    let out = fe.seg(client_seg(end, a, Flags::ACK | Flags::FIN, None), &[], 6);
+    assert!(matches!(out.verdict, Verdict::Forward(_)));
+    let out = fe.seg(syn(ISN_C), &[], 7);
+    assert!(!out.free);
+    // After the client's FIN, a SYN with a new ISN is a new connection.
+    let out = fe.seg(syn(ISN_C.wrapping_add(7_000_000)), &[], 8);
+    assert!(out.free && out.restart);
 }

@@ -1,0 +1,1722 @@
+//! The simulated network shared by `sim.rs` and `faults.rs`: a real TCP
+//! implementation (smoltcp) plays the client and the back-end's stack; the
+//! front-end and back-end machines sit in between doing what the kernel
+//! shell will do, over links with latency and scripted faults (loss,
+//! duplication, delay), on a deterministic virtual clock (1 ms steps).
+//!
+//! ```text
+//!   client C (smoltcp) ──5 ms──► FE (FeFlow)  ──1 ms──► BE stack B (smoltcp)
+//!          ▲                      │  ▲ control channel (wire codec, 2 ms, FIFO)
+//!          │                      ▼  │
+//!          └──────────5 ms─────── BE (BeFlow): egress rewrite, injection
+//! ```
+//!
+//! Checked on every packet: IPv4 and TCP checksums of everything delivered
+//! to either stack; the client only ever hears from V:80, never a SYN but
+//! the front-end's, and its PAWS view (TSvals, in the order they are sent
+//! to it, never go backwards); the front-end's SYN/ACKs and the replayed
+//! SYNs carry no option we do not understand and no ECN flag; segment
+//! sizes respect the MSS each receiver announced; the back-end stack only
+//! sees acknowledgments, SACK edges and TS echoes of its own sequence
+//! space and clock. At the end (see [`run`]): the response byte for byte,
+//! the bytes as the back-end's server read them, and both flow tables
+//! empty after the linger.
+//!
+//! smoltcp 0.12 speaks MSS, window scaling, SACK (it sends SACK blocks; it
+//! ignores received ones) and timestamps (with a `fn() -> u32` generator:
+//! the clocks below read thread-local virtual clocks); it does no PAWS,
+//! so the PAWS check is ours. Its ISNs come from a PCG generator seeded by
+//! the interface's `random_seed`: [`seed_for_isn`] inverts it to pick an ISN.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects,
+    missing_docs
+)]
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+pub use btcp_core::backend::{BeFlow, BeOutput, BeState};
+pub use btcp_core::csum;
+pub use btcp_core::flow::{Config, Endpoint, FlowKey, SideOptions, Verdict};
+pub use btcp_core::frontend::{FeFlow, FeOutput, FeState, Target};
+pub use btcp_core::isn::IsnSecret;
+pub use btcp_core::rules::RuleTable;
+pub use btcp_core::segment::{OutSegment, Seg};
+pub use btcp_core::seq;
+pub use btcp_core::tcp::Flags;
+pub use btcp_core::wire::{self, Mac, Message, TerminateReason, WireError, MAC_LEN};
+pub use btcp_core::xlate;
+
+use btcp_core::tcp_options::{
+    RawOptions, KIND_MSS, KIND_SACK_PERMITTED, KIND_TIMESTAMPS, KIND_WSCALE,
+};
+use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+pub use smoltcp::socket::tcp;
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+
+// ---------------------------------------------------------------------------
+// Addresses, clocks, parameters
+
+pub const C: u32 = 0x0a01_0001; // 10.1.0.1, the client
+pub const V: u32 = 0x0a02_0001; // 10.2.0.1, the VIP on the front-end
+pub const B: u32 = 0x0a03_0001; // 10.3.0.1, the back-end
+pub const PORT: u16 = 80;
+pub const CLIENT_PORT: u16 = 49152;
+pub const FE_NODE: u16 = 1;
+pub const BE_NODE: u16 = 2;
+
+pub const CLIENT_LINK_MS: u64 = 5;
+pub const FE_BE_LINK_MS: u64 = 1;
+pub const CTRL_MS: u64 = 2;
+pub const BODY_LEN: usize = 1 << 20;
+/// smoltcp 0.12 sizes segments as if there were no TCP options, so with
+/// timestamps on a full-sized segment is 12 bytes over its MTU and is not
+/// sent. The MTUs are raised to leave room: the client's MSS becomes 1472
+/// (the FE clamps it to 1460, so the client's segments fit), and the
+/// back-end sends at most the client's 1472 plus options within 1600.
+pub const CLIENT_MTU: usize = 1512;
+pub const BE_MTU: usize = 1600;
+/// The MTU with which smoltcp, timestamps on, can send `mss`-byte
+/// segments (see [`CLIENT_MTU`]); it then announces `mss + 12`, and only
+/// works if its peer's MSS is at most `mss`. Without timestamps an MTU of
+/// `mss + 40` announces `mss` exactly.
+pub const fn mtu_for_mss(mss: usize) -> usize {
+    mss + 40 + 12
+}
+
+/// A TSval clock: `t * mul / div + offset` for `t` in virtual ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TsClock {
+    pub mul: u64,
+    pub div: u64,
+    pub offset: u32,
+}
+
+impl TsClock {
+    pub fn at(&self, t: u64) -> u32 {
+        ((t * self.mul / self.div) as u32).wrapping_add(self.offset)
+    }
+}
+
+/// The client's TSval clock: milliseconds plus an offset.
+pub const CLIENT_CLOCK: TsClock = TsClock {
+    mul: 1,
+    div: 1,
+    offset: 1_000_000,
+};
+/// The back-end's TSval clock: three ticks per millisecond, from just
+/// below the wrap, so translated timestamps cross it.
+pub const BE_CLOCK: TsClock = TsClock {
+    mul: 3,
+    div: 1,
+    offset: 0xffff_f000,
+};
+
+thread_local! {
+    static NOW: Cell<u64> = const { Cell::new(0) };
+    static CLIENT_TS: Cell<TsClock> = const { Cell::new(CLIENT_CLOCK) };
+    static BE_TS: Cell<TsClock> = const { Cell::new(BE_CLOCK) };
+}
+
+pub fn now() -> u64 {
+    NOW.with(Cell::get)
+}
+
+pub fn client_tsval() -> u32 {
+    CLIENT_TS.with(|c| c.get().at(now()))
+}
+
+pub fn be_tsval() -> u32 {
+    BE_TS.with(|c| c.get().at(now()))
+}
+
+pub fn ip(a: u32) -> IpAddress {
+    let [a, b, c, d] = a.to_be_bytes();
+    IpAddress::v4(a, b, c, d)
+}
+
+/// The request: a GET whose head spans three segments.
+pub fn request() -> Vec<u8> {
+    let mut r = b"GET /big/file HTTP/1.1\r\nHost: example.com\r\n".to_vec();
+    for i in 0..40 {
+        r.extend_from_slice(format!("X-Pad-{i:02}: {}\r\n", "p".repeat(60)).as_bytes());
+    }
+    r.extend_from_slice(b"\r\n");
+    r
+}
+
+pub fn body_byte(i: usize) -> u8 {
+    (i.wrapping_mul(7) ^ (i >> 9)) as u8
+}
+
+pub fn response_with(body_len: usize) -> Vec<u8> {
+    let mut r =
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {body_len}\r\nConnection: close\r\n\r\n")
+            .into_bytes();
+    r.extend((0..body_len).map(body_byte));
+    r
+}
+
+pub fn response() -> Vec<u8> {
+    response_with(BODY_LEN)
+}
+
+// ---------------------------------------------------------------------------
+// Choosing smoltcp's ISNs
+
+const PCG_M: u64 = 0xbb2e_fcec_3c39_611d;
+const PCG_A: u64 = 0x7590_ef39;
+
+fn pcg_out(s: u64) -> u32 {
+    let shift = 29 - (s >> 61);
+    (s >> shift) as u32
+}
+
+fn pcg_inverse_m() -> u64 {
+    // Newton's iteration for the inverse of an odd number mod 2^64.
+    let mut x = PCG_M;
+    for _ in 0..6 {
+        x = x.wrapping_mul(2u64.wrapping_sub(PCG_M.wrapping_mul(x)));
+    }
+    assert_eq!(x.wrapping_mul(PCG_M), 1);
+    x
+}
+
+/// The `random_seed` that makes a fresh smoltcp 0.12 interface (features
+/// medium-ip, proto-ipv4: one `rand_u16` for the IPv4 ident at creation)
+/// pick `isn` for its first TCP connection (the second draw, at `connect`
+/// or when a listening socket gets its SYN). Scenarios assert the ISN
+/// they got, so a smoltcp change cannot silently void them.
+pub fn seed_for_isn(isn: u32) -> u64 {
+    let inv = pcg_inverse_m();
+    for low in 0..1024u64 {
+        // Top three bits clear: the output is bits 29..61, i.e. `isn`.
+        let s2 = (u64::from(isn) << 29) | low;
+        assert_eq!(pcg_out(s2), isn);
+        let s1 = s2.wrapping_sub(PCG_A).wrapping_mul(inv);
+        let seed = s1.wrapping_sub(PCG_A).wrapping_mul(inv);
+        let n = pcg_out(s1);
+        // The ident loop draws again on a zero.
+        if (n ^ (n >> 16)) as u16 != 0 {
+            return seed;
+        }
+    }
+    unreachable!()
+}
+
+// ---------------------------------------------------------------------------
+// A smoltcp host on a queue-backed IP device
+
+pub struct QueueDevice {
+    pub rx: VecDeque<Vec<u8>>,
+    pub tx: Vec<Vec<u8>>,
+    pub mtu: usize,
+}
+
+pub struct RxToken(Vec<u8>);
+pub struct TxToken<'a>(&'a mut Vec<Vec<u8>>);
+
+impl phy::RxToken for RxToken {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for TxToken<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut buf = vec![0; len];
+        let r = f(&mut buf);
+        self.0.push(buf);
+        r
+    }
+}
+
+impl Device for QueueDevice {
+    type RxToken<'a> = RxToken;
+    type TxToken<'a> = TxToken<'a>;
+
+    fn receive(&mut self, _: Instant) -> Option<(RxToken, TxToken<'_>)> {
+        let p = self.rx.pop_front()?;
+        Some((RxToken(p), TxToken(&mut self.tx)))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {
+        Some(TxToken(&mut self.tx))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ip;
+        caps.max_transmission_unit = self.mtu;
+        caps
+    }
+}
+
+pub struct Host {
+    pub iface: Interface,
+    pub dev: QueueDevice,
+    pub sockets: SocketSet<'static>,
+    pub handle: SocketHandle,
+}
+
+impl Host {
+    pub fn new(
+        addr: u32,
+        seed: u64,
+        mtu: usize,
+        rx: usize,
+        tx: usize,
+        ts: Option<fn() -> u32>,
+    ) -> Host {
+        let mut dev = QueueDevice {
+            rx: VecDeque::new(),
+            tx: vec![],
+            mtu,
+        };
+        let mut cfg = IfaceConfig::new(HardwareAddress::Ip);
+        cfg.random_seed = seed;
+        let mut iface = Interface::new(cfg, &mut dev, Instant::from_millis(0));
+        iface.update_ip_addrs(|a| a.push(IpCidr::new(ip(addr), 8)).unwrap());
+        let mut sock = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; rx]),
+            tcp::SocketBuffer::new(vec![0; tx]),
+        );
+        sock.set_tsval_generator(ts);
+        sock.set_ack_delay(None);
+        let mut sockets = SocketSet::new(vec![]);
+        let handle = sockets.add(sock);
+        Host {
+            iface,
+            dev,
+            sockets,
+            handle,
+        }
+    }
+
+    pub fn sock(&mut self) -> &mut tcp::Socket<'static> {
+        self.sockets.get_mut::<tcp::Socket<'static>>(self.handle)
+    }
+
+    pub fn sock_ref(&self) -> &tcp::Socket<'static> {
+        self.sockets.get::<tcp::Socket<'static>>(self.handle)
+    }
+
+    pub fn poll(&mut self, t: u64) -> Vec<Vec<u8>> {
+        self.iface.poll(
+            Instant::from_millis(t as i64),
+            &mut self.dev,
+            &mut self.sockets,
+        );
+        std::mem::take(&mut self.dev.tx)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Scenario description
+
+/// Where a packet or message can be hit by a fault. Every packet or
+/// message of a kind is counted (1-based), faulted or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Point {
+    /// Client SYN on its way to the front-end.
+    ClientSyn,
+    /// Client pure ACK (the handshake's third ACK is the first).
+    ClientAck,
+    /// Client segment with payload (with or without FIN).
+    ClientData,
+    /// Client FIN without payload.
+    ClientFin,
+    /// Client RST.
+    ClientRst,
+    /// The front-end's SYN/ACK.
+    FeSynAck,
+    /// Any other segment the front-end crafts for the client (ACK, FIN, RST).
+    FeReply,
+    /// HANDOFF_REQ on the control channel.
+    HandoffReq,
+    /// HANDOFF_ACK on the control channel.
+    HandoffAck,
+    /// Back-end segment with payload, on its way to the client.
+    BeData,
+    /// Back-end segment without payload, on its way to the client.
+    BeCtl,
+}
+
+/// What happens to the n-th packet of a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// It is lost.
+    Lose,
+    /// It arrives, and a copy arrives `after` ms later (on the control
+    /// channel, a TCP stream, only [`Fault::Lose`] and [`Fault::Delay`]
+    /// make sense: the machines' own resends are the duplicates).
+    Dup { after: u64 },
+    /// It arrives `ms` later than it would: packets sent after it overtake
+    /// it (reordering). On the control channel the stream stays in order:
+    /// later messages wait behind it (head-of-line blocking).
+    Delay { ms: u64 },
+}
+
+/// A condition on the network, evaluated every step.
+pub type Cond = fn(&Net) -> bool;
+
+pub fn always(_: &Net) -> bool {
+    true
+}
+
+/// The server's default: it answers once it has the request head.
+pub fn head_read(n: &Net) -> bool {
+    n.server_req.windows(4).any(|w| w == b"\r\n\r\n")
+}
+
+/// The server answers once it has read everything the client sends.
+pub fn all_read(n: &Net) -> bool {
+    n.server_req.len() >= n.client_bytes().len()
+}
+
+#[derive(Clone, Copy)]
+pub enum ClientClose {
+    /// After the whole response and the server's FIN (the default).
+    AfterResponse,
+    /// Right after the last byte is written to the socket: the FIN may
+    /// ride on the last data segment.
+    AfterSend,
+    /// When the condition holds.
+    When(Cond),
+    /// Never by itself (abort scenarios).
+    Never,
+}
+
+#[derive(Clone)]
+pub struct ClientSpec {
+    /// Byte runs to send, in order, each once its condition holds (and the
+    /// previous one was issued).
+    pub sends: Vec<(Cond, Vec<u8>)>,
+    /// Most bytes handed to the socket per application call (1: one-byte
+    /// segments, with Nagle off).
+    pub write_max: usize,
+    pub nagle: bool,
+    /// Delayed ACKs (ms); `None` acknowledges at once.
+    pub ack_delay: Option<u64>,
+    pub close: ClientClose,
+    /// Abort (RST) when the condition holds.
+    pub abort_when: Option<Cond>,
+    /// Read only while the condition holds (a stalled reader otherwise).
+    pub read_when: Cond,
+    /// Most bytes read per application call (a slow reader).
+    pub read_max: usize,
+}
+
+impl Default for ClientSpec {
+    fn default() -> ClientSpec {
+        ClientSpec {
+            sends: vec![(always, request())],
+            write_max: usize::MAX,
+            nagle: true,
+            ack_delay: None,
+            close: ClientClose::AfterResponse,
+            abort_when: None,
+            read_when: always,
+            read_max: usize::MAX,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ServerSpec {
+    /// Start sending the response when this holds.
+    pub respond_when: Cond,
+    /// Close once the whole response is queued.
+    pub close_after_response: bool,
+    /// Close (also) when this holds.
+    pub close_when: Option<Cond>,
+}
+
+impl Default for ServerSpec {
+    fn default() -> ServerSpec {
+        ServerSpec {
+            respond_when: head_read,
+            close_after_response: true,
+            close_when: None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Scenario {
+    /// Faults on the n-th (1-based) packet of each listed kind.
+    pub faults: Vec<(Point, usize, Fault)>,
+    pub cfg: Config,
+    /// Hand off to the front-end itself: the "back-end stack" is the
+    /// front-end's own stack at V, no control channel round trip.
+    pub local: bool,
+    pub client_rx: usize,
+    pub client_tx: usize,
+    pub be_rx: usize,
+    pub be_tx: usize,
+    pub client_mtu: usize,
+    pub be_mtu: usize,
+    /// The stacks' TSval clocks (`None`: timestamps off).
+    pub client_ts: Option<TsClock>,
+    pub be_ts: Option<TsClock>,
+    /// The stacks' ISNs (`None`: whatever their default seeds give).
+    pub client_isn: Option<u32>,
+    pub be_isn: Option<u32>,
+    /// The front-end's ISN secret.
+    pub secret: [u8; 16],
+    /// Added to the virtual time to make each machine's `now_ms` (nodes
+    /// booted at different times).
+    pub fe_clock_offset: u64,
+    pub be_clock_offset: u64,
+    /// A middlebox on the client's link rewriting its SYNs.
+    pub syn_mangle: Option<fn(Vec<u8>) -> Vec<u8>>,
+    /// Keep-alives from the back-end stack (ms).
+    pub be_keep_alive: Option<u64>,
+    pub body_len: usize,
+    pub client: ClientSpec,
+    pub server: ServerSpec,
+}
+
+impl Scenario {
+    pub fn new() -> Scenario {
+        Scenario {
+            faults: vec![],
+            cfg: Config {
+                handoff_ms: 300,
+                linger_ms: 1_000,
+                idle_ms: 30_000,
+                ..Config::default()
+            },
+            local: false,
+            client_rx: 256 * 1024,
+            client_tx: 16 * 1024,
+            be_rx: 128 * 1024,
+            be_tx: 128 * 1024,
+            client_mtu: CLIENT_MTU,
+            be_mtu: BE_MTU,
+            client_ts: Some(CLIENT_CLOCK),
+            be_ts: Some(BE_CLOCK),
+            client_isn: None,
+            be_isn: None,
+            secret: *b"0123456789abcdef",
+            fe_clock_offset: 0,
+            be_clock_offset: 0,
+            syn_mangle: None,
+            be_keep_alive: None,
+            body_len: BODY_LEN,
+            client: ClientSpec::default(),
+            server: ServerSpec::default(),
+        }
+    }
+
+    pub fn fault(mut self, p: Point, nth: usize, f: Fault) -> Scenario {
+        self.faults.push((p, nth, f));
+        self
+    }
+
+    pub fn lose(self, p: Point, nth: usize) -> Scenario {
+        self.fault(p, nth, Fault::Lose)
+    }
+
+    pub fn dup(self, p: Point, nth: usize, after: u64) -> Scenario {
+        self.fault(p, nth, Fault::Dup { after })
+    }
+
+    pub fn delay(self, p: Point, nth: usize, ms: u64) -> Scenario {
+        self.fault(p, nth, Fault::Delay { ms })
+    }
+
+    /// The client sends these byte runs (replacing the default request).
+    pub fn sends(mut self, sends: Vec<(Cond, Vec<u8>)>) -> Scenario {
+        self.client.sends = sends;
+        self
+    }
+
+    /// Makes the front-end pick ISN_f within 250 below `isn` for a SYN
+    /// that arrives at the usual time (t = 1 + CLIENT_LINK_MS), by
+    /// choosing how long the front-end node has been up.
+    pub fn fe_isn_near(mut self, isn: u32) -> Scenario {
+        let key = FlowKey::new(Endpoint::new(C, CLIENT_PORT), Endpoint::new(V, PORT));
+        let base = IsnSecret::new(self.secret).isn(&key, 1 + CLIENT_LINK_MS);
+        let ticks = isn.wrapping_sub(base) / 250;
+        self.fe_clock_offset = u64::from(ticks);
+        self
+    }
+}
+
+impl Default for Scenario {
+    fn default() -> Scenario {
+        Scenario::new()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The toy MAC for the control channel (the kernel uses HMAC-SHA256)
+
+pub struct ToyMac;
+
+impl Mac for ToyMac {
+    fn compute(&self, data: &[u8], tag: &mut [u8; MAC_LEN]) -> Result<(), WireError> {
+        *tag = [0x5a; MAC_LEN];
+        for (i, b) in data.iter().enumerate() {
+            tag[i % MAC_LEN] = tag[i % MAC_LEN].rotate_left(3) ^ b;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The network
+
+#[derive(Clone)]
+pub enum Event {
+    /// A packet from the client arriving at the front-end.
+    ToFe(Vec<u8>),
+    /// A packet arriving at the client.
+    ToClient(Vec<u8>),
+    /// A forwarded client packet arriving at the back-end node.
+    ToBe(Vec<u8>),
+    /// A control frame arriving at the back-end / front-end.
+    CtrlToBe(Vec<u8>),
+    CtrlToFe(Vec<u8>),
+}
+
+pub struct FeEntry {
+    pub flow: FeFlow,
+    pub buf: Vec<u8>,
+}
+
+pub struct BeEntry {
+    pub flow: BeFlow,
+    pub buf: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub to_client: usize,
+    pub to_be_stack: usize,
+    pub injected: usize,
+    pub handoff_reqs: usize,
+    pub handoff_acks: usize,
+    pub handoff_nacks: usize,
+    pub terminates: Vec<TerminateReason>,
+    /// Faults that fired, in order.
+    pub fired: Vec<(Point, usize, Fault)>,
+    pub fe_flows_created: usize,
+    pub be_flows_created: usize,
+    /// Client segments reaching the front-end, by kind and the front-end
+    /// flow's state on arrival (`None`: no flow).
+    pub fe_in: HashMap<(Point, Option<FeState>), usize>,
+    /// Client data segments that reached the front-end ahead of earlier
+    /// bytes still missing there (reordered or after a loss).
+    pub fe_data_ahead: usize,
+    /// Client segments carrying both payload and FIN.
+    pub client_fin_with_data: usize,
+    /// Zero windows the client advertised.
+    pub client_zero_windows: usize,
+    /// Client segments forwarded to the back-end stack whose payload is
+    /// larger than the MSS that stack announced.
+    pub oversize_to_be: usize,
+    /// Segments the front-end crafted for the client, by flags.
+    pub fe_replies: Vec<Flags>,
+    /// Segments the back-end crafted for the client (aborts).
+    pub be_to_client_crafted: usize,
+    /// Client segments delivered to the back-end stack with SACK blocks.
+    pub sacks_to_be: usize,
+    /// When the client first sent a FIN and first received one; when the
+    /// back-end stack first sent a FIN and first received one.
+    pub client_fin_sent: Option<u64>,
+    pub client_fin_rcvd: Option<u64>,
+    pub be_fin_sent: Option<u64>,
+    pub be_fin_rcvd: Option<u64>,
+}
+
+pub struct Net {
+    pub sc: Scenario,
+    pub t: u64,
+    pub events: BTreeMap<(u64, u64), Event>,
+    next_ev: u64,
+    pub seen: HashMap<Point, usize>,
+    /// When the last control message in each direction (to BE, to FE) is
+    /// delivered: the channel is a stream.
+    ctrl_last: [u64; 2],
+    pub client: Host,
+    pub be_host: Host,
+    pub be_addr: u32,
+    pub secret: IsnSecret,
+    pub rules: RuleTable,
+    pub fe: HashMap<FlowKey, FeEntry>,
+    pub fe_ids: HashMap<u32, FlowKey>,
+    next_id: u32,
+    pub be: HashMap<FlowKey, BeEntry>,
+    ctrl_seq: u64,
+    // Checks
+    pub last_tsval_to_client: Option<u32>,
+    pub be_tsval_max: Option<u32>,
+    /// The back-end stack's ISN and highest sequence number sent + 1.
+    pub be_isn: Option<u32>,
+    pub be_snd_max: u32,
+    /// The MSS the back-end stack announced in its SYN/ACK.
+    pub be_mss: Option<u16>,
+    /// The options the front-end agreed with the client.
+    pub fe_agreed: Option<SideOptions>,
+    /// The SYN that made the front-end's flow, as the front-end saw it.
+    pub client_syn: Option<Vec<u8>>,
+    /// The client's ISN and MSS as its SYN reached the front-end.
+    pub client_isn: Option<u32>,
+    pub client_mss: Option<u16>,
+    /// The client's highest sequence number sent + 1.
+    pub client_snd_max: u32,
+    /// Highest client data sequence number to reach the front-end + 1.
+    fe_data_max: Option<u32>,
+    /// The front-end's SYN/ACK sequence number (ISN_f).
+    pub fe_isn: Option<u32>,
+    /// Highest sequence number (the client's view) sent to the client + 1.
+    pub to_client_snd_max: Option<u32>,
+    // Applications
+    pub req: Vec<u8>,
+    pub resp: Vec<u8>,
+    next_send: usize,
+    outbox: Vec<u8>,
+    pub got: Vec<u8>,
+    pub client_closed: bool,
+    pub client_aborted: bool,
+    pub server_req: Vec<u8>,
+    responding: bool,
+    pub server_sent: usize,
+    pub server_closed: bool,
+    pub stats: Stats,
+}
+
+impl Net {
+    pub fn new(sc: Scenario) -> Net {
+        NOW.with(|n| n.set(0));
+        CLIENT_TS.with(|c| c.set(sc.client_ts.unwrap_or(CLIENT_CLOCK)));
+        BE_TS.with(|c| c.set(sc.be_ts.unwrap_or(BE_CLOCK)));
+        let be_addr = if sc.local { V } else { B };
+        let mut client = Host::new(
+            C,
+            sc.client_isn.map_or(u64::from(C), seed_for_isn),
+            sc.client_mtu,
+            sc.client_rx,
+            sc.client_tx,
+            sc.client_ts.map(|_| client_tsval as fn() -> u32),
+        );
+        client.sock().set_nagle_enabled(sc.client.nagle);
+        client
+            .sock()
+            .set_ack_delay(sc.client.ack_delay.map(Duration::from_millis));
+        let mut be_host = Host::new(
+            be_addr,
+            sc.be_isn.map_or(u64::from(be_addr), seed_for_isn),
+            sc.be_mtu,
+            sc.be_rx,
+            sc.be_tx,
+            sc.be_ts.map(|_| be_tsval as fn() -> u32),
+        );
+        be_host
+            .sock()
+            .set_keep_alive(sc.be_keep_alive.map(Duration::from_millis));
+        be_host.sock().listen(PORT).unwrap();
+        let mut rules = RuleTable::new(if sc.local { FE_NODE } else { BE_NODE });
+        rules.add(None, b"/big/", BE_NODE).unwrap();
+        if sc.local {
+            rules = RuleTable::new(FE_NODE);
+        }
+        let req = sc
+            .client
+            .sends
+            .iter()
+            .flat_map(|(_, b)| b.clone())
+            .collect();
+        let resp = response_with(sc.body_len);
+        Net {
+            secret: IsnSecret::new(sc.secret),
+            sc,
+            t: 0,
+            events: BTreeMap::new(),
+            next_ev: 0,
+            seen: HashMap::new(),
+            ctrl_last: [0; 2],
+            client,
+            be_host,
+            be_addr,
+            rules,
+            fe: HashMap::new(),
+            fe_ids: HashMap::new(),
+            next_id: 100,
+            be: HashMap::new(),
+            ctrl_seq: 0,
+            last_tsval_to_client: None,
+            be_tsval_max: None,
+            be_isn: None,
+            be_snd_max: 0,
+            be_mss: None,
+            fe_agreed: None,
+            client_syn: None,
+            client_isn: None,
+            client_mss: None,
+            client_snd_max: 0,
+            fe_data_max: None,
+            fe_isn: None,
+            to_client_snd_max: None,
+            req,
+            resp,
+            next_send: 0,
+            outbox: vec![],
+            got: vec![],
+            client_closed: false,
+            client_aborted: false,
+            server_req: vec![],
+            responding: false,
+            server_sent: 0,
+            server_closed: false,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn cfg(&self) -> Config {
+        self.sc.cfg
+    }
+
+    /// The front-end machine's clock.
+    pub fn fe_now(&self) -> u64 {
+        self.t + self.sc.fe_clock_offset
+    }
+
+    /// The back-end machine's clock.
+    pub fn be_now(&self) -> u64 {
+        self.t + self.sc.be_clock_offset
+    }
+
+    /// Everything the client sends, in order.
+    pub fn client_bytes(&self) -> &[u8] {
+        &self.req
+    }
+
+    /// The state of the (only) front-end flow, if any.
+    pub fn fe_state(&self) -> Option<FeState> {
+        self.fe.values().next().map(|e| e.flow.state())
+    }
+
+    pub fn be_state(&self) -> Option<BeState> {
+        self.be.values().next().map(|e| e.flow.state())
+    }
+
+    pub fn client_state(&self) -> tcp::State {
+        self.client.sock_ref().state()
+    }
+
+    pub fn server_state(&self) -> tcp::State {
+        self.be_host.sock_ref().state()
+    }
+
+    /// Whether the client has handed every byte to its socket.
+    pub fn all_sent(&self) -> bool {
+        self.next_send == self.sc.client.sends.len() && self.outbox.is_empty()
+    }
+
+    /// Schedules `ev` after `delay` ms, applying the scenario's faults.
+    fn send(&mut self, point: Option<Point>, delay: u64, ev: Event) {
+        let mut at = vec![delay];
+        if let Some(p) = point {
+            let n = self.seen.entry(p).or_insert(0);
+            *n += 1;
+            let n = *n;
+            for &(fp, nth, f) in &self.sc.faults {
+                if fp != p || nth != n {
+                    continue;
+                }
+                self.stats.fired.push((p, n, f));
+                match f {
+                    Fault::Lose => at.clear(),
+                    Fault::Dup { after } => at.push(delay + after),
+                    Fault::Delay { ms } => at = vec![delay + ms],
+                }
+            }
+        }
+        let ctrl_dir = match ev {
+            Event::CtrlToBe(_) => Some(0),
+            Event::CtrlToFe(_) => Some(1),
+            _ => None,
+        };
+        for d in at {
+            let mut when = self.t + d;
+            if let Some(dir) = ctrl_dir {
+                when = when.max(self.ctrl_last[dir]);
+                self.ctrl_last[dir] = when;
+            }
+            self.next_ev += 1;
+            self.events.insert((when, self.next_ev), ev.clone());
+        }
+    }
+
+    /// Puts a crafted packet on the client's link to the front-end, as if
+    /// the client (or someone spoofing it) sent it.
+    pub fn inject_from_client(&mut self, pkt: Vec<u8>) {
+        trace(self.t, "forged", &pkt);
+        self.send(None, CLIENT_LINK_MS, Event::ToFe(pkt));
+    }
+
+    // --- links ------------------------------------------------------------
+
+    fn client_out(&mut self, mut pkt: Vec<u8>) {
+        let seg = Seg::parse(&pkt).expect("client sends TCP");
+        if seg.flags().syn() {
+            if let Some(m) = self.sc.syn_mangle {
+                pkt = m(pkt);
+            }
+        }
+        trace(self.t, "client out", &pkt);
+        let seg = Seg::parse(&pkt).expect("client sends TCP");
+        assert_eq!(
+            seg.dst(),
+            Endpoint::new(V, PORT),
+            "the client talks to the VIP"
+        );
+        if !seg.flags().rst() && seq::after(seg.end_seq(), self.client_snd_max) {
+            self.client_snd_max = seg.end_seq();
+        }
+        if seg.window() == 0 && !seg.flags().syn() && !seg.flags().rst() {
+            self.stats.client_zero_windows += 1;
+        }
+        if seg.flags().fin() && self.stats.client_fin_sent.is_none() {
+            self.stats.client_fin_sent = Some(self.t);
+        }
+        let point = client_point(&seg);
+        self.send(Some(point), CLIENT_LINK_MS, Event::ToFe(pkt));
+    }
+
+    /// A packet on its way to the client, from the FE or the BE. The PAWS
+    /// check is on the order packets are sent in (reordering on the link
+    /// is the network's, not the translation's).
+    fn send_to_client(&mut self, pkt: Vec<u8>, point: Option<Point>) {
+        let seg = Seg::parse(&pkt).unwrap();
+        if let Some((tsval, _)) = seg.timestamps() {
+            if let Some(last) = self.last_tsval_to_client {
+                assert!(
+                    !seq::ts_before(tsval, last),
+                    "PAWS: TSval {tsval:#x} after {last:#x} at t={}",
+                    self.t
+                );
+            }
+            self.last_tsval_to_client = Some(tsval);
+        }
+        if !seg.flags().rst() {
+            let end = seg.end_seq();
+            if self.to_client_snd_max.map_or(true, |m| seq::after(end, m)) {
+                self.to_client_snd_max = Some(end);
+            }
+        }
+        if let Some(mss) = self.client_mss {
+            assert!(
+                seg.payload_len() <= u32::from(mss),
+                "a {}-byte segment to a client that announced MSS {mss}",
+                seg.payload_len()
+            );
+        }
+        self.send(point, CLIENT_LINK_MS, Event::ToClient(pkt));
+    }
+
+    fn ctrl(&mut self, to_be: bool, msg: &Message<'_>) {
+        self.ctrl_seq += 1;
+        let sender = if to_be || self.sc.local {
+            FE_NODE
+        } else {
+            BE_NODE
+        };
+        let mut buf = vec![0u8; wire::MAX_FRAME_LEN];
+        let n = msg
+            .encode_sealed(sender, self.ctrl_seq, &ToyMac, &mut buf)
+            .unwrap();
+        buf.truncate(n);
+        let (point, ev) = match msg {
+            Message::HandoffReq(_) => (Some(Point::HandoffReq), Event::CtrlToBe(buf)),
+            Message::HandoffAck(_) => (Some(Point::HandoffAck), Event::CtrlToFe(buf)),
+            _ if to_be => (None, Event::CtrlToBe(buf)),
+            _ => (None, Event::CtrlToFe(buf)),
+        };
+        let delay = if self.sc.local { 0 } else { CTRL_MS };
+        self.send(point, delay, ev);
+    }
+
+    // --- checks on delivery ----------------------------------------------
+
+    fn deliver_to_client(&mut self, pkt: Vec<u8>) {
+        trace(self.t, "to client", &pkt);
+        assert_valid(&pkt);
+        let seg = Seg::parse(&pkt).unwrap();
+        assert_eq!(
+            seg.src(),
+            Endpoint::new(V, PORT),
+            "the client only hears from V:80"
+        );
+        assert_eq!(seg.dst(), Endpoint::new(C, CLIENT_PORT));
+        if seg.flags().syn() {
+            assert_eq!(
+                Some(seg.seq()),
+                self.fe_isn,
+                "the only SYN the client sees is the front-end's"
+            );
+        }
+        if let Some((_, tsecr)) = seg.timestamps() {
+            if seg.flags().ack() && !seg.flags().rst() {
+                assert!(
+                    !seq::ts_after(tsecr, client_tsval()),
+                    "the client's TS echoed from the future"
+                );
+            }
+        }
+        if seg.flags().fin() && self.stats.client_fin_rcvd.is_none() {
+            self.stats.client_fin_rcvd = Some(self.t);
+        }
+        self.stats.to_client += 1;
+        self.client.dev.rx.push_back(pkt);
+    }
+
+    fn deliver_to_be_stack(&mut self, pkt: Vec<u8>, injected: bool) {
+        trace(
+            self.t,
+            if injected { "inject" } else { "to be stack" },
+            &pkt,
+        );
+        assert_valid(&pkt);
+        let seg = Seg::parse(&pkt).unwrap();
+        assert_eq!(seg.dst(), Endpoint::new(self.be_addr, PORT));
+        assert_eq!(seg.src(), Endpoint::new(C, CLIENT_PORT));
+        if injected && seg.flags().syn() {
+            assert_only_known_options(&pkt, "the replayed SYN");
+        }
+        if let (Some(isn), true) = (self.be_isn, seg.flags().ack() && !seg.flags().syn()) {
+            let ack = seg.ack();
+            assert!(
+                seq::between(ack, isn, self.be_snd_max),
+                "ack {ack:#x} outside the back-end's space [{isn:#x}, {:#x}]",
+                self.be_snd_max
+            );
+            for &(l, r) in seg.opts.sacks() {
+                assert!(
+                    seq::between(l, isn, self.be_snd_max) && seq::between(r, isn, self.be_snd_max),
+                    "SACK block outside the back-end's space"
+                );
+            }
+            if let (Some((_, ecr)), Some(max)) = (seg.timestamps(), self.be_tsval_max) {
+                assert!(
+                    !seq::ts_after(ecr, max),
+                    "TSecr {ecr:#x} is not a back-end TSval (latest {max:#x})"
+                );
+            }
+        }
+        if let Some(mss) = self.be_mss {
+            if seg.payload_len() > u32::from(mss) {
+                assert!(
+                    !injected,
+                    "replayed {} bytes to a stack with MSS {mss}",
+                    seg.payload_len()
+                );
+                self.stats.oversize_to_be += 1;
+            }
+        }
+        if !seg.opts.sacks().is_empty() {
+            self.stats.sacks_to_be += 1;
+        }
+        if seg.flags().fin() && self.stats.be_fin_rcvd.is_none() {
+            self.stats.be_fin_rcvd = Some(self.t);
+        }
+        if injected {
+            self.stats.injected += 1;
+        } else {
+            self.stats.to_be_stack += 1;
+        }
+        self.be_host.dev.rx.push_back(pkt);
+    }
+
+    // --- the front-end node ----------------------------------------------
+
+    fn fe_input(&mut self, pkt: Vec<u8>) {
+        let cfg = self.cfg();
+        let now = self.fe_now();
+        let seg = Seg::parse(&pkt).unwrap();
+        let key = seg.key_from_client();
+        let payload = seg.pkt.payload(&pkt).to_vec();
+        let f = seg.flags();
+        if f.fin() && seg.payload_len() > 0 {
+            self.stats.client_fin_with_data += 1;
+        }
+        if seg.payload_len() > 0 && !f.syn() {
+            if self.fe_data_max.is_some_and(|m| seq::after(seg.seq(), m)) {
+                self.stats.fe_data_ahead += 1;
+            }
+            if self
+                .fe_data_max
+                .map_or(true, |m| seq::after(seg.end_seq(), m))
+            {
+                self.fe_data_max = Some(seg.end_seq());
+            }
+        }
+        let state = self.fe.get(&key).map(|e| e.flow.state());
+        *self
+            .stats
+            .fe_in
+            .entry((client_point(&seg), state))
+            .or_insert(0) += 1;
+        let out = match self.fe.get_mut(&key) {
+            Some(e) => {
+                if !f.syn() {
+                    let mss = e.flow.agreed().mss;
+                    assert!(
+                        seg.payload_len() <= u32::from(mss),
+                        "the client sent {} bytes; we agreed MSS {mss}",
+                        seg.payload_len()
+                    );
+                }
+                e.flow.on_segment(&seg, &payload, &mut e.buf, &cfg, now)
+            }
+            None => {
+                let id = self.next_id;
+                match FeFlow::on_syn(&seg, id, &self.secret, &cfg, now) {
+                    Some((flow, out)) => {
+                        self.next_id += 1;
+                        self.stats.fe_flows_created += 1;
+                        self.client_isn = Some(flow.isn_client());
+                        self.fe_agreed = Some(flow.agreed());
+                        self.client_syn = Some(pkt.clone());
+                        self.fe_data_max = Some(flow.isn_client().wrapping_add(1));
+                        self.client_mss = seg.opts.mss;
+                        let buf = vec![0; cfg.request_buf as usize];
+                        self.fe.insert(key, FeEntry { flow, buf });
+                        self.fe_ids.insert(id, key);
+                        out
+                    }
+                    // Not ours: a kernel would let its own stack see it.
+                    None => return,
+                }
+            }
+        };
+        let restart = out.free && out.restart;
+        self.fe_handle(key, out, Some(pkt.clone()));
+        if restart {
+            self.fe_input(pkt);
+        }
+    }
+
+    fn fe_handle(&mut self, key: FlowKey, out: FeOutput<'_>, pkt: Option<Vec<u8>>) {
+        let FeOutput {
+            verdict,
+            reply,
+            control,
+            to_backend,
+            dispatch,
+            free,
+            ..
+        } = out;
+        if let Some(s) = to_backend {
+            let delay = if self.sc.local { 0 } else { FE_BE_LINK_MS };
+            self.send(None, delay, Event::ToBe(write(&s, &[])));
+        }
+        if let (Verdict::Forward(edits), Some(mut p)) = (verdict, pkt) {
+            xlate::apply(&mut p, &edits).unwrap();
+            let delay = if self.sc.local { 0 } else { FE_BE_LINK_MS };
+            self.send(None, delay, Event::ToBe(p));
+        }
+        if let Some(r) = reply {
+            let p = write(&r, &[]);
+            self.stats.fe_replies.push(r.flags);
+            let point = if r.flags.syn() {
+                assert_only_known_options(&p, "the front-end's SYN/ACK");
+                self.fe_isn = Some(r.seq);
+                Point::FeSynAck
+            } else {
+                Point::FeReply
+            };
+            self.send_to_client(p, Some(point));
+        }
+        if let Some(req) = control {
+            self.stats.handoff_reqs += 1;
+            self.ctrl(true, &Message::HandoffReq(req));
+        }
+        if dispatch {
+            self.dispatch(key);
+        }
+        if free {
+            let e = self.fe.remove(&key).unwrap();
+            self.fe_ids.remove(&e.flow.id());
+        }
+    }
+
+    /// What the shell does on `dispatch`: ask the rule table, hand off.
+    fn dispatch(&mut self, key: FlowKey) {
+        let cfg = self.cfg();
+        let now = self.fe_now();
+        let e = self.fe.get_mut(&key).unwrap();
+        let node = e.flow.select(&e.buf, &self.rules);
+        let addr = if node == FE_NODE { V } else { B };
+        let req_frame = {
+            let out = e.flow.handoff(Target { node, addr }, &e.buf, &cfg, now);
+            let req = out.control.expect("a handoff request");
+            let mut buf = vec![0u8; wire::MAX_FRAME_LEN];
+            let n = Message::HandoffReq(req)
+                .encode(FE_NODE, 0, &mut buf)
+                .unwrap();
+            buf.truncate(n);
+            buf
+        };
+        // Re-decode so the message does not borrow the flow table.
+        let (frame, _) = wire::decode(&req_frame).unwrap();
+        self.stats.handoff_reqs += 1;
+        self.ctrl(true, &frame.message);
+    }
+
+    fn fe_ctrl(&mut self, frame: Vec<u8>) {
+        let cfg = self.cfg();
+        let now = self.fe_now();
+        let (f, _) = wire::decode_verified(&frame, &ToyMac).unwrap();
+        if std::env::var_os("BTCP_SIM_TRACE").is_some() {
+            eprintln!("{:6} ctrl to fe   {:?}", self.t, f.message);
+        }
+        assert_eq!(
+            f.header.sender,
+            if self.sc.local { FE_NODE } else { BE_NODE }
+        );
+        let id = match &f.message {
+            Message::HandoffAck(a) => a.fe_flow_id,
+            Message::HandoffNack(n) => n.fe_flow_id,
+            Message::Terminate(t) => t.fe_flow_id,
+            m => panic!("unexpected {m:?}"),
+        };
+        match &f.message {
+            Message::HandoffAck(_) => self.stats.handoff_acks += 1,
+            Message::HandoffNack(_) => self.stats.handoff_nacks += 1,
+            Message::Terminate(t) => self.stats.terminates.push(t.reason),
+            _ => {}
+        }
+        let Some(&key) = self.fe_ids.get(&id) else {
+            return;
+        };
+        let e = self.fe.get_mut(&key).unwrap();
+        let out = match &f.message {
+            Message::HandoffAck(a) => e.flow.on_handoff_ack(a, &cfg, now),
+            Message::HandoffNack(n) => e.flow.on_handoff_nack(n, f.header.sender, &cfg, now),
+            Message::Terminate(t) => e.flow.on_terminate(t, &cfg, now),
+            _ => unreachable!(),
+        };
+        self.fe_handle(key, out, None);
+    }
+
+    // --- the back-end node -----------------------------------------------
+
+    fn be_ctrl(&mut self, frame: Vec<u8>) {
+        let cfg = self.cfg();
+        let now = self.be_now();
+        let (f, _) = wire::decode_verified(&frame, &ToyMac).unwrap();
+        if std::env::var_os("BTCP_SIM_TRACE").is_some() {
+            eprintln!("{:6} ctrl to be   {:?}", self.t, f.message.msg_type());
+        }
+        assert_eq!(f.header.sender, FE_NODE);
+        let Message::HandoffReq(req) = f.message else {
+            panic!("unexpected {:?}", f.message);
+        };
+        let key = FlowKey::new(
+            Endpoint::new(req.client_addr, req.client_port),
+            Endpoint::new(self.be_addr, req.vip_port),
+        );
+        let out = match self.be.get_mut(&key) {
+            Some(e) => e.flow.on_repeated_req(&req),
+            None => {
+                let mut buf = vec![0; wire::MAX_REQUEST];
+                // In a local handoff the front-end is its own back-end.
+                let node = if self.sc.local { FE_NODE } else { BE_NODE };
+                match BeFlow::on_handoff_req(&req, FE_NODE, node, self.be_addr, &mut buf, &cfg, now)
+                {
+                    Ok((flow, out)) => {
+                        self.stats.be_flows_created += 1;
+                        self.be.insert(key, BeEntry { flow, buf });
+                        out
+                    }
+                    Err(nack) => {
+                        self.ctrl(false, &Message::HandoffNack(nack));
+                        return;
+                    }
+                }
+            }
+        };
+        self.be_handle(key, out, None);
+    }
+
+    /// A forwarded client packet arriving at the back-end node.
+    fn be_ingress(&mut self, pkt: Vec<u8>) {
+        let cfg = self.cfg();
+        let now = self.be_now();
+        let seg = Seg::parse(&pkt).unwrap();
+        let key = seg.key_from_client();
+        let Some(e) = self.be.get_mut(&key) else {
+            // No flow (any more): the stack handles it as it would.
+            self.deliver_to_be_stack(pkt, false);
+            return;
+        };
+        let out = e.flow.on_forwarded(&seg, &cfg, now);
+        self.be_handle(key, out, Some(pkt));
+    }
+
+    /// A packet the back-end stack sends.
+    fn be_egress(&mut self, pkt: Vec<u8>) {
+        trace(self.t, "be out", &pkt);
+        let cfg = self.cfg();
+        let now = self.be_now();
+        let seg = Seg::parse(&pkt).unwrap();
+        if let Some((tsval, _)) = seg.timestamps() {
+            if self.be_tsval_max.map_or(true, |m| seq::ts_after(tsval, m)) {
+                self.be_tsval_max = Some(tsval);
+            }
+        }
+        if seg.flags().syn() {
+            self.be_isn = Some(seg.seq());
+            self.be_snd_max = seg.seq().wrapping_add(1);
+            self.be_mss = seg.opts.mss;
+        }
+        if seq::after(seg.end_seq(), self.be_snd_max) {
+            self.be_snd_max = seg.end_seq();
+        }
+        if seg.flags().fin() && self.stats.be_fin_sent.is_none() {
+            self.stats.be_fin_sent = Some(self.t);
+        }
+        let key = seg.key_to_client();
+        let Some(e) = self.be.get_mut(&key) else {
+            return;
+        };
+        let out = e.flow.on_egress(&seg, &cfg, now);
+        self.be_handle(key, out, Some(pkt));
+    }
+
+    fn be_handle(&mut self, key: FlowKey, out: BeOutput, pkt: Option<Vec<u8>>) {
+        let BeOutput {
+            verdict,
+            inject,
+            replay,
+            to_client,
+            control,
+            free,
+            ..
+        } = out;
+        match (verdict, pkt) {
+            (Verdict::Forward(edits), Some(mut p)) => {
+                xlate::apply(&mut p, &edits).unwrap();
+                let seg = Seg::parse(&p).unwrap();
+                if seg.dst().addr == C {
+                    let point = if seg.payload_len() > 0 {
+                        Point::BeData
+                    } else {
+                        Point::BeCtl
+                    };
+                    self.send_to_client(p, Some(point));
+                } else {
+                    self.deliver_to_be_stack(p, false);
+                }
+            }
+            (Verdict::Accept, Some(p)) => self.deliver_to_be_stack(p, false),
+            _ => {}
+        }
+        if let Some(s) = inject {
+            self.deliver_to_be_stack(write(&s, &[]), true);
+        }
+        if !replay.is_empty() {
+            let buf = self.be[&key].buf.clone();
+            for s in replay.segments() {
+                self.deliver_to_be_stack(write(&s, &buf), true);
+            }
+        }
+        if let Some(s) = to_client {
+            self.stats.be_to_client_crafted += 1;
+            self.send_to_client(write(&s, &[]), None);
+        }
+        if let Some(m) = control {
+            self.ctrl(false, &m);
+        }
+        if free {
+            self.be.remove(&key);
+        }
+    }
+
+    // --- applications ------------------------------------------------------
+
+    fn client_app(&mut self) {
+        let t = self.t;
+        if t == 1 && !self.client.sock().is_open() && !self.client_aborted {
+            let cx = self.client.iface.context();
+            let s = self
+                .client
+                .sockets
+                .get_mut::<tcp::Socket<'static>>(self.client.handle);
+            s.connect(cx, (ip(V), PORT), CLIENT_PORT).unwrap();
+        }
+        if self.client_aborted {
+            return;
+        }
+        if let Some(c) = self.sc.client.abort_when {
+            if c(self) {
+                self.client.sock().abort();
+                self.client_aborted = true;
+                self.client_closed = true;
+                return;
+            }
+        }
+        let may_send = self.client.sock().may_send();
+        if may_send {
+            while self.next_send < self.sc.client.sends.len()
+                && (self.sc.client.sends[self.next_send].0)(self)
+            {
+                let bytes = self.sc.client.sends[self.next_send].1.clone();
+                self.outbox.extend_from_slice(&bytes);
+                self.next_send += 1;
+            }
+            if !self.outbox.is_empty() {
+                let n = self.outbox.len().min(self.sc.client.write_max);
+                let sent = self.client.sock().send_slice(&self.outbox[..n]).unwrap();
+                self.outbox.drain(..sent);
+            }
+        }
+        let read = (self.sc.client.read_when)(self);
+        let read_max = self.sc.client.read_max;
+        let s = self
+            .client
+            .sockets
+            .get_mut::<tcp::Socket<'static>>(self.client.handle);
+        if read {
+            let mut left = read_max;
+            while left > 0 && s.can_recv() {
+                let got = &mut self.got;
+                let n = s
+                    .recv(|b| {
+                        let n = b.len().min(left);
+                        got.extend_from_slice(&b[..n]);
+                        (n, n)
+                    })
+                    .unwrap();
+                left -= n;
+            }
+        }
+        if self.client_closed {
+            return;
+        }
+        let close = match self.sc.client.close {
+            ClientClose::AfterResponse => {
+                let s = self.client.sock_ref();
+                self.all_sent() && !s.may_recv() && self.got.len() >= self.resp.len()
+            }
+            ClientClose::AfterSend => self.all_sent(),
+            ClientClose::When(c) => c(self),
+            ClientClose::Never => false,
+        };
+        if close {
+            self.client.sock().close();
+            self.client_closed = true;
+        }
+    }
+
+    fn server_app(&mut self) {
+        let s = self
+            .be_host
+            .sockets
+            .get_mut::<tcp::Socket<'static>>(self.be_host.handle);
+        while s.can_recv() {
+            let r = &mut self.server_req;
+            s.recv(|b| {
+                r.extend_from_slice(b);
+                (b.len(), ())
+            })
+            .unwrap();
+        }
+        if !self.responding && (self.sc.server.respond_when)(self) {
+            self.responding = true;
+        }
+        let resp = &self.resp;
+        let s = self
+            .be_host
+            .sockets
+            .get_mut::<tcp::Socket<'static>>(self.be_host.handle);
+        if self.responding && s.may_send() {
+            while self.server_sent < resp.len() && s.can_send() {
+                let n = s.send_slice(&resp[self.server_sent..]).unwrap();
+                if n == 0 {
+                    break;
+                }
+                self.server_sent += n;
+            }
+            if self.server_sent == resp.len()
+                && !self.server_closed
+                && self.sc.server.close_after_response
+            {
+                s.close();
+                self.server_closed = true;
+            }
+        }
+        if let Some(c) = self.sc.server.close_when {
+            if !self.server_closed && c(self) {
+                self.be_host.sock().close();
+                self.server_closed = true;
+            }
+        }
+    }
+
+    // --- the loop ------------------------------------------------------------
+
+    fn tick_machines(&mut self) {
+        let cfg = self.cfg();
+        let now = self.fe_now();
+        let keys: Vec<FlowKey> = self.fe.keys().copied().collect();
+        for key in keys {
+            let e = self.fe.get_mut(&key).unwrap();
+            if now < e.flow.next_deadline(&cfg) {
+                continue;
+            }
+            let buf = e.buf.clone();
+            let out = e.flow.on_tick(&buf, &cfg, now);
+            self.fe_handle(key, out, None);
+        }
+        let now = self.be_now();
+        let keys: Vec<FlowKey> = self.be.keys().copied().collect();
+        for key in keys {
+            let e = self.be.get_mut(&key).unwrap();
+            if now < e.flow.next_deadline(&cfg) {
+                continue;
+            }
+            let out = e.flow.on_tick(&cfg, now);
+            self.be_handle(key, out, None);
+        }
+    }
+
+    pub fn step(&mut self) {
+        self.t += 1;
+        NOW.with(|n| n.set(self.t));
+        while let Some(entry) = self.events.first_entry() {
+            if entry.key().0 > self.t {
+                break;
+            }
+            match entry.remove() {
+                Event::ToFe(p) => self.fe_input(p),
+                Event::ToClient(p) => self.deliver_to_client(p),
+                Event::ToBe(p) => self.be_ingress(p),
+                Event::CtrlToBe(f) => self.be_ctrl(f),
+                Event::CtrlToFe(f) => self.fe_ctrl(f),
+            }
+        }
+        for _ in 0..2 {
+            self.client_app();
+            for p in self.client.poll(self.t) {
+                self.client_out(p);
+            }
+            self.server_app();
+            for p in self.be_host.poll(self.t) {
+                self.be_egress(p);
+            }
+        }
+        self.tick_machines();
+    }
+
+    pub fn done(&mut self) -> bool {
+        let client_state = self.client.sock().state();
+        self.client_closed
+            && matches!(client_state, tcp::State::Closed | tcp::State::TimeWait)
+            && self.fe.is_empty()
+            && self.be.is_empty()
+            && self.events.is_empty()
+    }
+
+    /// Steps until `cond` holds; panics after `limit_ms`.
+    pub fn run_until(&mut self, cond: Cond, limit_ms: u64) {
+        while !cond(self) {
+            assert!(self.t < limit_ms, "{}", self.describe("condition not met"));
+            self.step();
+        }
+    }
+
+    /// Steps for `ms`.
+    pub fn run_for(&mut self, ms: u64) {
+        let end = self.t + ms;
+        while self.t < end {
+            self.step();
+        }
+    }
+
+    /// Runs until done or `limit_ms`; returns the virtual time taken.
+    pub fn run(&mut self, limit_ms: u64) -> u64 {
+        while self.t < limit_ms {
+            self.step();
+            if self.done() {
+                return self.t;
+            }
+        }
+        panic!(
+            "{}",
+            self.describe(&format!("not done after {limit_ms} ms"))
+        );
+    }
+
+    pub fn describe(&self, what: &str) -> String {
+        format!(
+            "{what} (t={}): got {} of {} bytes, server read {} of {}, client {:?}, server {:?}, \
+             fe flows {:?}, be flows {:?}, faults {:?}",
+            self.t,
+            self.got.len(),
+            self.resp.len(),
+            self.server_req.len(),
+            self.req.len(),
+            self.client_state(),
+            self.server_state(),
+            self.fe.values().map(|e| e.flow.state()).collect::<Vec<_>>(),
+            self.be.values().map(|e| e.flow.state()).collect::<Vec<_>>(),
+            self.stats.fired,
+        )
+    }
+}
+
+/// The kind of a client segment.
+pub fn client_point(seg: &Seg<'_>) -> Point {
+    let f = seg.flags();
+    if f.syn() {
+        Point::ClientSyn
+    } else if seg.payload_len() > 0 {
+        Point::ClientData
+    } else if f.rst() {
+        Point::ClientRst
+    } else if f.fin() {
+        Point::ClientFin
+    } else {
+        Point::ClientAck
+    }
+}
+
+/// With `BTCP_SIM_TRACE` set, prints one line per packet.
+pub fn trace(t: u64, what: &str, p: &[u8]) {
+    if std::env::var_os("BTCP_SIM_TRACE").is_none() {
+        return;
+    }
+    let seg = Seg::parse(p).unwrap();
+    let f = seg.flags();
+    let flags: String = [
+        (f.syn(), 'S'),
+        (f.ack(), '.'),
+        (f.fin(), 'F'),
+        (f.rst(), 'R'),
+        (f.psh(), 'P'),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, c)| *c)
+    .collect();
+    eprintln!(
+        "{t:6} {what:12} {:08x}:{} > {:08x}:{} [{flags}] seq {:08x} ack {:08x} win {} len {} ts {:x?} sack {:x?}",
+        seg.src().addr,
+        seg.src().port,
+        seg.dst().addr,
+        seg.dst().port,
+        seg.seq(),
+        seg.ack(),
+        seg.window(),
+        seg.payload_len(),
+        seg.timestamps(),
+        seg.opts.sacks(),
+    );
+}
+
+pub fn write(s: &OutSegment, reqbuf: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0u8; s.packet_len()];
+    let n = s.write(&mut buf, reqbuf).unwrap();
+    assert_eq!(n, buf.len());
+    buf
+}
+
+/// Both checksums of `p` are right.
+pub fn assert_valid(p: &[u8]) {
+    let seg = Seg::parse(p).unwrap();
+    let hl = seg.pkt.ip.header_len();
+    assert!(csum::verify_ipv4_header(&p[..hl]), "bad IPv4 checksum");
+    assert!(
+        csum::verify_tcp_ipv4(
+            seg.pkt.ip.src,
+            seg.pkt.ip.dst,
+            &p[hl..usize::from(seg.pkt.ip.total_len)]
+        ),
+        "bad TCP checksum"
+    );
+}
+
+/// A SYN we crafted carries only options we understand, no ECN flag and
+/// no reserved bit (AccECN's AE).
+pub fn assert_only_known_options(p: &[u8], what: &str) {
+    let seg = Seg::parse(p).unwrap();
+    for opt in RawOptions::new(seg.pkt.options(p)) {
+        let opt = opt.unwrap_or_else(|e| panic!("{what}: malformed options {e:?}"));
+        assert!(
+            [KIND_MSS, KIND_WSCALE, KIND_SACK_PERMITTED, KIND_TIMESTAMPS].contains(&opt.kind),
+            "{what} carries option kind {}",
+            opt.kind
+        );
+    }
+    let f = seg.flags();
+    assert!(!f.ece() && !f.cwr(), "{what} carries ECN flags");
+    let reserved = p[seg.pkt.tcp_offset + 12] & 0x0f;
+    assert_eq!(reserved, 0, "{what} sets reserved/AE bits");
+}
+
+/// Runs `sc` to completion and checks the outcome: the server read
+/// exactly the client's bytes, the client got the response byte for byte,
+/// every scripted fault happened, one flow each side, tables empty.
+pub fn run(sc: Scenario) -> Net {
+    run_within(sc, 60_000)
+}
+
+pub fn run_within(sc: Scenario, limit_ms: u64) -> Net {
+    let faults = sc.faults.clone();
+    let mut net = Net::new(sc);
+    let took = net.run(limit_ms);
+    check_delivery(&net);
+    assert_eq!(
+        net.stats.fired.len(),
+        faults.len(),
+        "every scripted fault happened: {:?} vs {:?}",
+        net.stats.fired,
+        faults
+    );
+    assert_eq!(net.stats.fe_flows_created, 1);
+    assert_eq!(net.stats.be_flows_created, 1);
+    assert_eq!(net.stats.oversize_to_be, 0, "segments above the BE's MSS");
+    if std::env::var_os("BTCP_SIM_TRACE").is_some() {
+        let mut fe_in: Vec<_> = net.stats.fe_in.iter().collect();
+        fe_in.sort_by_key(|(k, _)| format!("{k:?}"));
+        eprintln!("client segments at the FE by (kind, state): {fe_in:?}");
+    }
+    eprintln!(
+        "done in {took} ms virtual: {} packets to the client, {} forwarded, {} injected, \
+         {} HANDOFF_REQ, {} HANDOFF_ACK",
+        net.stats.to_client,
+        net.stats.to_be_stack,
+        net.stats.injected,
+        net.stats.handoff_reqs,
+        net.stats.handoff_acks
+    );
+    net
+}
+
+/// Byte-exact delivery both ways.
+pub fn check_delivery(net: &Net) {
+    assert_eq!(
+        net.server_req.len(),
+        net.req.len(),
+        "the server read as many bytes as the client sent"
+    );
+    assert!(
+        net.server_req == net.req,
+        "the server read the client's bytes as sent"
+    );
+    assert_eq!(net.got.len(), net.resp.len());
+    assert!(net.got == net.resp, "the response arrived byte for byte");
+}
