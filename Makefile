@@ -8,7 +8,7 @@ export KVARIANT
 # CLIPPY=1 builds the module through clippy-driver (the kernel's CLIPPY=1).
 CLIPPY ?=
 
-.PHONY: all deps kernel module core-test test demo bench clean
+.PHONY: all deps kernel module core-test fuzz test demo bench clean
 
 all: module
 
@@ -23,6 +23,11 @@ module: kernel
 
 core-test: deps
 	cargo test -p btcp_core
+
+# The HTTP parser under libFuzzer for FUZZ_SECS (part of `make test`).
+FUZZ_SECS ?= 60
+fuzz: deps
+	@bash scripts/fuzz.sh $(FUZZ_SECS)
 
 test: deps
 	@bash scripts/test.sh

@@ -13,9 +13,11 @@
 //! once the lock is released.
 
 use crate::btcp_core::backend::{BeFlow, BeOutput};
+use crate::btcp_core::classify::{classify, Class};
 use crate::btcp_core::config::{Ipv4, NodeConfig};
 use crate::btcp_core::flow::{Config as CoreConfig, FlowKey, Verdict as CoreVerdict};
 use crate::btcp_core::frontend::{FeFlow, FeOutput, Target};
+use crate::btcp_core::ipv4::Ipv4Header;
 use crate::btcp_core::isn::IsnSecret;
 use crate::btcp_core::segment::{OutSegment, Seg};
 use crate::btcp_core::wire::{HandoffNack, HandoffReq, Message, NackReason};
@@ -143,6 +145,8 @@ pub(crate) struct Stats {
     timewait_recycled: AtomicU64,
     /// Replayed SYNs whose 4-tuple had a live socket (refused in time).
     timewait_busy: AtomicU64,
+    /// TCP fragments to a service address, dropped.
+    fragments_dropped: AtomicU64,
     fe_forwarded_packets: AtomicU64,
     fe_forwarded_bytes: AtomicU64,
     be_translated_packets: AtomicU64,
@@ -304,6 +308,22 @@ impl Handoff {
         }? Error)
     }
 
+    /// PRE_ROUTING for a packet that is no TCP segment we can read: a TCP
+    /// fragment for a service address is dropped and counted. We cannot
+    /// tell whose flow it belongs to, and reassembled by the stack it
+    /// would bypass the front-end (clients send TCP with DF and PMTU
+    /// discovery, so this costs them nothing). Anything else goes on.
+    fn not_a_segment(&self, h: &[u8]) -> Verdict {
+        let (Class::Fragment { protocol: 6 }, Ok(ip)) = (classify(h), Ipv4Header::parse(h)) else {
+            return Verdict::Accept;
+        };
+        if !self.flows.lock().cfg.is_service_addr(ip.dst) {
+            return Verdict::Accept;
+        }
+        bump(&self.stats.fragments_dropped, 1);
+        Verdict::Drop
+    }
+
     /// PRE_ROUTING: client segments for the front-end, and (on the node
     /// that serves a local handoff) for the back-end behind it.
     pub(crate) fn prerouting(&self, net: &Net, skb: &SkBuff) -> Verdict {
@@ -312,7 +332,7 @@ impl Handoff {
             return Verdict::Accept;
         };
         let Some(seg) = Seg::parse(h) else {
-            return Verdict::Accept;
+            return self.not_a_segment(h);
         };
         let key = seg.key_from_client();
         let now = now_ms();
@@ -1032,7 +1052,7 @@ impl Handoff {
 
     pub(crate) fn render_stats(&self, w: &mut impl Write) -> fmt::Result {
         let s = &self.stats;
-        let rows: [(&str, &AtomicU64); 26] = [
+        let rows: [(&str, &AtomicU64); 27] = [
             ("syns", &s.syns),
             ("syn_table_full", &s.syn_table_full),
             ("handoffs_local", &s.handoffs_local),
@@ -1047,6 +1067,7 @@ impl Handoff {
             ("handoffs_abandoned", &s.handoffs_abandoned),
             ("timewait_recycled", &s.timewait_recycled),
             ("timewait_busy", &s.timewait_busy),
+            ("fragments_dropped", &s.fragments_dropped),
             ("fe_forwarded_packets", &s.fe_forwarded_packets),
             ("fe_forwarded_bytes", &s.fe_forwarded_bytes),
             ("be_translated_packets", &s.be_translated_packets),

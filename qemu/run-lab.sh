@@ -103,7 +103,17 @@ cmdline="console=ttyS0 root=hostroot rootfstype=9p rootflags=$p9opts,cache=loose
 # ipv6.disable_ipv6=1: the kernel has IPv6 (a default of olddefconfig) but the
 # lab is IPv4; no link-local addresses, DAD or solicitations on the bridge.
 # --append ipv6.disable_ipv6=0 turns it back on (the last one wins).
-cmdline+=" init=$init panic=-1 oops=panic mitigations=off ipv6.disable_ipv6=1 $append"
+cmdline+=" init=$init panic=-1 oops=panic mitigations=off ipv6.disable_ipv6=1"
+# The guest has no ACPI, so no HPET or PM timer to calibrate the TSC
+# against, and under TCG the calibration against the PIT fails: it would
+# fall back to a jiffies clock (4 ms steps), and clients would pick the same
+# ISN and TSval for connections in one tick. Under TCG the guest reads the
+# host's TSC, so take the host's frequency and trust it.
+tsc_khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo 2>/dev/null)
+if [ -n "$tsc_khz" ] && grep -qw constant_tsc /proc/cpuinfo; then
+  cmdline+=" tsc=reliable tsc_early_khz=$tsc_khz"
+fi
+cmdline+=" $append"
 
 # shellcheck disable=SC2054 # commas belong to QEMU option values
 qemu=(qemu-system-x86_64

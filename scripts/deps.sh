@@ -8,6 +8,8 @@ APT_PKGS=(
   # kernel build
   linux-source-6.12 clang llvm lld libclang-dev libelf-dev bc bison flex
   libssl-dev cpio xz-utils make gcc kmod rsync
+  # libFuzzer (cargo fuzz) is C++
+  g++
   # lab guest: qemu and the binaries the guest runs from the host's root
   qemu-system-x86 busybox-static iproute2 nginx curl wrk apache2-utils
   tcpdump ethtool nftables procps python3 haproxy
@@ -38,4 +40,10 @@ done
 if ! bindgen --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
   echo "deps: cargo install bindgen-cli $BINDGEN_VERSION"
   cargo install --locked --quiet bindgen-cli --version "$BINDGEN_VERSION"
+fi
+# The HTTP parser's fuzz target (scripts/fuzz.sh, a `make test` stage).
+CARGO_FUZZ_VERSION=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -qF "$CARGO_FUZZ_VERSION"; then
+  echo "deps: cargo install cargo-fuzz $CARGO_FUZZ_VERSION"
+  cargo install --locked --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 fi

@@ -37,6 +37,7 @@ module_clippy() {
 host_lints() {
   cargo fmt --all --check &&
     rustfmt --edition 2021 --check btcp/btcp_main.rs btcp/btcp_kunit.rs &&
+    rustfmt --edition 2021 --check rust/btcp-core/fuzz/fuzz_targets/*.rs &&
     cargo clippy --workspace --all-targets --quiet -- -D warnings
 }
 
@@ -54,6 +55,7 @@ stage kernel make -s kernel
 stage module module_clippy
 stage host-lints host_lints
 stage core cargo test --workspace
+stage fuzz-http bash scripts/fuzz.sh 60
 stage kunit lab kunit tests/lab/kunit.sh "$root/btcp_kunit.ko"
 stage lab-smoke lab lab-smoke tests/lab/smoke.sh "$root/btcp.ko"
 stage lab-handoff lab lab-handoff tests/lab/handoff.sh "$root/btcp.ko"

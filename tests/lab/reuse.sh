@@ -27,6 +27,10 @@ stat() { in_ns "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/btcp/counters
 nstat_client() { in_ns client nstat -az "$1" | awk -v k="$1" '$1 == k { print $2 }'; }
 # 32 ports: ab's concurrency of 4 cycles through them every 8 connections.
 in_ns client sysctl -qw net.ipv4.ip_local_port_range="40000 40031"
+# ab may close before the server's FIN arrives, leaving the port in the
+# client's TIME-WAIT; reuse those too (timestamps guard them, RFC 6191),
+# as load generators do.
+in_ns client sysctl -qw net.ipv4.tcp_tw_reuse=1
 
 for mode in local remote; do
   node=1; [ "$mode" = remote ] && node=2
@@ -51,7 +55,7 @@ for mode in local remote; do
     bad "reuse-$mode" "complete ${done_:-?} failed ${failed:-?} non2xx ${non2xx:-0} syn-retrans $synre acks $acks: $(tail -5 <<<"$out" | tr '\n' ' ')"
   fi
   [ -z "$pcap" ] || { pkill tcpdump; sleep 1; }
-  for k in handoffs_local handoffs_remote handoff_nacks nack_refused handoffs_abandoned timewait_recycled timewait_busy; do
+  for k in handoffs_local handoffs_remote handoff_nacks nack_refused nack_bad_request nack_options nack_overloaded nack_internal handoffs_abandoned timewait_recycled timewait_busy; do
     echo "  $mode fe $k $(stat fe "$k")"
   done
   for k in handoffs_received handoff_repeats timewait_recycled timewait_busy; do echo "  $mode be1 $k $(stat be1 "$k")"; done

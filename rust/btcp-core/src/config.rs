@@ -163,6 +163,11 @@ impl NodeConfig {
         self.services().any(|s| *s == ep)
     }
 
+    /// Whether `addr` is the address of any service (on any port).
+    pub fn is_service_addr(&self, addr: u32) -> bool {
+        self.services().any(|s| s.addr == addr)
+    }
+
     /// Parses `text` as a whole new configuration.
     pub fn parse(text: &[u8]) -> Result<NodeConfig, ConfigError> {
         let mut cfg = NodeConfig::new();

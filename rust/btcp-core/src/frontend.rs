@@ -87,12 +87,15 @@
 //!   TERMINATE when the connection is over, which starts our linger;
 //!   [`Config::idle_ms`] without a packet frees a forwarding flow (the
 //!   back-end times out on its own).
-//! - A SYN with a new ISN on the 4-tuple of a handed-off flow is a new
-//!   connection once the client has closed its side of the old one (its
-//!   FIN or RST went through) or the flow lingers: the flow is freed and
-//!   the SYN handled anew ([`FeOutput::restart`]), as a stack's TIME-WAIT
-//!   takes a new SYN. Before that it is forwarded, and the back-end's
-//!   stack answers it as RFC 5961 4.2 says (a challenge ACK).
+//! - A SYN on the 4-tuple of a handed-off flow is a new connection once
+//!   the client has closed its side of the old one (its FIN or RST went
+//!   through) or the flow lingers: the flow is freed and the SYN handled
+//!   anew ([`FeOutput::restart`]), as a stack's TIME-WAIT takes a new SYN.
+//!   "A SYN" is what a stack's TIME-WAIT would take for a new connection:
+//!   a sequence number past the old connection's, or a newer timestamp; a
+//!   stale copy of the old SYN is forwarded like any segment. Before the
+//!   client closed, the SYN is forwarded, and the back-end's stack answers
+//!   it as RFC 5961 4.2 says (a challenge ACK).
 
 use super::flow::{deadline, Config, Endpoint, FlowKey, SideOptions, Verdict};
 use super::http::find_head_end_from;
@@ -228,6 +231,8 @@ pub struct FeFlow {
     handed_off: bool,
     /// After the handoff, the client's FIN or RST went through.
     client_closed: bool,
+    /// After the handoff, the end of the client's sequence space seen.
+    fwd_nxt: u32,
     xlate: Xlate,
 }
 
@@ -287,6 +292,7 @@ impl FeFlow {
             resends: 0,
             handed_off: false,
             client_closed: false,
+            fwd_nxt: 0,
             xlate: Xlate::default(),
         };
         let synack = flow.synack(now_ms);
@@ -418,9 +424,8 @@ impl FeFlow {
     ) -> FeOutput<'static> {
         self.last_seen = now_ms;
         let f = seg.flags();
-        let new_syn = f.syn() && !f.ack() && seg.seq() != self.isn_c;
         let over = self.state == FeState::Linger || self.client_closed;
-        if new_syn && over {
+        if f.syn() && !f.ack() && over && self.is_new_syn(seg) {
             return FeOutput {
                 free: true,
                 restart: true,
@@ -629,6 +634,17 @@ impl FeFlow {
         if seg.flags().rst() || seg.flags().fin() {
             self.client_closed = true;
         }
+        if !seg.flags().syn() {
+            let end = seg.end_seq();
+            if seq::after(end, self.fwd_nxt) {
+                self.fwd_nxt = end;
+            }
+            if let Some((tsval, _)) = seg.timestamps() {
+                if seq::ts_after(tsval, self.client_tsval) {
+                    self.client_tsval = tsval;
+                }
+            }
+        }
         FeOutput {
             verdict,
             ..FeOutput::default()
@@ -733,6 +749,7 @@ impl FeFlow {
             self.agreed.shift(),
         );
         self.handed_off = true;
+        self.fwd_nxt = self.rcv_nxt;
         self.state = FeState::Forwarding;
         self.last_seen = now_ms;
         FeOutput::default()
@@ -833,6 +850,22 @@ impl FeFlow {
     /// An RST is acceptable in the window we advertise (RFC 9293; we do
     /// not bother with RFC 5961 challenge ACKs for the short life of an
     /// unhanded flow).
+    /// Whether a SYN on the 4-tuple of this (closed) connection starts a new
+    /// one. Before the handoff: any other ISN. After it, what the old
+    /// connection's TIME-WAIT in a stack would take (RFC 6191, Linux's
+    /// `tcp_timewait_state_process`): a sequence number past everything
+    /// the client sent, or a newer timestamp. Anything else (a stale copy
+    /// of the old SYN) is forwarded for the back-end's stack to answer.
+    fn is_new_syn(&self, seg: &Seg<'_>) -> bool {
+        if !self.handed_off {
+            return seg.seq() != self.isn_c;
+        }
+        seq::after(seg.seq(), self.fwd_nxt)
+            || seg
+                .timestamps()
+                .is_some_and(|(tsval, _)| seq::ts_after(tsval, self.client_tsval))
+    }
+
     /// Where a client RST's sequence number falls (RFC 5961 3.2).
     fn rst_check(&self, seg: &Seg<'_>) -> RstCheck {
         let wnd = self.cap.saturating_sub(self.req_len).max(1);

@@ -1201,7 +1201,7 @@ fn a_buffer_too_full_to_advertise_dispatches() {
 }
 
 #[test]
-fn a_new_syn_on_the_tuple_restarts_the_flow_once_the_client_closed() {
+fn a_syn_on_the_tuple_restarts_the_flow_once_the_client_closed() {
     let mut fe = Fe::with_request(cfg());
     fe.flow.handoff(
         Target {
@@ -1235,11 +1235,17 @@ fn a_new_syn_on_the_tuple_restarts_the_flow_once_the_client_closed() {
     // A copy of the original SYN is forwarded too, never a restart.
     let end = ISN_C.wrapping_add(1 + REQ.len() as u32);
     let a = fe.isn_f().wrapping_add(1);
-    let out = fe.seg(client_seg(end, a, Flags::ACK | Flags::FIN, None), &[], 6);
+    let out = fe.seg(syn(ISN_C), &[], 6);
+    assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
+    let out = fe.seg(client_seg(end, a, Flags::ACK | Flags::FIN, None), &[], 7);
     assert!(matches!(out.verdict, Verdict::Forward(_)));
-    let out = fe.seg(syn(ISN_C), &[], 7);
-    assert!(!out.free);
-    // After the client's FIN, a SYN with a new ISN is a new connection.
-    let out = fe.seg(syn(ISN_C.wrapping_add(7_000_000)), &[], 8);
-    assert!(out.free && out.restart);
+    // After the client's FIN, a stale copy of the old SYN is still just
+    // forwarded; a SYN past the old sequence space, or with a newer
+    // timestamp, is a new connection (as a TIME-WAIT would take it).
+    let out = fe.seg(client_seg(ISN_C, 0, Flags::SYN, Some((1000, 0))), &[], 8);
+    assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
+    let out = fe.seg(syn(ISN_C), &[], 9);
+    assert!(out.free && out.restart, "newer timestamp");
+    let out = fe.seg(client_seg(end.wrapping_add(5), 0, Flags::SYN, None), &[], 10);
+    assert!(out.free && out.restart, "past the old sequence space");
 }
