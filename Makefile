@@ -8,7 +8,7 @@ export KVARIANT
 # CLIPPY=1 builds the module through clippy-driver (the kernel's CLIPPY=1).
 CLIPPY ?=
 
-.PHONY: all deps kernel module core-test fuzz test demo bench clean
+.PHONY: all deps kernel module tools core-test fuzz test test-debug demo bench clean
 
 all: module
 
@@ -21,6 +21,10 @@ kernel: deps
 module: kernel
 	@$(MAKE) -s -C "$$(bash scripts/kernel.sh)" M=$(CURDIR) LLVM=1 $(if $(CLIPPY),CLIPPY=1) modules
 
+# btcpctl, the configuration tool: target/release/btcpctl
+tools: deps
+	cargo build --release --locked -p btcpctl
+
 core-test: deps
 	cargo test -p btcp_core
 
@@ -32,11 +36,15 @@ fuzz: deps
 test: deps
 	@bash scripts/test.sh
 
-demo: module
+# The lab suite on the debug kernel (KASAN, lockdep, kmemleak, ...).
+test-debug: deps tools
+	@bash scripts/test-debug.sh
+
+demo: module tools
 	@bash scripts/lab-show.sh demo 600
 
 # Not a test: wrk through btcp and HAProxy against a back-end directly.
-bench: module
+bench: module tools
 	@bash scripts/lab-show.sh bench 900
 
 clean:

@@ -21,8 +21,9 @@ mod handoff;
 
 use counters::Counters;
 use handoff::Handoff;
+use kernel_ext::genl;
 use kernel_ext::net::Net;
-use kernel_ext::netfilter::{HookPoint, PernetState, ProcFile, Registration, Verdict};
+use kernel_ext::netfilter::{ConfigWhy, HookPoint, PernetState, ProcFile, Registration, Verdict};
 use kernel_ext::seq_file::SeqFile;
 use kernel_ext::skb::SkBuff;
 
@@ -65,8 +66,10 @@ impl PernetState for NetState {
         self.handoff.work(&self.net);
     }
 
-    fn config(&self, text: &[u8]) -> Result {
-        self.handoff.configure(text)
+    /// The reason of a refusal goes to `why`: the writer sees it (dmesg
+    /// for /proc, the extended ack for netlink).
+    fn config(&self, text: &[u8], why: &mut ConfigWhy<'_>) -> Result {
+        self.handoff.configure(text, why)
     }
 
     fn show(&self, file: ProcFile, m: &mut SeqFile) -> core::fmt::Result {
@@ -82,14 +85,17 @@ impl PernetState for NetState {
 }
 
 struct Btcp {
-    _hooks: Registration<NetState>,
+    /// The netlink family, holding the hooks' pernet registration: the
+    /// family goes first at unload, then every namespace's state.
+    _genl: genl::Registration<NetState>,
 }
 
 impl kernel::Module for Btcp {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let hooks = Registration::<NetState>::register()?;
-        pr_info!("loaded: IPv4 hooks in every network namespace\n");
-        Ok(Btcp { _hooks: hooks })
+        let genl = genl::Registration::register(hooks)?;
+        pr_info!("loaded: IPv4 hooks in every network namespace, netlink family btcp\n");
+        Ok(Btcp { _genl: genl })
     }
 }
 

@@ -16,7 +16,7 @@
 //! Everything here runs in process context, from the namespace's work,
 //! under the channel's mutex; socket callbacks only kick the work.
 
-use crate::btcp_core::config::{NodeConfig, Peer, MAX_PEERS};
+use crate::btcp_core::config::{Ipv4, NodeConfig, Peer, MAX_PEERS};
 use crate::btcp_core::wire::{self, Frame, Heartbeat, Message, ReplayGuard, MAX_FRAME_LEN};
 use crate::kernel_ext::hmac::HmacSha256;
 use crate::kernel_ext::net::{now_ms, real_ms, Net};
@@ -90,6 +90,8 @@ struct Setup {
 
 struct Inner {
     setup: Option<Setup>,
+    /// The setup whose listen failed, already reported.
+    listen_failed: Option<Setup>,
     mac: Option<HmacSha256>,
     listener: Option<KernelSocket>,
     peers: KVec<Outbound>,
@@ -175,6 +177,7 @@ impl Ctrl {
         pin_init!(Ctrl {
             inner <- kernel::new_mutex!(Inner {
                 setup: None,
+                listen_failed: None,
                 mac: None,
                 listener: None,
                 peers: KVec::new(),
@@ -312,9 +315,15 @@ impl Inner {
                 return;
             };
             let Ok(listener) = KernelSocket::listen(net, s.addr, s.port) else {
-                pr_warn!("ctrl: cannot listen on port {}\n", s.port);
+                // Retried every tick (the address may come up later);
+                // said once per configuration.
+                if self.listen_failed != Some(s) {
+                    pr_warn!("ctrl: cannot listen on {}:{}\n", Ipv4(s.addr), s.port);
+                    self.listen_failed = Some(s);
+                }
                 return;
             };
+            self.listen_failed = None;
             let mut listener = listener;
             if let Ok(k) = net.kicker() {
                 listener.set_callback(k);

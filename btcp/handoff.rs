@@ -16,7 +16,7 @@ use crate::btcp_core::backend::{BeFlow, BeOutput};
 use crate::btcp_core::classify::{classify, Class};
 use crate::btcp_core::config::{Ipv4, NodeConfig};
 use crate::btcp_core::flow::{Config as CoreConfig, FlowKey, Verdict as CoreVerdict};
-use crate::btcp_core::frontend::{FeFlow, FeOutput, Target};
+use crate::btcp_core::frontend::{FeFlow, FeOutput, FeState, Target};
 use crate::btcp_core::ipv4::Ipv4Header;
 use crate::btcp_core::isn::IsnSecret;
 use crate::btcp_core::segment::{OutSegment, Seg};
@@ -917,8 +917,14 @@ impl Handoff {
         };
         let out = match msg {
             Message::HandoffAck(ack) => {
-                bump(&self.stats.handoff_acks, 1);
-                e.flow.on_handoff_ack(&ack, &core, now)
+                // Counted once per handoff: a resent HANDOFF_REQ is
+                // answered again, and the copy changes nothing.
+                let waiting = e.flow.state() == FeState::HandingOff;
+                let out = e.flow.on_handoff_ack(&ack, &core, now);
+                if waiting && e.flow.state() == FeState::Forwarding {
+                    bump(&self.stats.handoff_acks, 1);
+                }
+                out
             }
             Message::HandoffNack(nack) => {
                 bump(&self.stats.handoff_nacks, 1);
@@ -1012,11 +1018,13 @@ impl Handoff {
     }
 
     /// Replaces the configuration with `text` (all or nothing).
-    pub(crate) fn configure(&self, text: &[u8]) -> Result {
+    /// Replaces the configuration with `text`, all or nothing; on a parse
+    /// error, `why` gets the reason ("line N: ...").
+    pub(crate) fn configure(&self, text: &[u8], why: &mut impl Write) -> Result {
         // Parsed in place on the heap, then swapped in whole.
         let mut cfg = KBox::new(NodeConfig::new(), GFP_KERNEL)?;
         cfg.parse_into(text).map_err(|e| {
-            pr_warn!("config: {}\n", e);
+            let _ = write!(why, "{e}");
             EINVAL
         })?;
         let old = {

@@ -3,7 +3,7 @@
 # topology.sh): node ids fe=1 be1=2 be2=3 be3=4, every node a peer of every
 # other, one cluster key, the front-end fronting the VIP.
 #
-#   cluster_config RULES [EXTRA]   write /proc/net/btcp/config everywhere;
+#   cluster_config RULES [EXTRA]   `btcpctl restore` the config everywhere;
 #                                  RULES is the front-end's rule text, EXTRA
 #                                  more lines for every node
 #   cluster_wait_up                wait until fe's channel to all peers is up
@@ -11,6 +11,10 @@
 # shellcheck disable=SC2034 # used by the scripts that source this
 declare -A LAB_NODE_ID=([fe]=1 [be1]=2 [be2]=3 [be3]=4)
 LAB_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+
+# Configured through btcpctl over generic netlink, as an operator would
+# (`make tools` builds it).
+LAB_BTCPCTL=${BTCPCTL:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/release/btcpctl}
 
 cluster_config() {
   local rules=$1 extra=${2:-} n p cfg
@@ -22,7 +26,7 @@ cluster_config() {
     [ "$n" != fe ] || cfg+=$'\n'"service $LAB_VIP:80"$'\n'"rules $rules"
     cfg+=$'\n'"key $LAB_KEY"
     [ -z "$extra" ] || cfg+=$'\n'"$extra"
-    in_ns "$n" sh -c "printf '%s\n' '$cfg' > /proc/net/btcp/config" || return 1
+    printf '%s\n' "$cfg" | in_ns "$n" "$LAB_BTCPCTL" restore - || return 1
   done
 }
 

@@ -4,7 +4,10 @@
  * plus inline sk_buff helpers, for the Rust side (rust/netfilter.rs,
  * rust/skb.rs). The policy lives in Rust; this file only wires it up.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 #include <linux/module.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/proc_fs.h>
 #include <linux/random.h>
 #include <linux/slab.h>
@@ -43,6 +46,8 @@ struct btcp_pernet {
 	bool dying;
 	struct work_struct work;
 	struct delayed_work tick;
+	/* Serialises config() calls: /proc writes and netlink CONFIG_SETs. */
+	struct mutex config_lock;
 };
 
 static unsigned int btcp_pernet_id __read_mostly;
@@ -98,14 +103,14 @@ void btcp_pernet_kick(struct net *net)
 	rcu_read_unlock();
 }
 
-/* Each proc file's data is its enum btcp_proc_file; the state is the
- * parent directory's data. */
+/* Each proc file's data is its enum btcp_proc_file; the namespace's
+ * struct btcp_pernet is the parent directory's data. */
 static int btcp_proc_show(struct seq_file *m, void *v)
 {
 	unsigned int file = (unsigned long)m->private;
-	void *state = proc_get_parent_data(file_inode(m->file));
+	struct btcp_pernet *pn = proc_get_parent_data(file_inode(m->file));
 
-	return btcp_ops->show(state, file, m);
+	return btcp_ops->show(pn->state, file, m);
 }
 
 static int btcp_proc_open(struct inode *inode, struct file *file)
@@ -113,10 +118,89 @@ static int btcp_proc_open(struct inode *inode, struct file *file)
 	return single_open(file, btcp_proc_show, pde_data(inode));
 }
 
+/* Renders a file of pn's state into a buffer of its own, as seq_read()
+ * does: a show() that overflowed is run again with twice the room. */
+#define BTCP_RENDER_MAX (64UL << 20)
+static int btcp_render(struct btcp_pernet *pn, unsigned int file, char **bufp, size_t *lenp)
+{
+	struct seq_file m = {};
+	size_t size = PAGE_SIZE;
+
+	for (;;) {
+		m.buf = kvmalloc(size, GFP_KERNEL);
+		if (!m.buf)
+			return -ENOMEM;
+		m.size = size;
+		m.count = 0;
+		btcp_ops->show(pn->state, file, &m);
+		if (!seq_has_overflowed(&m))
+			break;
+		kvfree(m.buf);
+		if (size >= BTCP_RENDER_MAX)
+			return -EFBIG;
+		size *= 2;
+	}
+	*bufp = m.buf;
+	*lenp = m.count;
+	return 0;
+}
+
+int btcp_pernet_render(struct net *net, unsigned int file, char **buf, size_t *len)
+{
+	struct btcp_pernet *pn = net_generic(net, btcp_pernet_id);
+
+	if (!pn->state)
+		return -ENODEV;
+	return btcp_render(pn, file, buf, len);
+}
+
+static int btcp_configure(struct btcp_pernet *pn, const char *text, size_t len,
+			  const char *old, size_t old_len, char *err, size_t err_len)
+{
+	size_t cur_len;
+	char *cur;
+	int ret;
+
+	err[0] = '\0';
+	mutex_lock(&pn->config_lock);
+	if (old) {
+		ret = btcp_render(pn, BTCP_PROC_CONFIG, &cur, &cur_len);
+		if (ret)
+			goto out;
+		if (cur_len != old_len || memcmp(cur, old, old_len)) {
+			strscpy(err, "configuration changed meanwhile", err_len);
+			ret = -EAGAIN;
+		}
+		kvfree(cur);
+		if (ret)
+			goto out;
+	}
+	ret = btcp_ops->config(pn->state, text, len, err, err_len);
+	err[err_len - 1] = '\0';
+out:
+	mutex_unlock(&pn->config_lock);
+	return ret;
+}
+
+int btcp_pernet_configure(struct net *net, const char *text, size_t len,
+			  const char *old, size_t old_len, char *err, size_t err_len)
+{
+	struct btcp_pernet *pn = net_generic(net, btcp_pernet_id);
+
+	if (!err_len)
+		return -EINVAL;
+	err[0] = '\0';
+	if (!pn->state)
+		return -ENODEV;
+	return btcp_configure(pn, text, len, old, old_len, err, err_len);
+}
+
+/* A bad configuration is refused with EINVAL and its reason logged. */
 static ssize_t btcp_config_write(struct file *file, const char __user *ubuf,
 				 size_t count, loff_t *ppos)
 {
-	void *state = proc_get_parent_data(file_inode(file));
+	struct btcp_pernet *pn = proc_get_parent_data(file_inode(file));
+	char why[BTCP_CONFIG_ERR_MAX];
 	char *buf;
 	int err;
 
@@ -125,7 +209,9 @@ static ssize_t btcp_config_write(struct file *file, const char __user *ubuf,
 	buf = memdup_user(ubuf, count);
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
-	err = btcp_ops->config(state, buf, count);
+	err = btcp_configure(pn, buf, count, NULL, 0, why, sizeof(why));
+	if (err && why[0])
+		pr_warn("config: %s\n", why);
 	kfree(buf);
 	return err ? err : count;
 }
@@ -157,18 +243,20 @@ static int __net_init btcp_net_init(struct net *net)
 		return -ENOMEM;
 
 	pn->dying = false;
+	mutex_init(&pn->config_lock);
 	INIT_WORK(&pn->work, btcp_work_fn);
 	INIT_DELAYED_WORK(&pn->tick, btcp_tick_fn);
 
 	err = -ENOMEM;
-	dir = proc_mkdir_data("btcp", 0555, net->proc_net, pn->state);
+	dir = proc_mkdir_data("btcp", 0555, net->proc_net, pn);
 	if (!dir)
 		goto err_state;
+	/* config holds the cluster key: root only. */
 	if (!proc_create_data("counters", 0444, dir, &btcp_proc_ro_ops,
 			      (void *)(unsigned long)BTCP_PROC_COUNTERS) ||
 	    !proc_create_data("flows", 0444, dir, &btcp_proc_ro_ops,
 			      (void *)(unsigned long)BTCP_PROC_FLOWS) ||
-	    !proc_create_data("config", 0644, dir, &btcp_proc_rw_ops,
+	    !proc_create_data("config", 0600, dir, &btcp_proc_rw_ops,
 			      (void *)(unsigned long)BTCP_PROC_CONFIG))
 		goto err_proc;
 
@@ -194,6 +282,7 @@ err_proc:
 err_state:
 	btcp_ops->exit(pn->state);
 	pn->state = NULL;
+	mutex_destroy(&pn->config_lock);
 	return err;
 }
 
@@ -205,7 +294,9 @@ static void __net_exit btcp_net_exit(struct net *net)
 		return;
 	if (pn->hooks_registered)
 		nf_unregister_net_hooks(net, pn->ops, BTCP_NHOOKS);
-	/* Waits for open readers and writers of the proc files to finish. */
+	/* Waits for open readers and writers of the proc files to finish.
+	 * No netlink command runs: the caller's socket holds its namespace,
+	 * and at unload the family is unregistered before these ops. */
 	remove_proc_subtree("btcp", net->proc_net);
 	/* After the grace period no hook runs with the state, and every kicker
 	 * that saw dying == false has queued its work, which the cancels below
@@ -216,6 +307,7 @@ static void __net_exit btcp_net_exit(struct net *net)
 	cancel_work_sync(&pn->work);
 	btcp_ops->exit(pn->state);
 	pn->state = NULL;
+	mutex_destroy(&pn->config_lock);
 }
 
 static struct pernet_operations btcp_net_ops = {

@@ -16,6 +16,7 @@
 #include <net/net_namespace.h>
 #include "glue_sock.h"
 #include "glue_crypto.h"
+#include "glue_genl.h"
 
 /* The files of /proc/net/btcp/. */
 enum btcp_proc_file {
@@ -29,9 +30,13 @@ enum btcp_proc_file {
  * existing and future, gets one opaque state from init(); hook() runs in
  * softirq or process context with that state; work() runs in process
  * context on btcp's workqueue, when kicked (btcp_pernet_kick) and every
- * BTCP_TICK_MS; show() renders a /proc/net/btcp file and config() takes a
- * write to the config file (0 or -errno). exit() runs once no hook, work or
- * reader can see the state any more.
+ * BTCP_TICK_MS; show() renders a /proc/net/btcp file (into /proc's
+ * seq_file, or one the glue sets up for netlink) and config() takes a whole
+ * new configuration text (a write to the config file, or netlink's
+ * CONFIG_SET): 0 or -errno, and on error it may say why in err, err_len
+ * bytes (BTCP_CONFIG_ERR_MAX), NUL-terminated. The glue serialises config()
+ * calls of a namespace. exit() runs once no hook, work, reader or netlink
+ * command can see the state any more.
  */
 struct btcp_pernet_ops {
 	void *(*init)(struct net *net);
@@ -40,12 +45,16 @@ struct btcp_pernet_ops {
 			     struct sk_buff *skb);
 	void (*work)(void *state);
 	int (*show)(void *state, unsigned int file, struct seq_file *m);
-	int (*config)(void *state, const unsigned char *text, size_t len);
+	int (*config)(void *state, const unsigned char *text, size_t len,
+		      char *err, size_t err_len);
 };
 
 #define BTCP_TICK_MS 100
-/* The most a single write to /proc/net/btcp/config may carry. */
+/* The most a write to /proc/net/btcp/config or a CONFIG_SET may carry. */
 #define BTCP_CONFIG_MAX 4096
+/* The room config() has to say why it refused, NUL included: what an
+ * extended netlink ack carries (NETLINK_MAX_FMTMSG_LEN). */
+#define BTCP_CONFIG_ERR_MAX 80
 
 /* Queues the namespace's work(); any context. No-op once it is exiting. */
 void btcp_pernet_kick(struct net *net);

@@ -4,6 +4,7 @@
 //! types.
 
 pub mod bindings;
+pub mod genl;
 pub mod hmac;
 pub mod net;
 pub mod netfilter;

@@ -117,19 +117,64 @@ pub trait PernetState: Send + Sync + Sized {
     /// (`Net::kick`) and every `TICK_MS` milliseconds. Never concurrently
     /// with itself for one namespace.
     fn work(&self) {}
-    /// Renders one file of /proc/net/btcp/.
+    /// Renders one file of /proc/net/btcp/ (for /proc, or for netlink's
+    /// `STATS_GET`, `FLOWS_GET` and `CONFIG_GET`).
     fn show(&self, file: ProcFile, m: &mut SeqFile) -> core::fmt::Result;
-    /// Takes one write to /proc/net/btcp/config (at most `CONFIG_MAX`
-    /// bytes), in process context.
-    fn config(&self, _text: &[u8]) -> Result {
+    /// Takes a whole new configuration text (at most `CONFIG_MAX` bytes: a
+    /// write to /proc/net/btcp/config or netlink's `CONFIG_SET`), in
+    /// process context, never concurrently with itself for one namespace.
+    /// On error, `why` says why: the glue logs it (/proc) or returns it in
+    /// the extended ack (netlink).
+    fn config(&self, _text: &[u8], _why: &mut ConfigWhy<'_>) -> Result {
         Err(EINVAL)
+    }
+}
+
+/// Where `PernetState::config` says why it refused a configuration: a
+/// short text (`CONFIG_ERR_MAX` bytes with its NUL, what a netlink extended
+/// ack carries); longer text is cut at a character boundary.
+///
+/// # Invariants
+///
+/// `buf` is non-empty, and `buf[len]` is the NUL that ends the text.
+pub struct ConfigWhy<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> ConfigWhy<'a> {
+    /// An empty text in `buf`; `None` if `buf` has no room for the NUL.
+    pub fn new(buf: &'a mut [u8]) -> Option<Self> {
+        *buf.first_mut()? = 0;
+        Some(ConfigWhy { buf, len: 0 })
+    }
+}
+
+impl core::fmt::Write for ConfigWhy<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = self.buf.len().saturating_sub(self.len).saturating_sub(1);
+        let mut n = s.len().min(room);
+        while !s.is_char_boundary(n) {
+            n = n.saturating_sub(1);
+        }
+        let end = self.len.saturating_add(n);
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(self.len..end), s.as_bytes().get(..n)) {
+            dst.copy_from_slice(src);
+            self.len = end;
+        }
+        if let Some(nul) = self.buf.get_mut(self.len) {
+            *nul = 0;
+        }
+        Ok(())
     }
 }
 
 /// How often `PernetState::work` runs without being kicked.
 pub const TICK_MS: u32 = bindings::BTCP_TICK_MS;
-/// The most one write to /proc/net/btcp/config carries.
+/// The most one configuration text carries (a /proc write, a `CONFIG_SET`).
 pub const CONFIG_MAX: usize = bindings::BTCP_CONFIG_MAX as usize;
+/// The room `PernetState::config` has to say why, NUL included.
+pub const CONFIG_ERR_MAX: usize = bindings::BTCP_CONFIG_ERR_MAX as usize;
 
 /// Keeps btcp's hooks and proc files registered in every namespace until
 /// dropped. Only one registration exists at a time (the glue has a single
@@ -261,27 +306,38 @@ unsafe extern "C" fn work_state<T: PernetState>(state: *mut c_void) {
     state.work();
 }
 
-/// Hands a write of /proc/net/btcp/config to the namespace's state.
+/// Hands a new configuration text (a write of /proc/net/btcp/config or a
+/// netlink `CONFIG_SET`) to the namespace's state.
 ///
 /// # Safety
 ///
-/// `state` must be a live state from `init_state::<T>`, and `text` readable
-/// for `len` bytes for the duration of the call.
+/// `state` must be a live state from `init_state::<T>`, `text` readable
+/// for `len` bytes and `err` writable for `err_len` bytes, both for the
+/// duration of the call and not used by anyone else meanwhile.
 unsafe extern "C" fn config_state<T: PernetState>(
     state: *mut c_void,
     text: *const u8,
     len: usize,
+    err: *mut kernel::ffi::c_char,
+    err_len: usize,
 ) -> c_int {
     // SAFETY: the proc file is removed, waiting for running writers, before
-    // the state is freed.
+    // the state is freed; a netlink command's socket holds the namespace,
+    // and the family is unregistered before the pernet ops.
     let state = unsafe { &*state.cast::<T>() };
-    if text.is_null() {
+    if text.is_null() || err.is_null() {
         return EINVAL.to_errno();
     }
-    // SAFETY: the glue passes a kernel copy of the written bytes, `len`
-    // long, alive for this call.
+    // SAFETY: the glue passes a kernel copy of the text, `len` long, alive
+    // for this call.
     let text = unsafe { core::slice::from_raw_parts(text, len) };
-    match state.config(text) {
+    // SAFETY: the glue passes its own buffer of `err_len` bytes, written
+    // only through this slice during the call.
+    let err = unsafe { core::slice::from_raw_parts_mut(err.cast::<u8>(), err_len) };
+    let Some(mut why) = ConfigWhy::new(err) else {
+        return EINVAL.to_errno();
+    };
+    match state.config(text, &mut why) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

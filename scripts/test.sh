@@ -55,12 +55,14 @@ stage kernel make -s kernel
 stage module module_clippy
 stage host-lints host_lints
 stage core cargo test --workspace
+stage tools cargo build --release --locked -p btcpctl
 stage fuzz-http bash scripts/fuzz.sh 60
 stage kunit lab kunit tests/lab/kunit.sh "$root/btcp_kunit.ko"
 stage lab-smoke lab lab-smoke tests/lab/smoke.sh "$root/btcp.ko"
 stage lab-handoff lab lab-handoff tests/lab/handoff.sh "$root/btcp.ko"
 stage lab-remote lab lab-remote tests/lab/handoff_remote.sh "$root/btcp.ko"
 stage lab-reuse lab lab-reuse tests/lab/reuse.sh "$root/btcp.ko"
+stage lab-btcpctl lab lab-btcpctl tests/lab/btcpctl.sh "$root/btcp.ko"
 
 echo
 echo "=== summary (logs in $out)"

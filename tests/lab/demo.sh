@@ -17,8 +17,8 @@ topology_up
 for n in "${LAB_BES[@]}"; do "$lab/nginx.sh" start "$n" >/dev/null; done
 cluster_config "/small/=2,/big/=3,default=4"
 cluster_wait_up
-echo "== fe's configuration (/proc/net/btcp/config)"
-in_ns fe cat /proc/net/btcp/config | grep -v '^key' | sed 's/^/  /'
+echo "== fe's configuration (btcpctl show)"
+in_ns fe "$LAB_BTCPCTL" show | grep -v '^key' | sed 's/^/  /'
 
 vip="http://$LAB_VIP"
 echo

@@ -1246,6 +1246,10 @@ fn a_syn_on_the_tuple_restarts_the_flow_once_the_client_closed() {
     assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
     let out = fe.seg(syn(ISN_C), &[], 9);
     assert!(out.free && out.restart, "newer timestamp");
-    let out = fe.seg(client_seg(end.wrapping_add(5), 0, Flags::SYN, None), &[], 10);
+    let out = fe.seg(
+        client_seg(end.wrapping_add(5), 0, Flags::SYN, None),
+        &[],
+        10,
+    );
     assert!(out.free && out.restart, "past the old sequence space");
 }

@@ -1,0 +1,6 @@
+//! The library half of btcpctl: the structured edits of the configuration
+//! text ([`edit`], pure, unit-tested) and the client of the module's generic
+//! netlink family ([`nl`]). The command line is in main.rs.
+
+pub mod edit;
+pub mod nl;

@@ -1,0 +1,274 @@
+//! btcpctl: configure and inspect btcp, the TCP handoff module, in the
+//! current network namespace, over its generic netlink family "btcp".
+//!
+//! The configuration travels as one text (the form of
+//! /proc/net/btcp/config): `save` prints it, `restore` replaces it whole,
+//! and the structured commands (`service`, `node`, `rule`, `set`) read it,
+//! edit it with the parser the module itself runs (btcp_core) and write it
+//! back only if nobody changed it meanwhile. See Documentation/btcpctl.md.
+//!
+//! Exit status: 0 done, 1 error (bad input included), 2 bad command line.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use btcpctl::edit::{self, EditError};
+use btcpctl::nl::{self, Btcp, NlError};
+
+#[derive(Parser)]
+#[command(
+    name = "btcpctl",
+    version,
+    about = "Configure and inspect btcp (TCP handoff) in this network namespace",
+    after_help = "Acts on the caller's network namespace: ip netns exec NS btcpctl ...\n\
+                  Exit status: 0 done, 1 error, 2 bad command line."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Show the configuration (the cluster key hidden)
+    Show,
+    /// Services: the VIP:PORTs this node fronts
+    #[command(subcommand)]
+    Service(ServiceCmd),
+    /// Nodes: this one (--local) and its peers
+    #[command(subcommand)]
+    Node(NodeCmd),
+    /// Content rules: [host] path prefix -> node, first match wins
+    #[command(subcommand)]
+    Rule(RuleCmd),
+    /// Settings: cluster key, control port, linger time
+    #[command(subcommand)]
+    Set(SetCmd),
+    /// Print the counters (/proc/net/btcp/counters)
+    Stats,
+    /// Print the flow table (/proc/net/btcp/flows)
+    Flows,
+    /// Print the configuration in its text form, key included, for restore
+    Save,
+    /// Replace the whole configuration with a saved one, all or nothing
+    Restore {
+        /// The text to restore; - for standard input
+        #[arg(default_value = "-")]
+        file: String,
+        /// Skip the local check and let the kernel judge the text alone
+        #[arg(long)]
+        no_local_check: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServiceCmd {
+    /// Front a service: VIP:PORT
+    Add { service: String },
+    /// Stop fronting a service: VIP:PORT
+    Del { service: String },
+    /// List the services
+    List,
+}
+
+#[derive(Subcommand)]
+enum NodeCmd {
+    /// Add a node: ID and control-channel ADDR
+    Add {
+        id: String,
+        addr: String,
+        /// This node itself (replaces what was this node before)
+        #[arg(long)]
+        local: bool,
+    },
+    /// Delete a peer no rule uses
+    Del { id: String },
+    /// List the nodes, this one first
+    List,
+}
+
+#[derive(Subcommand)]
+enum RuleCmd {
+    /// Add a rule after the others: requests whose path starts with PREFIX go to NODE
+    Add {
+        /// Only for requests to this host
+        #[arg(long)]
+        host: Option<String>,
+        prefix: String,
+        node: String,
+    },
+    /// Delete the rule for [HOST] PREFIX
+    Del {
+        #[arg(long)]
+        host: Option<String>,
+        prefix: String,
+    },
+    /// Send requests no rule matches to NODE
+    Default { node: String },
+    /// List the rules in match order, then the default
+    List,
+}
+
+#[derive(Subcommand)]
+enum SetCmd {
+    /// The 32-byte cluster key: a file holding 64 hex digits, - for standard input
+    Key { file: String },
+    /// The control channel's TCP port (the same on every node)
+    CtrlPort { port: String },
+    /// How long closed flows are kept, in milliseconds, or "default"
+    LingerMs { ms: String },
+}
+
+/// Everything that ends a run with status 1.
+#[derive(Debug)]
+enum Error {
+    Nl(NlError),
+    Edit(EditError),
+    Other(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Nl(e) => e.fmt(f),
+            Error::Edit(e) => e.fmt(f),
+            Error::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<NlError> for Error {
+    fn from(e: NlError) -> Self {
+        Error::Nl(e)
+    }
+}
+
+impl From<EditError> for Error {
+    fn from(e: EditError) -> Self {
+        Error::Edit(e)
+    }
+}
+
+/// Reads FILE, or standard input for `-`.
+fn read_input(file: &str) -> Result<String, Error> {
+    let mut text = String::new();
+    let res = if file == "-" {
+        std::io::stdin().read_to_string(&mut text)
+    } else {
+        std::fs::File::open(file).and_then(|mut f| f.read_to_string(&mut text))
+    };
+    res.map_err(|e| Error::Other(format!("{file}: {e}")))?;
+    Ok(text)
+}
+
+fn check_size(text: &str) -> Result<(), Error> {
+    if text.len() > nl::CONFIG_MAX {
+        return Err(Error::Other(format!(
+            "the configuration would be {} bytes; the most is {}",
+            text.len(),
+            nl::CONFIG_MAX
+        )));
+    }
+    Ok(())
+}
+
+/// Get, edit, set: the edit applies only to the configuration it read
+/// (CONFIG_OLD); if another writer came in between, it is redone.
+fn modify(f: impl Fn(&str) -> Result<String, EditError>) -> Result<(), Error> {
+    let mut nl = Btcp::open()?;
+    for _ in 0..8 {
+        let old = nl.config_get()?;
+        let new = f(&old)?;
+        if new == old {
+            return Ok(());
+        }
+        check_size(&new)?;
+        match nl.config_set(&new, Some(&old)) {
+            Err(e) if e.is_errno(libc::EAGAIN) => continue,
+            Err(e) => return Err(Error::Other(format!("the kernel refused the change: {e}"))),
+            Ok(()) => return Ok(()),
+        }
+    }
+    Err(Error::Other(
+        "the configuration kept changing while being edited; try again".into(),
+    ))
+}
+
+/// Prints text as it is.
+fn print(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::Other(format!("stdout: {e}")))
+}
+
+/// The configuration, parsed, for the list commands.
+fn current() -> Result<btcp_core::config::NodeConfig, Error> {
+    Ok(edit::parse(&Btcp::open()?.config_get()?)?)
+}
+
+fn run(cmd: Cmd) -> Result<(), Error> {
+    match cmd {
+        Cmd::Show => print(&edit::redact_key(&Btcp::open()?.config_get()?)),
+        Cmd::Save => print(&Btcp::open()?.config_get()?),
+        Cmd::Stats => print(&Btcp::open()?.stats()?),
+        Cmd::Flows => print(&Btcp::open()?.flows()?),
+        Cmd::Restore {
+            file,
+            no_local_check,
+        } => {
+            let text = read_input(&file)?;
+            check_size(&text)?;
+            let name = if file == "-" { "<stdin>" } else { &file };
+            if !no_local_check {
+                edit::parse(&text).map_err(|e| Error::Other(format!("{name}: {e}")))?;
+            }
+            Btcp::open()?.config_set(&text, None).map_err(|e| match e {
+                NlError::Kernel { .. } => Error::Other(format!("the kernel refused {name}: {e}")),
+                e => Error::Nl(e),
+            })
+        }
+        Cmd::Service(c) => match c {
+            ServiceCmd::Add { service } => modify(|t| edit::service_add(t, &service)),
+            ServiceCmd::Del { service } => modify(|t| edit::service_del(t, &service)),
+            ServiceCmd::List => print(&edit::service_list(&current()?)),
+        },
+        Cmd::Node(c) => match c {
+            NodeCmd::Add { id, addr, local } => modify(|t| edit::node_add(t, &id, &addr, local)),
+            NodeCmd::Del { id } => modify(|t| edit::node_del(t, &id)),
+            NodeCmd::List => print(&edit::node_list(&current()?)),
+        },
+        Cmd::Rule(c) => match c {
+            RuleCmd::Add { host, prefix, node } => {
+                modify(|t| edit::rule_add(t, host.as_deref(), &prefix, &node))
+            }
+            RuleCmd::Del { host, prefix } => {
+                modify(|t| edit::rule_del(t, host.as_deref(), &prefix))
+            }
+            RuleCmd::Default { node } => modify(|t| edit::rule_default(t, &node)),
+            RuleCmd::List => print(&edit::rule_list(&current()?)),
+        },
+        Cmd::Set(c) => match c {
+            SetCmd::Key { file } => {
+                let hex = read_input(&file)?;
+                modify(|t| edit::set_key(t, &hex))
+            }
+            SetCmd::CtrlPort { port } => modify(|t| edit::set_ctrl_port(t, &port)),
+            SetCmd::LingerMs { ms } => modify(|t| edit::set_linger_ms(t, &ms)),
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    // clap exits with 2 on a bad command line (0 for --help, --version).
+    let cli = Cli::parse();
+    match run(cli.cmd) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("btcpctl: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
