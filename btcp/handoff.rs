@@ -14,11 +14,14 @@
 
 use crate::btcp_core::backend::{BeFlow, BeOutput};
 use crate::btcp_core::classify::{classify, Class};
-use crate::btcp_core::config::{Ipv4, NodeConfig};
+use crate::btcp_core::config::{Ipv4, NodeConfig, MAX_PEERS};
+use crate::btcp_core::dispatch::Dispatcher;
 use crate::btcp_core::flow::{Config as CoreConfig, FlowKey, Verdict as CoreVerdict};
 use crate::btcp_core::frontend::{FeFlow, FeOutput, FeState, Target};
+use crate::btcp_core::http::DEFAULT_HEAD_LIMIT;
 use crate::btcp_core::ipv4::Ipv4Header;
 use crate::btcp_core::isn::IsnSecret;
+use crate::btcp_core::rules::Request;
 use crate::btcp_core::segment::{OutSegment, Seg};
 use crate::btcp_core::wire::{HandoffNack, HandoffReq, Message, NackReason};
 use crate::btcp_core::xlate::{EditKind, Edits};
@@ -103,6 +106,8 @@ pub(crate) struct Flows {
     /// The machines' timeouts and limits (the linger comes from `cfg`).
     core: CoreConfig,
     fe: RBTree<Key, FeEntry>,
+    /// Front-end flows by flow id, for the back-ends' messages.
+    fe_ids: RBTree<u32, Key>,
     fe_count: usize,
     be: RBTree<Key, BeEntry>,
     be_count: usize,
@@ -110,8 +115,40 @@ pub(crate) struct Flows {
     deferred: KVec<Deferred>,
     /// The peers the control channel says may get new handoffs.
     live: LivePeers,
+    /// The pools' policy state (tables, counters), kept in step with `cfg`.
+    dispatcher: KBox<Dispatcher>,
+    /// Connections this front-end handed to each node and still forwards:
+    /// the load the policies weigh.
+    open: OpenHandoffs,
     /// Room for one packet's payload while it is copied into a request.
     scratch: KBox<[u8; 65536]>,
+}
+
+/// Per-node counts of open handoffs (this node and its peers).
+#[derive(Default)]
+struct OpenHandoffs([(u16, u32); MAX_PEERS + 1]);
+
+impl OpenHandoffs {
+    fn get(&self, node: u16) -> u32 {
+        self.0
+            .iter()
+            .find(|(n, c)| *n == node && *c > 0)
+            .map_or(0, |(_, c)| *c)
+    }
+
+    fn add(&mut self, node: u16, n: u32) {
+        if let Some(slot) = self.0.iter_mut().find(|(id, c)| *id == node && *c > 0) {
+            slot.1 = slot.1.saturating_add(n);
+        } else if let Some(slot) = self.0.iter_mut().find(|(_, c)| *c == 0) {
+            *slot = (node, n);
+        }
+    }
+
+    fn sub(&mut self, node: u16, n: u32) {
+        if let Some(slot) = self.0.iter_mut().find(|(id, c)| *id == node && *c > 0) {
+            slot.1 = slot.1.saturating_sub(n);
+        }
+    }
 }
 
 impl Flows {
@@ -294,12 +331,15 @@ impl Handoff {
                 cfg: KBox::new(NodeConfig::new(), GFP_KERNEL)?,
                 core: CoreConfig::default(),
                 fe: RBTree::new(),
+                fe_ids: RBTree::new(),
                 fe_count: 0,
                 be: RBTree::new(),
                 be_count: 0,
                 next_id: 1,
                 deferred: KVec::new(),
                 live: LivePeers::default(),
+                dispatcher: KBox::new(Dispatcher::new(), GFP_KERNEL)?,
+                open: OpenHandoffs::default(),
                 scratch: KBox::init(kernel::init::zeroed(), GFP_KERNEL)?,
             }),
             ctrl <- Ctrl::new(),
@@ -654,11 +694,12 @@ impl Handoff {
         now: u64,
         sends: &mut Sends,
     ) {
-        let found = flows
-            .fe
-            .iter()
-            .find(|(_, e)| e.flow.id() == id && e.flow.target().is_some_and(|t| t.node == from))
-            .map(|(k, _)| *k);
+        let found = flows.fe_ids.get(&id).copied().filter(|k| {
+            flows
+                .fe
+                .get(k)
+                .is_some_and(|e| e.flow.target().is_some_and(|t| t.node == from))
+        });
         if let Some(k) = found {
             self.to_frontend(flows, k, msg, from, now, sends);
         }
@@ -686,17 +727,25 @@ impl Handoff {
         }
         let id = flows.next_id;
         flows.next_id = flows.next_id.wrapping_add(1).max(1);
+        if flows.fe_ids.get(&id).is_some() {
+            // Ids wrapped onto a flow still alive (4 billion flows later).
+            return CoreVerdict::Drop;
+        }
         let Some((flow, out)) = FeFlow::on_syn(seg, id, &self.secret, &core, now) else {
             return CoreVerdict::Drop;
         };
         let Ok(buf) = new_buf() else {
             return CoreVerdict::Drop;
         };
-        let Ok(node) = RBTreeNode::new(key_of(&flow.key()), FeEntry { flow, buf }, GFP_ATOMIC)
-        else {
+        let key = key_of(&flow.key());
+        let (Ok(node), Ok(id_node)) = (
+            RBTreeNode::new(key, FeEntry { flow, buf }, GFP_ATOMIC),
+            RBTreeNode::new(id, key, GFP_ATOMIC),
+        ) else {
             return CoreVerdict::Drop;
         };
         flows.fe.insert(node);
+        flows.fe_ids.insert(id_node);
         flows.fe_count += 1;
         if let Some(p) = out.reply.as_ref().and_then(|r| packet(r, &[])) {
             let _ = sends.packets.push(p, GFP_ATOMIC);
@@ -757,8 +806,14 @@ impl Handoff {
         if out.dispatch {
             self.dispatch(flows, key, now, sends);
         }
-        if out.free && flows.fe.remove(&key).is_some() {
-            flows.fe_count = flows.fe_count.saturating_sub(1);
+        if out.free {
+            if let Some(e) = flows.fe.remove(&key) {
+                flows.fe_ids.remove(&e.flow.id());
+                flows.fe_count = flows.fe_count.saturating_sub(1);
+                if let (Some(_), Some(t)) = (e.flow.xlate(), e.flow.target()) {
+                    flows.open.sub(t.node, 1);
+                }
+            }
         }
     }
 
@@ -771,23 +826,29 @@ impl Handoff {
             cfg,
             deferred,
             live,
+            dispatcher,
+            open,
             ..
         } = &mut *flows;
         let Some(e) = fe.get_mut(&key) else { return };
         let own = cfg.node;
-        // The rule's node; if it refused this flow or has gone silent, the
-        // default node, then every other live node, ourselves last.
-        let first = e.flow.select(&e.buf[..], &cfg.rules);
-        let usable = |n: &u16| own.is_some_and(|me| me.id == *n) || live.contains(*n);
-        // (`Iterator::chain` by name: the kernel's `Init` has a `chain`.)
-        let rule_nodes = [first, cfg.rules.default_node()].into_iter();
-        let others = Iterator::chain(cfg.peers().map(|p| p.id), own.map(|me| me.id));
-        let candidates = Iterator::chain(rule_nodes, others).filter(usable);
-        let Some(node) = e.flow.untried(candidates) else {
-            bump(&self.stats.handoffs_abandoned, 1);
-            let out = e.flow.abandon(&core, now);
-            self.fe_output(flows, key, out, now, sends);
-            return;
+        // The rule's target (a node, or a pool and its policy), else the
+        // default target, else any node; only nodes that are up, live (or
+        // ourselves) and have not refused this flow.
+        let usable = |n: u16| own.is_some_and(|me| me.id == n) || live.contains(n);
+        let req = Request::parse(e.flow.request(&e.buf[..]), DEFAULT_HEAD_LIMIT);
+        let loads = |n: u16| open.get(n);
+        let picked = dispatcher.pick(cfg, &req, loads, usable, e.flow.tried(), now);
+        let node = match picked {
+            Some(p) => p.node,
+            // Not even configured as a node: hand off to our own stack.
+            None if own.is_none() && cfg.peers().next().is_none() && e.flow.tried().is_empty() => 0,
+            None => {
+                bump(&self.stats.handoffs_abandoned, 1);
+                let out = e.flow.abandon(&core, now);
+                self.fe_output(flows, key, out, now, sends);
+                return;
+            }
         };
         let target = match (own, cfg.peer(node)) {
             (Some(me), _) if me.id == node => Target {
@@ -923,6 +984,9 @@ impl Handoff {
                 let out = e.flow.on_handoff_ack(&ack, &core, now);
                 if waiting && e.flow.state() == FeState::Forwarding {
                     bump(&self.stats.handoff_acks, 1);
+                    if let Some(t) = e.flow.target() {
+                        flows.open.add(t.node, 1);
+                    }
                 }
                 out
             }
@@ -1032,7 +1096,12 @@ impl Handoff {
             if let Some(ms) = cfg.linger_ms {
                 flows.core.linger_ms = u64::from(ms);
             }
-            core::mem::replace(&mut flows.cfg, cfg)
+            let old = core::mem::replace(&mut flows.cfg, cfg);
+            let Flows {
+                cfg, dispatcher, ..
+            } = &mut *flows;
+            dispatcher.configure(cfg);
+            old
         };
         drop(old);
         Ok(())

@@ -63,6 +63,7 @@ stage lab-handoff lab lab-handoff tests/lab/handoff.sh "$root/btcp.ko"
 stage lab-remote lab lab-remote tests/lab/handoff_remote.sh "$root/btcp.ko"
 stage lab-reuse lab lab-reuse tests/lab/reuse.sh "$root/btcp.ko"
 stage lab-btcpctl lab lab-btcpctl tests/lab/btcpctl.sh "$root/btcp.ko"
+stage lab-pools lab lab-pools tests/lab/pools.sh "$root/btcp.ko"
 
 echo
 echo "=== summary (logs in $out)"

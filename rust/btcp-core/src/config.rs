@@ -9,18 +9,31 @@
 //! node 1 10.99.0.1             # this node's id and control address
 //! ctrl-port 7447               # TCP port of the control channel (default)
 //! peer 2 10.99.0.11            # another node of the cluster
+//! peer 3 10.99.0.12 weight 2 state drain   # weight 1 and state up by default
 //! service 10.99.0.100:80       # a VIP:port this node fronts
-//! rules /img/=2,/video/=3,default=1    # see rules.rs
+//! pool img policy maglev nodes 2,3    # a server pool (see dispatch.rs)
+//! rules /img/=img,/video/=3,default=1  # see rules.rs; targets: node or pool
 //! linger-ms 2000               # keep closed flows this long (default 60 s)
 //! key 00112233...              # 32-byte cluster key, 64 hex digits
 //! ```
 //!
-//! `Display` writes the same form back, so a read can be written again.
+//! `node` and `peer` take `weight W` (1..=65535, default 1) and `state
+//! up|drain|down` (default up), in either order. `pool NAME policy P
+//! nodes ID[,ID...]` (either order) names a pool of this node and/or
+//! peers, with a policy of `lard`, `lard-r`, `maglev`, `wrr` or
+//! `least-conn`; its members are kept sorted by id. Pool members and the
+//! pools that rules name are checked once the whole text is read, so the
+//! lines may come in any order; the error names the pool's or the rules'
+//! line.
+//!
+//! `Display` writes the same form back, canonically (defaults left out,
+//! members sorted), so a read can be written again.
 
 use ::core::fmt;
 
 use super::flow::Endpoint;
-use super::rules::{RuleParseError, RuleTable};
+use super::policy::MemberState;
+use super::rules::{PoolName, RuleParseError, RuleTable, Target};
 
 /// Most peers a node knows.
 pub const MAX_PEERS: usize = 16;
@@ -30,14 +43,154 @@ pub const MAX_SERVICES: usize = 8;
 pub const DEFAULT_CTRL_PORT: u16 = 7447;
 /// Length of the cluster key.
 pub const KEY_LEN: usize = 32;
+/// Most pools a node defines.
+pub const MAX_POOLS: usize = 8;
+/// Most members of a pool: every peer and this node.
+pub const MAX_POOL_MEMBERS: usize = MAX_PEERS + 1;
 
-/// Another node of the cluster.
+/// A node of the cluster: this one or a peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer {
     /// Its node id.
     pub id: u16,
     /// Its control-channel address (host order).
     pub addr: u32,
+    /// Its relative capacity, 1..=65535 (default 1).
+    pub weight: u16,
+    /// Whether it gets new connections: [`MemberState::Drain`] and
+    /// [`MemberState::Down`] nodes get none (default up).
+    pub state: MemberState,
+}
+
+impl Peer {
+    /// An up node of weight 1.
+    pub const fn new(id: u16, addr: u32) -> Peer {
+        Peer {
+            id,
+            addr,
+            weight: 1,
+            state: MemberState::Up,
+        }
+    }
+}
+
+/// A node state's name in the text form: `up`, `drain` or `down`.
+pub const fn state_name(s: MemberState) -> &'static str {
+    match s {
+        MemberState::Up => "up",
+        MemberState::Drain => "drain",
+        MemberState::Down => "down",
+    }
+}
+
+/// A node state from its name.
+pub fn parse_state(s: &str) -> Option<MemberState> {
+    match s {
+        "up" => Some(MemberState::Up),
+        "drain" => Some(MemberState::Drain),
+        "down" => Some(MemberState::Down),
+        _ => None,
+    }
+}
+
+/// How a pool picks among its members (see `dispatch.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Policy {
+    /// LARD: each target on one member while load allows.
+    Lard,
+    /// LARD/R: each target on a set of members, grown under load.
+    LardR,
+    /// Maglev consistent hashing of the target.
+    Maglev,
+    /// Smooth weighted round-robin.
+    Wrr,
+    /// Least load per unit of weight.
+    LeastConn,
+}
+
+impl Policy {
+    /// Every policy.
+    pub const ALL: [Policy; 5] = [
+        Policy::Lard,
+        Policy::LardR,
+        Policy::Maglev,
+        Policy::Wrr,
+        Policy::LeastConn,
+    ];
+
+    /// Its name in the text form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Policy::Lard => "lard",
+            Policy::LardR => "lard-r",
+            Policy::Maglev => "maglev",
+            Policy::Wrr => "wrr",
+            Policy::LeastConn => "least-conn",
+        }
+    }
+
+    /// A policy from its name.
+    pub fn parse(s: &str) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A server pool: a name, a policy and its members' node ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool {
+    /// Its name, which rules use as a target.
+    pub name: PoolName,
+    /// How it picks a member.
+    pub policy: Policy,
+    members: [u16; MAX_POOL_MEMBERS],
+    len: u8,
+}
+
+impl Pool {
+    /// A pool of `members` (kept sorted by id).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigErrorKind::BadNodeId`] for no members,
+    /// [`ConfigErrorKind::TooMany`] for more than [`MAX_POOL_MEMBERS`],
+    /// [`ConfigErrorKind::Duplicate`] for a member given twice.
+    pub fn new(name: PoolName, policy: Policy, members: &[u16]) -> Result<Pool, ConfigErrorKind> {
+        if members.is_empty() {
+            return Err(ConfigErrorKind::BadNodeId);
+        }
+        let mut p = Pool {
+            name,
+            policy,
+            members: [0; MAX_POOL_MEMBERS],
+            len: u8::try_from(members.len()).map_err(|_| ConfigErrorKind::TooMany)?,
+        };
+        let dst = p
+            .members
+            .get_mut(..members.len())
+            .ok_or(ConfigErrorKind::TooMany)?;
+        dst.copy_from_slice(members);
+        dst.sort_unstable();
+        if dst.windows(2).any(|w| w.first() == w.get(1)) {
+            return Err(ConfigErrorKind::Duplicate);
+        }
+        Ok(p)
+    }
+
+    /// The members' node ids, ascending.
+    pub fn members(&self) -> &[u16] {
+        self.members.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+
+    /// Whether node `id` is a member.
+    pub fn has(&self, id: u16) -> bool {
+        self.members().contains(&id)
+    }
 }
 
 /// What a configuration line got wrong.
@@ -68,6 +221,22 @@ pub enum ConfigErrorKind {
     BadText,
     /// A malformed number.
     BadNumber,
+    /// A weight that is not a number in 1..=65535.
+    BadWeight,
+    /// A state that is not `up`, `drain` or `down`.
+    BadState,
+    /// A pool name that is not a lowercase letter and up to 15 more of
+    /// `a-z0-9_-`.
+    BadPoolName,
+    /// A policy that is not `lard`, `lard-r`, `maglev`, `wrr` or
+    /// `least-conn`.
+    BadPolicy,
+    /// An unknown option word, or one given twice.
+    BadOption,
+    /// A pool member that is neither this node nor a peer.
+    UnknownNode(u16),
+    /// A rule (or the default) names no configured pool.
+    UnknownPool(PoolName),
 }
 
 /// A configuration error and the 1-based line it is on.
@@ -94,6 +263,25 @@ impl fmt::Display for ConfigError {
             ConfigErrorKind::NodeTwice => "node given twice",
             ConfigErrorKind::BadText => "not printable text",
             ConfigErrorKind::BadNumber => "bad number",
+            ConfigErrorKind::BadWeight => "bad weight (want 1-65535)",
+            ConfigErrorKind::BadState => "bad state (want up, drain or down)",
+            ConfigErrorKind::BadPoolName => {
+                "bad pool name (want a lowercase letter, then a-z 0-9 _ -, 16 at most)"
+            }
+            ConfigErrorKind::BadPolicy => {
+                "bad policy (want lard, lard-r, maglev, wrr or least-conn)"
+            }
+            ConfigErrorKind::BadOption => "unknown or repeated option",
+            ConfigErrorKind::UnknownNode(id) => {
+                return write!(
+                    f,
+                    "line {}: unknown node {id} (not this node or a peer)",
+                    self.line
+                )
+            }
+            ConfigErrorKind::UnknownPool(p) => {
+                return write!(f, "line {}: rules: unknown pool {p}", self.line)
+            }
         };
         write!(f, "line {}: {what}", self.line)
     }
@@ -108,7 +296,8 @@ pub struct NodeConfig {
     pub ctrl_port: u16,
     peers: [Option<Peer>; MAX_PEERS],
     services: [Option<Endpoint>; MAX_SERVICES],
-    /// Content rules: request -> node id.
+    pools: [Option<Pool>; MAX_POOLS],
+    /// Content rules: request -> node or pool.
     pub rules: RuleTable,
     /// The cluster key authenticating the control channel.
     pub key: Option<[u8; KEY_LEN]>,
@@ -126,17 +315,27 @@ impl Default for NodeConfig {
 impl NodeConfig {
     /// The empty configuration: no node, no peers, no services, every
     /// request to node 0.
+    ///
+    /// Always inlined, as a copy of [`NodeConfig::EMPTY`]: a `NodeConfig`
+    /// is 8 KiB, and `KBox::new(NodeConfig::new(), ..)` then compiles to a
+    /// copy from the constant into the allocation instead of building the
+    /// value on the (kernel) stack.
+    #[inline(always)]
     pub const fn new() -> NodeConfig {
-        NodeConfig {
-            node: None,
-            ctrl_port: DEFAULT_CTRL_PORT,
-            peers: [None; MAX_PEERS],
-            services: [None; MAX_SERVICES],
-            rules: RuleTable::new(0),
-            key: None,
-            linger_ms: None,
-        }
+        NodeConfig::EMPTY
     }
+
+    /// The empty configuration, as a constant (see [`NodeConfig::new`]).
+    pub const EMPTY: NodeConfig = NodeConfig {
+        node: None,
+        ctrl_port: DEFAULT_CTRL_PORT,
+        peers: [None; MAX_PEERS],
+        services: [None; MAX_SERVICES],
+        pools: [None; MAX_POOLS],
+        rules: RuleTable::new(0),
+        key: None,
+        linger_ms: None,
+    };
 
     /// The configured peers.
     pub fn peers(&self) -> impl Iterator<Item = &Peer> {
@@ -151,6 +350,26 @@ impl NodeConfig {
     /// The peer whose control address is `addr`.
     pub fn peer_by_addr(&self, addr: u32) -> Option<&Peer> {
         self.peers().find(|p| p.addr == addr)
+    }
+
+    /// This node, then the peers.
+    pub fn nodes(&self) -> impl Iterator<Item = &Peer> {
+        Iterator::chain(self.node.iter(), self.peers())
+    }
+
+    /// This node or the peer with id `id`.
+    pub fn node_by_id(&self, id: u16) -> Option<&Peer> {
+        self.nodes().find(|p| p.id == id)
+    }
+
+    /// The pools, in the order they were given.
+    pub fn pools(&self) -> impl Iterator<Item = &Pool> {
+        self.pools.iter().flatten()
+    }
+
+    /// The pool named `name`.
+    pub fn pool(&self, name: &PoolName) -> Option<&Pool> {
+        self.pools().find(|p| p.name == *name)
     }
 
     /// The services this node fronts.
@@ -168,7 +387,9 @@ impl NodeConfig {
         self.services().any(|s| s.addr == addr)
     }
 
-    /// Parses `text` as a whole new configuration.
+    /// Parses `text` as a whole new configuration, by value: for the host;
+    /// the kernel parses into an allocated one with
+    /// [`NodeConfig::parse_into`].
     pub fn parse(text: &[u8]) -> Result<NodeConfig, ConfigError> {
         let mut cfg = NodeConfig::new();
         cfg.parse_into(text)?;
@@ -184,10 +405,15 @@ impl NodeConfig {
         self.ctrl_port = DEFAULT_CTRL_PORT;
         self.peers = [None; MAX_PEERS];
         self.services = [None; MAX_SERVICES];
+        self.pools = [None; MAX_POOLS];
         self.rules.clear();
         self.rules.set_default(0);
         self.key = None;
         self.linger_ms = None;
+        // Lines of the pools (by slot) and of the rules, for the checks at
+        // the end.
+        let mut pool_lines = [0usize; MAX_POOLS];
+        let mut rules_line = 0;
         for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
             let line = i.saturating_add(1);
             let err = |kind| ConfigError { line, kind };
@@ -206,10 +432,110 @@ impl NodeConfig {
                 self.rules
                     .parse_into(rest.as_bytes())
                     .map_err(|e| err(ConfigErrorKind::BadRules(e)))?;
+                rules_line = line;
                 continue;
             }
             self.apply_line(cmd, &mut words).map_err(err)?;
+            if cmd == "pool" {
+                let n = self.pools().count().saturating_sub(1);
+                if let Some(l) = pool_lines.get_mut(n) {
+                    *l = line;
+                }
+            }
         }
+        self.check_references(&pool_lines, rules_line)
+    }
+
+    /// Pools' members are this node or peers; pools that rules name
+    /// exist.
+    fn check_references(
+        &self,
+        pool_lines: &[usize; MAX_POOLS],
+        rules_line: usize,
+    ) -> Result<(), ConfigError> {
+        for (pool, &line) in self.pools().zip(pool_lines) {
+            if let Some(&id) = pool
+                .members()
+                .iter()
+                .find(|&&id| self.node_by_id(id).is_none())
+            {
+                return Err(ConfigError {
+                    line,
+                    kind: ConfigErrorKind::UnknownNode(id),
+                });
+            }
+        }
+        let targets = self.rules.rules().iter().map(|r| r.target());
+        for target in Iterator::chain(targets, [self.rules.default_target()]) {
+            if let Target::Pool(name) = target {
+                if self.pool(&name).is_none() {
+                    return Err(ConfigError {
+                        line: rules_line,
+                        kind: ConfigErrorKind::UnknownPool(name),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `node`/`peer` options after the address: `weight W`, `state S`.
+    fn node_options<'a>(
+        peer: &mut Peer,
+        words: &mut impl Iterator<Item = &'a str>,
+    ) -> Result<(), ConfigErrorKind> {
+        let (mut weight, mut state) = (None, None);
+        while let Some(opt) = words.next() {
+            let val = words.next().ok_or(ConfigErrorKind::Arity)?;
+            match opt {
+                "weight" if weight.is_none() => weight = Some(parse_weight(val)?),
+                "state" if state.is_none() => {
+                    state = Some(parse_state(val).ok_or(ConfigErrorKind::BadState)?);
+                }
+                _ => return Err(ConfigErrorKind::BadOption),
+            }
+        }
+        peer.weight = weight.unwrap_or(1);
+        peer.state = state.unwrap_or(MemberState::Up);
+        Ok(())
+    }
+
+    /// `pool NAME policy P nodes ID[,ID...]`, after `pool`.
+    fn pool_line<'a>(
+        &mut self,
+        words: &mut impl Iterator<Item = &'a str>,
+    ) -> Result<(), ConfigErrorKind> {
+        let name = words.next().ok_or(ConfigErrorKind::Arity)?;
+        let name = PoolName::new(name.as_bytes()).ok_or(ConfigErrorKind::BadPoolName)?;
+        let (mut policy, mut nodes) = (None, None);
+        let mut ids = [0u16; MAX_POOL_MEMBERS];
+        while let Some(opt) = words.next() {
+            let val = words.next().ok_or(ConfigErrorKind::Arity)?;
+            match opt {
+                "policy" if policy.is_none() => {
+                    policy = Some(Policy::parse(val).ok_or(ConfigErrorKind::BadPolicy)?);
+                }
+                "nodes" if nodes.is_none() => {
+                    let mut n = 0usize;
+                    for id in val.split(',') {
+                        let slot = ids.get_mut(n).ok_or(ConfigErrorKind::TooMany)?;
+                        *slot = parse_node_id(id)?;
+                        n = n.saturating_add(1);
+                    }
+                    nodes = Some(n);
+                }
+                _ => return Err(ConfigErrorKind::BadOption),
+            }
+        }
+        let (Some(policy), Some(n)) = (policy, nodes) else {
+            return Err(ConfigErrorKind::Arity);
+        };
+        let pool = Pool::new(name, policy, ids.get(..n).unwrap_or(&[]))?;
+        if self.pool(&name).is_some() {
+            return Err(ConfigErrorKind::Duplicate);
+        }
+        let slot = self.pools.iter_mut().find(|p| p.is_none());
+        *slot.ok_or(ConfigErrorKind::TooMany)? = Some(pool);
         Ok(())
     }
 
@@ -221,10 +547,11 @@ impl NodeConfig {
         let mut arg = || words.next().ok_or(ConfigErrorKind::Arity);
         match cmd {
             "node" => {
-                let peer = Peer {
-                    id: parse_node_id(arg()?)?,
-                    addr: parse_ipv4(arg()?).ok_or(ConfigErrorKind::BadAddress)?,
-                };
+                let mut peer = Peer::new(
+                    parse_node_id(arg()?)?,
+                    parse_ipv4(arg()?).ok_or(ConfigErrorKind::BadAddress)?,
+                );
+                NodeConfig::node_options(&mut peer, words)?;
                 if self.node.is_some() {
                     return Err(ConfigErrorKind::NodeTwice);
                 }
@@ -235,10 +562,11 @@ impl NodeConfig {
             }
             "ctrl-port" => self.ctrl_port = parse_port(arg()?)?,
             "peer" => {
-                let peer = Peer {
-                    id: parse_node_id(arg()?)?,
-                    addr: parse_ipv4(arg()?).ok_or(ConfigErrorKind::BadAddress)?,
-                };
+                let mut peer = Peer::new(
+                    parse_node_id(arg()?)?,
+                    parse_ipv4(arg()?).ok_or(ConfigErrorKind::BadAddress)?,
+                );
+                NodeConfig::node_options(&mut peer, words)?;
                 let own = self.node.is_some_and(|n| n.id == peer.id);
                 if own || self.peer(peer.id).is_some() || self.peer_by_addr(peer.addr).is_some() {
                     return Err(ConfigErrorKind::Duplicate);
@@ -254,6 +582,7 @@ impl NodeConfig {
                 let slot = self.services.iter_mut().find(|s| s.is_none());
                 *slot.ok_or(ConfigErrorKind::TooMany)? = Some(ep);
             }
+            "pool" => self.pool_line(words)?,
             "key" => self.key = Some(parse_key(arg()?)?),
             "linger-ms" => {
                 let a = arg()?;
@@ -272,17 +601,49 @@ impl NodeConfig {
     }
 }
 
+impl fmt::Display for Peer {
+    /// `ID ADDR`, then `weight W` and `state S` unless they are the
+    /// defaults: a `node` or `peer` line without its command.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.id, Ipv4(self.addr))?;
+        if self.weight != 1 {
+            write!(f, " weight {}", self.weight)?;
+        }
+        if self.state != MemberState::Up {
+            write!(f, " state {}", state_name(self.state))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Pool {
+    /// `NAME policy P nodes A,B`: a `pool` line without its command.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} policy {} nodes ", self.name, self.policy)?;
+        for (i, id) in self.members().iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{id}")?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for NodeConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(n) = self.node {
-            writeln!(f, "node {} {}", n.id, Ipv4(n.addr))?;
+            writeln!(f, "node {n}")?;
         }
         writeln!(f, "ctrl-port {}", self.ctrl_port)?;
         for p in self.peers() {
-            writeln!(f, "peer {} {}", p.id, Ipv4(p.addr))?;
+            writeln!(f, "peer {p}")?;
         }
         for s in self.services() {
             writeln!(f, "service {}:{}", Ipv4(s.addr), s.port)?;
+        }
+        for p in self.pools() {
+            writeln!(f, "pool {p}")?;
         }
         writeln!(f, "rules {}", self.rules)?;
         if let Some(ms) = self.linger_ms {
@@ -338,6 +699,13 @@ fn parse_node_id(s: &str) -> Result<u16, ConfigErrorKind> {
     s.parse().map_err(|_| ConfigErrorKind::BadNodeId)
 }
 
+fn parse_weight(s: &str) -> Result<u16, ConfigErrorKind> {
+    match s.parse::<u16>() {
+        Ok(w) if w != 0 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(w),
+        _ => Err(ConfigErrorKind::BadWeight),
+    }
+}
+
 fn parse_port(s: &str) -> Result<u16, ConfigErrorKind> {
     match s.parse::<u16>() {
         Ok(p) if p != 0 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(p),
@@ -385,13 +753,7 @@ key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
     #[test]
     fn full_config_round_trips() {
         let cfg = NodeConfig::parse(FULL.as_bytes()).unwrap();
-        assert_eq!(
-            cfg.node,
-            Some(Peer {
-                id: 1,
-                addr: 0x0a63_0001
-            })
-        );
+        assert_eq!(cfg.node, Some(Peer::new(1, 0x0a63_0001)));
         assert_eq!(cfg.peer(3).map(|p| p.addr), Some(0x0a63_000c));
         assert_eq!(cfg.peer_by_addr(0x0a63_000b).map(|p| p.id), Some(2));
         assert!(cfg.is_service(Endpoint {
@@ -503,5 +865,116 @@ key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
         ] {
             assert_eq!(parse_ipv4(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn pools_weights_and_states() {
+        // Out of order: pools before their peers, rules before the pools,
+        // options either way round, members unsorted.
+        let text = "rules /img/=img, *.css=3, default=web\n\
+                    pool web nodes 3,1,2 policy wrr\n\
+                    pool img policy maglev nodes 3,2\n\
+                    node 1 10.0.0.1 state drain\n\
+                    peer 2 10.0.0.2 state up weight 3\n\
+                    peer 3 10.0.0.3 weight 1 state down\n";
+        let cfg = NodeConfig::parse(text.as_bytes()).unwrap();
+        let canonical = "node 1 10.0.0.1 state drain\nctrl-port 7447\n\
+                         peer 2 10.0.0.2 weight 3\npeer 3 10.0.0.3 state down\n\
+                         pool web policy wrr nodes 1,2,3\npool img policy maglev nodes 2,3\n\
+                         rules /img/=img,*.css=3,default=web\n";
+        assert_eq!(cfg.to_string(), canonical);
+        assert_eq!(NodeConfig::parse(canonical.as_bytes()).unwrap(), cfg);
+        let web = PoolName::new(b"web").unwrap();
+        let pool = cfg.pool(&web).unwrap();
+        assert_eq!((pool.policy, pool.members()), (Policy::Wrr, &[1, 2, 3][..]));
+        assert!(pool.has(2) && !pool.has(4));
+        assert_eq!(cfg.pools().count(), 2);
+        assert_eq!(cfg.node_by_id(1).map(|n| n.state), Some(MemberState::Drain));
+        assert_eq!(cfg.node_by_id(2).map(|n| n.weight), Some(3));
+        assert_eq!(cfg.node_by_id(4), None);
+        assert_eq!(
+            cfg.nodes().map(|n| n.id).collect::<std::vec::Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert_eq!(cfg.rules.default_target(), Target::Pool(web));
+        for p in Policy::ALL {
+            assert_eq!(Policy::parse(p.as_str()), Some(p));
+        }
+        // Bare node ids in rules need not be configured (as before).
+        NodeConfig::parse(b"rules /a=9,default=0").unwrap();
+    }
+
+    #[test]
+    fn pool_and_option_errors() {
+        use ConfigErrorKind as K;
+        let img = PoolName::new(b"img").unwrap();
+        let cases: &[(&str, usize, ConfigErrorKind)] = &[
+            ("peer 2 10.0.0.2 weight 0", 1, K::BadWeight),
+            ("peer 2 10.0.0.2 weight 65536", 1, K::BadWeight),
+            ("peer 2 10.0.0.2 weight +1", 1, K::BadWeight),
+            ("peer 2 10.0.0.2 state sleeping", 1, K::BadState),
+            ("node 2 10.0.0.2 state", 1, K::Arity),
+            ("peer 2 10.0.0.2 weight 2 weight 3", 1, K::BadOption),
+            ("peer 2 10.0.0.2 colour red", 1, K::BadOption),
+            ("pool", 1, K::Arity),
+            ("pool img", 1, K::Arity),
+            ("pool img policy wrr", 1, K::Arity),
+            ("pool img nodes 1", 1, K::Arity),
+            ("pool Img policy wrr nodes 1", 1, K::BadPoolName),
+            ("pool 1mg policy wrr nodes 1", 1, K::BadPoolName),
+            ("pool img policy random nodes 1", 1, K::BadPolicy),
+            ("pool img policy wrr nodes 1, 2", 1, K::BadNodeId),
+            ("pool img policy wrr nodes 1 2", 1, K::Arity),
+            ("pool img policy wrr nodes 1,,2", 1, K::BadNodeId),
+            ("pool img policy wrr nodes 1,x", 1, K::BadNodeId),
+            ("pool img policy wrr nodes 1,2,1", 1, K::Duplicate),
+            ("pool img policy wrr policy lard nodes 1", 1, K::BadOption),
+            ("pool img policy wrr nodes 1 nodes 2", 1, K::BadOption),
+            (
+                "node 1 10.0.0.1\npool img policy wrr nodes 1\npool img policy lard nodes 1",
+                3,
+                K::Duplicate,
+            ),
+            (
+                "node 1 10.0.0.1\npeer 2 10.0.0.2\npool img policy wrr nodes 1,2,3",
+                3,
+                K::UnknownNode(3),
+            ),
+            (
+                "pool img policy wrr nodes 7\nnode 1 10.0.0.1",
+                1,
+                K::UnknownNode(7),
+            ),
+            (
+                "node 1 10.0.0.1\n\nrules /a/=img,default=1",
+                3,
+                K::UnknownPool(img),
+            ),
+            ("rules default=img\n", 1, K::UnknownPool(img)),
+        ];
+        for (text, line, kind) in cases {
+            let e = NodeConfig::parse(text.as_bytes()).unwrap_err();
+            assert_eq!((e.line, e.kind), (*line, *kind), "{text:?}");
+            assert!(e.to_string().starts_with(&std::format!("line {line}: ")));
+        }
+        let e = NodeConfig::parse(b"pool img policy wrr nodes 7").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 1: unknown node 7 (not this node or a peer)"
+        );
+        let e = NodeConfig::parse(b"rules default=img").unwrap_err();
+        assert_eq!(e.to_string(), "line 1: rules: unknown pool img");
+        // Bounded: pools and members.
+        let mut text = std::string::String::from("node 1 10.0.0.1\n");
+        for i in 0..=MAX_POOLS {
+            text.push_str(&std::format!("pool p{i} policy wrr nodes 1\n"));
+        }
+        let e = NodeConfig::parse(text.as_bytes()).unwrap_err();
+        assert_eq!((e.line, e.kind), (MAX_POOLS + 2, ConfigErrorKind::TooMany));
+        let ids: std::vec::Vec<std::string::String> =
+            (0..=MAX_POOL_MEMBERS).map(|i| i.to_string()).collect();
+        let text = std::format!("pool p policy wrr nodes {}", ids.join(","));
+        let e = NodeConfig::parse(text.as_bytes()).unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::TooMany);
     }
 }

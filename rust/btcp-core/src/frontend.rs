@@ -46,6 +46,11 @@
 //!   only if the client offered them and the configuration allows; no
 //!   other option ever, and no ECN (ECE/CWR in the SYN are ignored, so the
 //!   connection is not ECN-capable; the replayed SYN carries none either).
+//!   The MSS cannot change after the handoff: a back-end whose stack
+//!   announces less still takes the flow (its replayed request is cut to
+//!   its MSS; the client's later segments come at the MSS it agreed with
+//!   us, which a stack accepts). A link with a smaller MTU is PMTU
+//!   discovery's business, as for any connection.
 //! - The SYN/ACK is not retransmitted by us: a client whose SYN/ACK was
 //!   lost retransmits its SYN and gets the same SYN/ACK again (as with SYN
 //!   cookies, which this is meant to become). A SYN with another ISN in

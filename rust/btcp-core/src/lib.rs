@@ -52,6 +52,7 @@ mod bytes;
 pub mod classify;
 pub mod config;
 pub mod csum;
+pub mod dispatch;
 pub mod error;
 pub mod flow;
 pub mod frontend;

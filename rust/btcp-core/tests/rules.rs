@@ -1,5 +1,7 @@
 //! Property tests of the dispatch rule table against a plain `Vec` model:
-//! selection, add/remove, and the text form's round trip.
+//! selection (host exact and wildcard, path prefix, suffix and exact,
+//! method, header and cookie qualifiers, node and pool targets),
+//! add/remove, and the text form's round trip.
 #![allow(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -8,7 +10,9 @@
 )]
 
 use btcp_core::http::{parse_head, DEFAULT_HEAD_LIMIT};
-use btcp_core::rules::{RuleError, RuleTable, MAX_RULES};
+use btcp_core::rules::{
+    FieldKind, Match, PathKind, PoolName, Request, RuleError, RuleTable, Target, MAX_RULES,
+};
 use proptest::prelude::*;
 
 /// Small alphabets so that rules collide and overlap often.
@@ -16,80 +20,239 @@ fn host() -> impl Strategy<Value = Option<String>> {
     prop::option::of(prop_oneof![
         Just("a.com".to_string()),
         Just("A.com".to_string()),
+        Just("*.a.com".to_string()),
+        Just("*.A.com".to_string()),
         Just("b.org".to_string()),
         "[a-zA-Z0-9.-]{1,6}",
     ])
 }
 
-fn prefix() -> impl Strategy<Value = String> {
-    "/[ab/]{0,4}"
+/// A path pattern as written: prefix, suffix or exact.
+fn path() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => "/[ab/]{0,4}",
+        1 => "\\*[ab./]{1,3}",
+        1 => "=/[ab/]{0,3}",
+    ]
 }
 
-type ModelRule = (Option<String>, String, u16);
+fn method() -> impl Strategy<Value = Option<String>> {
+    prop::option::of(prop_oneof![
+        Just("GET".to_string()),
+        Just("POST".to_string())
+    ])
+}
+
+type ModelField = (FieldKind, String, Option<String>);
+
+fn field() -> impl Strategy<Value = Option<ModelField>> {
+    let kind = prop_oneof![Just(FieldKind::Header), Just(FieldKind::Cookie)];
+    let name = prop_oneof![Just("x".to_string()), Just("y".to_string())];
+    let value = prop::option::of(prop_oneof![Just("1".to_string()), Just("2".to_string())]);
+    prop::option::weighted(0.3, (kind, name, value))
+}
+
+fn target() -> impl Strategy<Value = Target> {
+    prop_oneof![
+        any::<u16>().prop_map(Target::Node),
+        prop_oneof![Just("p"), Just("q"), Just("img-2")]
+            .prop_map(|n| Target::Pool(PoolName::new(n.as_bytes()).unwrap())),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct ModelRule {
+    host: Option<String>,
+    path: String,
+    method: Option<String>,
+    field: Option<ModelField>,
+    target: Target,
+}
+
+impl ModelRule {
+    fn as_match(&self) -> Match<'_> {
+        Match {
+            host: self.host.as_deref().map(str::as_bytes),
+            path: self.path.as_bytes(),
+            method: self.method.as_deref().map(str::as_bytes),
+            field: self
+                .field
+                .as_ref()
+                .map(|(k, n, v)| (*k, n.as_bytes(), v.as_deref().map(str::as_bytes))),
+        }
+    }
+
+    fn same(&self, other: &ModelRule) -> bool {
+        let lower = |h: &Option<String>| h.as_ref().map(|h| h.to_ascii_lowercase());
+        lower(&self.host) == lower(&other.host)
+            && self.path == other.path
+            && self.method == other.method
+            && self.field == other.field
+    }
+
+    /// Whether a request matches, written independently of rules.rs.
+    fn matches(&self, probe: &Probe) -> bool {
+        let host_ok = match (&self.host, &probe.host) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(want), Some(got)) => {
+                let (want, got) = (want.to_ascii_lowercase(), got.to_ascii_lowercase());
+                match want.strip_prefix("*.") {
+                    Some(domain) => {
+                        got.ends_with(&format!(".{domain}")) && got.len() > domain.len() + 1
+                    }
+                    None => want == got,
+                }
+            }
+        };
+        let path_ok = if let Some(s) = self.path.strip_prefix('*') {
+            probe.path.ends_with(s)
+        } else if let Some(e) = self.path.strip_prefix('=') {
+            probe.path == e
+        } else {
+            probe.path.starts_with(&self.path)
+        };
+        let method_ok = self.method.as_ref().map_or(true, |m| *m == probe.method);
+        let field_ok = match &self.field {
+            None => true,
+            Some((kind, name, value)) => {
+                let got = match kind {
+                    FieldKind::Header => probe.headers.iter().find(|(n, _)| n == name),
+                    FieldKind::Cookie => probe.cookies.iter().find(|(n, _)| n == name),
+                };
+                match (got, value) {
+                    (None, _) => false,
+                    (Some(_), None) => true,
+                    (Some((_, v)), Some(want)) => v == want,
+                }
+            }
+        };
+        host_ok && path_ok && method_ok && field_ok
+    }
+}
+
+fn rule() -> impl Strategy<Value = ModelRule> {
+    (host(), path(), method(), field(), target()).prop_map(|(host, path, method, field, target)| {
+        ModelRule {
+            host,
+            path,
+            method,
+            field,
+            target,
+        }
+    })
+}
+
+#[derive(Debug, Clone)]
+struct Probe {
+    host: Option<String>,
+    path: String,
+    method: String,
+    /// One value per name (the model does not do repeated headers).
+    headers: Vec<(String, String)>,
+    cookies: Vec<(String, String)>,
+}
+
+impl Probe {
+    fn request(&self) -> String {
+        // HTTP/1.1 requires a Host.
+        let version = if self.host.is_some() { "1.1" } else { "1.0" };
+        let mut r = format!("{} {} HTTP/{version}\r\n", self.method, self.path);
+        if let Some(h) = &self.host {
+            r += &format!("Host: {h}:8080\r\n");
+        }
+        for (n, v) in &self.headers {
+            r += &format!("{n}: {v}\r\n");
+        }
+        if !self.cookies.is_empty() {
+            let c: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            r += &format!("Cookie: {}\r\n", c.join("; "));
+        }
+        r + "\r\n"
+    }
+}
+
+fn probe() -> impl Strategy<Value = Probe> {
+    let host = prop::option::weighted(
+        0.9,
+        prop_oneof![
+            Just("a.com".to_string()),
+            Just("x.a.com".to_string()),
+            Just("x.Y.A.com".to_string()),
+            Just("b.org".to_string()),
+            Just("c.b.org".to_string()),
+            Just("xa.com".to_string()),
+        ],
+    );
+    let kv = || {
+        prop::collection::btree_map(
+            prop_oneof![Just("x".to_string()), Just("y".to_string())],
+            prop_oneof![Just("1".to_string()), Just("2".to_string())],
+            0..3,
+        )
+        .prop_map(|m| m.into_iter().collect::<Vec<_>>())
+    };
+    (
+        host,
+        "/[ab/.]{0,5}",
+        prop_oneof![Just("GET".to_string()), Just("POST".to_string())],
+        kv(),
+        kv(),
+    )
+        .prop_map(|(host, path, method, headers, cookies)| Probe {
+            host,
+            path,
+            method,
+            headers,
+            cookies,
+        })
+}
 
 #[derive(Debug, Clone)]
 enum Op {
-    Add(Option<String>, String, u16),
-    Remove(Option<String>, String),
+    Add(ModelRule),
+    Remove(ModelRule),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (host(), prefix(), any::<u16>()).prop_map(|(h, p, n)| Op::Add(h, p, n)),
-        1 => (host(), prefix()).prop_map(|(h, p)| Op::Remove(h, p)),
+        3 => rule().prop_map(Op::Add),
+        1 => rule().prop_map(Op::Remove),
     ]
-}
-
-fn same(a: &ModelRule, host: &Option<String>, prefix: &str) -> bool {
-    let host_eq = match (&a.0, host) {
-        (None, None) => true,
-        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
-        _ => false,
-    };
-    host_eq && a.1 == prefix
-}
-
-fn model_select(model: &[ModelRule], default: u16, host: Option<&str>, path: &str) -> u16 {
-    model
-        .iter()
-        .find(|(h, p, _)| {
-            let host_ok = match (h, host) {
-                (None, _) => true,
-                (Some(want), Some(got)) => want.eq_ignore_ascii_case(got),
-                (Some(_), None) => false,
-            };
-            host_ok && path.starts_with(p.as_str())
-        })
-        .map_or(default, |r| r.2)
 }
 
 proptest! {
     #[test]
     fn table_matches_model(
         ops in prop::collection::vec(op(), 0..80),
-        default in any::<u16>(),
-        probes in prop::collection::vec((host(), prefix(), "[ab/.]{0,4}"), 1..20),
+        default in target(),
+        probes in prop::collection::vec(probe(), 1..20),
     ) {
-        let mut t = RuleTable::new(default);
+        let mut t = RuleTable::new(0);
+        t.set_default_target(default);
         let mut model: Vec<ModelRule> = Vec::new();
         for op in ops {
             match op {
-                Op::Add(h, p, n) => {
-                    let got = t.add(h.as_deref().map(str::as_bytes), p.as_bytes(), n);
-                    let want = if model.iter().any(|r| same(r, &h, &p)) {
+                Op::Add(r) => {
+                    let got = t.add_rule(&r.as_match(), r.target);
+                    let want = if model.iter().any(|m| m.same(&r)) {
                         Err(RuleError::Duplicate)
                     } else if model.len() == MAX_RULES {
                         Err(RuleError::Full)
                     } else {
-                        model.push((h.map(|s| s.to_ascii_lowercase()), p, n));
+                        model.push(r);
                         Ok(())
                     };
                     prop_assert_eq!(got, want);
                 }
-                Op::Remove(h, p) => {
-                    let got = t.remove(h.as_deref().map(str::as_bytes), p.as_bytes());
-                    let want = match model.iter().position(|r| same(r, &h, &p)) {
-                        Some(i) => Ok(model.remove(i).2),
+                Op::Remove(r) => {
+                    let got = t.remove_rule(&r.as_match());
+                    let want = match model.iter().position(|m| m.same(&r)) {
+                        Some(i) => Ok(model.remove(i).target),
                         None => Err(RuleError::NotFound),
                     };
                     prop_assert_eq!(got, want);
@@ -98,22 +261,52 @@ proptest! {
             prop_assert_eq!(t.len(), model.len());
         }
         for (r, m) in t.rules().iter().zip(&model) {
-            prop_assert_eq!(r.host(), m.0.as_deref().map(str::as_bytes));
-            prop_assert_eq!(r.prefix(), m.1.as_bytes());
-            prop_assert_eq!(r.node(), m.2);
+            let host = m.host.as_ref().map(|h| h.to_ascii_lowercase());
+            let (wild, host) = match host.as_deref().map(|h| h.strip_prefix("*.").ok_or(h)) {
+                Some(Ok(h)) => (true, Some(h.to_string())),
+                Some(Err(h)) => (false, Some(h.to_string())),
+                None => (false, None),
+            };
+            prop_assert_eq!(r.host(), host.as_deref().map(str::as_bytes));
+            prop_assert_eq!(r.host_is_wildcard(), wild);
+            let kind = match m.path.as_bytes()[0] {
+                b'*' => PathKind::Suffix,
+                b'=' => PathKind::Exact,
+                _ => PathKind::Prefix,
+            };
+            prop_assert_eq!(r.path_kind(), kind);
+            let stripped = if kind == PathKind::Prefix { &m.path[..] } else { &m.path[1..] };
+            prop_assert_eq!(r.path(), stripped.as_bytes());
+            prop_assert_eq!(r.method(), m.method.as_deref().map(str::as_bytes));
+            prop_assert_eq!(r.target(), m.target);
         }
-        for (h, p, tail) in probes {
-            let path = format!("{p}{tail}");
-            let want = model_select(&model, default, h.as_deref(), &path);
-            prop_assert_eq!(t.select_path(h.as_deref().map(str::as_bytes), path.as_bytes()), want);
-            // The same through a parsed request, with a port on the host.
-            if let Some(h) = &h {
-                let req = format!("GET {path} HTTP/1.1\r\nHost: {h}:8080\r\n\r\n");
-                let head = parse_head(req.as_bytes(), DEFAULT_HEAD_LIMIT).unwrap();
-                prop_assert_eq!(t.select(Some(&head)), want);
-            }
+        for p in probes {
+            let want = model.iter().position(|m| m.matches(&p));
+            let req_text = p.request();
+            let req = Request::parse(req_text.as_bytes(), DEFAULT_HEAD_LIMIT);
+            prop_assert!(req.head().is_some(), "{:?}", req_text);
+            prop_assert_eq!(t.lookup_request(&req).map(|(i, _)| i), want, "{:?}", req_text);
+            let want_target = want.map_or(default, |i| model[i].target);
+            prop_assert_eq!(t.target(&req), want_target);
+            // Rules without qualifiers, through the legacy lookups.
+            let plain: Vec<&ModelRule> =
+                model.iter().filter(|m| m.method.is_none() && m.field.is_none()).collect();
+            let want_plain = plain.iter().find(|m| m.matches(&p)).map_or(default, |m| m.target);
+            let hostname = p.host.as_deref().map(str::as_bytes);
+            prop_assert_eq!(
+                t.select_path(hostname, p.path.as_bytes()),
+                want_plain.node().unwrap_or(u16::MAX)
+            );
+            // select(head): methods too, fields never.
+            let head = parse_head(req_text.as_bytes(), DEFAULT_HEAD_LIMIT).unwrap();
+            let want_head = model
+                .iter()
+                .find(|m| m.field.is_none() && m.matches(&p))
+                .map_or(default, |m| m.target);
+            prop_assert_eq!(t.select(Some(&head)), want_head.node().unwrap_or(u16::MAX));
         }
-        prop_assert_eq!(t.select(None), default);
+        prop_assert_eq!(t.select(None), default.node().unwrap_or(u16::MAX));
+        prop_assert_eq!(t.target(&Request::unparsed()), default);
         // The text form round-trips.
         let text = t.to_string();
         prop_assert_eq!(RuleTable::parse(text.as_bytes()).unwrap(), t);
@@ -125,6 +318,7 @@ proptest! {
             prop_oneof![
                 any::<u8>(),
                 Just(b','), Just(b'='), Just(b'/'), Just(b':'), Just(b' '), Just(b'1'),
+                Just(b'*'), Just(b'.'), Just(b'a'),
             ],
             0..120,
         ),
@@ -135,31 +329,72 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_words_round_trip(
+        items in prop::collection::vec(
+            prop::collection::vec(
+                prop_oneof![
+                    Just("method:GET"), Just("method:PUT"), Just("header:x:1"), Just("header:X"),
+                    Just("cookie:c:v=w"), Just("cookie:c"), Just("host:a.b/x"), Just("host:*.a.b*.c"),
+                    Just("host:A.b=/i"), Just("/"), Just("*.jpg"), Just("=/i"), Just(" "), Just("\t"),
+                ],
+                0..5,
+            ).prop_map(|w| w.join(" ")),
+            0..6,
+        ),
+        targets in prop::collection::vec(prop_oneof![Just("1"), Just("p"), Just("x y")], 6),
+    ) {
+        // Whatever parses renders canonically: parse(display(t)) == t and
+        // display is a fixpoint.
+        let mut parts: Vec<String> =
+            items.iter().zip(&targets).map(|(i, t)| format!("{i}={t}")).collect();
+        parts.push("default=1".into());
+        let text = parts.join(",");
+        if let Ok(t) = RuleTable::parse(text.as_bytes()) {
+            let once = t.to_string();
+            let again = RuleTable::parse(once.as_bytes()).unwrap();
+            prop_assert_eq!(&again, &t);
+            prop_assert_eq!(again.to_string(), once);
+        }
+    }
+
+    #[test]
     fn structured_text_parses(
-        items in prop::collection::vec((host(), prefix(), any::<u16>()), 0..40),
-        default in any::<u16>(),
+        items in prop::collection::vec(rule(), 0..40),
+        default in target(),
         default_at in any::<prop::sample::Index>(),
     ) {
+        // Each item written in a shuffled but valid word order.
         let mut parts: Vec<String> = items
             .iter()
-            .map(|(h, p, n)| match h {
-                Some(h) => format!("host:{h}{p}={n}"),
-                None => format!("{p}={n}"),
+            .map(|r| {
+                let mut words = Vec::new();
+                let host = r.host.as_ref().map_or(String::new(), |h| format!("host:{h}"));
+                words.push(format!("{host}{}", r.path));
+                if let Some(m) = &r.method {
+                    words.push(format!("method:{m}"));
+                }
+                if let Some((k, n, v)) = &r.field {
+                    let k = if *k == FieldKind::Header { "header" } else { "cookie" };
+                    let v = v.as_ref().map_or(String::new(), |v| format!(":{v}"));
+                    words.insert(0, format!("{k}:{n}{v}"));
+                }
+                format!("{}={}", words.join(" "), r.target)
             })
             .collect();
         parts.insert(default_at.index(parts.len() + 1), format!("default={default}"));
         let text = parts.join(",");
         // The model: add in order, the first error names its item.
-        let mut t = RuleTable::new(default);
+        let mut t = RuleTable::new(0);
+        t.set_default_target(default);
         let mut first_err = None;
         let mut item = 0;
         for (i, part) in parts.iter().enumerate() {
             if part.starts_with("default=") {
                 continue;
             }
-            let (h, p, n) = &items[item];
+            let r = &items[item];
             item += 1;
-            if let Err(e) = t.add(h.as_deref().map(str::as_bytes), p.as_bytes(), *n) {
+            if let Err(e) = t.add_rule(&r.as_match(), r.target) {
                 first_err = Some((i + 1, e));
                 break;
             }

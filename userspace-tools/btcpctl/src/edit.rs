@@ -8,9 +8,13 @@
 
 use std::fmt;
 
-use btcp_core::config::{ConfigErrorKind, Ipv4, NodeConfig, Peer, MAX_PEERS, MAX_SERVICES};
+use btcp_core::config::{
+    parse_state, state_name, ConfigErrorKind, Ipv4, NodeConfig, Peer, Policy, Pool, MAX_PEERS,
+    MAX_POOLS, MAX_POOL_MEMBERS, MAX_SERVICES,
+};
 use btcp_core::flow::Endpoint;
-use btcp_core::rules::{RuleError, RuleTable};
+use btcp_core::policy::MemberState;
+use btcp_core::rules::{FieldKind, Match, PoolName, RuleError, RuleTable, Target};
 
 /// Why an edit was refused; the message is for the user as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,10 +104,84 @@ fn endpoint_text(ep: &Endpoint) -> String {
     format!("{}:{}", Ipv4(ep.addr), ep.port)
 }
 
-fn rule_name(host: Option<&str>, prefix: &str) -> String {
-    match host {
-        Some(h) => format!("host:{h}{prefix}"),
-        None => prefix.to_string(),
+/// What a rule matches, from the command line: `rule add` and `rule del`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RuleSpec<'a> {
+    /// `--host`: `example.com` or `*.example.com`.
+    pub host: Option<&'a str>,
+    /// `--method`.
+    pub method: Option<&'a str>,
+    /// `--header NAME[:VALUE]`.
+    pub header: Option<&'a str>,
+    /// `--cookie NAME[:VALUE]`.
+    pub cookie: Option<&'a str>,
+    /// `/prefix`, `*suffix` or `=/exact`.
+    pub path: &'a str,
+}
+
+impl<'a> RuleSpec<'a> {
+    /// A rule on an optional host and a path.
+    pub fn path(host: Option<&'a str>, path: &'a str) -> Self {
+        RuleSpec {
+            host,
+            path,
+            ..RuleSpec::default()
+        }
+    }
+
+    /// The core's match; `NAME[:VALUE]` split at the first `:`.
+    fn as_match(&self) -> Result<Match<'a>, EditError> {
+        let field = |kind, s: &'a str| match s.split_once(':') {
+            Some((n, v)) => (kind, n.as_bytes(), Some(v.as_bytes())),
+            None => (kind, s.as_bytes(), None),
+        };
+        let field = match (self.header, self.cookie) {
+            (Some(_), Some(_)) => return err("a rule takes a header or a cookie, not both"),
+            (Some(h), None) => Some(field(FieldKind::Header, h)),
+            (None, Some(c)) => Some(field(FieldKind::Cookie, c)),
+            (None, None) => None,
+        };
+        Ok(Match {
+            host: self.host.map(str::as_bytes),
+            path: self.path.as_bytes(),
+            method: self.method.map(str::as_bytes),
+            field,
+        })
+    }
+
+    /// The rule's name in messages, in the text form's order.
+    fn name(&self) -> String {
+        let mut words = Vec::new();
+        if let Some(m) = self.method {
+            words.push(format!("method:{m}"));
+        }
+        if let Some(h) = self.header {
+            words.push(format!("header:{h}"));
+        }
+        if let Some(c) = self.cookie {
+            words.push(format!("cookie:{c}"));
+        }
+        words.push(match self.host {
+            Some(h) => format!("host:{h}{}", self.path),
+            None => self.path.to_string(),
+        });
+        words.join(" ")
+    }
+
+    /// Each part one word (no blanks, line breaks or comment signs).
+    fn check_words(&self) -> Result<(), EditError> {
+        for (what, part) in [
+            ("host", self.host),
+            ("method", self.method),
+            ("header", self.header),
+            ("cookie", self.cookie),
+            ("path", Some(self.path)),
+        ] {
+            if let Some(p) = part {
+                word(what, p)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -157,6 +235,99 @@ fn check_known(cfg: &NodeConfig, id: u16) -> Result<(), EditError> {
     ))
 }
 
+/// A pool name argument.
+fn parse_pool_name(name: &str) -> Result<PoolName, EditError> {
+    PoolName::new(name.as_bytes()).ok_or_else(|| {
+        EditError(format!(
+            "bad pool name {name:?}: want a lowercase letter, then a-z 0-9 _ -, at most 16"
+        ))
+    })
+}
+
+/// A policy argument.
+fn parse_policy(policy: &str) -> Result<Policy, EditError> {
+    Policy::parse(policy).ok_or_else(|| {
+        let all: Vec<&str> = Policy::ALL.iter().map(|p| p.as_str()).collect();
+        EditError(format!(
+            "unknown policy {policy:?}: want one of {}",
+            all.join(", ")
+        ))
+    })
+}
+
+/// A rule target argument: a configured node or pool.
+fn parse_target(cfg: &NodeConfig, target: &str) -> Result<Target, EditError> {
+    match Target::parse(target.as_bytes()) {
+        Some(Target::Node(id)) => check_known(cfg, id).map(|()| Target::Node(id)),
+        Some(Target::Pool(name)) if cfg.pool(&name).is_some() => Ok(Target::Pool(name)),
+        Some(Target::Pool(name)) => err(format!(
+            "unknown pool {name}: no such pool (add it first: btcpctl pool add {name} --policy P --nodes ID,...)"
+        )),
+        None => err(format!(
+            "bad target {target:?}: want a node id (0-65535) or a pool name"
+        )),
+    }
+}
+
+/// A `--nodes ID[,ID...]` argument, each a configured node.
+fn parse_members(cfg: &NodeConfig, nodes: &str) -> Result<Vec<u16>, EditError> {
+    let mut ids = Vec::new();
+    for id in nodes.split(',') {
+        let id = parse_node_id(id.trim())?;
+        check_known(cfg, id)?;
+        if ids.contains(&id) {
+            return err(format!("node {id} given twice"));
+        }
+        ids.push(id);
+    }
+    if ids.len() > MAX_POOL_MEMBERS {
+        return err(format!(
+            "too many nodes in a pool: at most {MAX_POOL_MEMBERS}"
+        ));
+    }
+    Ok(ids)
+}
+
+/// The rules (by name) whose target is `target`, `default` included.
+fn rules_using(cfg: &NodeConfig, target: Target) -> Vec<String> {
+    cfg.rules
+        .rules()
+        .iter()
+        .filter(|r| r.target() == target)
+        .map(|r| r.to_string())
+        .chain((cfg.rules.default_target() == target).then(|| "default".to_string()))
+        .collect()
+}
+
+/// The pools node `id` is a member of.
+fn pools_with(cfg: &NodeConfig, id: u16) -> Vec<String> {
+    cfg.pools()
+        .filter(|p| p.has(id))
+        .map(|p| p.name.to_string())
+        .collect()
+}
+
+/// The text with the lines `pick` chooses replaced by `line`, where they
+/// were (so that peers and pools keep their order), in canonical form.
+fn replace_in_place(
+    text: &str,
+    pick: impl Fn(&str) -> bool,
+    line: &str,
+) -> Result<String, EditError> {
+    let text = canonical(text)?;
+    let new: Vec<&str> = text
+        .lines()
+        .map(|l| if pick(l) { line } else { l })
+        .collect();
+    canonical(&new.join("\n"))
+        .map_err(|e| EditError(format!("the edited configuration is invalid: {e}")))
+}
+
+/// Whether `line` is the `pool` line of `name`.
+fn is_pool_line(line: &str, name: &PoolName) -> bool {
+    first_word_is(line, "pool") && line.split_ascii_whitespace().nth(1) == Some(name.as_str())
+}
+
 /// `service add VIP:PORT`.
 pub fn service_add(text: &str, ep: &str) -> Result<String, EditError> {
     let cfg = parse(text)?;
@@ -205,6 +376,16 @@ pub fn node_add(text: &str, id: &str, addr: &str, local: bool) -> Result<String,
         return err(format!("duplicate address {addr}: node {} has it", p.id));
     }
     if local {
+        if let Some(old) = cfg.node.filter(|n| n.id != new.id) {
+            let pools = pools_with(&cfg, old.id);
+            if !pools.is_empty() {
+                return err(format!(
+                    "this node ({}) is in pool(s) {}: change them first",
+                    old.id,
+                    pools.join(", ")
+                ));
+            }
+        }
         return rewrite(
             text,
             |l| first_word_is(l, "node"),
@@ -246,46 +427,186 @@ pub fn node_del(text: &str, id: &str) -> Result<String, EditError> {
     if cfg.peer(id).is_none() {
         return err(format!("unknown node {id}: no such node"));
     }
-    let users: Vec<String> = cfg
-        .rules
-        .rules()
-        .iter()
-        .filter(|r| r.node() == id)
-        .map(|r| r.to_string())
-        .chain((cfg.rules.default_node() == id).then(|| "default".to_string()))
-        .collect();
+    let users = rules_using(&cfg, Target::Node(id));
     if !users.is_empty() {
         return err(format!(
             "node {id} is in use by rule(s) {}: change or delete them first",
             users.join(", ")
         ));
     }
+    let pools = pools_with(&cfg, id);
+    if !pools.is_empty() {
+        return err(format!(
+            "node {id} is in pool(s) {}: change or delete them first",
+            pools.join(", ")
+        ));
+    }
     rewrite(text, |l| is_peer_line(l, id), [])
 }
 
-/// `node list`: `ID ADDR`, this node first and marked `local`.
+/// `node set ID [--weight W] [--state up|drain|down]`: this node or a
+/// peer. Draining a node stops new handoffs to it; its flows finish.
+pub fn node_set(
+    text: &str,
+    id: &str,
+    weight: Option<&str>,
+    state: Option<&str>,
+) -> Result<String, EditError> {
+    let cfg = parse(text)?;
+    let id = parse_node_id(id)?;
+    let Some(&old) = cfg.node_by_id(id) else {
+        return err(format!("unknown node {id}: no such node"));
+    };
+    if weight.is_none() && state.is_none() {
+        return err("nothing to set: give --weight and/or --state");
+    }
+    let mut new = old;
+    if let Some(w) = weight {
+        new.weight = match w.parse::<u16>() {
+            Ok(v) if v > 0 && w.bytes().all(|b| b.is_ascii_digit()) => v,
+            _ => return err(format!("bad weight {w:?}: want 1-65535")),
+        };
+    }
+    if let Some(s) = state {
+        new.state = parse_state(s)
+            .ok_or_else(|| EditError(format!("bad state {s:?}: want up, drain or down")))?;
+    }
+    let local = cfg.node.is_some_and(|n| n.id == id);
+    let cmd = if local { "node" } else { "peer" };
+    replace_in_place(
+        text,
+        |l| {
+            if local {
+                first_word_is(l, "node")
+            } else {
+                is_peer_line(l, id)
+            }
+        },
+        &format!("{cmd} {new}"),
+    )
+}
+
+/// A node for `node list`: `ID ADDR [local] [weight W] [state S]`
+/// (weight and state when not the defaults, 1 and up).
+fn node_line(p: &Peer, local: bool) -> String {
+    let mut s = format!("{} {}", p.id, Ipv4(p.addr));
+    if local {
+        s += " local";
+    }
+    if p.weight != 1 {
+        s += &format!(" weight {}", p.weight);
+    }
+    if p.state != MemberState::Up {
+        s += &format!(" state {}", state_name(p.state));
+    }
+    s + "\n"
+}
+
+/// `node list`: `ID ADDR`, this node first and marked `local`, with
+/// weight and state unless they are the defaults.
 pub fn node_list(cfg: &NodeConfig) -> String {
     let mut out = String::new();
     if let Some(n) = cfg.node {
-        out += &format!("{} {} local\n", n.id, Ipv4(n.addr));
+        out += &node_line(&n, true);
     }
     for p in cfg.peers() {
-        out += &format!("{} {}\n", p.id, Ipv4(p.addr));
+        out += &node_line(p, false);
     }
     out
 }
 
-fn rule_error(e: RuleError, host: Option<&str>, prefix: &str) -> EditError {
-    let name = rule_name(host, prefix);
+/// `pool add NAME --policy P --nodes ID[,ID...]`.
+pub fn pool_add(text: &str, name: &str, policy: &str, nodes: &str) -> Result<String, EditError> {
+    let cfg = parse(text)?;
+    let name = parse_pool_name(name)?;
+    let policy = parse_policy(policy)?;
+    if cfg.pool(&name).is_some() {
+        return err(format!("duplicate pool {name}: already there"));
+    }
+    let ids = parse_members(&cfg, nodes)?;
+    if cfg.pools().count() >= MAX_POOLS {
+        return err(format!("too many pools: at most {MAX_POOLS}"));
+    }
+    let pool =
+        Pool::new(name, policy, &ids).map_err(|e| EditError(format!("bad pool {name}: {e:?}")))?;
+    rewrite(text, |_| false, [format!("pool {pool}")])
+}
+
+/// `pool set NAME [--policy P] [--nodes ID[,ID...]]`: change a pool in
+/// place (the rules that use it keep using it).
+pub fn pool_set(
+    text: &str,
+    name: &str,
+    policy: Option<&str>,
+    nodes: Option<&str>,
+) -> Result<String, EditError> {
+    let cfg = parse(text)?;
+    let name = parse_pool_name(name)?;
+    let Some(old) = cfg.pool(&name) else {
+        return err(format!("unknown pool {name}: no such pool"));
+    };
+    if policy.is_none() && nodes.is_none() {
+        return err("nothing to set: give --policy and/or --nodes");
+    }
+    let policy = policy.map(parse_policy).transpose()?.unwrap_or(old.policy);
+    let ids = match nodes {
+        Some(n) => parse_members(&cfg, n)?,
+        None => old.members().to_vec(),
+    };
+    let pool =
+        Pool::new(name, policy, &ids).map_err(|e| EditError(format!("bad pool {name}: {e:?}")))?;
+    replace_in_place(text, |l| is_pool_line(l, &name), &format!("pool {pool}"))
+}
+
+/// `pool del NAME`: a pool no rule uses.
+pub fn pool_del(text: &str, name: &str) -> Result<String, EditError> {
+    let cfg = parse(text)?;
+    let name = parse_pool_name(name)?;
+    if cfg.pool(&name).is_none() {
+        return err(format!("unknown pool {name}: no such pool"));
+    }
+    let users = rules_using(&cfg, Target::Pool(name));
+    if !users.is_empty() {
+        return err(format!(
+            "pool {name} is in use by rule(s) {}: change or delete them first",
+            users.join(", ")
+        ));
+    }
+    rewrite(text, |l| is_pool_line(l, &name), [])
+}
+
+/// `pool list`: `NAME POLICY ID,ID...` a line, in configuration order.
+pub fn pool_list(cfg: &NodeConfig) -> String {
+    cfg.pools()
+        .map(|p| {
+            let ids: Vec<String> = p.members().iter().map(u16::to_string).collect();
+            format!("{} {} {}\n", p.name, p.policy, ids.join(","))
+        })
+        .collect()
+}
+
+fn rule_error(e: RuleError, spec: &RuleSpec<'_>) -> EditError {
+    let name = spec.name();
+    let path = spec.path;
     EditError(match e {
         RuleError::Duplicate => format!("duplicate rule {name}: already there"),
         RuleError::NotFound => format!("no rule {name}"),
         RuleError::Full => format!("too many rules: at most {}", btcp_core::rules::MAX_RULES),
-        RuleError::BadPrefix => {
-            format!("bad path prefix {prefix:?}: want /..., visible ASCII without ,=?#")
-        }
-        RuleError::BadHost => format!("bad host {:?}", host.unwrap_or("")),
-        RuleError::TooLong => format!("rule {name}: host or prefix too long (at most 64 bytes)"),
+        RuleError::BadPrefix => format!(
+            "bad path prefix {path:?}: want /prefix, *suffix or =/exact, visible ASCII without ,=?#"
+        ),
+        RuleError::BadHost => format!(
+            "bad host {:?}: want a host name or *.domain",
+            spec.host.unwrap_or("")
+        ),
+        RuleError::BadQualifier => format!(
+            "rule {name}: bad method, header or cookie (names are tokens, \
+             values visible ASCII without , or #, NAME or NAME:VALUE)"
+        ),
+        RuleError::TooLong => format!(
+            "rule {name}: too long (host and path at most 64 bytes each, method 16, \
+             header or cookie name and value 64)"
+        ),
     })
 }
 
@@ -297,55 +618,60 @@ fn replace_rules(text: &str, rules: &RuleTable) -> Result<String, EditError> {
     )
 }
 
-/// `rule add [--host HOST] PREFIX NODE`: appended, so it matches after the
+/// `rule add [--host HOST] PATH TARGET`: appended, so it matches after the
 /// rules already there.
 pub fn rule_add(
     text: &str,
     host: Option<&str>,
-    prefix: &str,
-    node: &str,
+    path: &str,
+    target: &str,
 ) -> Result<String, EditError> {
+    rule_add_spec(text, &RuleSpec::path(host, path), target)
+}
+
+/// `rule add [--host HOST] [--method M] [--header|--cookie NAME[:VALUE]]
+/// PATH TARGET`, TARGET a node id or a pool name.
+pub fn rule_add_spec(text: &str, spec: &RuleSpec<'_>, target: &str) -> Result<String, EditError> {
     let mut cfg = parse(text)?;
-    let node = parse_node_id(node)?;
-    check_known(&cfg, node)?;
-    if let Some(h) = host {
-        word("host", h)?;
-    }
+    let target = parse_target(&cfg, target)?;
+    spec.check_words()?;
     cfg.rules
-        .add(host.map(str::as_bytes), prefix.as_bytes(), node)
-        .map_err(|e| rule_error(e, host, prefix))?;
+        .add_rule(&spec.as_match()?, target)
+        .map_err(|e| rule_error(e, spec))?;
     replace_rules(text, &cfg.rules)
 }
 
-/// `rule del [--host HOST] PREFIX`.
-pub fn rule_del(text: &str, host: Option<&str>, prefix: &str) -> Result<String, EditError> {
+/// `rule del [--host HOST] PATH`.
+pub fn rule_del(text: &str, host: Option<&str>, path: &str) -> Result<String, EditError> {
+    rule_del_spec(text, &RuleSpec::path(host, path))
+}
+
+/// `rule del` with qualifiers: the rule with exactly this match.
+pub fn rule_del_spec(text: &str, spec: &RuleSpec<'_>) -> Result<String, EditError> {
     let mut cfg = parse(text)?;
     cfg.rules
-        .remove(host.map(str::as_bytes), prefix.as_bytes())
-        .map_err(|e| rule_error(e, host, prefix))?;
+        .remove_rule(&spec.as_match()?)
+        .map_err(|e| rule_error(e, spec))?;
     replace_rules(text, &cfg.rules)
 }
 
-/// `rule default NODE`: where requests no rule matches go.
-pub fn rule_default(text: &str, node: &str) -> Result<String, EditError> {
+/// `rule default TARGET`: where requests no rule matches go (a node id or
+/// a pool name).
+pub fn rule_default(text: &str, target: &str) -> Result<String, EditError> {
     let mut cfg = parse(text)?;
-    let node = parse_node_id(node)?;
-    check_known(&cfg, node)?;
-    cfg.rules.set_default(node);
+    let target = parse_target(&cfg, target)?;
+    cfg.rules.set_default_target(target);
     replace_rules(text, &cfg.rules)
 }
 
-/// `rule list`: `[host:HOST]PREFIX NODE` in match order, then `default NODE`.
+/// `rule list`: `MATCH TARGET` in match order (the match as in the text
+/// form, e.g. `method:GET host:*.example.com*.jpg`), then `default TARGET`.
 pub fn rule_list(cfg: &NodeConfig) -> String {
     let mut out = String::new();
     for r in cfg.rules.rules() {
-        let s = r.to_string();
-        // A rule's text form is `[host:HOST]PREFIX=NODE`; the node follows
-        // the last `=`.
-        let (lhs, node) = s.rsplit_once('=').unwrap_or((&s, ""));
-        out += &format!("{lhs} {node}\n");
+        out += &format!("{} {}\n", r.display_match(), r.target());
     }
-    out += &format!("default {}\n", cfg.rules.default_node());
+    out += &format!("default {}\n", cfg.rules.default_target());
     out
 }
 
@@ -597,5 +923,248 @@ mod tests {
             service_add("peer 2 1.2.3", "1.2.3.4:80").unwrap_err().0,
             "line 1: bad IPv4 address"
         );
+    }
+
+    #[test]
+    fn pools() {
+        let t = fe();
+        let t = pool_add(&t, "img", "maglev", "4,3").unwrap();
+        let t = pool_add(&t, "web", "lard-r", "1,2").unwrap();
+        assert!(
+            t.contains(
+                "\npool img policy maglev nodes 3,4\npool web policy lard-r nodes 1,2\nrules "
+            ),
+            "{t}"
+        );
+        assert_eq!(canonical(&t).unwrap(), t);
+        assert_eq!(
+            pool_list(&parse(&t).unwrap()),
+            "img maglev 3,4\nweb lard-r 1,2\n"
+        );
+        for (name, policy, nodes, want) in [
+            ("img", "wrr", "2", "duplicate pool img: already there"),
+            ("Img", "wrr", "2", "bad pool name \"Img\""),
+            ("9a", "wrr", "2", "bad pool name \"9a\""),
+            (
+                "a",
+                "random",
+                "2",
+                "unknown policy \"random\": want one of lard, lard-r, maglev, wrr, least-conn",
+            ),
+            ("a", "wrr", "2,9", "unknown node 9"),
+            ("a", "wrr", "2,2", "node 2 given twice"),
+            ("a", "wrr", "", "malformed node id \"\""),
+            ("a", "wrr", "2,x", "bad node id \"x\""),
+        ] {
+            let e = pool_add(&t, name, policy, nodes).unwrap_err();
+            assert!(e.0.starts_with(want), "{name} {policy} {nodes}: {e}");
+        }
+        // Rules target pools; a pool in use cannot go.
+        let t2 = rule_add(&t, None, "*.jpg", "img").unwrap();
+        let t2 = rule_default(&t2, "web").unwrap();
+        assert!(
+            t2.contains("rules /big/=3,host:example.com/=4,*.jpg=img,default=web\n"),
+            "{t2}"
+        );
+        assert_eq!(
+            pool_del(&t2, "img").unwrap_err().0,
+            "pool img is in use by rule(s) *.jpg=img: change or delete them first"
+        );
+        assert!(pool_del(&t2, "web")
+            .unwrap_err()
+            .0
+            .contains("rule(s) default"));
+        assert_eq!(
+            pool_del(&t2, "nope").unwrap_err().0,
+            "unknown pool nope: no such pool"
+        );
+        let e = rule_add(&t2, None, "/x/", "nope").unwrap_err();
+        assert!(
+            e.0.starts_with("unknown pool nope: no such pool (add it first"),
+            "{e}"
+        );
+        let e = rule_add(&t2, None, "/x/", "Nope").unwrap_err();
+        assert!(e.0.starts_with("bad target \"Nope\""), "{e}");
+        assert!(rule_default(&t2, "nope")
+            .unwrap_err()
+            .0
+            .starts_with("unknown pool nope"));
+        // A node in a pool cannot go either.
+        let t3 = rule_del(&t2, None, "/big/").unwrap();
+        assert_eq!(
+            node_del(&t3, "3").unwrap_err().0,
+            "node 3 is in pool(s) img: change or delete them first"
+        );
+        // set: in place, rules keep pointing at it.
+        let t4 = pool_set(&t2, "img", Some("wrr"), None).unwrap();
+        assert!(
+            t4.contains("\npool img policy wrr nodes 3,4\npool web"),
+            "{t4}"
+        );
+        let t4 = pool_set(&t4, "img", None, Some("2")).unwrap();
+        assert!(t4.contains("\npool img policy wrr nodes 2\n"), "{t4}");
+        assert!(pool_set(&t4, "img", None, None)
+            .unwrap_err()
+            .0
+            .starts_with("nothing to set"));
+        assert!(pool_set(&t4, "nope", Some("wrr"), None)
+            .unwrap_err()
+            .0
+            .starts_with("unknown pool nope"));
+        // Delete after the rule is gone.
+        let t5 = rule_del(&t2, None, "*.jpg").unwrap();
+        let t5 = pool_del(&t5, "img").unwrap();
+        assert_eq!(pool_list(&parse(&t5).unwrap()), "web lard-r 1,2\n");
+        // Bounded.
+        let mut t6 = fe();
+        for i in 0..MAX_POOLS {
+            t6 = pool_add(&t6, &format!("p{i}"), "wrr", "2").unwrap();
+        }
+        assert_eq!(
+            pool_add(&t6, "more", "wrr", "2").unwrap_err().0,
+            "too many pools: at most 8"
+        );
+        // Replacing this node while it is in a pool: refused.
+        let e = node_add(&t, "9", "10.99.0.9", true).unwrap_err();
+        assert_eq!(e.0, "this node (1) is in pool(s) web: change them first");
+    }
+
+    #[test]
+    fn node_weights_and_states() {
+        let t = fe();
+        let t2 = node_set(&t, "3", Some("5"), Some("drain")).unwrap();
+        let t2 = node_set(&t2, "1", None, Some("down")).unwrap();
+        // In place: peers keep their order.
+        assert!(
+            t2.starts_with(
+                "node 1 10.99.0.1 state down\nctrl-port 7447\npeer 2 10.99.0.11\n\
+                 peer 3 10.99.0.12 weight 5 state drain\npeer 4 10.99.0.13\n"
+            ),
+            "{t2}"
+        );
+        assert_eq!(
+            node_list(&parse(&t2).unwrap()),
+            "1 10.99.0.1 local state down\n2 10.99.0.11\n3 10.99.0.12 weight 5 state drain\n\
+             4 10.99.0.13\n"
+        );
+        // Back to the defaults: the text is as before.
+        let t3 = node_set(&t2, "3", Some("1"), Some("up")).unwrap();
+        let t3 = node_set(&t3, "1", None, Some("up")).unwrap();
+        assert_eq!(t3, t);
+        for (id, w, s, want) in [
+            ("9", Some("2"), None, "unknown node 9: no such node"),
+            ("2", None, None, "nothing to set"),
+            ("2", Some("0"), None, "bad weight \"0\": want 1-65535"),
+            ("2", Some("65536"), None, "bad weight"),
+            ("2", Some("+1"), None, "bad weight"),
+            (
+                "2",
+                None,
+                Some("sleep"),
+                "bad state \"sleep\": want up, drain or down",
+            ),
+        ] {
+            let e = node_set(&t, id, w, s).unwrap_err();
+            assert!(e.0.starts_with(want), "{id} {w:?} {s:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn rules_with_match_forms() {
+        let t = pool_add(&fe(), "img", "least-conn", "2,3").unwrap();
+        let spec = |path| RuleSpec {
+            path,
+            ..RuleSpec::default()
+        };
+        let t = rule_add_spec(&t, &spec("=/index.html"), "2").unwrap();
+        let wild = RuleSpec {
+            host: Some("*.Example.com"),
+            ..spec("*.png")
+        };
+        let t = rule_add_spec(&t, &wild, "img").unwrap();
+        let post = RuleSpec {
+            method: Some("POST"),
+            header: Some("X-Tier:gold"),
+            ..spec("/api/")
+        };
+        let t = rule_add_spec(&t, &post, "4").unwrap();
+        let beta = RuleSpec {
+            cookie: Some("beta"),
+            ..spec("/")
+        };
+        let t = rule_add_spec(&t, &beta, "3").unwrap();
+        assert!(
+            t.contains(
+                "rules /big/=3,host:example.com/=4,=/index.html=2,host:*.example.com*.png=img,\
+                 method:POST header:X-Tier:gold /api/=4,cookie:beta /=3,default=2\n"
+            ),
+            "{t}"
+        );
+        assert_eq!(
+            rule_list(&parse(&t).unwrap()),
+            "/big/ 3\nhost:example.com/ 4\n=/index.html 2\nhost:*.example.com*.png img\n\
+             method:POST header:X-Tier:gold /api/ 4\ncookie:beta / 3\ndefault 2\n"
+        );
+        assert_eq!(
+            rule_add_spec(&t, &post, "4").unwrap_err().0,
+            "duplicate rule method:POST header:X-Tier:gold /api/: already there"
+        );
+        // Deleting needs the whole match.
+        assert_eq!(rule_del(&t, None, "/api/").unwrap_err().0, "no rule /api/");
+        let t2 = rule_del_spec(&t, &post).unwrap();
+        assert!(!t2.contains("method:POST"), "{t2}");
+        let t2 = rule_del_spec(&t2, &wild).unwrap();
+        assert!(!t2.contains("*.png"), "{t2}");
+        for (s, want) in [
+            (spec("*"), "bad path prefix \"*\""),
+            (spec("=x"), "bad path prefix \"=x\""),
+            (spec("/a b"), "malformed path"),
+            (
+                RuleSpec {
+                    host: Some("*."),
+                    ..spec("/")
+                },
+                "bad host \"*.\": want a host name or *.domain",
+            ),
+            (
+                RuleSpec {
+                    method: Some("GE T"),
+                    ..spec("/")
+                },
+                "malformed method",
+            ),
+            (
+                RuleSpec {
+                    header: Some("X,Y:1"),
+                    ..spec("/")
+                },
+                "rule header:X,Y:1 /: bad method, header or cookie",
+            ),
+            (
+                RuleSpec {
+                    cookie: Some("c:"),
+                    ..spec("/")
+                },
+                "rule cookie:c: /: bad method, header or cookie",
+            ),
+            (
+                RuleSpec {
+                    header: Some("a"),
+                    cookie: Some("b"),
+                    ..spec("/")
+                },
+                "a rule takes a header or a cookie, not both",
+            ),
+            (
+                RuleSpec {
+                    method: Some("VERYLONGMETHODNAME"),
+                    ..spec("/")
+                },
+                "rule method:VERYLONGMETHODNAME /: too long",
+            ),
+        ] {
+            let e = rule_add_spec(&t, &s, "2").unwrap_err();
+            assert!(e.0.starts_with(want), "{s:?}: {e}");
+        }
     }
 }

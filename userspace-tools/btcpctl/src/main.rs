@@ -3,7 +3,7 @@
 //!
 //! The configuration travels as one text (the form of
 //! /proc/net/btcp/config): `save` prints it, `restore` replaces it whole,
-//! and the structured commands (`service`, `node`, `rule`, `set`) read it,
+//! and the structured commands (`service`, `node`, `pool`, `rule`, `set`) read it,
 //! edit it with the parser the module itself runs (btcp_core) and write it
 //! back only if nobody changed it meanwhile. See Documentation/btcpctl.md.
 //!
@@ -37,10 +37,13 @@ enum Cmd {
     /// Services: the VIP:PORTs this node fronts
     #[command(subcommand)]
     Service(ServiceCmd),
-    /// Nodes: this one (--local) and its peers
+    /// Nodes: this one (--local) and its peers, their weights and states
     #[command(subcommand)]
     Node(NodeCmd),
-    /// Content rules: [host] path prefix -> node, first match wins
+    /// Server pools: a policy over some nodes, for rules to target
+    #[command(subcommand)]
+    Pool(PoolCmd),
+    /// Content rules: [host] path [method/header/cookie] -> node or pool, first match wins
     #[command(subcommand)]
     Rule(RuleCmd),
     /// Settings: cluster key, control port, linger time
@@ -82,31 +85,102 @@ enum NodeCmd {
         /// This node itself (replaces what was this node before)
         #[arg(long)]
         local: bool,
+        /// Relative capacity, 1-65535 (default 1)
+        #[arg(long)]
+        weight: Option<String>,
+        /// up, drain or down (default up)
+        #[arg(long)]
+        state: Option<String>,
     },
-    /// Delete a peer no rule uses
+    /// Set a node's weight or state (drain: no new connections, its flows finish)
+    Set {
+        id: String,
+        /// Relative capacity, 1-65535
+        #[arg(long)]
+        weight: Option<String>,
+        /// up, drain or down
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Delete a peer no rule or pool uses
     Del { id: String },
     /// List the nodes, this one first
     List,
 }
 
 #[derive(Subcommand)]
-enum RuleCmd {
-    /// Add a rule after the others: requests whose path starts with PREFIX go to NODE
+enum PoolCmd {
+    /// Add a pool: NAME, a policy and its nodes
     Add {
-        /// Only for requests to this host
+        name: String,
+        /// lard, lard-r, maglev, wrr or least-conn
         #[arg(long)]
-        host: Option<String>,
-        prefix: String,
-        node: String,
+        policy: String,
+        /// Node ids, comma-separated: this node or peers
+        #[arg(long)]
+        nodes: String,
     },
-    /// Delete the rule for [HOST] PREFIX
+    /// Change a pool's policy or nodes in place
+    Set {
+        name: String,
+        #[arg(long)]
+        policy: Option<String>,
+        #[arg(long)]
+        nodes: Option<String>,
+    },
+    /// Delete a pool no rule uses
+    Del { name: String },
+    /// List the pools: NAME POLICY NODES
+    List,
+}
+
+/// What a rule matches besides its path.
+#[derive(clap::Args)]
+struct RuleMatch {
+    /// Only for requests to this host (or *.DOMAIN: its subdomains)
+    #[arg(long)]
+    host: Option<String>,
+    /// Only for this method (e.g. POST)
+    #[arg(long)]
+    method: Option<String>,
+    /// Only with this header: NAME (present) or NAME:VALUE (exact value)
+    #[arg(long, conflicts_with = "cookie")]
+    header: Option<String>,
+    /// Only with this cookie: NAME (present) or NAME:VALUE (exact value)
+    #[arg(long)]
+    cookie: Option<String>,
+    /// /PREFIX, *SUFFIX (e.g. '*.jpg') or =/EXACT/PATH
+    path: String,
+}
+
+impl RuleMatch {
+    fn spec(&self) -> edit::RuleSpec<'_> {
+        edit::RuleSpec {
+            host: self.host.as_deref(),
+            method: self.method.as_deref(),
+            header: self.header.as_deref(),
+            cookie: self.cookie.as_deref(),
+            path: &self.path,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum RuleCmd {
+    /// Add a rule after the others: matching requests go to TARGET
+    Add {
+        #[command(flatten)]
+        m: RuleMatch,
+        /// A node id or a pool name
+        target: String,
+    },
+    /// Delete the rule with exactly this match
     Del {
-        #[arg(long)]
-        host: Option<String>,
-        prefix: String,
+        #[command(flatten)]
+        m: RuleMatch,
     },
-    /// Send requests no rule matches to NODE
-    Default { node: String },
+    /// Send requests no rule matches to TARGET (a node id or a pool name)
+    Default { target: String },
     /// List the rules in match order, then the default
     List,
 }
@@ -236,18 +310,43 @@ fn run(cmd: Cmd) -> Result<(), Error> {
             ServiceCmd::List => print(&edit::service_list(&current()?)),
         },
         Cmd::Node(c) => match c {
-            NodeCmd::Add { id, addr, local } => modify(|t| edit::node_add(t, &id, &addr, local)),
+            NodeCmd::Add {
+                id,
+                addr,
+                local,
+                weight,
+                state,
+            } => modify(|t| {
+                let t = edit::node_add(t, &id, &addr, local)?;
+                if weight.is_none() && state.is_none() {
+                    return Ok(t);
+                }
+                edit::node_set(&t, &id, weight.as_deref(), state.as_deref())
+            }),
+            NodeCmd::Set { id, weight, state } => {
+                modify(|t| edit::node_set(t, &id, weight.as_deref(), state.as_deref()))
+            }
             NodeCmd::Del { id } => modify(|t| edit::node_del(t, &id)),
             NodeCmd::List => print(&edit::node_list(&current()?)),
         },
+        Cmd::Pool(c) => match c {
+            PoolCmd::Add {
+                name,
+                policy,
+                nodes,
+            } => modify(|t| edit::pool_add(t, &name, &policy, &nodes)),
+            PoolCmd::Set {
+                name,
+                policy,
+                nodes,
+            } => modify(|t| edit::pool_set(t, &name, policy.as_deref(), nodes.as_deref())),
+            PoolCmd::Del { name } => modify(|t| edit::pool_del(t, &name)),
+            PoolCmd::List => print(&edit::pool_list(&current()?)),
+        },
         Cmd::Rule(c) => match c {
-            RuleCmd::Add { host, prefix, node } => {
-                modify(|t| edit::rule_add(t, host.as_deref(), &prefix, &node))
-            }
-            RuleCmd::Del { host, prefix } => {
-                modify(|t| edit::rule_del(t, host.as_deref(), &prefix))
-            }
-            RuleCmd::Default { node } => modify(|t| edit::rule_default(t, &node)),
+            RuleCmd::Add { m, target } => modify(|t| edit::rule_add_spec(t, &m.spec(), &target)),
+            RuleCmd::Del { m } => modify(|t| edit::rule_del_spec(t, &m.spec())),
+            RuleCmd::Default { target } => modify(|t| edit::rule_default(t, &target)),
             RuleCmd::List => print(&edit::rule_list(&current()?)),
         },
         Cmd::Set(c) => match c {
@@ -270,5 +369,61 @@ fn main() -> ExitCode {
             eprintln!("btcpctl: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("btcpctl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn command_line() {
+        Cli::command().debug_assert();
+        let Cmd::Pool(PoolCmd::Add {
+            name,
+            policy,
+            nodes,
+        }) = parse(&["pool", "add", "img", "--policy", "maglev", "--nodes", "2,3"])
+            .unwrap()
+            .cmd
+        else {
+            panic!("not pool add")
+        };
+        assert_eq!((&*name, &*policy, &*nodes), ("img", "maglev", "2,3"));
+        let Cmd::Rule(RuleCmd::Add { m, target }) = parse(&[
+            "rule", "add", "--host", "*.ex.com", "--method", "GET", "--cookie", "v:2", "*.jpg",
+            "img",
+        ])
+        .unwrap()
+        .cmd
+        else {
+            panic!("not rule add")
+        };
+        let s = m.spec();
+        assert_eq!(
+            (s.host, s.method, s.header, s.cookie, s.path, &*target),
+            (
+                Some("*.ex.com"),
+                Some("GET"),
+                None,
+                Some("v:2"),
+                "*.jpg",
+                "img"
+            )
+        );
+        // Exact paths start with '=', which is no option.
+        assert!(parse(&["rule", "add", "=/index.html", "2"]).is_ok());
+        assert!(parse(&["rule", "del", "--header", "X", "/"]).is_ok());
+        assert!(parse(&["node", "set", "3", "--state", "drain"]).is_ok());
+        assert!(parse(&["node", "add", "3", "10.0.0.3", "--weight", "2"]).is_ok());
+        assert!(parse(&["pool", "set", "img", "--nodes", "2"]).is_ok());
+        // Header and cookie together, or a pool without a policy: usage errors.
+        assert!(parse(&["rule", "add", "--header", "a", "--cookie", "b", "/", "2"]).is_err());
+        assert!(parse(&["pool", "add", "img", "--nodes", "2"]).is_err());
     }
 }

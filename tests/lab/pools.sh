@@ -1,0 +1,95 @@
+#!/bin/bash
+# Guest script: content-aware dispatch with pools (issue 5, item 7), set up
+# with btcpctl. A partitioned tree (/img/ on be1, /video/ on be2, /api/ on
+# be3) and a replicated /static/ pool (smooth WRR over all four nodes, the
+# front-end itself included: those requests are served locally); draining
+# a node under wrk load; a second front-end (be1) with its own VIP.
+set -uo pipefail
+lab=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../qemu" && pwd)
+# shellcheck source=SCRIPTDIR/../../qemu/topology.sh
+source "$lab/topology.sh"
+# shellcheck source=SCRIPTDIR/../../qemu/cluster.sh
+source "$lab/cluster.sh"
+# shellcheck source=SCRIPTDIR/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
+nodes=(fe be1 be2 be3)
+cleanup() { local n; for n in "${nodes[@]}"; do "$lab/nginx.sh" stop "$n"; done; topology_down; }
+trap cleanup EXIT
+
+topology_up || { bad topology "topology_up failed"; summary pools; exit 1; }
+"$lab/content.sh" "${nodes[@]}" >/dev/null || { bad content "content.sh failed"; summary pools; exit 1; }
+for n in "${nodes[@]}"; do "$lab/nginx.sh" start "$n" || bad "nginx-$n" "did not start"; done
+vip=$LAB_VIP
+ctl() { in_ns fe "$LAB_BTCPCTL" "$@"; }
+served() { grep -c "GET $2" "$("$lab/nginx.sh" log "$1")"; } # NODE PATH-REGEX
+get() { in_ns client curl -s -o /dev/null -w '%{http_code}' --max-time 20 "http://$1$2"; }
+
+# The cluster (keys, peers) as cluster.sh sets it up; then the rules and
+# the pool through btcpctl on the front-end, as an operator would.
+if cluster_config "default=2" "linger-ms 1500" && cluster_wait_up &&
+   ctl pool add static --policy wrr --nodes 1,2,3,4 &&
+   ctl rule add /img/ 2 && ctl rule add /video/ 3 && ctl rule add /api/ 4 &&
+   ctl rule add /static/ static && ctl rule default static; then
+  ok "configured ($(ctl show | grep -E '^(pool|rules)' | tr '\n' ' '))"
+else bad configured "$(ctl show | tr '\n' '|')"; fi
+
+# --- the partitioned tree: each part on its node, real client address logged
+for p in "img/a.jpg be1" "video/b.mp4 be2" "api/c be3"; do
+  set -- $p
+  before=$(served "$2" "/$1")
+  code=$(get "$vip" "/$1")
+  if [ "$(served "$2" "/$1")" = $((before + 1)) ]; then ok "partition-/$1-on-$2 (HTTP $code)"
+  else bad "partition-/$1-on-$2" "HTTP $code; $2 log count $before -> $(served "$2" "/$1")"; fi
+done
+
+# --- the replicated pool: smooth WRR, equal weights: 40 requests, 10 each,
+# the front-end's share served by its own nginx (local handoff)
+for i in $(seq 40); do get "$vip" "/static/$i" >/dev/null; done
+counts=""; even=1
+for n in "${nodes[@]}"; do c=$(served "$n" "/static/"); counts+="$n=$c "; [ "$c" = 10 ] || even=0; done
+if [ "$even" = 1 ]; then ok "static-pool-wrr ($counts)"; else bad static-pool-wrr "$counts"; fi
+if [ "$(in_ns fe awk '$1 == "handoffs_local" { print $2 }' /proc/net/btcp/counters)" -ge 10 ]; then
+  ok "fe-serves-its-share-locally"
+else bad fe-serves-its-share-locally "handoffs_local $(in_ns fe awk '$1 == "handoffs_local" { print $2 }' /proc/net/btcp/counters)"; fi
+
+# --- weights: be3 weight 3, the others 1: 60 requests -> be3 gets 30
+ctl node set 4 --weight 3 || bad weight-set "btcpctl node set failed"
+declare -A b=(); for n in "${nodes[@]}"; do b[$n]=$(served "$n" "/static/"); done
+for i in $(seq 60); do get "$vip" "/static/w$i" >/dev/null; done
+d3=$(( $(served be3 "/static/") - b[be3] )); d1=$(( $(served be1 "/static/") - b[be1] ))
+if [ "$d3" = 30 ] && [ "$d1" = 10 ]; then ok "static-pool-weights (be3 $d3 of 60, be1 $d1)"
+else bad static-pool-weights "be3 $d3, be1 $d1 of 60"; fi
+ctl node set 4 --weight 1
+
+# --- drain be2 under load (Connection: close, so every request is a new
+# handoff): no client error, no new /static/ on be2 once it drains
+in_ns client wrk -t1 -c20 -d8s --timeout 10s -H "Connection: close" "http://$vip/static/load" >/tmp/wrk-drain 2>&1 &
+wrk=$!
+sleep 3
+ctl node set 3 --state drain
+sleep 0.5
+at_drain=$(served be2 "/static/load")
+wait "$wrk"
+after=$(served be2 "/static/load")
+reqs=$(awk '/requests in/ { print $1 }' /tmp/wrk-drain)
+if [ "${reqs:-0}" -gt 0 ] && ! grep -q -e 'Socket errors' /tmp/wrk-drain && [ "$after" = "$at_drain" ]; then
+  ok "drain-under-load ($reqs requests, no errors; be2 served $at_drain before the drain, none after)"
+else bad drain-under-load "be2 $at_drain -> $after; $(tr '\n' ' ' </tmp/wrk-drain)"; fi
+# Non-2xx are expected here (the paths do not exist): only socket errors count.
+ctl node set 3 --state up
+
+# --- a second front-end: be1 fronts 10.99.0.101 and sends it all to be3
+in_ns be1 ip addr add 10.99.0.101/"$LAB_PREFIX" dev eth0
+if in_ns be1 "$LAB_BTCPCTL" service add 10.99.0.101:80 && in_ns be1 "$LAB_BTCPCTL" rule default 4; then
+  got=$(in_ns client curl -s --max-time 20 "http://10.99.0.101/whoami.txt")
+  if [ "$got" = be3 ]; then ok "second-frontend (10.99.0.101 via be1 -> $got)"
+  else bad second-frontend "got '$got'"; fi
+else bad second-frontend "btcpctl on be1 failed"; fi
+
+for k in handoff_nacks handoffs_abandoned rewrite_failures inject_failures send_failures; do
+  for n in fe be1; do
+    v=$(in_ns "$n" awk -v k="$k" '$1 == k { print $2 }' /proc/net/btcp/counters)
+    [ "${v:-0}" = 0 ] || bad "$n-$k" "$k = $v"
+  done
+done
+summary pools
