@@ -8,7 +8,7 @@ export KVARIANT
 # CLIPPY=1 builds the module through clippy-driver (the kernel's CLIPPY=1).
 CLIPPY ?=
 
-.PHONY: all deps kernel module tools core-test fuzz test test-debug demo bench clean
+.PHONY: all deps kernel module tools core-test fuzz test test-debug demo bench bench-lard clean
 
 all: module
 
@@ -46,6 +46,10 @@ demo: module tools
 # Not a test: wrk through btcp and HAProxy against a back-end directly.
 bench: module tools
 	@bash scripts/lab-show.sh bench 900
+
+# Not a test: LARD/R and LARD against weighted round-robin, cache hit ratios.
+bench-lard: module tools
+	@bash scripts/lab-show.sh bench_lard 900
 
 clean:
 	@kdir=$$(bash scripts/kernel.sh --dir 2>/dev/null); \

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""A web server with a bounded in-memory cache, for `make bench-lard`.
+
+It serves files under ROOT like a static server whose working set does not
+fit its memory: an LRU cache of CACHE_BYTES holds file bodies; a miss
+costs MISS_MS of simulated disk time (the lab guest has no cgroups to
+limit a real server's page cache, and its disk is the host's page cache
+anyway) and then enters the cache. GET /_stats answers
+"hits N misses N bytes N" and POST-less GET /_reset empties cache and
+counters. Threaded, HTTP/1.1 keep-alive.
+
+    cacheserver.py ADDR PORT ROOT CACHE_BYTES MISS_MS
+"""
+import collections
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+addr, port, root, cache_bytes, miss_ms = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+lock = threading.Lock()
+cache = collections.OrderedDict()  # path -> bytes, oldest first
+state = {"bytes": 0, "hits": 0, "misses": 0}
+
+
+def lookup(path):
+    with lock:
+        body = cache.get(path)
+        if body is not None:
+            cache.move_to_end(path)
+            state["hits"] += 1
+            return body
+        state["misses"] += 1
+    time.sleep(miss_ms / 1000.0)  # the disk
+    with open(os.path.join(root, path.lstrip("/")), "rb") as f:
+        body = f.read()
+    with lock:
+        if path not in cache and len(body) <= cache_bytes:
+            cache[path] = body
+            state["bytes"] += len(body)
+            while state["bytes"] > cache_bytes:
+                _, old = cache.popitem(last=False)
+                state["bytes"] -= len(old)
+    return body
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, code, body):
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/_stats":
+            with lock:
+                text = "hits %d misses %d bytes %d\n" % (state["hits"], state["misses"], state["bytes"])
+            return self.reply(200, text.encode())
+        if self.path == "/_reset":
+            with lock:
+                cache.clear()
+                state.update(bytes=0, hits=0, misses=0)
+            return self.reply(200, b"reset\n")
+        path = os.path.normpath(self.path.split("?", 1)[0])
+        if ".." in path or not os.path.isfile(os.path.join(root, path.lstrip("/"))):
+            return self.reply(404, b"not found\n")
+        self.reply(200, lookup(path))
+
+
+ThreadingHTTPServer.daemon_threads = True
+ThreadingHTTPServer.request_queue_size = 256
+ThreadingHTTPServer((addr, port), Handler).serve_forever()
