@@ -596,13 +596,19 @@ int btcp_timewait_recycle(struct net *net, unsigned int saddr, unsigned short sp
 	struct sock *sk;
 	int ret;
 
+	/* The ehash bucket locks are taken in softirq (TCP input), so
+	 * inet_twsk_deschedule_put() must run with BH off, as
+	 * inet_twsk_purge() does: lockdep caught it once without. */
+	local_bh_disable();
 	rcu_read_lock();
 	sk = __inet_lookup_established(net, net->ipv4.tcp_death_row.hashinfo,
 				       htonl(saddr), htons(sport),
 				       htonl(daddr), dport, 0, 0);
 	rcu_read_unlock();
-	if (!sk)
+	if (!sk) {
+		local_bh_enable();
 		return 0;
+	}
 	/* The lookup took a reference; both branches drop it. */
 	if (sk->sk_state == TCP_TIME_WAIT) {
 		inet_twsk_deschedule_put(inet_twsk(sk));
@@ -611,5 +617,6 @@ int btcp_timewait_recycle(struct net *net, unsigned int saddr, unsigned short sp
 		sock_gen_put(sk);
 		ret = -EBUSY;
 	}
+	local_bh_enable();
 	return ret;
 }

@@ -20,11 +20,12 @@ scripts=("$@")
 [ ${#scripts[@]} -gt 0 ] || scripts=(kunit smoke handoff handoff_remote reuse unload)
 
 kdir=$(bash scripts/kernel.sh | tail -1) || { echo "debug: FAILED: kernel build" >&2; exit 1; }
+# Only the sources (tracked or not, but not ignored): build products of
+# the lab kernel's build must not leak into this one.
 src=$out/src
-mkdir -p "$src"
-rsync -a --delete --exclude /.git --exclude /target --exclude /out \
-  --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' --exclude /rust/btcp-core/fuzz/target \
-  "$root/" "$src/"
+rm -rf "$src"; mkdir -p "$src"
+git ls-files -z --cached --others --exclude-standard |
+  rsync -a --from0 --files-from=- "$root/" "$src/"
 if ! make -s -C "$kdir" M="$src" LLVM=1 modules >"$out/module.log" 2>&1; then
   echo "debug: FAILED: module build (log: $out/module.log)" >&2
   tail -20 "$out/module.log" >&2
