@@ -8,7 +8,7 @@ export KVARIANT
 # CLIPPY=1 builds the module through clippy-driver (the kernel's CLIPPY=1).
 CLIPPY ?=
 
-.PHONY: all deps kernel module tools core-test fuzz test test-debug demo bench bench-lard clean
+.PHONY: all deps kernel module tools core-test fuzz test test-faults test-debug demo bench bench-lard clean
 
 all: module
 
@@ -35,6 +35,10 @@ fuzz: deps
 
 test: deps
 	@bash scripts/test.sh
+
+# The lab half of the fault matrix (issue 4), one boot, a table at the end.
+test-faults: module tools
+	@bash scripts/test-faults.sh
 
 # The lab suite on the debug kernel (KASAN, lockdep, kmemleak, ...).
 test-debug: deps tools
