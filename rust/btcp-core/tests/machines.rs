@@ -104,6 +104,32 @@ impl Fe {
         self.flow.isn_fe()
     }
 
+    /// Handed off to node 2 (`B`, window scale 2, timestamps) and
+    /// acknowledged: forwarding.
+    fn forwarding(cfg: Config) -> Fe {
+        let mut fe = Fe::with_request(cfg);
+        let target = Target {
+            node: 2,
+            addr: B.addr,
+        };
+        fe.flow.handoff(target, &fe.buf, &fe.cfg, 3);
+        let ack = HandoffAck {
+            fe_flow_id: 5,
+            be_node: 2,
+            isn_be: 0x8000_0000,
+            be_opts: SynOptions {
+                mss: 1460,
+                wscale: Some(2),
+                sack_permitted: true,
+                timestamps: true,
+            },
+            be_tsval: 77,
+        };
+        fe.flow.on_handoff_ack(&ack, &fe.cfg, 4);
+        assert_eq!(fe.flow.state(), FeState::Forwarding);
+        fe
+    }
+
     /// Handshake done and `REQ` sent in one segment: dispatching.
     fn with_request(cfg: Config) -> Fe {
         let (mut fe, _) = Fe::new(cfg);
@@ -1202,30 +1228,7 @@ fn a_buffer_too_full_to_advertise_dispatches() {
 
 #[test]
 fn a_syn_on_the_tuple_restarts_the_flow_once_the_client_closed() {
-    let mut fe = Fe::with_request(cfg());
-    fe.flow.handoff(
-        Target {
-            node: 2,
-            addr: B.addr,
-        },
-        &fe.buf,
-        &fe.cfg,
-        3,
-    );
-    let ack = HandoffAck {
-        fe_flow_id: 5,
-        be_node: 2,
-        isn_be: 0x8000_0000,
-        be_opts: SynOptions {
-            mss: 1460,
-            wscale: Some(2),
-            sack_permitted: true,
-            timestamps: true,
-        },
-        be_tsval: 77,
-    };
-    fe.flow.on_handoff_ack(&ack, &fe.cfg, 4);
-    assert_eq!(fe.flow.state(), FeState::Forwarding);
+    let mut fe = Fe::forwarding(cfg());
     let syn = |isn| client_seg(isn, 0, Flags::SYN, Some((3000, 0)));
     // The client's connection is still open: a SYN with another ISN is
     // forwarded, for the back-end's stack to challenge (RFC 5961 4.2).
