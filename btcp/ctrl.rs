@@ -32,7 +32,8 @@ const BACKOFF_MAX_MS: u64 = 5_000;
 const OUT_MAX: usize = 1 << 20;
 /// Most inbound connections (a peer reconnecting leaves old ones to close).
 const INBOUND_MAX: usize = 64;
-/// A HEARTBEAT goes to each connected peer this often.
+/// A HEARTBEAT goes to each connected peer this often, whatever else is
+/// sent: it carries the load the peer's dispatch weighs.
 const HEARTBEAT_MS: u64 = 1_000;
 /// A peer not heard from for this long (its connection to us is up or
 /// not) gets no new handoffs; after our connection to it comes up it has
@@ -48,8 +49,8 @@ struct Outbound {
     backoff_ms: u64,
     /// When our current connection attempt started.
     connected_ms: u64,
-    /// When we last queued a frame for it.
-    sent_ms: u64,
+    /// When we last queued a HEARTBEAT for it.
+    heartbeat_ms: u64,
     /// When an authenticated frame from it last arrived, and its last
     /// HEARTBEAT.
     heard_ms: Option<u64>,
@@ -151,13 +152,24 @@ impl ChannelCfg {
 /// A message received from a peer, handed to the caller.
 pub(crate) type OnMessage<'a> = &'a mut dyn FnMut(u16, &Message<'_>);
 
-/// The ids of the peers that may get new handoffs.
+/// The peers that may get new handoffs: (id, the connections it said it
+/// serves in its last HEARTBEAT).
 #[derive(Clone, Copy, Default)]
-pub(crate) struct LivePeers([Option<u16>; MAX_PEERS]);
+pub(crate) struct LivePeers([Option<(u16, u32)>; MAX_PEERS]);
 
 impl LivePeers {
     pub(crate) fn contains(&self, id: u16) -> bool {
-        self.0.contains(&Some(id))
+        self.0.iter().flatten().any(|&(n, _)| n == id)
+    }
+
+    /// The connections peer `id` serves, as it last reported (0 if it is
+    /// not live or has not reported).
+    pub(crate) fn served(&self, id: u16) -> u32 {
+        self.0
+            .iter()
+            .flatten()
+            .find(|&&(n, _)| n == id)
+            .map_or(0, |&(_, c)| c)
     }
 }
 
@@ -195,7 +207,8 @@ impl Ctrl {
     /// sends what is queued, receives and hands each authenticated
     /// message to `on_msg` (which must not call `send`: queue replies and
     /// send them after this returns).
-    /// `report` is this node's HEARTBEAT content (active flows, load).
+    /// `report` is this node's HEARTBEAT content (connections served
+    /// here, flow table use in permille).
     pub(crate) fn work(
         &self,
         net: &Net,
@@ -225,7 +238,7 @@ impl Ctrl {
         let Some(i) = inner.peers.iter().position(|p| p.id == to) else {
             return false;
         };
-        inner.queue(i, msg, now_ms())
+        inner.queue(i, msg)
     }
 
     /// The peers that may get new handoffs now (see `Outbound::live`).
@@ -238,7 +251,7 @@ impl Ctrl {
             .iter_mut()
             .zip(g.peers.iter().filter(|p| p.live(now)))
         {
-            *slot = Some(p.id);
+            *slot = Some((p.id, p.report.map_or(0, |r| r.active_flows)));
         }
         live
     }
@@ -263,7 +276,7 @@ impl Ctrl {
                 write!(w, " heard_ms_ago {}", now.saturating_sub(h))?;
             }
             if let Some(r) = p.report {
-                write!(w, " flows {} load {}", r.active_flows, r.load)?;
+                write!(w, " serves {} load {}", r.active_flows, r.load)?;
             }
             writeln!(w)?;
         }
@@ -351,7 +364,7 @@ impl Inner {
                         next_try_ms: 0,
                         backoff_ms: BACKOFF_MIN_MS,
                         connected_ms: 0,
-                        sent_ms: 0,
+                        heartbeat_ms: 0,
                         heard_ms: None,
                         report: None,
                     },
@@ -426,7 +439,7 @@ impl Inner {
 
     /// Seals `msg` onto peer `i`'s queue. False if the channel is not set
     /// up or the queue is full.
-    fn queue(&mut self, i: usize, msg: &Message<'_>, now: u64) -> bool {
+    fn queue(&mut self, i: usize, msg: &Message<'_>) -> bool {
         let (Some(setup), Some(mac)) = (self.setup, self.mac.as_ref()) else {
             return false;
         };
@@ -457,13 +470,12 @@ impl Inner {
             p.out = keep;
             return false;
         }
-        p.sent_ms = now;
         self.frames_out += 1;
         true
     }
 
-    /// A HEARTBEAT to every connected peer we have sent nothing to for
-    /// `HEARTBEAT_MS`: it tells the peer we are alive and how loaded.
+    /// A HEARTBEAT to every connected peer every `HEARTBEAT_MS`: it tells
+    /// the peer we are alive and how loaded we are.
     fn heartbeat(&mut self, (active_flows, load): (u32, u32)) {
         let Some(setup) = self.setup else { return };
         let now = now_ms();
@@ -474,12 +486,13 @@ impl Inner {
             timestamp_ms: real_ms(),
         });
         for i in 0..self.peers.len() {
-            let due = self
-                .peers
-                .get(i)
-                .is_some_and(|p| p.connected() && now.saturating_sub(p.sent_ms) >= HEARTBEAT_MS);
-            if due {
-                self.queue(i, &msg, now);
+            let due = self.peers.get(i).is_some_and(|p| {
+                p.connected() && now.saturating_sub(p.heartbeat_ms) >= HEARTBEAT_MS
+            });
+            if due && self.queue(i, &msg) {
+                if let Some(p) = self.peers.get_mut(i) {
+                    p.heartbeat_ms = now;
+                }
             }
         }
     }

@@ -152,13 +152,13 @@ impl OpenHandoffs {
 }
 
 impl Flows {
-    /// This node's HEARTBEAT content: flows in both roles, and the
-    /// back-end table's use in permille (connections served here).
+    /// This node's HEARTBEAT content: the connections it serves as a
+    /// back-end (handed to it by any front-end), and that table's use in
+    /// permille.
     fn report(&self) -> (u32, u32) {
-        let flows = self.fe_count.saturating_add(self.be_count);
         let load = self.be_count.saturating_mul(1000) / MAX_FLOWS;
         let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-        (clamp(flows), clamp(load))
+        (clamp(self.be_count), clamp(load))
     }
 }
 
@@ -828,6 +828,7 @@ impl Handoff {
             live,
             dispatcher,
             open,
+            be_count,
             ..
         } = &mut *flows;
         let Some(e) = fe.get_mut(&key) else { return };
@@ -837,7 +838,18 @@ impl Handoff {
         // ourselves) and have not refused this flow.
         let usable = |n: u16| own.is_some_and(|me| me.id == n) || live.contains(n);
         let req = Request::parse(e.flow.request(&e.buf[..]), DEFAULT_HEAD_LIMIT);
-        let loads = |n: u16| open.get(n);
+        // A node's load: the connections we handed it and still forward,
+        // or what it serves for every front-end (its last HEARTBEAT; our
+        // own table for ourselves), whichever is more. The two overlap,
+        // so they are not added.
+        let served_here = u32::try_from(*be_count).unwrap_or(u32::MAX);
+        let loads = |n: u16| {
+            let served = match own {
+                Some(me) if me.id == n => served_here,
+                _ => live.served(n),
+            };
+            open.get(n).max(served)
+        };
         let picked = dispatcher.pick(cfg, &req, loads, usable, e.flow.tried(), now);
         let node = match picked {
             Some(p) => p.node,

@@ -86,6 +86,31 @@ if in_ns be1 "$LAB_BTCPCTL" service add 10.99.0.101:80 && in_ns be1 "$LAB_BTCPCT
   else bad second-frontend "got '$got'"; fi
 else bad second-frontend "btcpctl on be1 failed"; fi
 
+# --- heartbeat loads: fe hands be2 six slow downloads; be1 (a front-end
+# that handed be2 nothing) learns of them from be2's heartbeats, and its
+# least-conn pool {be2, be3} sends new work to be3. Without the reported
+# loads both would be at 0 and the tie would go to be2, the first member.
+serves() { # on NODE: what peer ID said it serves
+  in_ns "$1" awk -v id="$2" '$1 == "ctrl_peer" && $2 == id { for (i = 5; i < NF; i++) if ($i == "serves") print $(i + 1) }' /proc/net/btcp/counters
+}
+if ctl rule add /big/ 3 && in_ns be1 "$LAB_BTCPCTL" pool add lc --policy least-conn --nodes 3,4 &&
+   in_ns be1 "$LAB_BTCPCTL" rule add /lc/ lc; then
+  slow=()
+  for i in $(seq 6); do
+    in_ns client curl -s -o /dev/null --limit-rate 50k --max-time 30 "http://$vip/big/64m.bin?slow$i" &
+    slow+=($!)
+  done
+  for _ in $(seq 60); do [ "$(serves be1 3)" -ge 6 ] 2>/dev/null && break; sleep 0.25; done
+  reported=$(serves be1 3)
+  b2=$(served be2 "/lc/"); b3=$(served be3 "/lc/")
+  for i in $(seq 4); do get 10.99.0.101 "/lc/$i" >/dev/null; done
+  d2=$(( $(served be2 "/lc/") - b2 )); d3=$(( $(served be3 "/lc/") - b3 ))
+  if [ "${reported:-0}" -ge 6 ] && [ "$d3" = 4 ] && [ "$d2" = 0 ]; then
+    ok "heartbeat-load (be2 reported serving $reported; be1's least-conn sent all 4 to be3)"
+  else bad heartbeat-load "be2 reported '${reported}', /lc/ on be2 $d2, on be3 $d3 of 4"; fi
+  kill "${slow[@]}" 2>/dev/null; wait "${slow[@]}" 2>/dev/null
+else bad heartbeat-load "btcpctl failed"; fi
+
 for k in handoff_nacks handoffs_abandoned rewrite_failures inject_failures send_failures; do
   for n in fe be1; do
     v=$(in_ns "$n" awk -v k="$k" '$1 == k { print $2 }' /proc/net/btcp/counters)

@@ -12,6 +12,7 @@
 //! peer 3 10.99.0.12 weight 2 state drain   # weight 1 and state up by default
 //! service 10.99.0.100:80       # a VIP:port this node fronts
 //! pool img policy maglev nodes 2,3    # a server pool (see dispatch.rs)
+//! pool web policy lard-r nodes 2,3 t-low 10 t-high 30   # LARD thresholds
 //! rules /img/=img,/video/=3,default=1  # see rules.rs; targets: node or pool
 //! linger-ms 2000               # keep closed flows this long (default 60 s)
 //! key 00112233...              # 32-byte cluster key, 64 hex digits
@@ -21,7 +22,10 @@
 //! up|drain|down` (default up), in either order. `pool NAME policy P
 //! nodes ID[,ID...]` (either order) names a pool of this node and/or
 //! peers, with a policy of `lard`, `lard-r`, `maglev`, `wrr` or
-//! `least-conn`; its members are kept sorted by id. Pool members and the
+//! `least-conn`; its members are kept sorted by id. A `lard` or `lard-r`
+//! pool also takes `t-low N`, `t-high N` (connections per node, `t-low` <
+//! `t-high`) and `k-ms N` (LARD/R's set-shrink time); the defaults are the
+//! paper's ([`LardParams::DEFAULT`]). Pool members and the
 //! pools that rules name are checked once the whole text is read, so the
 //! lines may come in any order; the error names the pool's or the rules'
 //! line.
@@ -32,7 +36,7 @@
 use ::core::fmt;
 
 use super::flow::Endpoint;
-use super::policy::MemberState;
+use super::policy::{LardParams, MemberState};
 use super::rules::{PoolName, RuleParseError, RuleTable, Target};
 
 /// Most peers a node knows.
@@ -148,12 +152,15 @@ pub struct Pool {
     pub name: PoolName,
     /// How it picks a member.
     pub policy: Policy,
+    /// LARD's thresholds (used by `lard` and `lard-r` pools).
+    pub lard: LardParams,
     members: [u16; MAX_POOL_MEMBERS],
     len: u8,
 }
 
 impl Pool {
-    /// A pool of `members` (kept sorted by id).
+    /// A pool of `members` (kept sorted by id), with the default LARD
+    /// thresholds.
     ///
     /// # Errors
     ///
@@ -167,6 +174,7 @@ impl Pool {
         let mut p = Pool {
             name,
             policy,
+            lard: LardParams::DEFAULT,
             members: [0; MAX_POOL_MEMBERS],
             len: u8::try_from(members.len()).map_err(|_| ConfigErrorKind::TooMany)?,
         };
@@ -190,6 +198,21 @@ impl Pool {
     /// Whether node `id` is a member.
     pub fn has(&self, id: u16) -> bool {
         self.members().contains(&id)
+    }
+
+    /// This pool with LARD thresholds `lard`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigErrorKind::BadLard`] unless the policy is `lard` or
+    /// `lard-r` (or `lard` is the default) and `t_low < t_high`.
+    pub fn with_lard(mut self, lard: LardParams) -> Result<Pool, ConfigErrorKind> {
+        let is_lard = matches!(self.policy, Policy::Lard | Policy::LardR);
+        if (!is_lard && lard != LardParams::DEFAULT) || lard.t_low >= lard.t_high {
+            return Err(ConfigErrorKind::BadLard);
+        }
+        self.lard = lard;
+        Ok(self)
     }
 }
 
@@ -233,6 +256,9 @@ pub enum ConfigErrorKind {
     BadPolicy,
     /// An unknown option word, or one given twice.
     BadOption,
+    /// LARD thresholds on a pool whose policy is not `lard` or `lard-r`,
+    /// or `t-low` not below `t-high`.
+    BadLard,
     /// A pool member that is neither this node nor a peer.
     UnknownNode(u16),
     /// A rule (or the default) names no configured pool.
@@ -272,6 +298,9 @@ impl fmt::Display for ConfigError {
                 "bad policy (want lard, lard-r, maglev, wrr or least-conn)"
             }
             ConfigErrorKind::BadOption => "unknown or repeated option",
+            ConfigErrorKind::BadLard => {
+                "t-low, t-high and k-ms are for lard and lard-r pools, with t-low below t-high"
+            }
             ConfigErrorKind::UnknownNode(id) => {
                 return write!(
                     f,
@@ -508,10 +537,14 @@ impl NodeConfig {
         let name = words.next().ok_or(ConfigErrorKind::Arity)?;
         let name = PoolName::new(name.as_bytes()).ok_or(ConfigErrorKind::BadPoolName)?;
         let (mut policy, mut nodes) = (None, None);
+        let (mut t_low, mut t_high, mut k_ms) = (None, None, None);
         let mut ids = [0u16; MAX_POOL_MEMBERS];
         while let Some(opt) = words.next() {
             let val = words.next().ok_or(ConfigErrorKind::Arity)?;
             match opt {
+                "t-low" if t_low.is_none() => t_low = Some(parse_u32(val)?),
+                "t-high" if t_high.is_none() => t_high = Some(parse_u32(val)?),
+                "k-ms" if k_ms.is_none() => k_ms = Some(parse_u32(val)?),
                 "policy" if policy.is_none() => {
                     policy = Some(Policy::parse(val).ok_or(ConfigErrorKind::BadPolicy)?);
                 }
@@ -530,7 +563,13 @@ impl NodeConfig {
         let (Some(policy), Some(n)) = (policy, nodes) else {
             return Err(ConfigErrorKind::Arity);
         };
-        let pool = Pool::new(name, policy, ids.get(..n).unwrap_or(&[]))?;
+        let d = LardParams::DEFAULT;
+        let lard = LardParams {
+            t_low: t_low.unwrap_or(d.t_low),
+            t_high: t_high.unwrap_or(d.t_high),
+            k_ms: k_ms.map_or(d.k_ms, u64::from),
+        };
+        let pool = Pool::new(name, policy, ids.get(..n).unwrap_or(&[]))?.with_lard(lard)?;
         if self.pool(&name).is_some() {
             return Err(ConfigErrorKind::Duplicate);
         }
@@ -584,14 +623,7 @@ impl NodeConfig {
             }
             "pool" => self.pool_line(words)?,
             "key" => self.key = Some(parse_key(arg()?)?),
-            "linger-ms" => {
-                let a = arg()?;
-                let ms = a
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|_| a.bytes().all(|b| b.is_ascii_digit()));
-                self.linger_ms = Some(ms.ok_or(ConfigErrorKind::BadNumber)?);
-            }
+            "linger-ms" => self.linger_ms = Some(parse_u32(arg()?)?),
             _ => return Err(ConfigErrorKind::UnknownCommand),
         }
         if words.next().is_some() {
@@ -625,6 +657,16 @@ impl fmt::Display for Pool {
                 f.write_str(",")?;
             }
             write!(f, "{id}")?;
+        }
+        let (l, d) = (self.lard, LardParams::DEFAULT);
+        if l.t_low != d.t_low {
+            write!(f, " t-low {}", l.t_low)?;
+        }
+        if l.t_high != d.t_high {
+            write!(f, " t-high {}", l.t_high)?;
+        }
+        if l.k_ms != d.k_ms {
+            write!(f, " k-ms {}", l.k_ms)?;
         }
         Ok(())
     }
@@ -704,6 +746,14 @@ fn parse_weight(s: &str) -> Result<u16, ConfigErrorKind> {
         Ok(w) if w != 0 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(w),
         _ => Err(ConfigErrorKind::BadWeight),
     }
+}
+
+/// A decimal number in `0..=u32::MAX` (digits only: no sign, no spaces).
+fn parse_u32(s: &str) -> Result<u32, ConfigErrorKind> {
+    s.parse::<u32>()
+        .ok()
+        .filter(|_| s.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or(ConfigErrorKind::BadNumber)
 }
 
 fn parse_port(s: &str) -> Result<u16, ConfigErrorKind> {
@@ -905,6 +955,30 @@ key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
     }
 
     #[test]
+    fn lard_thresholds_per_pool() {
+        let text = "node 1 10.0.0.1\npeer 2 10.0.0.2\n\
+                    pool a policy lard-r nodes 1,2 k-ms 5000 t-high 30 t-low 10\n\
+                    pool b policy lard nodes 1,2 t-high 100\n\
+                    pool c policy lard nodes 2 t-low 25 t-high 65 k-ms 20000\n";
+        let cfg = NodeConfig::parse(text.as_bytes()).unwrap();
+        let lard = |name: &[u8]| cfg.pool(&PoolName::new(name).unwrap()).unwrap().lard;
+        let p = |t_low, t_high, k_ms| LardParams {
+            t_low,
+            t_high,
+            k_ms,
+        };
+        assert_eq!(lard(b"a"), p(10, 30, 5000));
+        assert_eq!(lard(b"b"), p(25, 100, 20_000));
+        assert_eq!(lard(b"c"), LardParams::DEFAULT);
+        // Written back in a fixed order, defaults left out.
+        let shown = cfg.to_string();
+        assert!(shown.contains("pool a policy lard-r nodes 1,2 t-low 10 t-high 30 k-ms 5000\n"));
+        assert!(shown.contains("pool b policy lard nodes 1,2 t-high 100\n"));
+        assert!(shown.contains("pool c policy lard nodes 2\n"));
+        assert_eq!(NodeConfig::parse(shown.as_bytes()).unwrap(), cfg);
+    }
+
+    #[test]
     fn pool_and_option_errors() {
         use ConfigErrorKind as K;
         let img = PoolName::new(b"img").unwrap();
@@ -930,6 +1004,27 @@ key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
             ("pool img policy wrr nodes 1,2,1", 1, K::Duplicate),
             ("pool img policy wrr policy lard nodes 1", 1, K::BadOption),
             ("pool img policy wrr nodes 1 nodes 2", 1, K::BadOption),
+            ("pool img policy wrr nodes 1 t-low 5", 1, K::BadLard),
+            ("pool img policy maglev nodes 1 k-ms 5", 1, K::BadLard),
+            ("pool img policy lard nodes 1 t-low 65", 1, K::BadLard),
+            (
+                "pool img policy lard nodes 1 t-low 9 t-high 9",
+                1,
+                K::BadLard,
+            ),
+            ("pool img policy lard nodes 1 t-high 0", 1, K::BadLard),
+            ("pool img policy lard nodes 1 t-low -1", 1, K::BadNumber),
+            (
+                "pool img policy lard nodes 1 t-high 4294967296",
+                1,
+                K::BadNumber,
+            ),
+            (
+                "pool img policy lard nodes 1 t-low 1 t-low 2",
+                1,
+                K::BadOption,
+            ),
+            ("pool img policy lard nodes 1 t-low", 1, K::Arity),
             (
                 "node 1 10.0.0.1\npool img policy wrr nodes 1\npool img policy lard nodes 1",
                 3,

@@ -18,16 +18,18 @@
 //! yet tried by this flow (a node that refused it). `None` means no node
 //! is eligible: the shell abandons the flow.
 //!
-//! Load is what the shell's `loads` says for a node: the connections this
-//! front-end has handed to it and not yet seen closed, plus, if the shell
-//! wants, the load the node reports in its heartbeats. It feeds LARD,
-//! LARD/R and least-connections (and step 3).
+//! Load is what the shell's `loads` says for a node. The kernel module
+//! gives the larger of the connections this front-end has handed to it
+//! and not yet seen closed, and the connections the node serves for all
+//! front-ends as its last heartbeat said (at most a second old). It feeds
+//! LARD, LARD/R and least-connections (and step 3).
 //!
 //! Policies (the algorithms are in `policy/`):
-//! - `lard`, `lard-r`: LARD and LARD/R with the paper's thresholds
-//!   ([`LardParams::DEFAULT`]: `T_low` 25, `T_high` 65 connections, `K`
-//!   20 s) and sets of up to [`LARD_SET`] members. All LARD pools share
-//!   one table of [`LARD_TARGETS`] targets, all LARD/R pools another
+//! - `lard`, `lard-r`: LARD and LARD/R with the pool's thresholds (by
+//!   default the paper's, [`LardParams::DEFAULT`]: `T_low` 25, `T_high` 65
+//!   connections, `K` 20 s) and sets of up to [`LARD_SET`] members. All
+//!   LARD pools share one table of [`LARD_TARGETS`] targets, all LARD/R
+//!   pools another
 //!   (each target hash is salted with the pool's name, so pools do not
 //!   share targets); a table full of other targets evicts per 4-way
 //!   bucket, least recently used first.
@@ -506,10 +508,15 @@ impl Dispatcher {
         match pool.policy {
             Policy::LeastConn => least_conn(members),
             Policy::Wrr => slot.wrr.pick(members),
-            Policy::Lard => self.lard.pick(members, ctx.salted(&pool.name), ctx.now_ms),
-            Policy::LardR => self
-                .lard_r
-                .pick(members, ctx.salted(&pool.name), ctx.now_ms),
+            Policy::Lard => {
+                self.lard.set_params(pool.lard);
+                self.lard.pick(members, ctx.salted(&pool.name), ctx.now_ms)
+            }
+            Policy::LardR => {
+                self.lard_r.set_params(pool.lard);
+                self.lard_r
+                    .pick(members, ctx.salted(&pool.name), ctx.now_ms)
+            }
             Policy::Maglev => slot.maglev_pick(members, live.get(..n).unwrap_or(&[]), ctx.hash),
         }
     }

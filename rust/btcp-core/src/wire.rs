@@ -578,7 +578,8 @@ impl Terminate {
 pub struct Heartbeat {
     /// The sender's node id; must equal the header's sender.
     pub node_id: u16,
-    /// Flows the sender currently serves.
+    /// Connections the sender serves as a back-end, for every front-end
+    /// (front-ends weigh it as the node's load).
     pub active_flows: u32,
     /// Load in permille of capacity (may exceed 1000 when overloaded).
     pub load: u32,

@@ -314,6 +314,44 @@ fn lard_keeps_targets_and_moves_them_under_load() {
 }
 
 #[test]
+fn lard_uses_each_pools_thresholds() {
+    // Two LARD pools over the same nodes: `low` moves a target off a node
+    // above 8 connections while another is under 4; `std` keeps the
+    // paper's 65/25.
+    let c = cluster(
+        "pool low policy lard nodes 2,3 t-low 4 t-high 8\npool std policy lard nodes 2,3\n\
+         rules /low/=low,/=std,default=1\n",
+    );
+    let mut d = fresh(&c);
+    let mut load: HashMap<u16, u32> = HashMap::new();
+    let mut go = |path: &str, load: &HashMap<u16, u32>| {
+        let r = get("h", path);
+        let r = Request::parse(r.as_bytes(), DEFAULT_HEAD_LIMIT);
+        d.pick(
+            &c,
+            &r,
+            |n| load.get(&n).copied().unwrap_or(0),
+            |_| true,
+            &[],
+            0,
+        )
+        .unwrap()
+        .node
+    };
+    let a = go("/low/x", &load);
+    assert_eq!(
+        go("/std/x", &load),
+        a,
+        "both start on the least loaded, first"
+    );
+    let other = if a == 2 { 3 } else { 2 };
+    load.insert(a, 9);
+    load.insert(other, 3);
+    assert_eq!(go("/low/x", &load), other, "9 > t-high 8 with 3 < t-low 4");
+    assert_eq!(go("/std/x", &load), a, "9 is well under the paper's 65");
+}
+
+#[test]
 fn lard_r_grows_a_set_under_load() {
     let c = cluster("pool web policy lard-r nodes 2,3,4\nrules /=web,default=1\n");
     let mut d = fresh(&c);

@@ -13,7 +13,7 @@ use btcp_core::config::{
     MAX_POOLS, MAX_POOL_MEMBERS, MAX_SERVICES,
 };
 use btcp_core::flow::Endpoint;
-use btcp_core::policy::MemberState;
+use btcp_core::policy::{LardParams, MemberState};
 use btcp_core::rules::{FieldKind, Match, PoolName, RuleError, RuleTable, Target};
 
 /// Why an edit was refused; the message is for the user as it is.
@@ -515,8 +515,66 @@ pub fn node_list(cfg: &NodeConfig) -> String {
     out
 }
 
-/// `pool add NAME --policy P --nodes ID[,ID...]`.
-pub fn pool_add(text: &str, name: &str, policy: &str, nodes: &str) -> Result<String, EditError> {
+/// A LARD pool's `--t-low`, `--t-high` and `--k-ms`, each optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LardOpts {
+    /// Below this many connections a node is underused.
+    pub t_low: Option<u32>,
+    /// Above this many a node is overloaded.
+    pub t_high: Option<u32>,
+    /// LARD/R: a server set unchanged this long loses a member.
+    pub k_ms: Option<u32>,
+}
+
+impl LardOpts {
+    /// None given.
+    pub const NONE: LardOpts = LardOpts {
+        t_low: None,
+        t_high: None,
+        k_ms: None,
+    };
+
+    fn given(&self) -> bool {
+        *self != LardOpts::NONE
+    }
+
+    /// `base` with the options given applied to it.
+    fn over(&self, base: LardParams) -> LardParams {
+        LardParams {
+            t_low: self.t_low.unwrap_or(base.t_low),
+            t_high: self.t_high.unwrap_or(base.t_high),
+            k_ms: self.k_ms.map_or(base.k_ms, u64::from),
+        }
+    }
+}
+
+/// `pool` with thresholds `lard`, or a message saying what is wrong.
+fn with_lard(pool: Pool, lard: LardParams) -> Result<Pool, EditError> {
+    let name = pool.name;
+    if !matches!(pool.policy, Policy::Lard | Policy::LardR) && lard != LardParams::DEFAULT {
+        return err(format!(
+            "bad pool {name}: --t-low, --t-high and --k-ms are for lard and lard-r pools"
+        ));
+    }
+    if lard.t_low >= lard.t_high {
+        return err(format!(
+            "bad pool {name}: t-low {} must be below t-high {}",
+            lard.t_low, lard.t_high
+        ));
+    }
+    pool.with_lard(lard)
+        .map_err(|e| EditError(format!("bad pool {name}: {e:?}")))
+}
+
+/// `pool add NAME --policy P --nodes ID[,ID...] [--t-low N] [--t-high N]
+/// [--k-ms N]`.
+pub fn pool_add(
+    text: &str,
+    name: &str,
+    policy: &str,
+    nodes: &str,
+    lard: &LardOpts,
+) -> Result<String, EditError> {
     let cfg = parse(text)?;
     let name = parse_pool_name(name)?;
     let policy = parse_policy(policy)?;
@@ -529,24 +587,28 @@ pub fn pool_add(text: &str, name: &str, policy: &str, nodes: &str) -> Result<Str
     }
     let pool =
         Pool::new(name, policy, &ids).map_err(|e| EditError(format!("bad pool {name}: {e:?}")))?;
+    let pool = with_lard(pool, lard.over(LardParams::DEFAULT))?;
     rewrite(text, |_| false, [format!("pool {pool}")])
 }
 
-/// `pool set NAME [--policy P] [--nodes ID[,ID...]]`: change a pool in
-/// place (the rules that use it keep using it).
+/// `pool set NAME [--policy P] [--nodes ID[,ID...]] [--t-low N] [--t-high
+/// N] [--k-ms N]`: change a pool in place (the rules that use it keep
+/// using it). What is not given stays, except LARD thresholds when the
+/// policy changes to one that is not LARD: those go back to the defaults.
 pub fn pool_set(
     text: &str,
     name: &str,
     policy: Option<&str>,
     nodes: Option<&str>,
+    lard: &LardOpts,
 ) -> Result<String, EditError> {
     let cfg = parse(text)?;
     let name = parse_pool_name(name)?;
     let Some(old) = cfg.pool(&name) else {
         return err(format!("unknown pool {name}: no such pool"));
     };
-    if policy.is_none() && nodes.is_none() {
-        return err("nothing to set: give --policy and/or --nodes");
+    if policy.is_none() && nodes.is_none() && !lard.given() {
+        return err("nothing to set: give --policy, --nodes, --t-low, --t-high or --k-ms");
     }
     let policy = policy.map(parse_policy).transpose()?.unwrap_or(old.policy);
     let ids = match nodes {
@@ -555,6 +617,12 @@ pub fn pool_set(
     };
     let pool =
         Pool::new(name, policy, &ids).map_err(|e| EditError(format!("bad pool {name}: {e:?}")))?;
+    let base = if matches!(policy, Policy::Lard | Policy::LardR) {
+        old.lard
+    } else {
+        LardParams::DEFAULT
+    };
+    let pool = with_lard(pool, lard.over(base))?;
     replace_in_place(text, |l| is_pool_line(l, &name), &format!("pool {pool}"))
 }
 
@@ -575,12 +643,18 @@ pub fn pool_del(text: &str, name: &str) -> Result<String, EditError> {
     rewrite(text, |l| is_pool_line(l, &name), [])
 }
 
-/// `pool list`: `NAME POLICY ID,ID...` a line, in configuration order.
+/// `pool list`: `NAME POLICY ID,ID...` a line, in configuration order,
+/// and a LARD pool's thresholds as `t-low N t-high N k-ms N`.
 pub fn pool_list(cfg: &NodeConfig) -> String {
     cfg.pools()
         .map(|p| {
             let ids: Vec<String> = p.members().iter().map(u16::to_string).collect();
-            format!("{} {} {}\n", p.name, p.policy, ids.join(","))
+            let mut line = format!("{} {} {}", p.name, p.policy, ids.join(","));
+            if matches!(p.policy, Policy::Lard | Policy::LardR) {
+                let l = p.lard;
+                line += &format!(" t-low {} t-high {} k-ms {}", l.t_low, l.t_high, l.k_ms);
+            }
+            line + "\n"
         })
         .collect()
 }
@@ -928,8 +1002,8 @@ mod tests {
     #[test]
     fn pools() {
         let t = fe();
-        let t = pool_add(&t, "img", "maglev", "4,3").unwrap();
-        let t = pool_add(&t, "web", "lard-r", "1,2").unwrap();
+        let t = pool_add(&t, "img", "maglev", "4,3", &LardOpts::NONE).unwrap();
+        let t = pool_add(&t, "web", "lard-r", "1,2", &LardOpts::NONE).unwrap();
         assert!(
             t.contains(
                 "\npool img policy maglev nodes 3,4\npool web policy lard-r nodes 1,2\nrules "
@@ -939,7 +1013,7 @@ mod tests {
         assert_eq!(canonical(&t).unwrap(), t);
         assert_eq!(
             pool_list(&parse(&t).unwrap()),
-            "img maglev 3,4\nweb lard-r 1,2\n"
+            "img maglev 3,4\nweb lard-r 1,2 t-low 25 t-high 65 k-ms 20000\n"
         );
         for (name, policy, nodes, want) in [
             ("img", "wrr", "2", "duplicate pool img: already there"),
@@ -956,7 +1030,7 @@ mod tests {
             ("a", "wrr", "", "malformed node id \"\""),
             ("a", "wrr", "2,x", "bad node id \"x\""),
         ] {
-            let e = pool_add(&t, name, policy, nodes).unwrap_err();
+            let e = pool_add(&t, name, policy, nodes, &LardOpts::NONE).unwrap_err();
             assert!(e.0.starts_with(want), "{name} {policy} {nodes}: {e}");
         }
         // Rules target pools; a pool in use cannot go.
@@ -996,37 +1070,102 @@ mod tests {
             "node 3 is in pool(s) img: change or delete them first"
         );
         // set: in place, rules keep pointing at it.
-        let t4 = pool_set(&t2, "img", Some("wrr"), None).unwrap();
+        let t4 = pool_set(&t2, "img", Some("wrr"), None, &LardOpts::NONE).unwrap();
         assert!(
             t4.contains("\npool img policy wrr nodes 3,4\npool web"),
             "{t4}"
         );
-        let t4 = pool_set(&t4, "img", None, Some("2")).unwrap();
+        let t4 = pool_set(&t4, "img", None, Some("2"), &LardOpts::NONE).unwrap();
         assert!(t4.contains("\npool img policy wrr nodes 2\n"), "{t4}");
-        assert!(pool_set(&t4, "img", None, None)
+        assert!(pool_set(&t4, "img", None, None, &LardOpts::NONE)
             .unwrap_err()
             .0
             .starts_with("nothing to set"));
-        assert!(pool_set(&t4, "nope", Some("wrr"), None)
+        assert!(pool_set(&t4, "nope", Some("wrr"), None, &LardOpts::NONE)
             .unwrap_err()
             .0
             .starts_with("unknown pool nope"));
         // Delete after the rule is gone.
         let t5 = rule_del(&t2, None, "*.jpg").unwrap();
         let t5 = pool_del(&t5, "img").unwrap();
-        assert_eq!(pool_list(&parse(&t5).unwrap()), "web lard-r 1,2\n");
+        assert_eq!(
+            pool_list(&parse(&t5).unwrap()),
+            "web lard-r 1,2 t-low 25 t-high 65 k-ms 20000\n"
+        );
         // Bounded.
         let mut t6 = fe();
         for i in 0..MAX_POOLS {
-            t6 = pool_add(&t6, &format!("p{i}"), "wrr", "2").unwrap();
+            t6 = pool_add(&t6, &format!("p{i}"), "wrr", "2", &LardOpts::NONE).unwrap();
         }
         assert_eq!(
-            pool_add(&t6, "more", "wrr", "2").unwrap_err().0,
+            pool_add(&t6, "more", "wrr", "2", &LardOpts::NONE)
+                .unwrap_err()
+                .0,
             "too many pools: at most 8"
         );
         // Replacing this node while it is in a pool: refused.
         let e = node_add(&t, "9", "10.99.0.9", true).unwrap_err();
         assert_eq!(e.0, "this node (1) is in pool(s) web: change them first");
+    }
+
+    #[test]
+    fn lard_thresholds() {
+        let opts = |t_low, t_high, k_ms| LardOpts {
+            t_low,
+            t_high,
+            k_ms,
+        };
+        let t = pool_add(&fe(), "web", "lard", "2,3", &opts(Some(10), Some(30), None)).unwrap();
+        assert!(
+            t.contains("\npool web policy lard nodes 2,3 t-low 10 t-high 30\n"),
+            "{t}"
+        );
+        assert_eq!(
+            pool_list(&parse(&t).unwrap()),
+            "web lard 2,3 t-low 10 t-high 30 k-ms 20000\n"
+        );
+        // set changes only what is given.
+        let t = pool_set(&t, "web", None, None, &opts(None, Some(40), Some(5000))).unwrap();
+        assert!(
+            t.contains("\npool web policy lard nodes 2,3 t-low 10 t-high 40 k-ms 5000\n"),
+            "{t}"
+        );
+        let t2 = pool_set(&t, "web", Some("lard-r"), None, &LardOpts::NONE).unwrap();
+        assert!(t2.contains("policy lard-r nodes 2,3 t-low 10 t-high 40 k-ms 5000\n"));
+        // Away from LARD: the thresholds go back to the defaults.
+        let t3 = pool_set(&t, "web", Some("wrr"), None, &LardOpts::NONE).unwrap();
+        assert!(t3.contains("\npool web policy wrr nodes 2,3\n"), "{t3}");
+        for (policy, o, want) in [
+            (
+                "wrr",
+                opts(Some(1), None, None),
+                "bad pool web: --t-low, --t-high and --k-ms are for lard and lard-r pools",
+            ),
+            (
+                "lard",
+                opts(Some(70), None, None),
+                "bad pool web: t-low 70 must be below t-high 65",
+            ),
+            (
+                "lard-r",
+                opts(Some(5), Some(5), None),
+                "bad pool web: t-low 5 must be below t-high 5",
+            ),
+        ] {
+            assert_eq!(pool_add(&fe(), "web", policy, "2", &o).unwrap_err().0, want);
+        }
+        assert_eq!(
+            pool_set(&t3, "web", None, None, &opts(None, None, Some(1)))
+                .unwrap_err()
+                .0,
+            "bad pool web: --t-low, --t-high and --k-ms are for lard and lard-r pools"
+        );
+        assert_eq!(
+            pool_set(&t, "web", None, None, &opts(Some(40), None, None))
+                .unwrap_err()
+                .0,
+            "bad pool web: t-low 40 must be below t-high 40"
+        );
     }
 
     #[test]
@@ -1071,7 +1210,7 @@ mod tests {
 
     #[test]
     fn rules_with_match_forms() {
-        let t = pool_add(&fe(), "img", "least-conn", "2,3").unwrap();
+        let t = pool_add(&fe(), "img", "least-conn", "2,3", &LardOpts::NONE).unwrap();
         let spec = |path| RuleSpec {
             path,
             ..RuleSpec::default()

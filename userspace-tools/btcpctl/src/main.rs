@@ -119,19 +119,48 @@ enum PoolCmd {
         /// Node ids, comma-separated: this node or peers
         #[arg(long)]
         nodes: String,
+        #[command(flatten)]
+        lard: LardArgs,
     },
-    /// Change a pool's policy or nodes in place
+    /// Change a pool's policy, nodes or LARD thresholds in place
     Set {
         name: String,
         #[arg(long)]
         policy: Option<String>,
         #[arg(long)]
         nodes: Option<String>,
+        #[command(flatten)]
+        lard: LardArgs,
     },
     /// Delete a pool no rule uses
     Del { name: String },
     /// List the pools: NAME POLICY NODES
     List,
+}
+
+/// LARD's thresholds, for lard and lard-r pools (default: the paper's 25,
+/// 65 and 20 s).
+#[derive(clap::Args)]
+struct LardArgs {
+    /// Connections below which a node counts as underused
+    #[arg(long)]
+    t_low: Option<u32>,
+    /// Connections above which a node counts as overloaded
+    #[arg(long)]
+    t_high: Option<u32>,
+    /// lard-r: milliseconds a server set stays unchanged before it shrinks
+    #[arg(long)]
+    k_ms: Option<u32>,
+}
+
+impl LardArgs {
+    fn opts(&self) -> edit::LardOpts {
+        edit::LardOpts {
+            t_low: self.t_low,
+            t_high: self.t_high,
+            k_ms: self.k_ms,
+        }
+    }
 }
 
 /// What a rule matches besides its path.
@@ -334,12 +363,16 @@ fn run(cmd: Cmd) -> Result<(), Error> {
                 name,
                 policy,
                 nodes,
-            } => modify(|t| edit::pool_add(t, &name, &policy, &nodes)),
+                lard,
+            } => modify(|t| edit::pool_add(t, &name, &policy, &nodes, &lard.opts())),
             PoolCmd::Set {
                 name,
                 policy,
                 nodes,
-            } => modify(|t| edit::pool_set(t, &name, policy.as_deref(), nodes.as_deref())),
+                lard,
+            } => modify(|t| {
+                edit::pool_set(t, &name, policy.as_deref(), nodes.as_deref(), &lard.opts())
+            }),
             PoolCmd::Del { name } => modify(|t| edit::pool_del(t, &name)),
             PoolCmd::List => print(&edit::pool_list(&current()?)),
         },
@@ -388,13 +421,24 @@ mod tests {
             name,
             policy,
             nodes,
-        }) = parse(&["pool", "add", "img", "--policy", "maglev", "--nodes", "2,3"])
-            .unwrap()
-            .cmd
+            lard,
+        }) = parse(&[
+            "pool", "add", "img", "--policy", "lard", "--nodes", "2,3", "--t-high", "30",
+        ])
+        .unwrap()
+        .cmd
         else {
             panic!("not pool add")
         };
-        assert_eq!((&*name, &*policy, &*nodes), ("img", "maglev", "2,3"));
+        assert_eq!((&*name, &*policy, &*nodes), ("img", "lard", "2,3"));
+        assert_eq!(
+            lard.opts(),
+            edit::LardOpts {
+                t_high: Some(30),
+                ..edit::LardOpts::NONE
+            }
+        );
+        assert!(parse(&["pool", "set", "img", "--t-low", "-1"]).is_err());
         let Cmd::Rule(RuleCmd::Add { m, target }) = parse(&[
             "rule", "add", "--host", "*.ex.com", "--method", "GET", "--cookie", "v:2", "*.jpg",
             "img",

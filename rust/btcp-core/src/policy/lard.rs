@@ -287,6 +287,11 @@ impl<const N: usize> Lard<N> {
         self.params
     }
 
+    /// Uses `params` from now on (the targets stay where they are).
+    pub fn set_params(&mut self, params: LardParams) {
+        self.params = params;
+    }
+
     /// Forgets every target (e.g. after the pool changed a lot).
     pub fn clear(&mut self) {
         self.table = TargetTable::new();
@@ -342,6 +347,11 @@ impl<const N: usize, const R: usize> LardR<N, R> {
     /// The thresholds in use.
     pub fn params(&self) -> LardParams {
         self.params
+    }
+
+    /// Uses `params` from now on (the targets stay where they are).
+    pub fn set_params(&mut self, params: LardParams) {
+        self.params = params;
     }
 
     /// Forgets every target.
