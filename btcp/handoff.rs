@@ -13,6 +13,7 @@
 //! once the lock is released.
 
 use crate::btcp_core::backend::{BeFlow, BeOutput};
+use crate::btcp_core::build::{write_icmp_frag_needed, ICMP_QUOTE_PAYLOAD};
 use crate::btcp_core::classify::{classify, Class};
 use crate::btcp_core::config::{Ipv4, NodeConfig, MAX_PEERS};
 use crate::btcp_core::dispatch::Dispatcher;
@@ -184,6 +185,7 @@ pub(crate) struct Stats {
     timewait_busy: AtomicU64,
     /// TCP fragments to a service address, dropped.
     fragments_dropped: AtomicU64,
+    frag_needed_sent: AtomicU64,
     fe_forwarded_packets: AtomicU64,
     fe_forwarded_bytes: AtomicU64,
     be_translated_packets: AtomicU64,
@@ -226,6 +228,19 @@ fn packet(seg: &OutSegment, reqbuf: &[u8]) -> Option<KVec<u8>> {
     let mut v = KVec::from_elem(0u8, n, GFP_ATOMIC).ok()?;
     let len = seg.write(&mut v, reqbuf).ok()?;
     (len == n).then_some(v)
+}
+
+/// An ICMP "fragmentation needed" (next-hop MTU `mtu`) from the VIP to
+/// the client about `seg`, which it sent.
+fn icmp_frag_needed(seg: &Seg<'_>, mtu: u16) -> Option<KVec<u8>> {
+    // IP header, ICMP header, the quoted IP header (options included)
+    // and 8 bytes of TCP.
+    let mut buf = [0u8; 20 + 8 + 60 + ICMP_QUOTE_PAYLOAD];
+    let n =
+        write_icmp_frag_needed(&mut buf, seg.dst().addr, seg.src().addr, mtu, seg.packet).ok()?;
+    let mut v = KVec::new();
+    v.extend_from_slice(buf.get(..n)?, GFP_ATOMIC).ok()?;
+    Some(v)
 }
 
 fn field_edits(edits: &Edits, out: &mut [FieldEdit]) -> usize {
@@ -371,9 +386,10 @@ impl Handoff {
         let Some(h) = headers(skb, &mut hbuf) else {
             return Verdict::Accept;
         };
-        let Some(seg) = Seg::parse(h) else {
+        let Some(mut seg) = Seg::parse(h) else {
             return self.not_a_segment(h);
         };
+        seg.gso_size = skb.gso_size();
         let key = seg.key_from_client();
         let now = now_ms();
         let mut sends = Sends::default();
@@ -781,6 +797,17 @@ impl Handoff {
         };
         let out = e.flow.on_segment(seg, payload, &mut e.buf[..], &core, now);
         let (verdict, restart) = (out.verdict, out.restart);
+        if let Some(mtu) = out.frag_needed {
+            // Too big for the back-end's link: tell the client, from the
+            // VIP, quoting the segment as it sent it.
+            let queued = icmp_frag_needed(seg, mtu)
+                .is_some_and(|p| sends.packets.push(p, GFP_ATOMIC).is_ok());
+            let stat = match queued {
+                true => &self.stats.frag_needed_sent,
+                false => &self.stats.send_failures,
+            };
+            bump(stat, 1);
+        }
         self.fe_output(flows, key, out, now, sends);
         if restart {
             return self.fe_syn(flows, seg, now, sends);
@@ -1063,6 +1090,7 @@ impl Handoff {
                 dispatch: out.dispatch,
                 free: out.free,
                 restart: out.restart,
+                frag_needed: out.frag_needed,
             };
             if resend {
                 let fk = e.flow.key();
@@ -1141,7 +1169,7 @@ impl Handoff {
 
     pub(crate) fn render_stats(&self, w: &mut impl Write) -> fmt::Result {
         let s = &self.stats;
-        let rows: [(&str, &AtomicU64); 27] = [
+        let rows: [(&str, &AtomicU64); 28] = [
             ("syns", &s.syns),
             ("syn_table_full", &s.syn_table_full),
             ("handoffs_local", &s.handoffs_local),
@@ -1157,6 +1185,7 @@ impl Handoff {
             ("timewait_recycled", &s.timewait_recycled),
             ("timewait_busy", &s.timewait_busy),
             ("fragments_dropped", &s.fragments_dropped),
+            ("frag_needed_sent", &s.frag_needed_sent),
             ("fe_forwarded_packets", &s.fe_forwarded_packets),
             ("fe_forwarded_bytes", &s.fe_forwarded_bytes),
             ("be_translated_packets", &s.be_translated_packets),

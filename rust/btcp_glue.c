@@ -358,6 +358,12 @@ unsigned int btcp_skb_len(const struct sk_buff *skb)
 	return skb->len;
 }
 
+/* The payload of each segment of a GSO/GRO packet; 0 for a plain one. */
+unsigned int btcp_skb_gso_size(const struct sk_buff *skb)
+{
+	return skb_is_gso(skb) ? skb_shinfo(skb)->gso_size : 0;
+}
+
 const void *btcp_skb_header_pointer(const struct sk_buff *skb, unsigned int offset,
 				    unsigned int len, void *buffer)
 {

@@ -57,6 +57,13 @@ impl SkBuff {
         unsafe { bindings::btcp_skb_len(self.as_ptr()) }
     }
 
+    /// For a GSO or GRO packet (several TCP segments in one buffer), the
+    /// payload of each segment on the wire; 0 for a plain packet.
+    pub fn gso_size(&self) -> u32 {
+        // SAFETY: by the type invariant the buffer is valid.
+        unsafe { bindings::btcp_skb_gso_size(self.as_ptr()) }
+    }
+
     /// Whether the packet carries no bytes at all.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

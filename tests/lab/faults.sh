@@ -648,13 +648,21 @@ rmem_body() { # be2 and be3 with a 64 KiB tcp_rmem: window scale 2, not 7
   post_sum "$vip"
   x_result
 }
-mtu_body() { # be2's link at MTU 1280
-  ip -n be2 link set eth0 mtu 1280
-  ip link set v-be2 mtu 1280
-  R_CLEANUP+=("ip -n be2 link set eth0 mtu 1500; ip link set v-be2 mtu 1500")
-  get_sha "$vip" /big/64m.bin
+mtu_body() { # BE XFER: BE's link (its eth0 and its bridge port) at MTU 1280
+  local be=$1 x=$2 n0 n1
+  ip -n "$be" link set eth0 mtu 1280
+  ip link set "v-$be" mtu 1280
+  R_CLEANUP+=("ip -n $be link set eth0 mtu 1500; ip link set v-$be mtu 1500")
+  n0=$(awk '$1 == "frag_needed_sent" { print $2 }' "/proc/${HOLD[fe]}/net/btcp/counters")
+  xfer "$x" "$vip"
   x_result
-  note "be2's link (eth0 and v-be2) at MTU 1280"
+  n1=$(awk '$1 == "frag_needed_sent" { print $2 }' "/proc/${HOLD[fe]}/net/btcp/counters")
+  note "$be's link (eth0 and v-$be) at MTU 1280; fe sent the client $((n1 - n0)) ICMP frag-needed"
+  # Uploads: the client's 1500-byte segments would not pass the bridge
+  # port; the front-end must have told it to send smaller ones.
+  if [ "$x" = post1m ] && [ $((n1 - n0)) -lt 1 ]; then
+    fail_case "no ICMP fragmentation-needed for the client's 1500-byte segments"
+  fi
 }
 advmss_body() { # the client announces MSS 536
   local route
@@ -838,7 +846,8 @@ run_case ts-off-client "be2" sysctl_body client net.ipv4.tcp_timestamps 0 get64m
 run_case ts-off-be2-nack-then-be1 "be1" ts_be_nack_body
 run_case wscale-off-client "be2" sysctl_body client net.ipv4.tcp_window_scaling 0 get64m
 run_case rmem-be-wscale-2 "be2 be3" rmem_body
-run_case mtu-1280-be2 be2 mtu_body
+run_case mtu-1280-be2 be2 mtu_body be2 get64m
+run_case mtu-1280-be3-upload be3 mtu_body be3 post1m
 run_case advmss-536-client be2 advmss_body
 
 # 8. slow readers.

@@ -216,6 +216,75 @@ pub fn write_ipv4_tcp(
     Ok(usize::from(total))
 }
 
+/// ICMP type "destination unreachable".
+pub const ICMP_DEST_UNREACH: u8 = 3;
+/// Its code "fragmentation needed and DF set" (RFC 1191).
+pub const ICMP_FRAG_NEEDED: u8 = 4;
+/// Bytes of the offending packet an ICMP error quotes beyond its IP
+/// header: the 8 that RFC 792 asks for (the TCP ports and sequence
+/// number, which is what a stack matches the error to its socket with).
+pub const ICMP_QUOTE_PAYLOAD: usize = 8;
+/// Length of an ICMP error header (type, code, checksum, 4 more bytes).
+const ICMP_HEADER_LEN: usize = 8;
+
+/// Writes an IPv4 ICMP "fragmentation needed" error (RFC 1191) from `src`
+/// to `dst` announcing `mtu` as the next hop's MTU, quoting the offending
+/// packet `offending` (from its IPv4 header on: the header with its
+/// options and the first [`ICMP_QUOTE_PAYLOAD`] bytes after it). Returns
+/// the packet length: 20 + 8 + the quote.
+///
+/// # Errors
+///
+/// [`BuildError::BufferTooSmall`] if `offending` is shorter than its own
+/// header and 8 bytes, or `buf` cannot hold the error.
+pub fn write_icmp_frag_needed(
+    buf: &mut [u8],
+    src: u32,
+    dst: u32,
+    mtu: u16,
+    offending: &[u8],
+) -> Result<usize, BuildError> {
+    let ihl = offending
+        .first()
+        .map(|b| usize::from(b & 0x0f) * 4)
+        .filter(|&l| l >= ipv4::MIN_HEADER_LEN)
+        .ok_or(BuildError::BufferTooSmall)?;
+    let quote = offending
+        .get(..ihl.saturating_add(ICMP_QUOTE_PAYLOAD))
+        .ok_or(BuildError::BufferTooSmall)?;
+    let icmp_len = ICMP_HEADER_LEN.saturating_add(quote.len());
+    let total = ipv4::MIN_HEADER_LEN.saturating_add(icmp_len);
+    let total16 = u16::try_from(total).map_err(|_| BuildError::PacketTooLong)?;
+    let icmp = buf
+        .get_mut(ipv4::MIN_HEADER_LEN..total)
+        .ok_or(BuildError::BufferTooSmall)?;
+    // Type, code, checksum 0, unused 0, next-hop MTU; then the quote.
+    let [m0, m1] = mtu.to_be_bytes();
+    write_bytes(
+        icmp,
+        0,
+        &[ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, 0, 0, 0, 0, m0, m1],
+    )
+    .and_then(|()| write_bytes(icmp, ICMP_HEADER_LEN, quote))
+    .ok_or(BuildError::BufferTooSmall)?;
+    let c = csum::checksum(icmp);
+    write_u16(icmp, 2, c).ok_or(BuildError::BufferTooSmall)?;
+    let hdr = Ipv4Header {
+        ihl: 5,
+        tos: 0,
+        total_len: total16,
+        id: 0,
+        frag: 0,
+        ttl: 64,
+        protocol: ipv4::PROTO_ICMP,
+        checksum: 0,
+        src,
+        dst,
+    };
+    write_ipv4_header(buf, &hdr)?;
+    Ok(total)
+}
+
 #[cfg(test)]
 #[allow(
     clippy::indexing_slicing,
@@ -232,6 +301,29 @@ mod tests {
         let seg = &p[ip.header_len()..];
         let tcp = TcpHeader::parse(seg).unwrap();
         (ip, tcp, tcp.parse_options(seg), tcp.payload(seg))
+    }
+
+    #[test]
+    fn icmp_frag_needed_quotes_the_header_and_8_bytes() {
+        let mut buf = [0u8; 128];
+        let n =
+            write_icmp_frag_needed(&mut buf, 0x0a63_0064, 0x0a63_0002, 1280, &GET_REQUEST).unwrap();
+        assert_eq!(n, 20 + 8 + 20 + 8);
+        let p = &buf[..n];
+        let ip = Ipv4Header::parse(p).unwrap();
+        assert_eq!(
+            (ip.protocol, ip.src, ip.dst, ip.ttl),
+            (1, 0x0a63_0064, 0x0a63_0002, 64)
+        );
+        assert_eq!(usize::from(ip.total_len), n);
+        assert!(csum::verify_ipv4_header(&p[..20]));
+        assert_eq!(&p[20..28], &[3, 4, p[22], p[23], 0, 0, 0x05, 0x00]);
+        assert_eq!(csum::checksum(&p[20..]), 0, "ICMP checksum verifies");
+        assert_eq!(&p[28..], &GET_REQUEST[..28]);
+        // Too short to quote, or too small a buffer: errors, nothing else.
+        assert!(write_icmp_frag_needed(&mut buf, 1, 2, 1280, &GET_REQUEST[..27]).is_err());
+        assert!(write_icmp_frag_needed(&mut buf[..55], 1, 2, 1280, &GET_REQUEST).is_err());
+        assert!(write_icmp_frag_needed(&mut buf, 1, 2, 1280, &[0x44; 40]).is_err());
     }
 
     #[test]

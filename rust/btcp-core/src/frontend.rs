@@ -48,9 +48,15 @@
 //!   connection is not ECN-capable; the replayed SYN carries none either).
 //!   The MSS cannot change after the handoff: a back-end whose stack
 //!   announces less still takes the flow (its replayed request is cut to
-//!   its MSS; the client's later segments come at the MSS it agreed with
-//!   us, which a stack accepts). A link with a smaller MTU is PMTU
-//!   discovery's business, as for any connection.
+//!   its MSS). Its MSS says how big a packet its link takes, so a client
+//!   segment that would not fit (IP and TCP options plus the payload of
+//!   one wire segment above the back-end's MSS) is not forwarded if it
+//!   has DF set: it is dropped and answered with an ICMP "fragmentation
+//!   needed" announcing an MTU of the back-end's MSS + 40
+//!   ([`FeOutput::frag_needed`]), as a router on a smaller-MTU link would
+//!   (RFC 1191); the client's stack lowers its path MTU to the VIP and
+//!   sends smaller segments. Without DF the segment is forwarded as it is
+//!   (the network fragments it). Local handoffs cross no link: no check.
 //! - The SYN/ACK is not retransmitted by us: a client whose SYN/ACK was
 //!   lost retransmits its SYN and gets the same SYN/ACK again (as with SYN
 //!   cookies, which this is meant to become). A SYN with another ISN in
@@ -112,6 +118,10 @@ use super::tcp::Flags;
 use super::wire::{HandoffAck, HandoffNack, HandoffReq, Terminate};
 use super::xlate::Xlate;
 
+/// The smallest back-end MSS the front-end asks clients to fit into
+/// (Linux's smallest path MTU, 552, less 40).
+pub const MIN_PMTU_MSS: u16 = 512;
+
 /// Most back-ends a flow remembers having tried ([`FeFlow::tried`]).
 pub const MAX_TRIED: usize = 4;
 
@@ -164,6 +174,11 @@ pub struct FeOutput<'b> {
     /// With `free`: the packet in hand is a new connection's SYN on the
     /// same 4-tuple; handle it with [`FeFlow::on_syn`] after freeing.
     pub restart: bool,
+    /// The packet in hand (dropped) is too big for the back-end's link:
+    /// send the client an ICMP "fragmentation needed" from the VIP,
+    /// quoting the packet as the client sent it, with this next-hop MTU
+    /// (`build::write_icmp_frag_needed`).
+    pub frag_needed: Option<u16>,
 }
 
 impl FeOutput<'_> {
@@ -238,6 +253,10 @@ pub struct FeFlow {
     client_closed: bool,
     /// After the handoff, the end of the client's sequence space seen.
     fwd_nxt: u32,
+    /// The MSS the back-end's stack announced (0: a local handoff, or
+    /// not handed off): the most a client segment may carry beyond 40
+    /// bytes of headers to reach it whole.
+    be_mss: u16,
     xlate: Xlate,
 }
 
@@ -298,6 +317,7 @@ impl FeFlow {
             handed_off: false,
             client_closed: false,
             fwd_nxt: 0,
+            be_mss: 0,
             xlate: Xlate::default(),
         };
         let synack = flow.synack(now_ms);
@@ -632,6 +652,16 @@ impl FeFlow {
     }
 
     fn forward(&mut self, seg: &Seg<'_>) -> FeOutput<'static> {
+        if self.be_mss > 0
+            && seg.pkt.ip.dont_fragment()
+            && seg.wire_size_over_40() > u32::from(self.be_mss)
+        {
+            return FeOutput {
+                verdict: Verdict::Drop,
+                frag_needed: Some(self.be_mss.saturating_add(40)),
+                ..FeOutput::default()
+            };
+        }
         let verdict = match self.xlate.fe_ingress(seg) {
             Ok(edits) => Verdict::Forward(edits),
             Err(_) => Verdict::Drop,
@@ -755,6 +785,15 @@ impl FeFlow {
         );
         self.handed_off = true;
         self.fwd_nxt = self.rcv_nxt;
+        // A local handoff crosses no link.
+        let local = self.target.addr == self.key.server.addr;
+        // Below what stacks take as a path MTU (Linux: 552) the client
+        // could not comply: no check then.
+        self.be_mss = if local || ack.be_opts.mss < MIN_PMTU_MSS {
+            0
+        } else {
+            ack.be_opts.mss
+        };
         self.state = FeState::Forwarding;
         self.last_seen = now_ms;
         FeOutput::default()

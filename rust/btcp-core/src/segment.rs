@@ -26,6 +26,10 @@ pub struct Seg<'p> {
     pub opts: TcpOptions,
     /// The packet, from the start of the IPv4 header.
     pub packet: &'p [u8],
+    /// For a GSO/GRO packet (several segments in one buffer), the payload
+    /// of each segment on the wire; 0 for a plain segment. The shell sets
+    /// it from the `sk_buff`.
+    pub gso_size: u32,
 }
 
 impl<'p> Seg<'p> {
@@ -41,7 +45,35 @@ impl<'p> Seg<'p> {
     /// A segment from an already classified packet.
     pub fn new(pkt: TcpPacket, packet: &'p [u8]) -> Seg<'p> {
         let opts = TcpOptions::parse(pkt.options(packet));
-        Seg { pkt, opts, packet }
+        Seg {
+            pkt,
+            opts,
+            packet,
+            gso_size: 0,
+        }
+    }
+
+    /// The largest packet this segment puts on the wire, beyond the
+    /// 40 bytes of IP and TCP headers without options: IP and TCP options
+    /// plus the payload of one wire segment (what a peer's MSS bounds).
+    pub fn wire_size_over_40(&self) -> u32 {
+        let each = if self.gso_size > 0 {
+            self.gso_size.min(self.payload_len())
+        } else {
+            self.payload_len()
+        };
+        let ip_opts = self
+            .pkt
+            .ip
+            .header_len()
+            .saturating_sub(ipv4::MIN_HEADER_LEN);
+        let tcp_opts = self
+            .pkt
+            .tcp
+            .header_len()
+            .saturating_sub(tcp::MIN_HEADER_LEN);
+        let opts = u32::try_from(ip_opts.saturating_add(tcp_opts)).unwrap_or(u32::MAX);
+        each.saturating_add(opts)
     }
 
     /// The sender.

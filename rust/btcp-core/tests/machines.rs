@@ -107,18 +107,20 @@ impl Fe {
     /// Handed off to node 2 (`B`, window scale 2, timestamps) and
     /// acknowledged: forwarding.
     fn forwarding(cfg: Config) -> Fe {
+        Fe::forwarding_to(cfg, B.addr, 1460)
+    }
+
+    /// Handed off to node 2 at `addr`, whose stack announced `be_mss`.
+    fn forwarding_to(cfg: Config, addr: u32, be_mss: u16) -> Fe {
         let mut fe = Fe::with_request(cfg);
-        let target = Target {
-            node: 2,
-            addr: B.addr,
-        };
+        let target = Target { node: 2, addr };
         fe.flow.handoff(target, &fe.buf, &fe.cfg, 3);
         let ack = HandoffAck {
             fe_flow_id: 5,
             be_node: 2,
             isn_be: 0x8000_0000,
             be_opts: SynOptions {
-                mss: 1460,
+                mss: be_mss,
                 wscale: Some(2),
                 sack_permitted: true,
                 timestamps: true,
@@ -552,6 +554,63 @@ fn nacks_lead_to_other_backends_a_bounded_number_of_times() {
     assert!(!out.dispatch);
     assert!(out.reply.unwrap().flags.rst());
     assert_eq!(fe.flow.state(), FeState::Linger);
+}
+
+/// A client segment bigger than the back-end's MSS allows, with DF set,
+/// is dropped and answered with ICMP "fragmentation needed" (MTU = the
+/// back-end's MSS + 40); segments that fit, segments without DF and local
+/// handoffs are forwarded. A GSO packet counts by its wire segments.
+#[test]
+fn segments_too_big_for_the_backend_get_frag_needed() {
+    let a = 0; // the ACK field does not matter here
+    let seq = ISN_C.wrapping_add(1 + REQ.len() as u32);
+    // 1228 payload + 12 timestamps = 1240: fits a 1240 MSS exactly.
+    let fits = vec![b'x'; 1228];
+    let big = vec![b'x'; 1229];
+    let data = client_seg(seq, a, Flags::ACK, Some((3000, 0)));
+    let mut fe = Fe::forwarding_to(cfg(), B.addr, 1240);
+    let p = bytes(&data, &big);
+    let out = fe
+        .flow
+        .on_segment(&Seg::parse(&p).unwrap(), &big, &mut fe.buf, &fe.cfg, 5);
+    assert_eq!((out.verdict, out.frag_needed), (Verdict::Drop, Some(1280)));
+    let p = bytes(&data, &fits);
+    let out = fe
+        .flow
+        .on_segment(&Seg::parse(&p).unwrap(), &fits, &mut fe.buf, &fe.cfg, 5);
+    assert!(matches!(out.verdict, Verdict::Forward(_)) && out.frag_needed.is_none());
+
+    // Without DF: forwarded as it is.
+    let mut p = bytes(&data, &big);
+    p[6] &= !0x40;
+    p[10..12].fill(0);
+    let c = csum::ipv4_header_checksum(&p[..20]).unwrap();
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    let out = fe
+        .flow
+        .on_segment(&Seg::parse(&p).unwrap(), &big, &mut fe.buf, &fe.cfg, 5);
+    assert!(matches!(out.verdict, Verdict::Forward(_)) && out.frag_needed.is_none());
+
+    // GSO: 4000 bytes in wire segments of 1228 fit; of 1229 do not.
+    let gso = vec![b'x'; 4000];
+    let p = bytes(&data, &gso);
+    for (size, fits) in [(1228, true), (1229, false)] {
+        let mut seg = Seg::parse(&p).unwrap();
+        seg.gso_size = size;
+        let out = fe.flow.on_segment(&seg, &gso, &mut fe.buf, &fe.cfg, 5);
+        assert_eq!(out.frag_needed.is_none(), fits, "gso_size {size}");
+    }
+
+    // A local handoff (to the VIP's own address) crosses no link; a MSS
+    // below what stacks take as a path MTU is not asked for.
+    for (addr, mss) in [(V.addr, 1240), (B.addr, 400)] {
+        let mut fe = Fe::forwarding_to(cfg(), addr, mss);
+        let p = bytes(&data, &big);
+        let out = fe
+            .flow
+            .on_segment(&Seg::parse(&p).unwrap(), &big, &mut fe.buf, &fe.cfg, 5);
+        assert!(matches!(out.verdict, Verdict::Forward(_)) && out.frag_needed.is_none());
+    }
 }
 
 #[test]

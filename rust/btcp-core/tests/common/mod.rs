@@ -591,6 +591,9 @@ pub enum Event {
     /// A control frame arriving at the back-end / front-end.
     CtrlToBe(Vec<u8>),
     CtrlToFe(Vec<u8>),
+    /// An ICMP "fragmentation needed" from the front-end arriving at the
+    /// client: its path MTU drops to this (see `split_to_mtu`).
+    PmtuToClient(u16),
 }
 
 pub struct FeEntry {
@@ -629,6 +632,9 @@ pub struct Stats {
     /// Client segments forwarded to the back-end stack whose payload is
     /// larger than the MSS that stack announced.
     pub oversize_to_be: usize,
+    /// ICMP "fragmentation needed" errors the client got from the
+    /// front-end.
+    pub frag_needed: usize,
     /// Segments the front-end crafted for the client, by flags.
     pub fe_replies: Vec<Flags>,
     /// Segments the back-end crafted for the client (aborts).
@@ -679,6 +685,8 @@ pub struct Net {
     pub client_mss: Option<u16>,
     /// The client's highest sequence number sent + 1.
     pub client_snd_max: u32,
+    /// The client's path MTU to the VIP, once an ICMP lowered it.
+    pub client_pmtu: Option<usize>,
     /// Highest client data sequence number to reach the front-end + 1.
     fe_data_max: Option<u32>,
     /// The front-end's SYN/ACK sequence number (ISN_f).
@@ -769,6 +777,7 @@ impl Net {
             client_isn: None,
             client_mss: None,
             client_snd_max: 0,
+            client_pmtu: None,
             fe_data_max: None,
             fe_isn: None,
             to_client_snd_max: None,
@@ -879,6 +888,17 @@ impl Net {
                 pkt = m(pkt);
             }
         }
+        match self.client_pmtu {
+            Some(pmtu) if pkt.len() > pmtu => {
+                for p in split_to_mtu(&pkt, pmtu) {
+                    self.client_out_one(p);
+                }
+            }
+            _ => self.client_out_one(pkt),
+        }
+    }
+
+    fn client_out_one(&mut self, pkt: Vec<u8>) {
         trace(self.t, "client out", &pkt);
         let seg = Seg::parse(&pkt).expect("client sends TCP");
         assert_eq!(
@@ -1120,8 +1140,16 @@ impl Net {
             to_backend,
             dispatch,
             free,
+            frag_needed,
             ..
         } = out;
+        if let (Some(mtu), Some(p)) = (frag_needed, pkt.as_ref()) {
+            assert_eq!(verdict, Verdict::Drop, "a packet too big is not forwarded");
+            let mut icmp = [0u8; 128];
+            btcp_core::build::write_icmp_frag_needed(&mut icmp, V, C, mtu, p)
+                .expect("an ICMP error quoting the packet");
+            self.send(None, CLIENT_LINK_MS, Event::PmtuToClient(mtu));
+        }
         if let Some(s) = to_backend {
             let delay = if self.sc.local { 0 } else { FE_BE_LINK_MS };
             self.send(None, delay, Event::ToBe(write(&s, &[])));
@@ -1510,6 +1538,11 @@ impl Net {
                 Event::ToBe(p) => self.be_ingress(p),
                 Event::CtrlToBe(f) => self.be_ctrl(f),
                 Event::CtrlToFe(f) => self.fe_ctrl(f),
+                Event::PmtuToClient(mtu) => {
+                    self.stats.frag_needed += 1;
+                    let mtu = usize::from(mtu);
+                    self.client_pmtu = Some(self.client_pmtu.map_or(mtu, |m| m.min(mtu)));
+                }
             }
         }
         for _ in 0..2 {
@@ -1599,6 +1632,48 @@ pub fn client_point(seg: &Seg<'_>) -> Point {
 }
 
 /// With `BTCP_SIM_TRACE` set, prints one line per packet.
+/// The client's segment `pkt` cut into segments of at most `mtu` bytes,
+/// as a stack that learnt that path MTU would send it (smoltcp has no
+/// path MTU discovery: its segment size comes from the interface's MTU,
+/// fixed when the interface is made). The pieces keep the headers and
+/// timestamps; PSH and FIN ride on the last. SACK blocks are not kept
+/// (the scenarios that use this send data, not SACKs).
+fn split_to_mtu(pkt: &[u8], mtu: usize) -> Vec<Vec<u8>> {
+    let seg = Seg::parse(pkt).unwrap();
+    let off = seg.pkt.payload_offset;
+    let payload = &pkt[off..off + seg.payload_len() as usize];
+    let head = off;
+    if payload.is_empty() || head >= mtu {
+        return vec![pkt.to_vec()];
+    }
+    let f = seg.flags();
+    let last_flags = f;
+    let mid_flags = Flags(f.0 & !(Flags::FIN.0 | Flags::PSH.0));
+    let chunks: Vec<&[u8]> = payload.chunks(mtu - head).collect();
+    let n = chunks.len();
+    let mut seq = seg.seq();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let out = OutSegment {
+                src: seg.src(),
+                dst: seg.dst(),
+                seq,
+                ack: seg.ack(),
+                flags: if i + 1 == n { last_flags } else { mid_flags },
+                window: seg.window(),
+                ts: seg.timestamps(),
+                payload_off: 0,
+                payload_len: c.len() as u32,
+                ..OutSegment::default()
+            };
+            seq = seq.wrapping_add(c.len() as u32);
+            write(&out, c)
+        })
+        .collect()
+}
+
 pub fn trace(t: u64, what: &str, p: &[u8]) {
     if std::env::var_os("BTCP_SIM_TRACE").is_none() {
         return;
