@@ -109,7 +109,9 @@ for m in "${LAB_MODULES[@]}"; do
 done
 
 say "running $LAB_SCRIPT ${LAB_ARGS[*]}"
-export LAB_ROOT LAB_OUT
+# LAB_LOAD=${LAB_LOAD:-full}: older lab.env files have none.
+LAB_LOAD=${LAB_LOAD:-full}
+export LAB_ROOT LAB_OUT LAB_LOAD
 cd "$LAB_ROOT" || fail "cannot cd to $LAB_ROOT"
 run=("$LAB_SCRIPT" "${LAB_ARGS[@]}")
 [ -x "$LAB_SCRIPT" ] || run=(bash "${run[@]}")

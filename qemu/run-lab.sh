@@ -4,7 +4,8 @@
 #
 #   qemu/run-lab.sh [--kernel BZIMAGE] [--modules "a.ko b.ko"] [--mem 2G]
 #                   [--cpus 2] [--timeout SECS] [--append "KARGS"]
-#                   [--keep-modules] [--quiet] --out DIR SCRIPT [ARGS...]
+#                   [--keep-modules] [--quiet] [--load full|light]
+#                   --out DIR SCRIPT [ARGS...]
 #
 # The guest's root is the host's own root, shared read-only over 9p (as
 # virtme-ng does), so host binaries and the same absolute paths work inside.
@@ -24,7 +25,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 
-usage() { sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 die() { echo "run-lab: $*" >&2; exit 2; }
 
 kernel=${BTCP_BZIMAGE:-}
@@ -35,6 +36,9 @@ timeout=600
 append=""
 keep_modules=0
 quiet=0
+# light: the test scripts' load runs (wrk, ab) are shorter and narrower,
+# for slow guests (the debug kernel); what they check stays the same.
+load=${BTCP_LAB_LOAD:-full}
 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
     --append) append=$2; shift 2 ;;
     --keep-modules) keep_modules=1; shift ;;
     --quiet) quiet=1; shift ;;
+    --load) load=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     -h|--help) usage ;;
     --) shift; break ;;
@@ -56,6 +61,7 @@ done
 [ -n "$out" ] || die "--out DIR is required"
 [ $# -ge 1 ] || die "no SCRIPT given"
 [[ "$timeout" =~ ^[0-9]+$ ]] || die "--timeout wants seconds"
+case $load in full | light) ;; *) die "--load wants full or light" ;; esac
 
 # A relative SCRIPT is taken from the caller's directory, else from the
 # project root, so `qemu/run-lab.sh ... tests/lab/smoke.sh` works from both.
@@ -93,8 +99,8 @@ rm -f "$out"/{status,console.log,script.log,dmesg.log,kmemleak.log,qemu.log,lab.
 {
   echo "# written by run-lab.sh for guest-init.sh"
   LAB_ROOT=$root LAB_OUT=$out LAB_SCRIPT=$script LAB_KEEP_MODULES=$keep_modules
-  LAB_ARGS=("$@") LAB_MODULES=("${mods[@]}")
-  declare -p LAB_ROOT LAB_OUT LAB_SCRIPT LAB_KEEP_MODULES LAB_ARGS LAB_MODULES
+  LAB_ARGS=("$@") LAB_MODULES=("${mods[@]}") LAB_LOAD=$load
+  declare -p LAB_ROOT LAB_OUT LAB_SCRIPT LAB_KEEP_MODULES LAB_ARGS LAB_MODULES LAB_LOAD
 } >"$out/lab.env"
 
 # msize: bigger 9p messages make exec and large reads over the share faster.

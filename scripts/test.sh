@@ -64,6 +64,13 @@ stage lab-remote lab lab-remote tests/lab/handoff_remote.sh "$root/btcp.ko"
 stage lab-reuse lab lab-reuse tests/lab/reuse.sh "$root/btcp.ko"
 stage lab-btcpctl lab lab-btcpctl tests/lab/btcpctl.sh "$root/btcp.ko"
 stage lab-pools lab lab-pools tests/lab/pools.sh "$root/btcp.ko"
+# The fault matrix (make test-faults): netem, one-packet drops, request
+# shapes, options, MTU, slow readers, hand-made packets; one boot.
+stage lab-faults bash scripts/test-faults.sh
+# The lab suite again on the debug kernel (make test-debug): KASAN,
+# lockdep, kmemleak; the kernel is built once and cached like the lab's.
+stage kernel-debug env KVARIANT=debug bash scripts/kernel.sh
+stage lab-debug bash scripts/test-debug.sh
 
 echo
 echo "=== summary (logs in $out)"

@@ -181,10 +181,12 @@ if [ "$(ctl fe stats | awk '{ print $1 }')" = "$(in_ns fe awk '{ print $1 }' /pr
 else bad stats "$(ctl fe stats 2>&1 | head -5 | tr '\n' '|')"; fi
 
 # --- flows: a dump, in chunks of whole lines. Closed flows linger 30 s
-# here, so 800 connections leave more than one message's worth (a dump
+# here (120 s on a slow guest: 800 connections may take longer than 30 s
+# there), so 800 connections leave more than one message's worth (a dump
 # message is at most 32 KiB).
-ctl fe set linger-ms 30000 && ctl be2 set linger-ms 30000
-ab_out=$(in_ns client timeout 120 ab -q -n 800 -c 8 -s 10 "http://$vip/small/1k.bin" 2>&1)
+linger=$(by_load 30000 120000)
+ctl fe set linger-ms "$linger" && ctl be2 set linger-ms "$linger"
+ab_out=$(in_ns client timeout "$(by_load 120 600)" ab -q -n 800 -c "$(by_load 8 16)" -s 30 "http://$vip/small/1k.bin" 2>&1)
 ctl fe flows >"$tmp/flows"
 in_ns fe cat /proc/net/btcp/flows >"$tmp/proc-flows"
 fe_n=$(awk '$1 == "fe_flows" { print $2 }' "$tmp/flows")
@@ -230,7 +232,8 @@ if [ "$unloaded" = 1 ]; then ok unload-with-commands-running; else bad unload-wi
 out=$(ctl fe show 2>&1); rc=$?
 if [ "$rc" = 1 ] && [[ "$out" == *"btcp module is not loaded"* ]]; then ok "not-loaded ($out)"
 else bad not-loaded "rc $rc: $out"; fi
-if [ -f "$root/btcp.ko" ] && insmod "$root/btcp.ko"; then
+ko=$(lab_module btcp.ko)
+if [ -n "$ko" ] && insmod "$ko"; then
   if [ "$(ctl fe save)" = "$empty" ]; then ok reloaded-empty; else bad reloaded-empty "$(ctl fe save 2>&1 | tr '\n' '|')"; fi
-else bad reload "insmod $root/btcp.ko failed"; fi
+else bad reload "insmod '$ko' failed"; fi
 summary btcpctl

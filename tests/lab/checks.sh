@@ -6,3 +6,14 @@ passed=0 failed=0
 ok() { echo "ok $1"; passed=$((passed + 1)); }
 bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
 summary() { echo "${1:+$1: }$passed passed, $failed failed"; [ "$failed" = 0 ]; }
+# lab_module NAME.ko: the path of the module run-lab.sh was given by that
+# name (the one built for the running kernel), for tests that reload it.
+lab_module() {
+  local m LAB_MODULES=()
+  # shellcheck disable=SC1091 # written by run-lab.sh
+  source "$LAB_OUT/lab.env"
+  for m in "${LAB_MODULES[@]}"; do [ "${m##*/}" = "$1" ] && echo "$m"; done
+}
+# by_load FULL LIGHT: FULL, or LIGHT when run-lab.sh ran with --load light
+# (slow guests: shorter, narrower load runs; the same checks).
+by_load() { if [ "${LAB_LOAD:-full}" = light ]; then echo "$2"; else echo "$1"; fi; }

@@ -66,7 +66,7 @@ else bad non-service-untouched "body '$got', handoffs $before -> $(stat handoffs
 # --- load: keep-alive and Connection: close, bounded in time
 for mode in keepalive close; do
   hdr=(); [ "$mode" = close ] && hdr=(-H "Connection: close")
-  in_ns client wrk -t1 -c50 -d8s --timeout 10s "${hdr[@]}" "http://$vip/small/1k.bin" >"$tmp/wrk" 2>&1
+  in_ns client wrk -t1 -c"$(by_load 50 8)" -d"$(by_load 8 3)"s --timeout "$(by_load 10 30)"s "${hdr[@]}" "http://$vip/small/1k.bin" >"$tmp/wrk" 2>&1
   reqs=$(awk '/requests in/ { print $1 }' "$tmp/wrk")
   if [ "${reqs:-0}" -gt 0 ] && ! grep -q -e 'Socket errors' -e 'Non-2xx' "$tmp/wrk"; then
     ok "wrk-$mode ($reqs requests, $(awk '/Requests\/sec/ { print $2 }' "$tmp/wrk") req/s, no errors)"

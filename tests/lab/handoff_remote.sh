@@ -74,10 +74,11 @@ if grep -q '/big/64m.bin' "$("$lab/nginx.sh" log be2)" && ! grep -q '/big/' "$("
   ok "content-routing"; else bad content-routing "/big/ not only on be2"; fi
 
 # Load through the remote handoff, both connection modes: 50 connections
-# for 20 s each, with zero errors, zero timeouts, zero non-2xx.
+# for 20 s each (8 for 4 s with --load light), with zero errors, zero
+# timeouts, zero non-2xx.
 for mode in keepalive close; do
   hdr=(); [ "$mode" = close ] && hdr=(-H "Connection: close")
-  in_ns client wrk -t2 -c50 -d20s --timeout 10s "${hdr[@]}" "http://$vip/small/1k.bin" >"$tmp/wrk" 2>&1
+  in_ns client wrk -t"$(by_load 2 1)" -c"$(by_load 50 8)" -d"$(by_load 20 4)"s --timeout "$(by_load 10 30)"s "${hdr[@]}" "http://$vip/small/1k.bin" >"$tmp/wrk" 2>&1
   reqs=$(awk '/requests in/ { print $1 }' "$tmp/wrk")
   errs=$(grep -E 'Socket errors|Non-2xx' "$tmp/wrk" | tr '\n' ' ')
   if [ "${reqs:-0}" -gt 0 ] && [ -z "$errs" ]; then ok "wrk-$mode ($reqs requests, $(awk '/Requests\/sec/ { print $2 }' "$tmp/wrk") req/s)"

@@ -42,28 +42,31 @@ for p in "img/a.jpg be1" "video/b.mp4 be2" "api/c be3"; do
   else bad "partition-/$1-on-$2" "HTTP $code; $2 log count $before -> $(served "$2" "/$1")"; fi
 done
 
-# --- the replicated pool: smooth WRR, equal weights: 40 requests, 10 each,
-# the front-end's share served by its own nginx (local handoff)
-for i in $(seq 40); do get "$vip" "/static/$i" >/dev/null; done
+# --- the replicated pool: smooth WRR, equal weights: 40 requests (8 with
+# --load light), a quarter each, the front-end's share served by its own
+# nginx (local handoff)
+nreq=$(by_load 40 8)
+for i in $(seq "$nreq"); do get "$vip" "/static/$i" >/dev/null; done
 counts=""; even=1
-for n in "${nodes[@]}"; do c=$(served "$n" "/static/"); counts+="$n=$c "; [ "$c" = 10 ] || even=0; done
+for n in "${nodes[@]}"; do c=$(served "$n" "/static/"); counts+="$n=$c "; [ "$c" = $((nreq / 4)) ] || even=0; done
 if [ "$even" = 1 ]; then ok "static-pool-wrr ($counts)"; else bad static-pool-wrr "$counts"; fi
-if [ "$(in_ns fe awk '$1 == "handoffs_local" { print $2 }' /proc/net/btcp/counters)" -ge 10 ]; then
+if [ "$(in_ns fe awk '$1 == "handoffs_local" { print $2 }' /proc/net/btcp/counters)" -ge $((nreq / 4)) ]; then
   ok "fe-serves-its-share-locally"
 else bad fe-serves-its-share-locally "handoffs_local $(in_ns fe awk '$1 == "handoffs_local" { print $2 }' /proc/net/btcp/counters)"; fi
 
-# --- weights: be3 weight 3, the others 1: 60 requests -> be3 gets 30
+# --- weights: be3 weight 3, the others 1: 60 requests (12) -> be3 gets half
 ctl node set 4 --weight 3 || bad weight-set "btcpctl node set failed"
 declare -A b=(); for n in "${nodes[@]}"; do b[$n]=$(served "$n" "/static/"); done
-for i in $(seq 60); do get "$vip" "/static/w$i" >/dev/null; done
+nreq=$(by_load 60 12)
+for i in $(seq "$nreq"); do get "$vip" "/static/w$i" >/dev/null; done
 d3=$(( $(served be3 "/static/") - b[be3] )); d1=$(( $(served be1 "/static/") - b[be1] ))
-if [ "$d3" = 30 ] && [ "$d1" = 10 ]; then ok "static-pool-weights (be3 $d3 of 60, be1 $d1)"
-else bad static-pool-weights "be3 $d3, be1 $d1 of 60"; fi
+if [ "$d3" = $((nreq / 2)) ] && [ "$d1" = $((nreq / 6)) ]; then ok "static-pool-weights (be3 $d3 of $nreq, be1 $d1)"
+else bad static-pool-weights "be3 $d3, be1 $d1 of $nreq"; fi
 ctl node set 4 --weight 1
 
 # --- drain be2 under load (Connection: close, so every request is a new
 # handoff): no client error, no new /static/ on be2 once it drains
-in_ns client wrk -t1 -c20 -d8s --timeout 10s -H "Connection: close" "http://$vip/static/load" >/tmp/wrk-drain 2>&1 &
+in_ns client wrk -t1 -c"$(by_load 20 6)" -d8s --timeout "$(by_load 10 30)"s -H "Connection: close" "http://$vip/static/load" >/tmp/wrk-drain 2>&1 &
 wrk=$!
 sleep 3
 ctl node set 3 --state drain

@@ -31,6 +31,8 @@ in_ns client sysctl -qw net.ipv4.ip_local_port_range="40000 40031"
 # client's TIME-WAIT; reuse those too (timestamps guard them, RFC 6191),
 # as load generators do.
 in_ns client sysctl -qw net.ipv4.tcp_tw_reuse=1
+# Requests per run: each port is reused about nreq/32 times.
+nreq=$(by_load 2000 240)
 
 for mode in local remote; do
   node=1; [ "$mode" = remote ] && node=2
@@ -42,15 +44,15 @@ for mode in local remote; do
     in_ns client timeout 200 tcpdump -i eth0 -nn -w "$LAB_OUT/client-$mode.pcap" tcp port 80 2>/dev/null &
     sleep 1
   fi
-  out=$(in_ns client timeout 120 ab -q -r -n 2000 -c 4 -s 5 "http://$vip/small/1k.bin" 2>&1)
+  out=$(in_ns client timeout "$(by_load 120 600)" ab -q -r -n "$nreq" -c 4 -s 5 "http://$vip/small/1k.bin" 2>&1)
   done_=$(awk '/^Complete requests/ { print $3 }' <<<"$out")
   failed=$(awk '/^Failed requests/ { print $3 }' <<<"$out")
   non2xx=$(awk '/^Non-2xx/ { print $3 }' <<<"$out")
   rps=$(awk '/^Requests per second/ { print $4 }' <<<"$out")
   synre=$(( $(nstat_client TcpExtTCPSynRetrans) - r0 ))
   acks=$(( $(stat fe handoff_acks) - h0 ))
-  if [ "${done_:-0}" = 2000 ] && [ "${failed:-1}" = 0 ] && [ -z "$non2xx" ] && [ "$synre" = 0 ]; then
-    ok "reuse-$mode (2000 requests over 32 ports, $rps req/s, $acks handoffs acked, 0 SYN retransmits)"
+  if [ "${done_:-0}" = "$nreq" ] && [ "${failed:-1}" = 0 ] && [ -z "$non2xx" ] && [ "$synre" = 0 ]; then
+    ok "reuse-$mode ($nreq requests over 32 ports, $rps req/s, $acks handoffs acked, 0 SYN retransmits)"
   else
     bad "reuse-$mode" "complete ${done_:-?} failed ${failed:-?} non2xx ${non2xx:-0} syn-retrans $synre acks $acks: $(tail -5 <<<"$out" | tr '\n' ' ')"
   fi

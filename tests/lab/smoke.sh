@@ -141,10 +141,7 @@ if [ -e /proc/net/btcp/counters ]; then
 
   # Unload while a download runs through every hook of the client and be1:
   # the transfer must finish intact, and the module must come back.
-  # shellcheck disable=SC1091 # written by run-lab.sh
-  source "$LAB_OUT/lab.env"
-  ko=""
-  for m in "${LAB_MODULES[@]}"; do [ "$(basename "$m")" = btcp.ko ] && ko=$m; done
+  ko=$(lab_module btcp.ko)
   in_ns client curl -sS --noproxy '*' --fail --max-time 120 --limit-rate 16M \
     -o "$tmp/unload.bin" "http://$(ns_ip be1)/big/64m.bin" 2>"$tmp/unload.err" &
   dl=$!

@@ -22,17 +22,15 @@ for n in fe be1; do
 done
 vip=$LAB_VIP
 stat() { in_ns "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/btcp/counters; }
-# shellcheck disable=SC1091 # written by run-lab.sh
-source "$LAB_OUT/lab.env"
-ko=""
-for m in "${LAB_MODULES[@]}"; do [ "$(basename "$m")" = btcp.ko ] && ko=$m; done
+ko=$(lab_module btcp.ko)
 
 configure() {
   cluster_config "/small/=1,default=2" "linger-ms 1500" && cluster_wait_up
 }
 load() { # seconds: two wrk runs, local (/small/ served by fe) and remote
-  in_ns client wrk -t1 -c20 -d"$1"s --timeout 3s -H "Connection: close" "http://$vip/small/1k.bin" >/tmp/wrk-local 2>&1 &
-  in_ns client wrk -t1 -c20 -d"$1"s --timeout 3s "http://$vip/whoami.txt" >/tmp/wrk-remote 2>&1 &
+  local c; c=$(by_load 20 6)
+  in_ns client wrk -t1 -c"$c" -d"$1"s --timeout 3s -H "Connection: close" "http://$vip/small/1k.bin" >/tmp/wrk-local 2>&1 &
+  in_ns client wrk -t1 -c"$c" -d"$1"s --timeout 3s "http://$vip/whoami.txt" >/tmp/wrk-remote 2>&1 &
 }
 
 if configure; then ok cluster-up; else bad cluster-up "control channel not up"; fi
