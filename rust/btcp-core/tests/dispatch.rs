@@ -53,6 +53,21 @@ fn node(d: &mut Dispatcher, cfg: &NodeConfig, req: &str) -> u16 {
     pick(d, cfg, req).unwrap().node
 }
 
+/// The node for `GET path` (host `h`) at `now` with these loads, everyone
+/// usable, nothing tried.
+fn node_under_load(
+    d: &mut Dispatcher,
+    cfg: &NodeConfig,
+    path: &str,
+    load: &HashMap<u16, u32>,
+    now: u64,
+) -> u16 {
+    let r = get("h", path);
+    let r = Request::parse(r.as_bytes(), DEFAULT_HEAD_LIMIT);
+    let loads = |n| load.get(&n).copied().unwrap_or(0);
+    d.pick(cfg, &r, loads, |_| true, &[], now).unwrap().node
+}
+
 #[test]
 fn size_fits_one_allocation() {
     // Reported in dispatch.rs's docs: 47,008 bytes on x86-64.
@@ -286,18 +301,7 @@ fn lard_keeps_targets_and_moves_them_under_load() {
     let mut d = fresh(&c);
     let mut load: HashMap<u16, u32> = HashMap::new();
     let go = |d: &mut Dispatcher, path: &str, load: &HashMap<u16, u32>, now| {
-        let r = get("h", path);
-        let r = Request::parse(r.as_bytes(), DEFAULT_HEAD_LIMIT);
-        d.pick(
-            &c,
-            &r,
-            |n| load.get(&n).copied().unwrap_or(0),
-            |_| true,
-            &[],
-            now,
-        )
-        .unwrap()
-        .node
+        node_under_load(d, &c, path, load, now)
     };
     let a = go(&mut d, "/a", &load, 0);
     *load.entry(a).or_default() += 1;
@@ -324,20 +328,7 @@ fn lard_uses_each_pools_thresholds() {
     );
     let mut d = fresh(&c);
     let mut load: HashMap<u16, u32> = HashMap::new();
-    let mut go = |path: &str, load: &HashMap<u16, u32>| {
-        let r = get("h", path);
-        let r = Request::parse(r.as_bytes(), DEFAULT_HEAD_LIMIT);
-        d.pick(
-            &c,
-            &r,
-            |n| load.get(&n).copied().unwrap_or(0),
-            |_| true,
-            &[],
-            0,
-        )
-        .unwrap()
-        .node
-    };
+    let mut go = |path: &str, load: &HashMap<u16, u32>| node_under_load(&mut d, &c, path, load, 0);
     let a = go("/low/x", &load);
     assert_eq!(
         go("/std/x", &load),
@@ -357,18 +348,7 @@ fn lard_r_grows_a_set_under_load() {
     let mut d = fresh(&c);
     let mut load: HashMap<u16, u32> = HashMap::new();
     let go = |d: &mut Dispatcher, load: &HashMap<u16, u32>, now| {
-        let r = get("h", "/hot");
-        let r = Request::parse(r.as_bytes(), DEFAULT_HEAD_LIMIT);
-        d.pick(
-            &c,
-            &r,
-            |n| load.get(&n).copied().unwrap_or(0),
-            |_| true,
-            &[],
-            now,
-        )
-        .unwrap()
-        .node
+        node_under_load(d, &c, "/hot", load, now)
     };
     let first = go(&mut d, &load, 0);
     load.insert(first, 70);
