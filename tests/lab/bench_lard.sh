@@ -2,7 +2,8 @@
 # Guest script for `make bench-lard` (not a test): LARD/R against weighted
 # round-robin (issue 5, item 8). Three back-ends run a server whose cache
 # holds a quarter of the content tree (tests/lab/lard/cacheserver.py: an
-# LRU of file bodies, a miss costs simulated disk time); the client asks
+# LRU of file bodies, a miss costs 100 ms on a disk that serves one miss at
+# a time: disk-bound back-ends, as in the paper); the client asks
 # for files with Zipf popularity through the VIP (wrk + lard/zipf.lua).
 # For each policy: requests/s and each back-end's cache hit ratio.
 set -uo pipefail
@@ -13,7 +14,7 @@ source "$lab/topology.sh"
 # shellcheck source=SCRIPTDIR/../../qemu/cluster.sh
 source "$lab/cluster.sh"
 files=${LARD_FILES:-400} size=${LARD_SIZE:-65536}
-tree=$((files * size)) cache=$((files * size / 4)) miss_ms=${LARD_MISS_MS:-10}
+tree=$((files * size)) cache=$((files * size / 4)) miss_ms=${LARD_MISS_MS:-100}
 secs=${LARD_SECS:-20} conns=${LARD_CONNS:-16}
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null; topology_down; }

@@ -3,9 +3,10 @@
 
 It serves files under ROOT like a static server whose working set does not
 fit its memory: an LRU cache of CACHE_BYTES holds file bodies; a miss
-costs MISS_MS of simulated disk time (the lab guest has no cgroups to
-limit a real server's page cache, and its disk is the host's page cache
-anyway) and then enters the cache. GET /_stats answers
+costs MISS_MS of simulated disk time on a disk that serves one miss at a
+time, as the disk-bound back-ends of the LARD paper do (the lab guest has
+no cgroups to limit a real server's page cache, and its disk is the
+host's page cache anyway), and then enters the cache. GET /_stats answers
 "hits N misses N bytes N" and POST-less GET /_reset empties cache and
 counters. Threaded, HTTP/1.1 keep-alive.
 
@@ -20,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 addr, port, root, cache_bytes, miss_ms = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
 lock = threading.Lock()
+disk = threading.Lock()  # one miss at a time
 cache = collections.OrderedDict()  # path -> bytes, oldest first
 state = {"bytes": 0, "hits": 0, "misses": 0}
 
@@ -32,9 +34,10 @@ def lookup(path):
             state["hits"] += 1
             return body
         state["misses"] += 1
-    time.sleep(miss_ms / 1000.0)  # the disk
-    with open(os.path.join(root, path.lstrip("/")), "rb") as f:
-        body = f.read()
+    with disk:
+        time.sleep(miss_ms / 1000.0)
+        with open(os.path.join(root, path.lstrip("/")), "rb") as f:
+            body = f.read()
     with lock:
         if path not in cache and len(body) <= cache_bytes:
             cache[path] = body
