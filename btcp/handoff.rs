@@ -386,10 +386,9 @@ impl Handoff {
         let Some(h) = headers(skb, &mut hbuf) else {
             return Verdict::Accept;
         };
-        let Some(mut seg) = Seg::parse(h) else {
+        let Some(seg) = Seg::parse(h) else {
             return self.not_a_segment(h);
         };
-        seg.gso_size = skb.gso_size();
         let key = seg.key_from_client();
         let now = now_ms();
         let mut sends = Sends::default();
@@ -795,6 +794,13 @@ impl Handoff {
         } else {
             &[]
         };
+        // Handed off: a GRO packet's wire segments are what must fit the
+        // back-end's MSS.
+        let mut seg = *seg;
+        if e.flow.xlate().is_some() {
+            seg.gso_size = skb.gso_size();
+        }
+        let seg = &seg;
         let out = e.flow.on_segment(seg, payload, &mut e.buf[..], &core, now);
         let (verdict, restart) = (out.verdict, out.restart);
         if let Some(mtu) = out.frag_needed {

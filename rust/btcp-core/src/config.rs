@@ -137,6 +137,11 @@ impl Policy {
     pub fn parse(s: &str) -> Option<Policy> {
         Policy::ALL.into_iter().find(|p| p.as_str() == s)
     }
+
+    /// LARD or LARD/R: the policies that use a pool's LARD thresholds.
+    pub const fn is_lard(self) -> bool {
+        matches!(self, Policy::Lard | Policy::LardR)
+    }
 }
 
 impl fmt::Display for Policy {
@@ -207,8 +212,7 @@ impl Pool {
     /// [`ConfigErrorKind::BadLard`] unless the policy is `lard` or
     /// `lard-r` (or `lard` is the default) and `t_low < t_high`.
     pub fn with_lard(mut self, lard: LardParams) -> Result<Pool, ConfigErrorKind> {
-        let is_lard = matches!(self.policy, Policy::Lard | Policy::LardR);
-        if (!is_lard && lard != LardParams::DEFAULT) || lard.t_low >= lard.t_high {
+        if (!self.policy.is_lard() && lard != LardParams::DEFAULT) || lard.t_low >= lard.t_high {
             return Err(ConfigErrorKind::BadLard);
         }
         self.lard = lard;

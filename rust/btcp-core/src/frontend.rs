@@ -785,11 +785,9 @@ impl FeFlow {
         );
         self.handed_off = true;
         self.fwd_nxt = self.rcv_nxt;
-        // A local handoff crosses no link.
-        let local = self.target.addr == self.key.server.addr;
-        // Below what stacks take as a path MTU (Linux: 552) the client
-        // could not comply: no check then.
-        self.be_mss = if local || ack.be_opts.mss < MIN_PMTU_MSS {
+        // A local handoff crosses no link. Below what stacks take as a
+        // path MTU (Linux: 552) the client could not comply: no check then.
+        self.be_mss = if self.xlate.is_local() || ack.be_opts.mss < MIN_PMTU_MSS {
             0
         } else {
             ack.be_opts.mss

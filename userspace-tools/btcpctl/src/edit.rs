@@ -551,7 +551,7 @@ impl LardOpts {
 /// `pool` with thresholds `lard`, or a message saying what is wrong.
 fn with_lard(pool: Pool, lard: LardParams) -> Result<Pool, EditError> {
     let name = pool.name;
-    if !matches!(pool.policy, Policy::Lard | Policy::LardR) && lard != LardParams::DEFAULT {
+    if !pool.policy.is_lard() && lard != LardParams::DEFAULT {
         return err(format!(
             "bad pool {name}: --t-low, --t-high and --k-ms are for lard and lard-r pools"
         ));
@@ -617,7 +617,7 @@ pub fn pool_set(
     };
     let pool =
         Pool::new(name, policy, &ids).map_err(|e| EditError(format!("bad pool {name}: {e:?}")))?;
-    let base = if matches!(policy, Policy::Lard | Policy::LardR) {
+    let base = if policy.is_lard() {
         old.lard
     } else {
         LardParams::DEFAULT
@@ -650,7 +650,7 @@ pub fn pool_list(cfg: &NodeConfig) -> String {
         .map(|p| {
             let ids: Vec<String> = p.members().iter().map(u16::to_string).collect();
             let mut line = format!("{} {} {}", p.name, p.policy, ids.join(","));
-            if matches!(p.policy, Policy::Lard | Policy::LardR) {
+            if p.policy.is_lard() {
                 let l = p.lard;
                 line += &format!(" t-low {} t-high {} k-ms {}", l.t_low, l.t_high, l.k_ms);
             }
