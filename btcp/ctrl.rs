@@ -39,6 +39,13 @@ const HEARTBEAT_MS: u64 = 1_000;
 /// not) gets no new handoffs; after our connection to it comes up it has
 /// this long to speak first.
 const SILENT_MS: u64 = 5_000;
+/// Our connection to a peer is given up (and redialled) once what we sent
+/// has gone unacknowledged this long. Heartbeats keep data in flight, so
+/// a cut link is noticed within this time; without it TCP would back its
+/// retransmissions off exponentially, and after an outage of T seconds the
+/// peer could stay silent for up to T more (120 s at most) once the link
+/// came back.
+const USER_TIMEOUT_MS: u32 = 5_000;
 
 struct Outbound {
     id: u16,
@@ -431,6 +438,7 @@ impl Inner {
             let Ok(k) = net.kicker() else { continue };
             if let Ok(s) = KernelSocket::connect_with_callback(net, p.addr, setup.port, k) {
                 s.set_nodelay();
+                s.set_user_timeout(USER_TIMEOUT_MS);
                 p.sock = Some(s);
                 p.connected_ms = now;
             }

@@ -277,6 +277,12 @@ void btcp_sock_set_nodelay(struct btcp_sock *bs)
 	tcp_sock_set_nodelay(bs->sock->sk);
 }
 
+void btcp_sock_set_user_timeout(struct btcp_sock *bs, unsigned int ms)
+{
+	/* Only fails for a negative value, which a u32 clamped to INT_MAX is not. */
+	tcp_sock_set_user_timeout(bs->sock->sk, min_t(unsigned int, ms, INT_MAX));
+}
+
 int btcp_sock_shutdown(struct btcp_sock *bs, int how)
 {
 	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)

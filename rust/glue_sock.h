@@ -106,6 +106,10 @@ int btcp_sock_recv(struct btcp_sock *bs, void *buf, size_t len);
 /* Sets TCP_NODELAY. */
 void btcp_sock_set_nodelay(struct btcp_sock *bs);
 
+/* Sets TCP_USER_TIMEOUT: the connection is aborted (ETIMEDOUT) once sent
+ * data, or its SYN, has gone unacknowledged for ms milliseconds. */
+void btcp_sock_set_user_timeout(struct btcp_sock *bs, unsigned int ms);
+
 /* kernel_sock_shutdown(): how is SHUT_RD (0), SHUT_WR (1) or SHUT_RDWR (2). */
 int btcp_sock_shutdown(struct btcp_sock *bs, int how);
 

@@ -376,6 +376,14 @@ impl KernelSocket {
         unsafe { bindings::btcp_sock_set_nodelay(self.as_ptr()) }
     }
 
+    /// Sets `TCP_USER_TIMEOUT`: once sent data (or the SYN) has gone
+    /// unacknowledged for `ms`, the kernel aborts the connection, which then
+    /// reads as closed with `ETIMEDOUT`.
+    pub fn set_user_timeout(&self, ms: u32) {
+        // SAFETY: by the type invariant the socket is live.
+        unsafe { bindings::btcp_sock_set_user_timeout(self.as_ptr(), ms) }
+    }
+
     /// Shuts down one or both directions (`shutdown(2)`).
     pub fn shutdown(&self, how: Shutdown) -> Result {
         let how = match how {

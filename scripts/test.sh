@@ -79,5 +79,11 @@ for i in "${!names[@]}"; do
   printf '  %-12s %-14s %s\n' "${names[$i]}" "${results[$i]}" "${times[$i]}"
   if [ "${results[$i]}" = PASS ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 done
+# Why each failed stage failed, in a few lines, where CI's tail shows it.
+for i in "${!names[@]}"; do
+  [ "${results[$i]}" = PASS ] && continue
+  echo "--- ${names[$i]}: its FAIL lines (whole log: $out/${names[$i]}.log)"
+  grep -E 'FAIL|FAILED|panicked|error(\[|:)' "$out/${names[$i]}.log" | grep -v 'FAIL(rc=' | tail -n 12 | cut -c1-400
+done
 echo "test: $pass passed, $fail failed"
 [ "$fail" = 0 ]

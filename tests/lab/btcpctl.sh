@@ -226,7 +226,7 @@ else bad concurrent-edits "$ns_ services, $nn nodes: $(cat "$tmp/c1" "$tmp/c2" |
 hammer=$!
 sleep 2
 unloaded=0
-for _ in $(seq 30); do rmmod btcp 2>/dev/null && { unloaded=1; break; }; sleep 0.2; done
+for _ in $(seq "$(by_load 30 150)"); do rmmod btcp 2>/dev/null && { unloaded=1; break; }; sleep 0.2; done
 kill "$hammer" 2>/dev/null; wait "$hammer" 2>/dev/null; hammer=""
 if [ "$unloaded" = 1 ]; then ok unload-with-commands-running; else bad unload-with-commands-running "rmmod kept failing"; fi
 out=$(ctl fe show 2>&1); rc=$?

@@ -85,7 +85,7 @@ if [ "$(stat be_translated_bytes)" -ge $((64 << 20)) ]; then ok "responses-trans
 else bad responses-translated "be_translated_bytes $(stat be_translated_bytes)"; fi
 
 # --- flows are freed once the linger (1.5 s here, twice: BE then FE) passes
-for _ in $(seq 20); do
+for _ in $(seq "$(by_load 20 60)"); do
   [ "$(flows fe_flows)" = 0 ] && [ "$(flows be_flows)" = 0 ] && break
   sleep 0.5
 done

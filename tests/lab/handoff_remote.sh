@@ -104,7 +104,7 @@ if [ "$(stat fe be_translated_bytes)" = 0 ] && [ "$(stat be2 be_translated_bytes
   ok "responses-translated-at-be (be2 $(stat be2 be_translated_bytes) bytes, fe 0)"
 else bad responses-translated-at-be "fe $(stat fe be_translated_bytes), be2 $(stat be2 be_translated_bytes)"; fi
 
-for _ in $(seq 30); do
+for _ in $(seq "$(by_load 30 90)"); do
   t=0; for n in fe be1 be2; do t=$((t + $(flows "$n" fe_flows) + $(flows "$n" be_flows))); done
   [ "$t" = 0 ] && break; sleep 0.5
 done
@@ -122,16 +122,27 @@ else bad nack-then-default-node "nack_refused $n0 -> $(stat fe nack_refused); be
 
 # --- a silent back-end: be2's link goes down, its heartbeats stop, and
 # after 5 s the front-end stops handing it new connections (/big/ goes to
-# the default node meanwhile); with the link back, be2 gets them again.
+# the default node meanwhile). The outage lasts 30 s: by then plain TCP
+# would retransmit the heartbeats only every 20 s or so, and be2 would stay
+# silent for that long after the link came back; the channel's user
+# timeout (5 s) redials instead, so be2 is live again within seconds.
 live() { in_ns fe awk -v id="$1" '$1 == "ctrl_peer" && $2 == id { print $4 }' /proc/net/btcp/counters; }
+ms() { echo $(($(date +%s%N) / 1000000)); }
 in_ns be2 ip link set eth0 down
-for _ in $(seq 40); do [ "$(live 3)" = silent ] && break; sleep 0.25; done
+down_ms=$(ms)
+for _ in $(seq 80); do [ "$(live 3)" = silent ] && break; sleep 0.25; done
 got=$(in_ns client curl -sS --max-time 20 -r 0-1023 "http://$vip/big/64m.bin" | wc -c)
 if [ "$(live 3)" = silent ] && [ "$got" = 1024 ] && grep -q "GET /big/64m.bin" "$("$lab/nginx.sh" log be1)"; then
   ok "silent-peer-skipped (be2 silent, be1 served /big/)"
 else bad silent-peer-skipped "be2 $(live 3), got $got bytes, be1 log: $(grep -c /big/ "$("$lab/nginx.sh" log be1)")"; fi
+while [ $(($(ms) - down_ms)) -lt 30000 ]; do sleep 0.5; done
 in_ns be2 ip link set eth0 up
-for _ in $(seq 60); do [ "$(live 3)" = live ] && break; sleep 0.25; done
+up_ms=$(ms)
+for _ in $(seq 240); do [ "$(live 3)" = live ] && break; sleep 0.25; done
+back_ms=$(($(ms) - up_ms))
+if [ "$(live 3)" = live ] && [ "$back_ms" -le "$(by_load 10000 30000)" ]; then
+  ok "peer-back-soon (be2 live $back_ms ms after a 30 s outage ended)"
+else bad peer-back-soon "be2 $(live 3) $back_ms ms after a 30 s outage ended"; fi
 before=$(grep -c "GET /big/64m.bin" "$("$lab/nginx.sh" log be2)")
 got=$(in_ns client curl -sS --max-time 20 -r 0-1023 "http://$vip/big/64m.bin" | wc -c)
 if [ "$got" = 1024 ] && [ "$(grep -c "GET /big/64m.bin" "$("$lab/nginx.sh" log be2)")" -gt "$before" ]; then

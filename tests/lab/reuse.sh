@@ -89,7 +89,7 @@ for n in client fe be1; do
   if [ "$v" = 0 ]; then ok "$n-no-csum-errors"; else bad "$n-no-csum-errors" "TcpInCsumErrors $v"; fi
 done
 # --- flows freed after the linger (1.5 s, BE and FE together)
-for _ in $(seq 20); do
+for _ in $(seq "$(by_load 20 60)"); do
   busy=0
   for n in fe be1; do
     for k in fe_flows be_flows; do
