@@ -58,6 +58,11 @@ topology_down() {
   pids=$(printf 'netns pids %s\n' "${LAB_NODES[@]}" | ip -force -batch - 2>/dev/null)
   # shellcheck disable=SC2086 # one pid per word
   [ -z "$pids" ] || kill $pids 2>/dev/null
+  # The veths first, by their root side: that takes both ends at once.
+  # Left to the namespace's deletion they would go only when its cleanup
+  # work gets to them, later (seconds on the debug kernel), and the next
+  # topology_up would find v-NODE still there ("File exists").
+  printf 'link del v-%s\n' "${LAB_NODES[@]}" | ip -force -batch - 2>/dev/null
   printf 'netns del %s\n' "${LAB_NODES[@]}" | ip -force -batch - 2>/dev/null
   ip link del "$LAB_BRIDGE" 2>/dev/null
   return 0
