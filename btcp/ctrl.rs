@@ -54,8 +54,11 @@ struct Outbound {
     out: KVec<u8>,
     next_try_ms: u64,
     backoff_ms: u64,
-    /// When our current connection attempt started.
-    connected_ms: u64,
+    /// When our current connection was first seen established (`None`
+    /// while it is still connecting): the grace for the peer to speak
+    /// runs from then, not from the attempt, which may have waited out a
+    /// whole outage in SYN-SENT.
+    up_ms: Option<u64>,
     /// When we last queued a HEARTBEAT for it.
     heartbeat_ms: u64,
     /// When an authenticated frame from it last arrived, and its last
@@ -75,7 +78,7 @@ impl Outbound {
     /// connected).
     fn live(&self, now: u64) -> bool {
         let recent = |t: u64| now.saturating_sub(t) < SILENT_MS;
-        self.connected() && (self.heard_ms.is_some_and(recent) || recent(self.connected_ms))
+        self.connected() && (self.heard_ms.is_some_and(recent) || self.up_ms.is_some_and(recent))
     }
 }
 
@@ -370,7 +373,7 @@ impl Inner {
                         out: KVec::new(),
                         next_try_ms: 0,
                         backoff_ms: BACKOFF_MIN_MS,
-                        connected_ms: 0,
+                        up_ms: None,
                         heartbeat_ms: 0,
                         heard_ms: None,
                         report: None,
@@ -440,7 +443,7 @@ impl Inner {
                 s.set_nodelay();
                 s.set_user_timeout(USER_TIMEOUT_MS);
                 p.sock = Some(s);
-                p.connected_ms = now;
+                p.up_ms = None;
             }
         }
     }
@@ -506,11 +509,13 @@ impl Inner {
     }
 
     fn flush(&mut self) {
+        let now = now_ms();
         for p in self.peers.iter_mut() {
             let Some(s) = p.sock.as_ref() else { continue };
             if s.state() != State::Connected {
                 continue;
             }
+            p.up_ms.get_or_insert(now);
             p.backoff_ms = BACKOFF_MIN_MS;
             match s.send(&p.out) {
                 Ok(0) => {}

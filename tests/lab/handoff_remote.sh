@@ -136,13 +136,18 @@ if [ "$(live 3)" = silent ] && [ "$got" = 1024 ] && grep -q "GET /big/64m.bin" "
   ok "silent-peer-skipped (be2 silent, be1 served /big/)"
 else bad silent-peer-skipped "be2 $(live 3), got $got bytes, be1 log: $(grep -c /big/ "$("$lab/nginx.sh" log be1)")"; fi
 while [ $(($(ms) - down_ms)) -lt 30000 ]; do sleep 0.5; done
+# Back means heard from again (fe's own connection up is not enough).
+heard_ago() { in_ns fe awk -v id="$1" '$1 == "ctrl_peer" && $2 == id { for (i = 5; i < NF; i++) if ($i == "heard_ms_ago") print $(i + 1) }' /proc/net/btcp/counters; }
 in_ns be2 ip link set eth0 up
 up_ms=$(ms)
-for _ in $(seq 240); do [ "$(live 3)" = live ] && break; sleep 0.25; done
-back_ms=$(($(ms) - up_ms))
-if [ "$(live 3)" = live ] && [ "$back_ms" -le "$(by_load 10000 30000)" ]; then
-  ok "peer-back-soon (be2 live $back_ms ms after a 30 s outage ended)"
-else bad peer-back-soon "be2 $(live 3) $back_ms ms after a 30 s outage ended"; fi
+for _ in $(seq 240); do
+  back_ms=$(($(ms) - up_ms)) h=$(heard_ago 3)
+  [ "$(live 3)" = live ] && [ "${h:-$back_ms}" -lt "$back_ms" ] && break
+  sleep 0.25
+done
+if [ "$(live 3)" = live ] && [ "${h:-$back_ms}" -lt "$back_ms" ] && [ "$back_ms" -le "$(by_load 10000 30000)" ]; then
+  ok "peer-back-soon (be2 heard from and live within $back_ms ms after a 30 s outage ended)"
+else bad peer-back-soon "be2 $(live 3), heard ${h:-never} ms ago, $back_ms ms after a 30 s outage ended"; fi
 before=$(grep -c "GET /big/64m.bin" "$("$lab/nginx.sh" log be2)")
 got=$(in_ns client curl -sS --max-time 20 -r 0-1023 "http://$vip/big/64m.bin" | wc -c)
 if [ "$got" = 1024 ] && [ "$(grep -c "GET /big/64m.bin" "$("$lab/nginx.sh" log be2)")" -gt "$before" ]; then
