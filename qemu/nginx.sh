@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
 done
 state=${LAB_WEB:-/run/lab/web}/$ns-$port
 
-listening() { ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q .; }
+listening() { [ -n "$(ip netns exec "$ns" ss -Hltn "sport = :$port")" ]; }
 
 start() {
   [ -d "$docroot" ] || { echo "nginx.sh: no docroot $docroot (run content.sh)" >&2; exit 1; }

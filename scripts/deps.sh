@@ -20,7 +20,7 @@ BINDGEN_VERSION=0.73.2
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == *'install ok installed'* ]] || missing+=("$p")
 done
 if ((${#missing[@]})); then
   echo "deps: installing ${missing[*]}"
@@ -32,20 +32,20 @@ if ((${#missing[@]})); then
 fi
 
 export PATH="$HOME/.cargo/bin:$PATH"
-if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+if ! grep -q '^rust-src' <<<"$(rustup component list --installed 2>/dev/null)"; then
   echo "deps: rustup component add rust-src"
   rustup component add rust-src
 fi
 for c in rustfmt clippy; do
-  rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+  grep -q "^$c" <<<"$(rustup component list --installed 2>/dev/null)" || rustup component add "$c"
 done
-if ! bindgen --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
+if ! grep -q "$BINDGEN_VERSION" <<<"$(bindgen --version 2>/dev/null)"; then
   echo "deps: cargo install bindgen-cli $BINDGEN_VERSION"
   cargo install --locked --quiet bindgen-cli --version "$BINDGEN_VERSION"
 fi
 # The HTTP parser's fuzz target (scripts/fuzz.sh, a `make test` stage).
 CARGO_FUZZ_VERSION=0.13.2
-if ! cargo fuzz --version 2>/dev/null | grep -qF "$CARGO_FUZZ_VERSION"; then
+if ! grep -qF "$CARGO_FUZZ_VERSION" <<<"$(cargo fuzz --version 2>/dev/null)"; then
   echo "deps: cargo install cargo-fuzz $CARGO_FUZZ_VERSION"
   cargo install --locked --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 fi

@@ -34,7 +34,7 @@ toolchain=${FUZZ_TOOLCHAIN:-}
 fuzz=$root/rust/btcp-core/fuzz
 tdir=${FUZZ_TARGET_DIR:-$fuzz/target}
 
-if ! cargo fuzz --version 2>/dev/null | grep -qF "$CARGO_FUZZ_VERSION"; then
+if ! grep -qF "$CARGO_FUZZ_VERSION" <<<"$(cargo fuzz --version 2>/dev/null)"; then
   echo "fuzz: cargo install --locked cargo-fuzz --version $CARGO_FUZZ_VERSION"
   t0=$SECONDS
   cargo install --locked --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION"

@@ -158,7 +158,7 @@ table ip faults {
   }
 }
 EOF
-in_ns client nft list ruleset | grep -q '50000-50999' || fatal nft "the client's RST filter is not in place"
+grep -q '50000-50999' <<<"$(in_ns client nft list ruleset)" || fatal nft "the client's RST filter is not in place"
 # The control connections are captured all along (few packets): a PAWS
 # drop at a back-end can then be told apart as one on the control channel
 # (shown in the case's text) or on the client's connection.

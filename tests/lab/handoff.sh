@@ -34,7 +34,7 @@ if in_ns fe sh -c "printf '%s\n' '$cfg' > /proc/net/btcp/config" &&
 else bad config-round-trip "read back: $(in_ns fe cat /proc/net/btcp/config | tr '\n' '|')"; fi
 err=$(in_ns fe sh -c 'printf "node 1 10.99.0.1\npeer 2 10.99.0.300\n" > /proc/net/btcp/config' 2>&1)
 if [ -n "$err" ] && [ "$(in_ns fe cat /proc/net/btcp/config)" = "$cfg" ] &&
-   dmesg | grep -q 'config: line 2: bad IPv4 address'; then ok "config-bad-input-rejected ($err)"
+   grep -q 'config: line 2: bad IPv4 address' <<<"$(dmesg)"; then ok "config-bad-input-rejected ($err)"
 else bad config-bad-input-rejected "err='$err', config now: $(in_ns fe cat /proc/net/btcp/config | tr '\n' '|')"; fi
 
 # --- requests through the VIP, bodies checked

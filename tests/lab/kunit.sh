@@ -9,4 +9,4 @@ if [ -z "$summary" ]; then echo "FAIL kunit: no results for suite btcp in the ke
 read -r p f s t < <(echo "$summary" | sed -E 's/.*pass:([0-9]+) fail:([0-9]+) skip:([0-9]+) total:([0-9]+)/\1 \2 \3 \4/')
 echo "kunit: $p passed, $f failed, $s skipped"
 # A skipped or missing case is not a pass.
-[ "$f" = 0 ] && [ "$s" = 0 ] && [ "$p" = "$t" ] && [ "$t" -gt 0 ] && echo "$log" | grep -qE '\] ok [0-9]+ btcp$'
+[ "$f" = 0 ] && [ "$s" = 0 ] && [ "$p" = "$t" ] && [ "$t" -gt 0 ] && grep -qE '\] ok [0-9]+ btcp$' <<<"$log"
