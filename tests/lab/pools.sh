@@ -68,7 +68,7 @@ ctl node set 4 --weight 1
 # handoff): no client error, no new /static/ on be2 once it drains. nginx
 # logs a request when it ends, so requests handed to be2 just before the
 # drain may still be logged after it: the count is taken once it has held
-# still for a moment, and the other nodes must go on serving after that.
+# still for a moment.
 in_ns client wrk -t1 -c"$(by_load 20 6)" -d"$(by_load 8 16)"s --timeout "$(by_load 10 30)"s -H "Connection: close" "http://$vip/static/load" >/tmp/wrk-drain 2>&1 &
 wrk=$!
 sleep 3
