@@ -17,3 +17,9 @@ lab_module() {
 # by_load FULL LIGHT: FULL, or LIGHT when run-lab.sh ran with --load light
 # (slow guests: shorter, narrower load runs; the same checks).
 by_load() { if [ "${LAB_LOAD:-full}" = light ]; then echo "$2"; else echo "$1"; fi; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# peer_field NODE ID KEY: the value after KEY on NODE's ctrl_peer line for
+# peer ID in /proc/net/btcp/counters (e.g. serves, heard_ms_ago)
+peer_field() {
+  in_ns "$1" awk -v id="$2" -v k="$3" '$1 == "ctrl_peer" && $2 == id { for (i = 5; i < NF; i++) if ($i == k) print $(i + 1) }' /proc/net/btcp/counters
+}

@@ -127,21 +127,19 @@ else bad nack-then-default-node "nack_refused $n0 -> $(stat fe nack_refused); be
 # silent for that long after the link came back; the channel's user
 # timeout (5 s) redials instead, so be2 is live again within seconds.
 live() { in_ns fe awk -v id="$1" '$1 == "ctrl_peer" && $2 == id { print $4 }' /proc/net/btcp/counters; }
-ms() { echo $(($(date +%s%N) / 1000000)); }
 in_ns be2 ip link set eth0 down
-down_ms=$(ms)
+down_ms=$(now_ms)
 for _ in $(seq 80); do [ "$(live 3)" = silent ] && break; sleep 0.25; done
 got=$(in_ns client curl -sS --max-time 20 -r 0-1023 "http://$vip/big/64m.bin" | wc -c)
 if [ "$(live 3)" = silent ] && [ "$got" = 1024 ] && grep -q "GET /big/64m.bin" "$("$lab/nginx.sh" log be1)"; then
   ok "silent-peer-skipped (be2 silent, be1 served /big/)"
 else bad silent-peer-skipped "be2 $(live 3), got $got bytes, be1 log: $(grep -c /big/ "$("$lab/nginx.sh" log be1)")"; fi
-while [ $(($(ms) - down_ms)) -lt 30000 ]; do sleep 0.5; done
+while [ $(($(now_ms) - down_ms)) -lt 30000 ]; do sleep 0.5; done
 # Back means heard from again (fe's own connection up is not enough).
-heard_ago() { in_ns fe awk -v id="$1" '$1 == "ctrl_peer" && $2 == id { for (i = 5; i < NF; i++) if ($i == "heard_ms_ago") print $(i + 1) }' /proc/net/btcp/counters; }
 in_ns be2 ip link set eth0 up
-up_ms=$(ms)
+up_ms=$(now_ms)
 for _ in $(seq 240); do
-  back_ms=$(($(ms) - up_ms)) h=$(heard_ago 3)
+  back_ms=$(($(now_ms) - up_ms)) h=$(peer_field fe 3 heard_ms_ago)
   [ "$(live 3)" = live ] && [ "${h:-$back_ms}" -lt "$back_ms" ] && break
   sleep 0.25
 done

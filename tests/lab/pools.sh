@@ -103,9 +103,6 @@ else bad second-frontend "btcpctl on be1 failed"; fi
 # that handed be2 nothing) learns of them from be2's heartbeats, and its
 # least-conn pool {be2, be3} sends new work to be3. Without the reported
 # loads both would be at 0 and the tie would go to be2, the first member.
-serves() { # on NODE: what peer ID said it serves
-  in_ns "$1" awk -v id="$2" '$1 == "ctrl_peer" && $2 == id { for (i = 5; i < NF; i++) if ($i == "serves") print $(i + 1) }' /proc/net/btcp/counters
-}
 if ctl rule add /big/ 3 && in_ns be1 "$LAB_BTCPCTL" pool add lc --policy least-conn --nodes 3,4 &&
    in_ns be1 "$LAB_BTCPCTL" rule add /lc/ lc; then
   slow=()
@@ -113,8 +110,8 @@ if ctl rule add /big/ 3 && in_ns be1 "$LAB_BTCPCTL" pool add lc --policy least-c
     in_ns client curl -s -o /dev/null --limit-rate 50k --max-time "$(by_load 30 90)" "http://$vip/big/64m.bin?slow$i" &
     slow+=($!)
   done
-  for _ in $(seq "$(by_load 60 160)"); do [ "$(serves be1 3)" -ge 6 ] 2>/dev/null && break; sleep 0.25; done
-  reported=$(serves be1 3)
+  for _ in $(seq "$(by_load 60 160)"); do [ "$(peer_field be1 3 serves)" -ge 6 ] 2>/dev/null && break; sleep 0.25; done
+  reported=$(peer_field be1 3 serves)
   b2=$(served be2 "/lc/"); b3=$(served be3 "/lc/")
   for i in $(seq 4); do get 10.99.0.101 "/lc/$i" >/dev/null; done
   d2=$(( $(served be2 "/lc/") - b2 )); d3=$(( $(served be3 "/lc/") - b3 ))

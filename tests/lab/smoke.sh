@@ -15,7 +15,6 @@ source "$lab/topology.sh"
 
 # shellcheck source=SCRIPTDIR/checks.sh
 source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 t0=$(now_ms)
 
 servers=()
