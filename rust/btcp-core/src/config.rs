@@ -15,6 +15,7 @@
 //! pool web policy lard-r nodes 2,3 t-low 10 t-high 30   # LARD thresholds
 //! rules /img/=img,/video/=3,default=1  # see rules.rs; targets: node or pool
 //! linger-ms 2000               # keep closed flows this long (default 60 s)
+//! handshake-ms 30000           # timeouts (see timeouts.rs); left out: default
 //! key 00112233...              # 32-byte cluster key, 64 hex digits
 //! ```
 //!
@@ -38,6 +39,7 @@ use ::core::fmt;
 use super::flow::Endpoint;
 use super::policy::{LardParams, MemberState};
 use super::rules::{PoolName, RuleParseError, RuleTable, Target};
+use super::timeouts::Timeouts;
 
 /// Most peers a node knows.
 pub const MAX_PEERS: usize = 16;
@@ -248,6 +250,8 @@ pub enum ConfigErrorKind {
     BadText,
     /// A malformed number.
     BadNumber,
+    /// A timeout out of its range (see `timeouts.rs`).
+    BadTimeout,
     /// A weight that is not a number in 1..=65535.
     BadWeight,
     /// A state that is not `up`, `drain` or `down`.
@@ -293,6 +297,9 @@ impl fmt::Display for ConfigError {
             ConfigErrorKind::NodeTwice => "node given twice",
             ConfigErrorKind::BadText => "not printable text",
             ConfigErrorKind::BadNumber => "bad number",
+            ConfigErrorKind::BadTimeout => {
+                "timeout out of range (want 1 ms to 1 day; linger-ms may be 0, handoff-ms at least 10)"
+            }
             ConfigErrorKind::BadWeight => "bad weight (want 1-65535)",
             ConfigErrorKind::BadState => "bad state (want up, drain or down)",
             ConfigErrorKind::BadPoolName => {
@@ -334,9 +341,10 @@ pub struct NodeConfig {
     pub rules: RuleTable,
     /// The cluster key authenticating the control channel.
     pub key: Option<[u8; KEY_LEN]>,
-    /// How long a closed connection's state is kept (TIME_WAIT and
-    /// retransmitted FINs still cross the translation), if not the default.
-    pub linger_ms: Option<u32>,
+    /// The flows' timeouts that differ from the defaults (the linger:
+    /// how long a closed connection's translation is kept for TIME_WAIT
+    /// and retransmitted FINs; handshake, request head, handoff, idle).
+    pub timeouts: Timeouts,
 }
 
 impl Default for NodeConfig {
@@ -367,7 +375,7 @@ impl NodeConfig {
         pools: [None; MAX_POOLS],
         rules: RuleTable::new(0),
         key: None,
-        linger_ms: None,
+        timeouts: Timeouts::DEFAULT,
     };
 
     /// The configured peers.
@@ -442,7 +450,7 @@ impl NodeConfig {
         self.rules.clear();
         self.rules.set_default(0);
         self.key = None;
-        self.linger_ms = None;
+        self.timeouts = Timeouts::DEFAULT;
         // Lines of the pools (by slot) and of the rules, for the checks at
         // the end.
         let mut pool_lines = [0usize; MAX_POOLS];
@@ -627,7 +635,7 @@ impl NodeConfig {
             }
             "pool" => self.pool_line(words)?,
             "key" => self.key = Some(parse_key(arg()?)?),
-            "linger-ms" => self.linger_ms = Some(parse_u32(arg()?)?),
+            t if Timeouts::is_setting(t) => self.timeouts.set(t, arg()?)?,
             _ => return Err(ConfigErrorKind::UnknownCommand),
         }
         if words.next().is_some() {
@@ -692,9 +700,7 @@ impl fmt::Display for NodeConfig {
             writeln!(f, "pool {p}")?;
         }
         writeln!(f, "rules {}", self.rules)?;
-        if let Some(ms) = self.linger_ms {
-            writeln!(f, "linger-ms {ms}")?;
-        }
+        write!(f, "{}", self.timeouts)?;
         if let Some(key) = self.key {
             write!(f, "key ")?;
             for b in key {
@@ -876,6 +882,11 @@ key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
             ("key abcd", 1, ConfigErrorKind::BadKey),
             ("linger-ms -1", 1, ConfigErrorKind::BadNumber),
             ("linger-ms 1 2", 1, ConfigErrorKind::Arity),
+            ("handshake-ms 0", 1, ConfigErrorKind::BadTimeout),
+            ("handoff-ms 9", 1, ConfigErrorKind::BadTimeout),
+            ("idle-ms 86400001", 1, ConfigErrorKind::BadTimeout),
+            ("request-ms 1e3", 1, ConfigErrorKind::BadNumber),
+            ("idle-ms", 1, ConfigErrorKind::Arity),
             ("node 1 1.2.3.4\x01", 1, ConfigErrorKind::BadText),
         ];
         for (text, line, kind) in cases {

@@ -370,6 +370,28 @@ impl FeFlow {
         reqbuf.get(..self.request_len()).unwrap_or(reqbuf)
     }
 
+    /// How long the request buffer must be for a segment with
+    /// `payload_len` bytes to be taken whole (bounded by the flow's
+    /// request limit): the shell grows its buffer to this before
+    /// [`FeFlow::on_segment`]. A shorter buffer takes nothing and the
+    /// client sends again.
+    pub fn request_needs(&self, payload_len: usize) -> usize {
+        as_usize(self.req_len)
+            .saturating_add(payload_len)
+            .min(as_usize(self.cap))
+    }
+
+    /// Whether the flow still needs its request bytes: until a back-end
+    /// acknowledged the handoff (a HANDOFF_REQ may be resent, or sent to
+    /// another node after a NACK). After that the shell frees the buffer.
+    pub fn holds_request(&self) -> bool {
+        !self.handed_off
+            && matches!(
+                self.state,
+                FeState::SynRcvd | FeState::Receiving | FeState::Dispatching | FeState::HandingOff
+            )
+    }
+
     /// Whether the client's FIN is part of the request.
     pub fn request_fin(&self) -> bool {
         self.fin
@@ -438,7 +460,7 @@ impl FeFlow {
     /// flow). `payload` is the segment's payload (the shell copies it out
     /// of the skb; only needed while the request is being collected), and
     /// `reqbuf` the flow's request buffer, at least
-    /// [`Config::request_buf`] long.
+    /// [`FeFlow::request_needs`] long for this segment's payload.
     pub fn on_segment(
         &mut self,
         seg: &Seg<'_>,
@@ -562,10 +584,9 @@ impl FeFlow {
             return FeOutput::drop_with(Some(ack));
         }
         let skip = seq::distance(seg.seq(), self.rcv_nxt);
-        // The shell's buffer should be `cap` long; never write past it.
-        let cap = self
-            .cap
-            .min(u32::try_from(reqbuf.len()).unwrap_or(u32::MAX));
+        // The shell grows its buffer to `request_needs`; one it could not
+        // grow takes nothing (never written past), and the client resends.
+        let cap = self.cap;
         if skip < len {
             let room = cap.saturating_sub(self.req_len);
             let take = len.saturating_sub(skip).min(room);

@@ -60,11 +60,14 @@ pub mod http;
 pub mod ipv4;
 pub mod isn;
 pub mod policy;
+pub mod reqbuf;
 pub mod rules;
 pub mod segment;
 pub mod seq;
+pub mod table;
 pub mod tcp;
 pub mod tcp_options;
+pub mod timeouts;
 pub mod wire;
 pub mod xlate;
 

@@ -81,6 +81,11 @@ fn line() -> impl Strategy<Value = String> {
         Just("service 10.0.0.100:80".to_string()),
         Just("ctrl-port 7500".to_string()),
         Just("linger-ms 1500".to_string()),
+        Just("linger-ms 0".to_string()),
+        Just("handshake-ms 5000".to_string()),
+        Just("request-ms 0".to_string()),
+        Just("handoff-ms 250".to_string()),
+        Just("idle-ms 86400000".to_string()),
         Just("key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f".to_string()),
     ];
     (

@@ -29,6 +29,9 @@ fn full_handoff() {
     // The FE handled the handshake and the request only; all response
     // bytes went from the back-end straight to the client.
     assert!(net.stats.to_client > (BODY_LEN / 1460));
+    // The request buffer held what arrived, and was freed by the ACK.
+    assert_eq!(net.stats.fe_buf_peak, request().len());
+    assert_eq!(net.stats.fe_bufs_freed, 1);
 }
 
 #[test]

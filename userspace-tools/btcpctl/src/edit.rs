@@ -9,12 +9,13 @@
 use std::fmt;
 
 use btcp_core::config::{
-    parse_state, state_name, ConfigErrorKind, Ipv4, NodeConfig, Peer, Policy, Pool, MAX_PEERS,
+    parse_state, state_name, ConfigError, ConfigErrorKind, Ipv4, NodeConfig, Peer, Policy, Pool, MAX_PEERS,
     MAX_POOLS, MAX_POOL_MEMBERS, MAX_SERVICES,
 };
 use btcp_core::flow::Endpoint;
 use btcp_core::policy::{LardParams, MemberState};
 use btcp_core::rules::{FieldKind, Match, PoolName, RuleError, RuleTable, Target};
+use btcp_core::timeouts::Timeouts;
 
 /// Why an edit was refused; the message is for the user as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -773,19 +774,31 @@ pub fn set_ctrl_port(text: &str, port: &str) -> Result<String, EditError> {
     )
 }
 
-/// `set linger-ms MS|default`.
-pub fn set_linger_ms(text: &str, ms: &str) -> Result<String, EditError> {
+/// `set NAME MS|default` for a timeout (`handshake-ms`, `request-ms`,
+/// `handoff-ms`, `idle-ms`, `linger-ms`; see the core's timeouts.rs):
+/// `default` removes the line.
+pub fn set_timeout(text: &str, name: &str, ms: &str) -> Result<String, EditError> {
     parse(text)?;
-    let ms = word("linger time", ms)?;
-    let line = (ms != "default").then(|| format!("linger-ms {ms}"));
+    if !Timeouts::is_setting(name) {
+        return err(format!("{name:?} is no timeout setting"));
+    }
+    let ms = word(name, ms)?;
+    let line = (ms != "default").then(|| format!("{name} {ms}"));
     if let Some(l) = &line {
-        if parse_line(l).is_err() {
-            return err(format!(
-                "bad linger time {ms:?}: want milliseconds or default"
-            ));
+        if let Err(kind) = parse_line(l) {
+            let why = ConfigError { line: 1, kind }.to_string();
+            let why = why.trim_start_matches("line 1: ");
+            return err(format!("bad {name} {ms:?}: {why}; or default"));
         }
     }
-    rewrite(text, |l| first_word_is(l, "linger-ms"), line)
+    rewrite(text, |l| first_word_is(l, name), line)
+}
+
+/// The timeouts in force, set or default, as one comment line for `show`
+/// (a comment, so a shown text still parses as the same configuration).
+pub fn timeouts_in_force(text: &str) -> Result<String, EditError> {
+    let cfg = parse(text)?;
+    Ok(format!("# timeouts in force: {}\n", cfg.timeouts.effective()))
 }
 
 /// The text with the cluster key hidden, for `show`.
@@ -823,7 +836,7 @@ mod tests {
         t = rule_add(&t, Some("example.com"), "/", "4").unwrap();
         t = rule_default(&t, "2").unwrap();
         t = set_key(&t, &format!("{KEY}\n")).unwrap();
-        set_linger_ms(&t, "1500").unwrap()
+        set_timeout(&t, "linger-ms", "1500").unwrap()
     }
 
     #[test]
@@ -973,9 +986,18 @@ mod tests {
             .starts_with("bad port"));
         let t2 = set_ctrl_port(&t, "7500").unwrap();
         assert!(t2.contains("\nctrl-port 7500\n"), "{t2}");
-        let t3 = set_linger_ms(&t2, "default").unwrap();
+        let t3 = set_timeout(&t2, "linger-ms", "default").unwrap();
         assert!(!t3.contains("linger-ms"), "{t3}");
-        assert!(set_linger_ms(&t, "-1").is_err());
+        assert!(set_timeout(&t, "linger-ms", "-1").is_err());
+        let t4 = set_timeout(&t2, "idle-ms", "30000").unwrap();
+        assert!(t4.contains("\nidle-ms 30000\n"), "{t4}");
+        assert!(timeouts_in_force(&t4)
+            .unwrap()
+            .contains(" handoff-ms 1000 idle-ms 30000 linger-ms "));
+        let e = set_timeout(&t2, "handoff-ms", "5").unwrap_err().0;
+        assert!(e.starts_with("bad handoff-ms \"5\": timeout out of range"), "{e}");
+        assert!(set_timeout(&t2, "nap-ms", "5").is_err());
+        assert_eq!(set_timeout(&t4, "idle-ms", "default").unwrap(), t2);
         let shown = redact_key(&t);
         assert!(
             !shown.contains(KEY) && shown.contains("key (hidden"),

@@ -46,7 +46,7 @@ enum Cmd {
     /// Content rules: [host] path [method/header/cookie] -> node or pool, first match wins
     #[command(subcommand)]
     Rule(RuleCmd),
-    /// Settings: cluster key, control port, linger time
+    /// Settings: cluster key, control port, timeouts
     #[command(subcommand)]
     Set(SetCmd),
     /// Print the counters (/proc/net/btcp/counters)
@@ -222,6 +222,14 @@ enum SetCmd {
     CtrlPort { port: String },
     /// How long closed flows are kept, in milliseconds, or "default"
     LingerMs { ms: String },
+    /// How long a SYN-RECEIVED flow waits for the client's ACK (ms|default)
+    HandshakeMs { ms: String },
+    /// How long a client has to send its request head (ms|default)
+    RequestMs { ms: String },
+    /// How long a handoff waits for its answer before it is resent (ms|default)
+    HandoffMs { ms: String },
+    /// How long a handed-off flow may be silent before it is ended (ms|default)
+    IdleMs { ms: String },
 }
 
 /// Everything that ends a run with status 1.
@@ -314,7 +322,10 @@ fn current() -> Result<btcp_core::config::NodeConfig, Error> {
 
 fn run(cmd: Cmd) -> Result<(), Error> {
     match cmd {
-        Cmd::Show => print(&edit::redact_key(&Btcp::open()?.config_get()?)),
+        Cmd::Show => {
+            let text = Btcp::open()?.config_get()?;
+            print(&(edit::redact_key(&text) + &edit::timeouts_in_force(&text)?))
+        }
         Cmd::Save => print(&Btcp::open()?.config_get()?),
         Cmd::Stats => print(&Btcp::open()?.stats()?),
         Cmd::Flows => print(&Btcp::open()?.flows()?),
@@ -388,7 +399,11 @@ fn run(cmd: Cmd) -> Result<(), Error> {
                 modify(|t| edit::set_key(t, &hex))
             }
             SetCmd::CtrlPort { port } => modify(|t| edit::set_ctrl_port(t, &port)),
-            SetCmd::LingerMs { ms } => modify(|t| edit::set_linger_ms(t, &ms)),
+            SetCmd::LingerMs { ms } => modify(|t| edit::set_timeout(t, "linger-ms", &ms)),
+            SetCmd::HandshakeMs { ms } => modify(|t| edit::set_timeout(t, "handshake-ms", &ms)),
+            SetCmd::RequestMs { ms } => modify(|t| edit::set_timeout(t, "request-ms", &ms)),
+            SetCmd::HandoffMs { ms } => modify(|t| edit::set_timeout(t, "handoff-ms", &ms)),
+            SetCmd::IdleMs { ms } => modify(|t| edit::set_timeout(t, "idle-ms", &ms)),
         },
     }
 }

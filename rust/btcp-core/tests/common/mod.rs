@@ -618,6 +618,10 @@ pub struct Stats {
     /// Faults that fired, in order.
     pub fired: Vec<(Point, usize, Fault)>,
     pub fe_flows_created: usize,
+    /// The front-end's largest request buffer, and how many it freed
+    /// when a handoff was acknowledged.
+    pub fe_buf_peak: usize,
+    pub fe_bufs_freed: usize,
     pub be_flows_created: usize,
     /// Client segments reaching the front-end, by kind and the front-end
     /// flow's state on arrival (`None`: no flow).
@@ -1102,7 +1106,17 @@ impl Net {
                         seg.payload_len()
                     );
                 }
-                e.flow.on_segment(&seg, &payload, &mut e.buf, &cfg, now)
+                // As the kernel shell: the request buffer grows to what
+                // the segment needs, only while the flow collects one.
+                if e.flow.holds_request() {
+                    let need = e.flow.request_needs(payload.len());
+                    if need > e.buf.len() {
+                        e.buf.resize(need, 0);
+                    }
+                }
+                let out = e.flow.on_segment(&seg, &payload, &mut e.buf, &cfg, now);
+                self.stats.fe_buf_peak = self.stats.fe_buf_peak.max(e.buf.len());
+                out
             }
             None => {
                 let id = self.next_id;
@@ -1115,8 +1129,8 @@ impl Net {
                         self.client_syn = Some(pkt.clone());
                         self.fe_data_max = Some(flow.isn_client().wrapping_add(1));
                         self.client_mss = seg.opts.mss;
-                        let buf = vec![0; cfg.request_buf as usize];
-                        self.fe.insert(key, FeEntry { flow, buf });
+                        // No request buffer until request bytes come.
+                        self.fe.insert(key, FeEntry { flow, buf: Vec::new() });
                         self.fe_ids.insert(id, key);
                         out
                     }
@@ -1240,6 +1254,11 @@ impl Net {
             Message::Terminate(t) => e.flow.on_terminate(t, &cfg, now),
             _ => unreachable!(),
         };
+        if !e.flow.holds_request() && !e.buf.is_empty() {
+            // Acknowledged: the request bytes are the back-end's now.
+            e.buf = Vec::new();
+            self.stats.fe_bufs_freed += 1;
+        }
         self.fe_handle(key, out, None);
     }
 
