@@ -17,7 +17,9 @@ pub mod btcp_core;
 
 mod counters;
 mod ctrl;
+mod filter;
 mod handoff;
+mod table;
 
 use counters::Counters;
 use handoff::Handoff;

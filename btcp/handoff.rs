@@ -22,52 +22,120 @@ use crate::btcp_core::frontend::{FeFlow, FeOutput, FeState, Target};
 use crate::btcp_core::http::DEFAULT_HEAD_LIMIT;
 use crate::btcp_core::ipv4::Ipv4Header;
 use crate::btcp_core::isn::IsnSecret;
+use crate::btcp_core::reqbuf::grow_to;
 use crate::btcp_core::rules::Request;
 use crate::btcp_core::segment::{OutSegment, Seg};
-use crate::btcp_core::wire::{HandoffNack, HandoffReq, Message, NackReason};
+use crate::btcp_core::wire::{HandoffNack, HandoffReq, Message, NackReason, MAX_REQUEST};
 use crate::btcp_core::xlate::{EditKind, Edits};
 use crate::ctrl::{ChannelCfg, Ctrl, LivePeers};
 use crate::kernel_ext::net::{now_ms, random_bytes, Net, TimeWait};
 use crate::kernel_ext::netfilter::Verdict;
+use crate::kernel_ext::params;
 use crate::kernel_ext::skb::{FieldEdit, SkBuff};
 use crate::kernel_ext::sync_bh::SpinLockBh;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU64, Ordering};
+use crate::filter::{FlowFilter, Services};
+use crate::table::{key_of, Entry, FlowTable, Key, LingerMark};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
 
-/// Bytes of request a front-end buffers (and a back-end replays).
-const REQ_BUF: usize = 16384;
-/// Most flows of each kind per namespace: bounds memory under a SYN flood
-/// (each flow holds a `REQ_BUF` buffer).
-const MAX_FLOWS: usize = 4096;
 /// Longest IPv4 + TCP header.
 const HEADERS_MAX: usize = 120;
 /// Rounds of deferred work per run, so a run always ends.
 const WORK_ROUNDS: usize = 4;
 
-type ReqBuf = KBox<[u8; REQ_BUF]>;
-
-/// A flow key in a form the red-black trees can order.
-type Key = (u32, u16, u32, u16);
-
-fn key_of(k: &FlowKey) -> Key {
-    (k.client.addr, k.client.port, k.server.addr, k.server.port)
-}
-
-fn new_buf() -> Result<ReqBuf> {
-    // Zeroed in place: 16 KiB must never sit on the kernel stack.
-    KBox::init(kernel::init::zeroed(), GFP_ATOMIC)
-}
-
+/// A front-end flow: its machine, its request bytes while it collects
+/// them (empty before the first byte and after the handoff's ACK), and
+/// its place in the linger order.
 struct FeEntry {
     flow: FeFlow,
-    buf: ReqBuf,
+    buf: KVec<u8>,
+    mark: Option<LingerMark>,
+    tick: Option<u64>,
 }
 
+impl Entry for FeEntry {
+    fn lingers(&self) -> bool {
+        self.flow.state() == FeState::Linger
+    }
+    fn deadline(&self, cfg: &CoreConfig) -> u64 {
+        self.flow.next_deadline(cfg)
+    }
+    fn mark(&mut self) -> &mut Option<LingerMark> {
+        &mut self.mark
+    }
+    fn tick(&mut self) -> &mut Option<u64> {
+        &mut self.tick
+    }
+}
+
+/// A back-end flow: its machine, the request it replays until the stack
+/// has acknowledged it all, and its place in the linger order.
 struct BeEntry {
     flow: BeFlow,
-    buf: ReqBuf,
+    buf: KVec<u8>,
+    mark: Option<LingerMark>,
+    tick: Option<u64>,
+}
+
+impl Entry for BeEntry {
+    fn lingers(&self) -> bool {
+        self.flow.state() == BeState::Linger
+    }
+    fn deadline(&self, cfg: &CoreConfig) -> u64 {
+        self.flow.next_deadline(cfg)
+    }
+    fn mark(&mut self) -> &mut Option<LingerMark> {
+        &mut self.mark
+    }
+    fn tick(&mut self) -> &mut Option<u64> {
+        &mut self.tick
+    }
+}
+
+/// Request bytes the front-end's buffers hold, against their limit.
+struct RequestMemory {
+    used: usize,
+    max: usize,
+}
+
+impl RequestMemory {
+    /// Grows `buf` to hold `need` bytes (see `btcp_core::reqbuf`), within
+    /// the limit; `false` if it cannot (the segment is then not taken and
+    /// the client sends it again).
+    fn grow(&mut self, buf: &mut KVec<u8>, need: usize) -> bool {
+        if need <= buf.len() {
+            return true;
+        }
+        let cap = buf.capacity();
+        if need > cap {
+            let Some(to) = grow_to(cap, need, MAX_REQUEST) else {
+                return false;
+            };
+            let extra = to.saturating_sub(cap);
+            if self.used.saturating_add(extra) > self.max {
+                return false;
+            }
+            // A new allocation of exactly `to` bytes (reserve would double).
+            let Ok(mut grown) = KVec::with_capacity(to, GFP_ATOMIC) else {
+                return false;
+            };
+            if grown.extend_from_slice(buf, GFP_ATOMIC).is_err() {
+                return false;
+            }
+            self.used = self.used.saturating_add(grown.capacity()).saturating_sub(cap);
+            *buf = grown;
+        }
+        buf.extend_with(need.saturating_sub(buf.len()), 0, GFP_ATOMIC)
+            .is_ok()
+    }
+
+    /// Frees `buf`.
+    fn release(&mut self, buf: &mut KVec<u8>) {
+        self.used = self.used.saturating_sub(buf.capacity());
+        *buf = KVec::new();
+    }
 }
 
 /// Work the hooks leave for process context.
@@ -104,14 +172,14 @@ struct Later {
 /// Everything behind the namespace's lock.
 pub(crate) struct Flows {
     cfg: KBox<NodeConfig>,
-    /// The machines' timeouts and limits (the linger comes from `cfg`).
+    /// The machines' timeouts and limits (the timeouts come from `cfg`).
     core: CoreConfig,
-    fe: RBTree<Key, FeEntry>,
+    fe: FlowTable<FeEntry>,
     /// Front-end flows by flow id, for the back-ends' messages.
     fe_ids: RBTree<u32, Key>,
-    fe_count: usize,
-    be: RBTree<Key, BeEntry>,
-    be_count: usize,
+    be: FlowTable<BeEntry>,
+    /// The front-end's request buffers, all flows together.
+    req_mem: RequestMemory,
     next_id: u32,
     deferred: KVec<Deferred>,
     /// The peers the control channel says may get new handoffs.
@@ -123,6 +191,20 @@ pub(crate) struct Flows {
     open: OpenHandoffs,
     /// Room for one packet's payload while it is copied into a request.
     scratch: KBox<[u8; 65536]>,
+}
+
+/// Forgets what the namespace knew of a front-end flow that was freed.
+fn fe_forget(
+    fe_ids: &mut RBTree<u32, Key>,
+    open: &mut OpenHandoffs,
+    req_mem: &mut RequestMemory,
+    mut e: FeEntry,
+) {
+    fe_ids.remove(&e.flow.id());
+    if let (Some(_), Some(t)) = (e.flow.xlate(), e.flow.target()) {
+        open.sub(t.node, 1);
+    }
+    req_mem.release(&mut e.buf);
 }
 
 /// Per-node counts of open handoffs (this node and its peers).
@@ -157,9 +239,34 @@ impl Flows {
     /// back-end (handed to it by any front-end), and that table's use in
     /// permille.
     fn report(&self) -> (u32, u32) {
-        let load = self.be_count.saturating_mul(1000) / MAX_FLOWS;
+        let live = self.be.occupancy().live();
+        let load = live.saturating_mul(1000) / self.be.max().max(1);
         let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-        (clamp(self.be_count), clamp(load))
+        (clamp(live), clamp(load))
+    }
+
+    /// A front-end flow's machine ran: it may have started to linger, or
+    /// be done with its request bytes.
+    fn fe_settle(&mut self, k: &Key, now: u64) {
+        let core = self.core;
+        self.fe.settle(k, now, &core);
+        if let Some(e) = self.fe.get_mut(k) {
+            if !e.flow.holds_request() && e.buf.capacity() > 0 {
+                self.req_mem.release(&mut e.buf);
+            }
+        }
+    }
+
+    /// A back-end flow's machine ran: it may have started to linger, or
+    /// its stack may have acknowledged the whole replay.
+    fn be_settle(&mut self, k: &Key, now: u64) {
+        let core = self.core;
+        self.be.settle(k, now, &core);
+        if let Some(e) = self.be.get_mut(k) {
+            if e.flow.replay_done() && e.buf.capacity() > 0 {
+                e.buf = KVec::new();
+            }
+        }
     }
 }
 
@@ -168,6 +275,14 @@ impl Flows {
 pub(crate) struct Stats {
     syns: AtomicU64,
     syn_table_full: AtomicU64,
+    /// Handoffs this back-end refused because its table was full of live
+    /// flows.
+    be_table_full: AtomicU64,
+    /// Lingering flows freed early to make room for new ones.
+    fe_reclaimed: AtomicU64,
+    be_reclaimed: AtomicU64,
+    /// Request segments not taken because the request memory was used up.
+    request_mem_full: AtomicU64,
     handoffs_local: AtomicU64,
     handoffs_remote: AtomicU64,
     handoff_acks: AtomicU64,
@@ -213,6 +328,10 @@ pub(crate) struct Handoff {
     ctrl: Ctrl,
     secret: IsnSecret,
     stats: Stats,
+    /// The lock-free first look at packets: the keys in the tables, and
+    /// the services in force.
+    filter: FlowFilter,
+    services: Services,
 }
 
 /// Packets to send once the lock is released.
@@ -301,8 +420,9 @@ enum Accepted {
 /// (the front-end resends).
 #[allow(clippy::too_many_arguments)]
 fn accept_handoff(
-    be: &mut RBTree<Key, BeEntry>,
-    be_count: &mut usize,
+    be: &mut FlowTable<BeEntry>,
+    filter: &FlowFilter,
+    stats: &Stats,
     k: Key,
     req: &HandoffReq<'_>,
     nodes: (u16, u16),
@@ -315,22 +435,33 @@ fn accept_handoff(
         if !out.restart {
             return Some(Accepted::Repeat(out));
         }
-        if be.remove(&k).is_some() {
-            *be_count = be_count.saturating_sub(1);
+        be.remove(&k, filter);
+    }
+    match be.make_room(filter) {
+        Ok(None) => {}
+        Ok(Some(_oldest)) => bump(&stats.be_reclaimed, 1),
+        Err(_) => {
+            bump(&stats.be_table_full, 1);
+            return Some(Accepted::Refused(HandoffNack {
+                fe_flow_id: req.fe_flow_id,
+                reason: NackReason::Overloaded,
+            }));
         }
     }
-    if *be_count >= MAX_FLOWS {
-        return Some(Accepted::Refused(HandoffNack {
-            fe_flow_id: req.fe_flow_id,
-            reason: NackReason::Overloaded,
-        }));
-    }
-    let mut buf = new_buf().ok()?;
+    // The replay copy: exactly the request, freed once the stack has
+    // acknowledged it.
+    let mut buf = KVec::with_capacity(req.request.len(), GFP_ATOMIC).ok()?;
+    buf.extend_from_slice(req.request, GFP_ATOMIC).ok()?;
     let (origin, own) = nodes;
     match BeFlow::on_handoff_req(req, origin, own, local_addr, &mut buf[..], core, now) {
         Ok((flow, out)) => {
-            be.insert(RBTreeNode::new(k, BeEntry { flow, buf }, GFP_ATOMIC).ok()?);
-            *be_count += 1;
+            let entry = BeEntry {
+                flow,
+                buf,
+                mark: None,
+                tick: None,
+            };
+            be.insert(k, entry, filter).ok()?;
             Some(Accepted::New(out))
         }
         Err(nack) => Some(Accepted::Refused(nack)),
@@ -341,15 +472,20 @@ impl Handoff {
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         let mut key = [0u8; 16];
         random_bytes(&mut key);
+        let mut seed = [0u8; 4];
+        random_bytes(&mut seed);
+        let seed = u32::from_ne_bytes(seed);
         try_pin_init!(Handoff {
             flows <- crate::new_spinlock_bh!(Flows {
                 cfg: KBox::new(NodeConfig::new(), GFP_KERNEL)?,
                 core: CoreConfig::default(),
-                fe: RBTree::new(),
+                fe: FlowTable::new(params::max_flows(), now_ms())?,
                 fe_ids: RBTree::new(),
-                fe_count: 0,
-                be: RBTree::new(),
-                be_count: 0,
+                be: FlowTable::new(params::max_flows(), now_ms())?,
+                req_mem: RequestMemory {
+                    used: 0,
+                    max: params::max_request_bytes(),
+                },
                 next_id: 1,
                 deferred: KVec::new(),
                 live: LivePeers::default(),
@@ -360,6 +496,8 @@ impl Handoff {
             ctrl <- Ctrl::new(),
             secret: IsnSecret::new(key),
             stats: Stats::default(),
+            filter: FlowFilter::new(params::max_flows(), seed)?,
+            services: Services::new(),
         }? Error)
     }
 
@@ -372,7 +510,7 @@ impl Handoff {
         let (Class::Fragment { protocol: 6 }, Ok(ip)) = (classify(h), Ipv4Header::parse(h)) else {
             return Verdict::Accept;
         };
-        if !self.flows.lock().cfg.is_service_addr(ip.dst) {
+        if !self.services.contains_addr(ip.dst) {
             return Verdict::Accept;
         }
         bump(&self.stats.fragments_dropped, 1);
@@ -390,6 +528,10 @@ impl Handoff {
             return self.not_a_segment(h);
         };
         let key = seg.key_from_client();
+        if !self.services.contains(seg.dst()) && !self.filter.may_hold(&key) {
+            // Neither for a service nor any flow's: no lock.
+            return Verdict::Accept;
+        }
         let now = now_ms();
         let mut sends = Sends::default();
         let mut edits = [FieldEdit::default(); 16];
@@ -460,7 +602,11 @@ impl Handoff {
         let Some(seg) = Seg::parse(h) else {
             return Verdict::Accept;
         };
-        let key = key_of(&seg.key_to_client());
+        let flow_key = seg.key_to_client();
+        if !self.filter.may_hold(&flow_key) {
+            return Verdict::Accept;
+        }
+        let key = key_of(&flow_key);
         let now = now_ms();
         let mut sends = Sends::default();
         let out = {
@@ -651,7 +797,8 @@ impl Handoff {
                 let own = flows.cfg.node.map_or(0, |n| n.id);
                 let accepted = accept_handoff(
                     &mut flows.be,
-                    &mut flows.be_count,
+                    &self.filter,
+                    &self.stats,
                     k,
                     &req,
                     (from, own),
@@ -736,9 +883,22 @@ impl Handoff {
     fn fe_syn(&self, flows: &mut Flows, seg: &Seg<'_>, now: u64, sends: &mut Sends) -> CoreVerdict {
         let core = flows.core;
         bump(&self.stats.syns, 1);
-        if flows.fe_count >= MAX_FLOWS {
-            bump(&self.stats.syn_table_full, 1);
-            return CoreVerdict::Drop;
+        match flows.fe.make_room(&self.filter) {
+            Ok(None) => {}
+            Ok(Some(oldest)) => {
+                bump(&self.stats.fe_reclaimed, 1);
+                let Flows {
+                    fe_ids,
+                    open,
+                    req_mem,
+                    ..
+                } = &mut *flows;
+                fe_forget(fe_ids, open, req_mem, oldest);
+            }
+            Err(_) => {
+                bump(&self.stats.syn_table_full, 1);
+                return CoreVerdict::Drop;
+            }
         }
         let id = flows.next_id;
         flows.next_id = flows.next_id.wrapping_add(1).max(1);
@@ -749,19 +909,22 @@ impl Handoff {
         let Some((flow, out)) = FeFlow::on_syn(seg, id, &self.secret, &core, now) else {
             return CoreVerdict::Drop;
         };
-        let Ok(buf) = new_buf() else {
-            return CoreVerdict::Drop;
-        };
+        // No request buffer yet: it comes with the first request byte.
         let key = key_of(&flow.key());
-        let (Ok(node), Ok(id_node)) = (
-            RBTreeNode::new(key, FeEntry { flow, buf }, GFP_ATOMIC),
-            RBTreeNode::new(id, key, GFP_ATOMIC),
-        ) else {
+        let entry = FeEntry {
+            flow,
+            buf: KVec::new(),
+            mark: None,
+            tick: None,
+        };
+        let Ok(id_node) = RBTreeNode::new(id, key, GFP_ATOMIC) else {
             return CoreVerdict::Drop;
         };
-        flows.fe.insert(node);
+        if flows.fe.insert(key, entry, &self.filter).is_err() {
+            return CoreVerdict::Drop;
+        }
         flows.fe_ids.insert(id_node);
-        flows.fe_count += 1;
+        flows.fe_settle(&key, now);
         if let Some(p) = out.reply.as_ref().and_then(|r| packet(r, &[])) {
             let _ = sends.packets.push(p, GFP_ATOMIC);
         }
@@ -779,14 +942,22 @@ impl Handoff {
     ) -> CoreVerdict {
         let core = flows.core;
         let key = key_of(&seg.key_from_client());
-        let Flows { fe, scratch, .. } = &mut *flows;
+        let Flows {
+            fe,
+            scratch,
+            req_mem,
+            ..
+        } = &mut *flows;
         let Some(e) = fe.get_mut(&key) else {
             return CoreVerdict::Accept;
         };
         // The payload matters only while the request is being collected.
         let plen = seg.payload_len() as usize;
-        let payload: &[u8] = if plen > 0 && e.flow.xlate().is_none() {
+        let payload: &[u8] = if plen > 0 && e.flow.holds_request() {
             let off = seg.pkt.payload_offset as u32;
+            if !req_mem.grow(&mut e.buf, e.flow.request_needs(plen)) {
+                bump(&self.stats.request_mem_full, 1);
+            }
             match scratch.get_mut(..plen).and_then(|b| skb.read(off, b)) {
                 Some(p) => p,
                 None => return CoreVerdict::Drop,
@@ -801,7 +972,7 @@ impl Handoff {
             seg.gso_size = skb.gso_size();
         }
         let seg = &seg;
-        let out = e.flow.on_segment(seg, payload, &mut e.buf[..], &core, now);
+        let out = e.flow.on_segment(seg, payload, &mut e.buf, &core, now);
         let (verdict, restart) = (out.verdict, out.restart);
         if let Some(mtu) = out.frag_needed {
             // Too big for the back-end's link: tell the client, from the
@@ -840,13 +1011,17 @@ impl Handoff {
             self.dispatch(flows, key, now, sends);
         }
         if out.free {
-            if let Some(e) = flows.fe.remove(&key) {
-                flows.fe_ids.remove(&e.flow.id());
-                flows.fe_count = flows.fe_count.saturating_sub(1);
-                if let (Some(_), Some(t)) = (e.flow.xlate(), e.flow.target()) {
-                    flows.open.sub(t.node, 1);
-                }
+            if let Some(e) = flows.fe.remove(&key, &self.filter) {
+                let Flows {
+                    fe_ids,
+                    open,
+                    req_mem,
+                    ..
+                } = &mut *flows;
+                fe_forget(fe_ids, open, req_mem, e);
             }
+        } else {
+            flows.fe_settle(&key, now);
         }
     }
 
@@ -861,7 +1036,7 @@ impl Handoff {
             live,
             dispatcher,
             open,
-            be_count,
+            be,
             ..
         } = &mut *flows;
         let Some(e) = fe.get_mut(&key) else { return };
@@ -875,7 +1050,7 @@ impl Handoff {
         // or what it serves for every front-end (its last HEARTBEAT; our
         // own table for ourselves), whichever is more. The two overlap,
         // so they are not added.
-        let served_here = u32::try_from(*be_count).unwrap_or(u32::MAX);
+        let served_here = u32::try_from(be.occupancy().live()).unwrap_or(u32::MAX);
         let loads = |n: u16| {
             let served = match own {
                 Some(me) if me.id == n => served_here,
@@ -942,15 +1117,14 @@ impl Handoff {
         let core = flows.core;
         let k = key_of(&key);
         let own = flows.cfg.node.map_or(0, |n| n.id);
-        let Flows {
-            fe, be, be_count, ..
-        } = &mut *flows;
+        let Flows { fe, be, .. } = &mut *flows;
         let Some(fe_entry) = fe.get_mut(&k) else {
             return;
         };
         let req = fe_entry.flow.handoff_req(&fe_entry.buf[..]);
         let local_addr = key.server.addr;
-        match accept_handoff(be, be_count, k, &req, (own, own), local_addr, &core, now) {
+        let filter = &self.filter;
+        match accept_handoff(be, filter, &self.stats, k, &req, (own, own), local_addr, &core, now) {
             Some(Accepted::Repeat(out) | Accepted::New(out)) => {
                 self.be_output(flows, k, &out, now, sends)
             }
@@ -1000,8 +1174,10 @@ impl Handoff {
                 sends.kick = true;
             }
         }
-        if out.free && flows.be.remove(&key).is_some() {
-            flows.be_count = flows.be_count.saturating_sub(1);
+        if out.free {
+            flows.be.remove(&key, &self.filter);
+        } else {
+            flows.be_settle(&key, now);
         }
     }
 
@@ -1072,15 +1248,11 @@ impl Handoff {
         self.be_output(flows, key, &out, now, sends);
     }
 
-    /// Runs every flow whose deadline has passed.
+    /// Runs every flow whose deadline has passed (the tables' timer
+    /// wheels give them; no walk over every flow).
     fn timers(&self, flows: &mut Flows, now: u64, sends: &mut Sends) {
         let core = flows.core;
-        let mut due: KVec<Key> = KVec::new();
-        for (k, e) in flows.fe.iter() {
-            if now >= e.flow.next_deadline(&core) {
-                let _ = due.push(*k, GFP_ATOMIC);
-            }
-        }
+        let due = flows.fe.due(now, &core);
         for k in due.iter() {
             let Some(e) = flows.fe.get_mut(k) else {
                 continue;
@@ -1112,12 +1284,7 @@ impl Handoff {
             }
             self.fe_output(flows, *k, out, now, sends);
         }
-        let mut due: KVec<Key> = KVec::new();
-        for (k, e) in flows.be.iter() {
-            if now >= e.flow.next_deadline(&core) {
-                let _ = due.push(*k, GFP_ATOMIC);
-            }
-        }
+        let due = flows.be.due(now, &core);
         for k in due.iter() {
             let Some(e) = flows.be.get_mut(k) else {
                 continue;
@@ -1127,7 +1294,6 @@ impl Handoff {
         }
     }
 
-    /// Replaces the configuration with `text` (all or nothing).
     /// Replaces the configuration with `text`, all or nothing; on a parse
     /// error, `why` gets the reason ("line N: ...").
     pub(crate) fn configure(&self, text: &[u8], why: &mut impl Write) -> Result {
@@ -1139,9 +1305,9 @@ impl Handoff {
         })?;
         let old = {
             let mut flows = self.flows.lock();
-            if let Some(ms) = cfg.linger_ms {
-                flows.core.linger_ms = u64::from(ms);
-            }
+            // Every timeout the text leaves out is back at its default.
+            flows.core = cfg.timeouts.flow_config();
+            self.services.set(&cfg);
             let old = core::mem::replace(&mut flows.cfg, cfg);
             let Flows {
                 cfg, dispatcher, ..
@@ -1161,8 +1327,26 @@ impl Handoff {
 
     pub(crate) fn render_flows(&self, w: &mut impl Write) -> fmt::Result {
         let guard = self.flows.lock();
-        writeln!(w, "fe_flows {}", guard.fe_count)?;
-        writeln!(w, "be_flows {}", guard.be_count)?;
+        // Each table's flows (live + lingering), its parts and its limit;
+        // the front-end's request bytes buffered.
+        let (fe, be) = (guard.fe.occupancy(), guard.be.occupancy());
+        writeln!(
+            w,
+            "fe_flows {} live {} lingering {} max {} request_bytes {}",
+            fe.total(),
+            fe.live(),
+            fe.lingering(),
+            guard.fe.max(),
+            guard.req_mem.used
+        )?;
+        writeln!(
+            w,
+            "be_flows {} live {} lingering {} max {}",
+            be.total(),
+            be.live(),
+            be.lingering(),
+            guard.be.max()
+        )?;
         for e in guard.fe.values() {
             flow_line(w, "fe", e.flow.key(), &e.flow.state(), "id", e.flow.id())?;
         }
@@ -1175,9 +1359,13 @@ impl Handoff {
 
     pub(crate) fn render_stats(&self, w: &mut impl Write) -> fmt::Result {
         let s = &self.stats;
-        let rows: [(&str, &AtomicU64); 28] = [
+        let rows: [(&str, &AtomicU64); 32] = [
             ("syns", &s.syns),
             ("syn_table_full", &s.syn_table_full),
+            ("be_table_full", &s.be_table_full),
+            ("fe_reclaimed", &s.fe_reclaimed),
+            ("be_reclaimed", &s.be_reclaimed),
+            ("request_mem_full", &s.request_mem_full),
             ("handoffs_local", &s.handoffs_local),
             ("handoffs_remote", &s.handoffs_remote),
             ("handoff_acks", &s.handoff_acks),

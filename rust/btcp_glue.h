@@ -17,6 +17,7 @@
 #include "glue_sock.h"
 #include "glue_crypto.h"
 #include "glue_genl.h"
+#include "glue_params.h"
 
 /* The files of /proc/net/btcp/. */
 enum btcp_proc_file {

@@ -8,6 +8,7 @@ pub mod genl;
 pub mod hmac;
 pub mod net;
 pub mod netfilter;
+pub mod params;
 pub mod seq_file;
 pub mod skb;
 pub mod socket;

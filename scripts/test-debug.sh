@@ -22,7 +22,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export KVARIANT=debug
 out=$root/out/debug
 scripts=("$@")
-[ ${#scripts[@]} -gt 0 ] || scripts=(kunit smoke handoff handoff_remote reuse btcpctl pools unload)
+[ ${#scripts[@]} -gt 0 ] || scripts=(kunit smoke handoff handoff_remote reuse btcpctl pools table unload)
 load=${DEBUG_LOAD:-light}
 
 kdir=$(bash scripts/kernel.sh | tail -1) || { echo "debug: FAILED: kernel build" >&2; exit 1; }

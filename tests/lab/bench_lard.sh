@@ -28,7 +28,7 @@ for n in be1 be2 be3; do
   pids+=($!)
 done
 sleep 2
-cluster_config "default=2" "linger-ms 1000" && cluster_wait_up || { echo "cluster not up"; exit 1; }
+cluster_config "default=2" && cluster_wait_up || { echo "cluster not up"; exit 1; }
 
 echo "== LARD/R vs weighted round-robin: $files files of $((size / 1024)) KiB ($((tree >> 20)) MiB),"
 echo "   Zipf popularity, a $((cache >> 20)) MiB cache per back-end (a quarter of the tree),"

@@ -66,7 +66,7 @@ for n in fe "${LAB_BES[@]}"; do
         [ "$p" = "$n" ] || ctl "$n" node add "${LAB_NODE_ID[$p]}" "$(ns_ip "$p")"
       done
       echo "$LAB_KEY" | ctl "$n" set key -
-      ctl "$n" set linger-ms 1500
+      ctl "$n" set handoff-ms 1000
       if [ "$n" = fe ]; then
         ctl "$n" service add "$vip:80"
         ctl "$n" rule add /small/ 3
@@ -85,7 +85,7 @@ peer 3 $(ns_ip be2)
 peer 4 $(ns_ip be3)
 service $vip:80
 rules $rules_fe
-linger-ms 1500
+handoff-ms 1000
 key $LAB_KEY"
 got=$(ctl fe save)
 if [ "$got" = "$expect" ] && [ "$(in_ns fe cat /proc/net/btcp/config)" = "$got" ]; then ok "fe-config-as-expected (= /proc)"
@@ -93,6 +93,11 @@ else bad fe-config-as-expected "save: $(tr '\n' '|' <<<"$got") proc: $(in_ns fe 
 shown=$(ctl fe show)
 if [[ "$shown" != *"$LAB_KEY"* ]] && [[ "$shown" == *"key (hidden"* ]]; then ok show-hides-key
 else bad show-hides-key "$(tr '\n' '|' <<<"$shown")"; fi
+# Every timeout in force, the ones left out at their defaults.
+if [[ "$shown" == *"# timeouts in force: handshake-ms 30000 request-ms 10000 handoff-ms 1000 idle-ms 600000 linger-ms 60000"* ]]; then ok show-timeouts
+else bad show-timeouts "$(tr '\n' '|' <<<"$shown")"; fi
+err=$(ctl fe set idle-ms 0 2>&1) && bad timeout-out-of-range "accepted idle-ms 0" ||
+  { [[ "$err" == *"timeout out of range"* ]] && ok "timeout-out-of-range ($err)" || bad timeout-out-of-range "$err"; }
 lists="$(ctl fe service list)|$(ctl fe node list | tr '\n' ' ')|$(ctl fe rule list | tr '\n' ' ')"
 if [ "$lists" = "$vip:80|1 10.99.0.1 local 2 10.99.0.11 3 10.99.0.12 4 10.99.0.13 |/small/ 3 host:be3.example/whoami.txt 4 default 2 " ]; then
   ok "lists ($lists)"
@@ -199,7 +204,12 @@ if [ "${fe_n:-0}" -ge 700 ] && [ "$lines" = $((2 + fe_n + be_n)) ] && [ "$odd" =
   ok "flows-dump ($lines lines, $(wc -c <"$tmp/flows") bytes; /proc $proc_lines lines)"
 else bad flows-dump "fe_flows ${fe_n:-?} be_flows ${be_n:-?} lines $lines odd $odd bytes $(wc -c <"$tmp/flows") proc $proc_lines; ab: $(grep -E 'Complete|Failed' <<<"$ab_out" | tr '\n' ' ')"; fi
 out=$(ctl be1 flows | head -2 | tr '\n' ' ')
-if [[ "$out" == "fe_flows 0 be_flows "* ]]; then ok "flows-small ($out)"; else bad flows-small "$out"; fi
+if [[ "$out" == "fe_flows 0 live 0 "*" be_flows "* ]]; then ok "flows-small ($out)"; else bad flows-small "$out"; fi
+# A restored text without linger-ms means the default linger again.
+saved=$(ctl fe save)
+grep -v '^linger-ms ' <<<"$saved" | ctl fe restore -
+if [[ "$saved" == *"linger-ms $linger"* ]] && [[ "$(ctl fe show)" == *" linger-ms 60000"* ]]; then ok restore-means-default
+else bad restore-means-default "$(ctl fe show | tail -1)"; fi
 
 # --- per namespace: a change in one is not seen in another
 ctl scratch restore - <<<"$empty"

@@ -23,3 +23,14 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 peer_field() {
   in_ns "$1" awk -v id="$2" -v k="$3" '$1 == "ctrl_peer" && $2 == id { for (i = 5; i < NF; i++) if ($i == k) print $(i + 1) }' /proc/net/btcp/counters
 }
+# live_flows NODE...: live flows (not lingering) in the nodes' front-end and
+# back-end tables together. Closed flows linger (60 s by default) and are
+# reclaimed under pressure; what must be gone after a run is live state.
+live_flows() {
+  local n t=0 v
+  for n in "$@"; do
+    v=$(in_ns "$n" awk '$1 ~ /^(fe|be)_flows$/ && $3 == "live" { t += $4 } END { print t + 0 }' /proc/net/btcp/flows)
+    t=$((t + v))
+  done
+  echo "$t"
+}

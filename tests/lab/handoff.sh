@@ -27,8 +27,7 @@ flows() { in_ns fe awk -v k="$1" '$1 == k { print $2 }' /proc/net/btcp/flows; }
 cfg="node 1 $(ns_ip fe)
 ctrl-port 7447
 service $vip:80
-rules /=1,default=1
-linger-ms 1500"
+rules /=1,default=1"
 if in_ns fe sh -c "printf '%s\n' '$cfg' > /proc/net/btcp/config" &&
    [ "$(in_ns fe cat /proc/net/btcp/config)" = "$cfg" ]; then ok config-round-trip
 else bad config-round-trip "read back: $(in_ns fe cat /proc/net/btcp/config | tr '\n' '|')"; fi
@@ -84,11 +83,16 @@ else bad every-handoff-acked "handoffs $h, acks $a, want >= $n_conn"; fi
 if [ "$(stat be_translated_bytes)" -ge $((64 << 20)) ]; then ok "responses-translated ($(stat be_translated_bytes) bytes)"
 else bad responses-translated "be_translated_bytes $(stat be_translated_bytes)"; fi
 
-# --- flows are freed once the linger (1.5 s here, twice: BE then FE) passes
-for _ in $(seq "$(by_load 20 60)"); do
+# --- at the default linger (60 s): no live flow is left once the clients
+# are done, and the lingering ones are freed when their linger ends (the
+# back-end's TERMINATE starts both ends' lingers together)
+for _ in $(seq "$(by_load 20 60)"); do [ "$(live_flows fe)" = 0 ] && break; sleep 0.5; done
+if [ "$(live_flows fe)" = 0 ]; then ok "live-flows-freed ($(flows fe_flows) fe, $(flows be_flows) be lingering)"
+else bad live-flows-freed "$(in_ns fe cat /proc/net/btcp/flows | head -5 | tr '\n' '|')"; fi
+for _ in $(seq "$(by_load 180 300)"); do
   [ "$(flows fe_flows)" = 0 ] && [ "$(flows be_flows)" = 0 ] && break
   sleep 0.5
 done
-if [ "$(flows fe_flows)" = 0 ] && [ "$(flows be_flows)" = 0 ]; then ok flows-freed
-else bad flows-freed "$(in_ns fe cat /proc/net/btcp/flows | head -5 | tr '\n' '|')"; fi
+if [ "$(flows fe_flows)" = 0 ] && [ "$(flows be_flows)" = 0 ]; then ok flows-freed-after-linger
+else bad flows-freed-after-linger "$(in_ns fe cat /proc/net/btcp/flows | head -5 | tr '\n' '|')"; fi
 summary handoff

@@ -29,7 +29,7 @@ stat() { in_ns "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/btcp/counters
 flows() { in_ns "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/btcp/flows; }
 
 # /big/ to be2, one file to busybox httpd on be3, the rest to be1.
-if cluster_config "/big/=3,/small/4k.bin=4,default=2" "linger-ms 1500"; then ok cluster-config
+if cluster_config "/big/=3,/small/4k.bin=4,default=2"; then ok cluster-config
 else bad cluster-config "write failed: $(dmesg | tail -1)"; fi
 # The channel comes up on its own (connect with backoff).
 if cluster_wait_up; then ok "ctrl-channel-up"; else bad ctrl-channel-up "$(in_ns fe grep ctrl_ /proc/net/btcp/counters | tr '\n' '|')"; fi
@@ -105,11 +105,11 @@ if [ "$(stat fe be_translated_bytes)" = 0 ] && [ "$(stat be2 be_translated_bytes
 else bad responses-translated-at-be "fe $(stat fe be_translated_bytes), be2 $(stat be2 be_translated_bytes)"; fi
 
 for _ in $(seq "$(by_load 30 90)"); do
-  t=0; for n in fe be1 be2; do t=$((t + $(flows "$n" fe_flows) + $(flows "$n" be_flows))); done
+  t=$(live_flows fe be1 be2)
   [ "$t" = 0 ] && break; sleep 0.5
 done
-if [ "$t" = 0 ]; then ok flows-freed-everywhere
-else bad flows-freed-everywhere "$(for n in fe be1 be2; do in_ns "$n" head -2 /proc/net/btcp/flows; done | tr '\n' ' ')"; fi
+if [ "$t" = 0 ]; then ok live-flows-freed-everywhere
+else bad live-flows-freed-everywhere "$(for n in fe be1 be2; do in_ns "$n" head -2 /proc/net/btcp/flows; done | tr '\n' ' ')"; fi
 # --- a back-end that refuses: busybox on be3 stops, so be3's stack resets
 # the replayed SYN; be3 NACKs and the front-end hands the request to the
 # default node (be1) instead.

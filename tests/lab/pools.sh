@@ -26,7 +26,7 @@ get() { in_ns client curl -s -o /dev/null -w '%{http_code}' --max-time 20 "http:
 
 # The cluster (keys, peers) as cluster.sh sets it up; then the rules and
 # the pool through btcpctl on the front-end, as an operator would.
-if cluster_config "default=2" "linger-ms 1500" && cluster_wait_up &&
+if cluster_config "default=2" && cluster_wait_up &&
    ctl pool add static --policy wrr --nodes 1,2,3,4 &&
    ctl rule add /img/ 2 && ctl rule add /video/ 3 && ctl rule add /api/ 4 &&
    ctl rule add /static/ static && ctl rule default static; then

@@ -25,7 +25,7 @@ stat() { in_ns "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/btcp/counters
 ko=$(lab_module btcp.ko)
 
 configure() {
-  cluster_config "/small/=1,default=2" "linger-ms 1500" && cluster_wait_up
+  cluster_config "/small/=1,default=2" && cluster_wait_up
 }
 load() { # seconds: two wrk runs, local (/small/ served by fe) and remote
   local c; c=$(by_load 20 6)

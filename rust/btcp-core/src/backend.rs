@@ -1,4 +1,4 @@
-//! The back-end's per-connection state machine (DESIGN.md §4, steps 5 and
+//! The back-end's per-connection state machine (Documentation/handoff.md, steps 5 and
 //! 7, and the back-end half of step 8).
 //!
 //! On a HANDOFF_REQ the back-end replays the client's handshake into its

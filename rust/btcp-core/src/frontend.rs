@@ -1,4 +1,4 @@
-//! The front-end's per-connection state machine (DESIGN.md §4, steps 1-4
+//! The front-end's per-connection state machine (Documentation/handoff.md, steps 1-4
 //! and 6, and the front-end half of step 8).
 //!
 //! The front-end answers a client's SYN to a VIP itself, collects the

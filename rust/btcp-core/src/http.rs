@@ -1,5 +1,5 @@
 //! A strict parser for the head of an HTTP/1.x request (RFC 9112), enough
-//! to dispatch on (DESIGN.md §4, step 3) and to know how the body that may
+//! to dispatch on (Documentation/handoff.md, step 3) and to know how the body that may
 //! follow the head is framed.
 //!
 //! Where RFC 9112 lets a recipient choose between leniency and refusal, we

@@ -12,7 +12,7 @@
 //! keyed hash of the addresses, so an observer cannot learn our uptime
 //! from TSval and different peers see unrelated clocks.
 //!
-//! A SYN-cookie ISN (DESIGN.md §4 step 1) would hash a coarse (minute)
+//! A SYN-cookie ISN (Documentation/handoff.md step 1) would hash a coarse (minute)
 //! counter in as well and encode the MSS index; that is a later step.
 
 use super::flow::FlowKey;

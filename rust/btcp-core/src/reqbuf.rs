@@ -14,11 +14,21 @@ pub fn grow_to(cap: usize, needed: usize, limit: usize) -> Option<usize> {
     if needed <= cap || needed > limit {
         return None;
     }
-    Some(cap.saturating_mul(2).max(MIN_CAPACITY).max(needed).min(limit))
+    Some(
+        cap.saturating_mul(2)
+            .max(MIN_CAPACITY)
+            .max(needed)
+            .min(limit),
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )]
     use super::*;
 
     #[test]

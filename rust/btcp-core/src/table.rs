@@ -74,8 +74,32 @@ impl Occupancy {
     }
 }
 
+/// A flow key's slot in a table of `2^bits` slots, under the
+/// namespace's random `seed`: the same for the key a client's segment
+/// gives and the key a reply to it gives (both name the client first).
+/// Seeded so that a client cannot aim many flows at one slot.
+pub fn slot_of(key: &super::flow::FlowKey, seed: u32, bits: u32) -> usize {
+    let bits = bits.clamp(1, 31);
+    let ports = u32::from(key.client.port) << 16 | u32::from(key.server.port);
+    let mut h = seed;
+    for w in [key.client.addr, key.server.addr, ports] {
+        // One round of a multiply-xorshift mix per word (Murmur3's
+        // finaliser constants).
+        h = (h ^ w).wrapping_mul(0xcc9e_2d51);
+        h ^= h >> 15;
+        h = h.wrapping_mul(0x1b87_3593);
+        h ^= h >> 13;
+    }
+    usize::try_from(h.checked_shr(32u32.saturating_sub(bits)).unwrap_or(0)).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )]
     use super::*;
 
     #[test]
@@ -98,5 +122,29 @@ mod tests {
         o.removed(true);
         assert_eq!(o, Occupancy::default());
         assert_eq!(o.admit(0), Admit::Full);
+    }
+
+    #[test]
+    fn slots_spread_and_stay_in_range() {
+        use super::super::flow::{Endpoint, FlowKey};
+        let key = |port: u16| {
+            FlowKey::new(
+                Endpoint::new(0x0a01_0001, port),
+                Endpoint::new(0x0a02_0001, 80),
+            )
+        };
+        let mut hits = [0u32; 64];
+        for port in 0..6400u16 {
+            let s = slot_of(&key(port), 7, 6);
+            assert!(s < 64);
+            if let Some(h) = hits.get_mut(s) {
+                *h += 1;
+            }
+        }
+        // 100 per slot on average: none empty, none crowded.
+        assert!(hits.iter().all(|&h| (50..200).contains(&h)), "{hits:?}");
+        // Another seed, another layout.
+        assert_ne!(slot_of(&key(1), 7, 20), slot_of(&key(1), 8, 20));
+        assert!(slot_of(&key(1), 7, 0) < 2 && slot_of(&key(1), 7, 40) < 1 << 31);
     }
 }

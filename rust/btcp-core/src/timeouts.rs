@@ -167,6 +167,11 @@ impl fmt::Display for Effective {
 
 #[cfg(test)]
 mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )]
     extern crate std;
     use super::super::config::NodeConfig;
     use super::*;
@@ -177,7 +182,10 @@ mod tests {
         let c = NodeConfig::parse(b"linger-ms 0\nhandoff-ms 250\nidle-ms 5000").unwrap();
         let f = c.timeouts.flow_config();
         assert_eq!((f.linger_ms, f.handoff_ms, f.idle_ms), (0, 250, 5000));
-        assert_eq!((f.handshake_ms, f.request_ms), (d.handshake_ms, d.request_ms));
+        assert_eq!(
+            (f.handshake_ms, f.request_ms),
+            (d.handshake_ms, d.request_ms)
+        );
         // Written back: only what was set, in a fixed order.
         let text = std::format!("{}", c.timeouts);
         assert_eq!(text, "handoff-ms 250\nidle-ms 5000\nlinger-ms 0\n");
@@ -198,7 +206,10 @@ mod tests {
         );
         assert_eq!(t.set("nope-ms", "1"), Err(ConfigErrorKind::UnknownCommand));
         assert_eq!(t.set("idle-ms", "+5"), Err(ConfigErrorKind::BadNumber));
-        assert_eq!(t.set("idle-ms", "99999999999"), Err(ConfigErrorKind::BadNumber));
+        assert_eq!(
+            t.set("idle-ms", "99999999999"),
+            Err(ConfigErrorKind::BadNumber)
+        );
         assert_eq!(t.set("linger-ms", "86400000"), Ok(()));
     }
 }

@@ -1,5 +1,5 @@
 //! The control-channel codec: framed, authenticated messages between the
-//! nodes' kernel modules (DESIGN.md §6).
+//! nodes' kernel modules (Documentation/control-channel.md).
 //!
 //! Frames travel over one persistent TCP connection per pair of nodes. All
 //! integers are big-endian. A frame is a fixed [`HEADER_LEN`]-byte header,
@@ -90,7 +90,7 @@ pub const HEADER_LEN: usize = 20;
 /// Length of the MAC trailer (HMAC-SHA256).
 pub const MAC_LEN: usize = 32;
 /// Most request bytes a [`HandoffReq`] can carry: the front-end's request
-/// buffer (DESIGN.md §4, step 2).
+/// buffer (Documentation/handoff.md, step 2).
 pub const MAX_REQUEST: usize = 16 * 1024;
 /// Largest payload: a [`HandoffReq`] with [`MAX_REQUEST`] bytes, plus
 /// room for fields a later version may add.
@@ -459,7 +459,7 @@ impl Hello {
     pub const LEN: usize = 10;
 }
 
-/// Front-end to back-end: take over this connection (DESIGN.md §4, step 4).
+/// Front-end to back-end: take over this connection (Documentation/handoff.md, step 4).
 ///
 /// Payload (53 bytes + request): `fe_flow_id` (4), `client_addr` (4),
 /// `client_port` (2), `vip_addr` (4), `vip_port` (2), `isn_client` (4),
@@ -510,7 +510,7 @@ impl HandoffReq<'_> {
     const F_FIN: u8 = 1 << 0;
 }
 
-/// Back-end to front-end: the handoff succeeded (DESIGN.md §4, step 5).
+/// Back-end to front-end: the handoff succeeded (Documentation/handoff.md, step 5).
 ///
 /// Payload (18 bytes): `fe_flow_id` (4), `be_node` (2), `isn_be` (4),
 /// `be_opts` (4), `be_tsval` (4).

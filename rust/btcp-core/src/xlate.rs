@@ -1,5 +1,5 @@
 //! Packet translation between the front-end's and the back-end's views of
-//! a handed-off connection (DESIGN.md §4, steps 6, 7 and 9), as a list of
+//! a handed-off connection (Documentation/handoff.md, steps 6, 7 and 9), as a list of
 //! field edits.
 //!
 //! A translation is not applied here but described: each [`Edit`] names a

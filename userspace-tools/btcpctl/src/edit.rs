@@ -9,8 +9,8 @@
 use std::fmt;
 
 use btcp_core::config::{
-    parse_state, state_name, ConfigError, ConfigErrorKind, Ipv4, NodeConfig, Peer, Policy, Pool, MAX_PEERS,
-    MAX_POOLS, MAX_POOL_MEMBERS, MAX_SERVICES,
+    parse_state, state_name, ConfigError, ConfigErrorKind, Ipv4, NodeConfig, Peer, Policy, Pool,
+    MAX_PEERS, MAX_POOLS, MAX_POOL_MEMBERS, MAX_SERVICES,
 };
 use btcp_core::flow::Endpoint;
 use btcp_core::policy::{LardParams, MemberState};
@@ -798,7 +798,10 @@ pub fn set_timeout(text: &str, name: &str, ms: &str) -> Result<String, EditError
 /// (a comment, so a shown text still parses as the same configuration).
 pub fn timeouts_in_force(text: &str) -> Result<String, EditError> {
     let cfg = parse(text)?;
-    Ok(format!("# timeouts in force: {}\n", cfg.timeouts.effective()))
+    Ok(format!(
+        "# timeouts in force: {}\n",
+        cfg.timeouts.effective()
+    ))
 }
 
 /// The text with the cluster key hidden, for `show`.
@@ -995,7 +998,10 @@ mod tests {
             .unwrap()
             .contains(" handoff-ms 1000 idle-ms 30000 linger-ms "));
         let e = set_timeout(&t2, "handoff-ms", "5").unwrap_err().0;
-        assert!(e.starts_with("bad handoff-ms \"5\": timeout out of range"), "{e}");
+        assert!(
+            e.starts_with("bad handoff-ms \"5\": timeout out of range"),
+            "{e}"
+        );
         assert!(set_timeout(&t2, "nap-ms", "5").is_err());
         assert_eq!(set_timeout(&t4, "idle-ms", "default").unwrap(), t2);
         let shown = redact_key(&t);

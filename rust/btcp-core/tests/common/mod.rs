@@ -1130,7 +1130,13 @@ impl Net {
                         self.fe_data_max = Some(flow.isn_client().wrapping_add(1));
                         self.client_mss = seg.opts.mss;
                         // No request buffer until request bytes come.
-                        self.fe.insert(key, FeEntry { flow, buf: Vec::new() });
+                        self.fe.insert(
+                            key,
+                            FeEntry {
+                                flow,
+                                buf: Vec::new(),
+                            },
+                        );
                         self.fe_ids.insert(id, key);
                         out
                     }
