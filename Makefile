@@ -8,7 +8,7 @@ export KVARIANT
 # CLIPPY=1 builds the module through clippy-driver (the kernel's CLIPPY=1).
 CLIPPY ?=
 
-.PHONY: all deps kernel module tools core-test fuzz test test-faults test-debug demo bench bench-lard clean
+.PHONY: all deps kernel module tools core-test fuzz test test-faults test-debug demo bench bench-lard bench-scale clean
 
 all: module
 
@@ -54,6 +54,11 @@ bench: module tools
 # Not a test: LARD/R and LARD against weighted round-robin, cache hit ratios.
 bench-lard: module tools
 	@bash scripts/lab-show.sh bench_lard 900
+
+# Not a test: held connections' memory, Connection: close at the default
+# linger, forwarding rate with 1 and 2 vCPUs.
+bench-scale: module tools
+	@bash scripts/bench-scale.sh
 
 clean:
 	@kdir=$$(bash scripts/kernel.sh --dir 2>/dev/null); \

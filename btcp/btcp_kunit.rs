@@ -15,7 +15,13 @@ pub mod kernel_ext;
 pub mod btcp_core;
 
 mod counters;
+// The module's flow table and filter, of which the cases use a part.
+#[allow(dead_code)]
+mod filter;
 mod kunit_sock;
+mod kunit_table;
+#[allow(dead_code)]
+mod table;
 
 use btcp_core::build::write_ipv4_tcp;
 use btcp_core::{Flags, Ipv4Header, TcpHeader, TcpOptions};

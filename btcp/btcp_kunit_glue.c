@@ -4,3 +4,4 @@
 #include "../rust/btcp_glue.c"
 #include "../rust/glue_sock.c"
 #include "../rust/glue_crypto.c"
+#include "../rust/glue_params.c"

@@ -26,6 +26,8 @@ BTCP_RUST_CASE(rewrite_checksums)
 BTCP_RUST_CASE(hmac_rfc4231)
 BTCP_RUST_CASE(sock_roundtrip)
 BTCP_RUST_CASE(sock_refused)
+BTCP_RUST_CASE(table_reclaims_oldest)
+BTCP_RUST_CASE(table_wheel)
 
 static struct kunit_case btcp_cases[] = {
 	KUNIT_CASE(skb_read_linear),
@@ -37,6 +39,8 @@ static struct kunit_case btcp_cases[] = {
 	KUNIT_CASE(hmac_rfc4231),
 	KUNIT_CASE(sock_roundtrip),
 	KUNIT_CASE(sock_refused),
+	KUNIT_CASE(table_reclaims_oldest),
+	KUNIT_CASE(table_wheel),
 	{}
 };
 

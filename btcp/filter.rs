@@ -84,7 +84,7 @@ impl Services {
     pub(crate) fn set(&self, cfg: &NodeConfig) {
         let mut eps = cfg.services();
         for slot in self.0.iter() {
-            let w = eps.next().map_or(0, Self::word);
+            let w = eps.next().map_or(0, |ep| Self::word(*ep));
             slot.store(w, Ordering::Release);
         }
     }

@@ -12,7 +12,7 @@
 //! Packets of our own making that go out (SYN/ACKs, ACKs, RSTs) are sent
 //! once the lock is released.
 
-use crate::btcp_core::backend::{BeFlow, BeOutput};
+use crate::btcp_core::backend::{BeFlow, BeOutput, BeState};
 use crate::btcp_core::build::{write_icmp_frag_needed, ICMP_QUOTE_PAYLOAD};
 use crate::btcp_core::classify::{classify, Class};
 use crate::btcp_core::config::{Ipv4, NodeConfig, MAX_PEERS};

@@ -91,10 +91,6 @@ impl<V: Entry> FlowTable<V> {
         self.flows.get_mut(k)
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Key, &V)> {
-        self.flows.iter()
-    }
-
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
         self.flows.values()
     }
@@ -171,9 +167,13 @@ impl<V: Entry> FlowTable<V> {
         };
         let at = schedule_at(v.deadline(cfg), self.next_tick);
         if reschedule(*v.tick(), at) {
-            match self.wheel.get_mut(slot_of(at)) {
-                Some(slot) if slot.push(*k, GFP_ATOMIC).is_ok() => *v.tick() = Some(at),
-                _ => self.sweep = true,
+            let queued = self
+                .wheel
+                .get_mut(slot_of(at))
+                .is_some_and(|slot| slot.push(*k, GFP_ATOMIC).is_ok());
+            match queued {
+                true => *v.tick() = Some(at),
+                false => self.sweep = true,
             }
         }
         if !v.lingers() || v.mark().is_some() {

@@ -49,7 +49,8 @@ user root;
 worker_processes ${NGINX_WORKERS:-1};
 pid $state/nginx.pid;
 error_log $state/error.log notice;
-events { worker_connections 1024; }
+${NGINX_CONNS:+worker_rlimit_nofile $((${NGINX_CONNS:-0} * 2 + 64));}
+events { worker_connections ${NGINX_CONNS:-1024}; }
 http {
     types { text/html html; text/plain txt; application/octet-stream bin; }
     default_type application/octet-stream;

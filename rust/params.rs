@@ -15,6 +15,5 @@ pub fn max_flows() -> usize {
 /// (`max_request_kb`).
 pub fn max_request_bytes() -> usize {
     // SAFETY: reads a module parameter; no preconditions.
-    let n = unsafe { bindings::btcp_param_max_request_bytes() };
-    usize::try_from(n).unwrap_or(usize::MAX)
+    unsafe { bindings::btcp_param_max_request_bytes() }
 }

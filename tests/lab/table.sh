@@ -51,12 +51,12 @@ else bad cluster-up "control channel not up"; summary table; exit 1; fi
 if [ "$(field fe fe max)" = $max ] && [ "$(field be1 be max)" = $max ]; then ok "limit-in-flows-file"
 else bad limit-in-flows-file "$(in_ns fe head -2 /proc/net/btcp/flows | tr '\n' '|')"; fi
 
-# --- fill: 48 downloads of 1 MiB at 64 KiB/s (about 16 s each)
+# --- fill: 48 downloads of 1 MiB at 16 KiB/s (about 64 s each), started
+# together from one shell in the client's namespace
 want=$(awk '$2 == "/small/1m.bin" { print $1 }' "$("$lab/content.sh" fe)/manifest.sha256")
-for i in $(seq $max); do
-  in_ns client curl -s --max-time 120 --limit-rate 64k -o "$tmp/dl.$i" "http://$vip/small/1m.bin" &
-done
-for _ in $(seq 100); do [ "$(field fe fe live)" = $max ] && break; sleep 0.2; done
+in_ns client bash -c "for i in \$(seq $max); do curl -s --max-time 240 --limit-rate 16k -o $tmp/dl.\$i http://$vip/small/1m.bin & done; wait" &
+fill=$!
+for _ in $(seq 60); do [ "$(field fe fe live)" = $max ] && break; sleep 0.5; done
 if [ "$(field fe fe live)" = $max ]; then ok "table-full-of-live-flows ($max)"
 else bad table-full-of-live-flows "$(in_ns fe head -2 /proc/net/btcp/flows | tr '\n' '|')"; fi
 full0=$(stat fe syn_table_full)
@@ -64,7 +64,7 @@ code=$(in_ns client curl -s -o /dev/null -w '%{http_code}' --connect-timeout 2 "
 full1=$(stat fe syn_table_full)
 if [ "$code" = 000 ] && [ "$full1" -gt "$full0" ]; then ok "new-client-refused-and-counted (syn_table_full +$((full1 - full0)))"
 else bad new-client-refused-and-counted "http $code, syn_table_full $full0 -> $full1"; fi
-wait
+wait $fill
 good=0
 for i in $(seq $max); do
   [ "$(sha256sum <"$tmp/dl.$i" | cut -d' ' -f1)" = "$want" ] && good=$((good + 1))

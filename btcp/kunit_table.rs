@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+//! KUnit cases of the flow table (btcp/table.rs) on the kernel's own
+//! red-black trees and allocator: lingering flows reclaimed oldest first,
+//! live ones never; the timer wheel gives a flow no earlier than its
+//! deadline and keeps no count of flows that left; the lock-free filter
+//! follows the table.
+
+use crate::btcp_core::flow::{Config as CoreConfig, Endpoint, FlowKey};
+use crate::filter::FlowFilter;
+use crate::table::{key_of, Entry, FlowTable, LingerMark};
+use core::ffi::c_int;
+
+macro_rules! check {
+    ($cond:expr) => {
+        if !$cond {
+            return line!() as c_int;
+        }
+    };
+}
+
+/// A flow whose state and deadline a case sets by hand.
+struct Flow {
+    over: bool,
+    deadline: u64,
+    mark: Option<LingerMark>,
+    tick: Option<u64>,
+}
+
+impl Entry for Flow {
+    fn lingers(&self) -> bool {
+        self.over
+    }
+    fn deadline(&self, _: &CoreConfig) -> u64 {
+        self.deadline
+    }
+    fn mark(&mut self) -> &mut Option<LingerMark> {
+        &mut self.mark
+    }
+    fn tick(&mut self) -> &mut Option<u64> {
+        &mut self.tick
+    }
+}
+
+fn flow(deadline: u64) -> Flow {
+    Flow {
+        over: false,
+        deadline,
+        mark: None,
+        tick: None,
+    }
+}
+
+fn key(port: u16) -> FlowKey {
+    FlowKey::new(Endpoint::new(0x0a63_000a, port), Endpoint::new(0x0a63_0064, 80))
+}
+
+/// A full table reclaims the flow that has lingered longest, and refuses
+/// only when every flow is live; the filter follows every change.
+#[no_mangle]
+pub(crate) extern "C" fn btcp_kunit_table_reclaims_oldest() -> c_int {
+    let cfg = CoreConfig::default();
+    let Ok(filter) = FlowFilter::new(1024, 1) else {
+        return line!() as c_int;
+    };
+    let Ok(mut t) = FlowTable::<Flow>::new(3, 0) else {
+        return line!() as c_int;
+    };
+    for port in 1..=3 {
+        check!(matches!(t.make_room(&filter), Ok(None)));
+        check!(t.insert(key_of(&key(port)), flow(60_000), &filter).is_ok());
+        t.settle(&key_of(&key(port)), 0, &cfg);
+        check!(filter.may_hold(&key(port)));
+    }
+    check!(t.make_room(&filter).is_err());
+    // Flows 2 then 1 end (in that order): 2 has lingered longest.
+    for (port, now) in [(2u16, 10u64), (1, 20)] {
+        if let Some(f) = t.get_mut(&key_of(&key(port))) {
+            f.over = true;
+        }
+        t.settle(&key_of(&key(port)), now, &cfg);
+    }
+    let o = t.occupancy();
+    check!((o.live(), o.lingering()) == (1, 2));
+    check!(matches!(t.make_room(&filter), Ok(Some(_))));
+    check!(t.get(&key_of(&key(2))).is_none() && t.get(&key_of(&key(1))).is_some());
+    check!(!filter.may_hold(&key(2)));
+    check!(t.insert(key_of(&key(4)), flow(60_000), &filter).is_ok());
+    check!(matches!(t.make_room(&filter), Ok(Some(_))));
+    check!(t.get(&key_of(&key(1))).is_none());
+    check!(t.insert(key_of(&key(5)), flow(60_000), &filter).is_ok());
+    // Three live flows: full.
+    check!(t.make_room(&filter).is_err());
+    for port in [3u16, 4, 5] {
+        check!(t.remove(&key_of(&key(port)), &filter).is_some());
+        check!(!filter.may_hold(&key(port)));
+    }
+    check!(t.occupancy().total() == 0);
+    0
+}
+
+/// The wheel gives each flow once its deadline has passed, not before,
+/// and a deadline moved later is looked at again, not run.
+#[no_mangle]
+pub(crate) extern "C" fn btcp_kunit_table_wheel() -> c_int {
+    let cfg = CoreConfig::default();
+    let Ok(filter) = FlowFilter::new(1024, 2) else {
+        return line!() as c_int;
+    };
+    let Ok(mut t) = FlowTable::<Flow>::new(16, 1_000) else {
+        return line!() as c_int;
+    };
+    // Deadlines 1.25 s, 3 s and 120 s (beyond the 51.2 s horizon).
+    for (port, d) in [(1u16, 1_250u64), (2, 3_000), (3, 120_000)] {
+        check!(t.insert(key_of(&key(port)), flow(d), &filter).is_ok());
+        t.settle(&key_of(&key(port)), 1_000, &cfg);
+    }
+    check!(t.due(1_100, &cfg).is_empty());
+    check!(t.due(1_200, &cfg).is_empty());
+    let due = t.due(1_300, &cfg);
+    check!(due.len() == 1 && due.first() == Some(&key_of(&key(1))));
+    check!(t.remove(&key_of(&key(1)), &filter).is_some());
+    // Flow 2's deadline moves to 10 s: at 3 s it is looked at, not run.
+    if let Some(f) = t.get_mut(&key_of(&key(2))) {
+        f.deadline = 10_000;
+    }
+    check!(t.due(3_000, &cfg).is_empty());
+    let mut seen = 0;
+    for now in (3_100..=130_000u64).step_by(100) {
+        for k in t.due(now, &cfg).iter() {
+            let d = t.get(k).map_or(0, |f| f.deadline);
+            check!(now >= d && now < d + 200);
+            seen += 1;
+            let _ = t.remove(k, &filter);
+        }
+    }
+    check!(seen == 2 && t.occupancy().total() == 0);
+    0
+}
