@@ -28,15 +28,15 @@ use crate::btcp_core::segment::{OutSegment, Seg};
 use crate::btcp_core::wire::{HandoffNack, HandoffReq, Message, NackReason, MAX_REQUEST};
 use crate::btcp_core::xlate::{EditKind, Edits};
 use crate::ctrl::{ChannelCfg, Ctrl, LivePeers};
+use crate::filter::{FlowFilter, Services};
 use crate::kernel_ext::net::{now_ms, random_bytes, Net, TimeWait};
 use crate::kernel_ext::netfilter::Verdict;
 use crate::kernel_ext::params;
 use crate::kernel_ext::skb::{FieldEdit, SkBuff};
 use crate::kernel_ext::sync_bh::SpinLockBh;
+use crate::table::{key_of, Entry, FlowTable, Key, LingerMark};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU64, Ordering};
-use crate::filter::{FlowFilter, Services};
-use crate::table::{key_of, Entry, FlowTable, Key, LingerMark};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
 
@@ -124,7 +124,10 @@ impl RequestMemory {
             if grown.extend_from_slice(buf, GFP_ATOMIC).is_err() {
                 return false;
             }
-            self.used = self.used.saturating_add(grown.capacity()).saturating_sub(cap);
+            self.used = self
+                .used
+                .saturating_add(grown.capacity())
+                .saturating_sub(cap);
             *buf = grown;
         }
         buf.extend_with(need.saturating_sub(buf.len()), 0, GFP_ATOMIC)
@@ -1124,7 +1127,17 @@ impl Handoff {
         let req = fe_entry.flow.handoff_req(&fe_entry.buf[..]);
         let local_addr = key.server.addr;
         let filter = &self.filter;
-        match accept_handoff(be, filter, &self.stats, k, &req, (own, own), local_addr, &core, now) {
+        match accept_handoff(
+            be,
+            filter,
+            &self.stats,
+            k,
+            &req,
+            (own, own),
+            local_addr,
+            &core,
+            now,
+        ) {
             Some(Accepted::Repeat(out) | Accepted::New(out)) => {
                 self.be_output(flows, k, &out, now, sends)
             }

@@ -51,7 +51,10 @@ fn flow(deadline: u64) -> Flow {
 }
 
 fn key(port: u16) -> FlowKey {
-    FlowKey::new(Endpoint::new(0x0a63_000a, port), Endpoint::new(0x0a63_0064, 80))
+    FlowKey::new(
+        Endpoint::new(0x0a63_000a, port),
+        Endpoint::new(0x0a63_0064, 80),
+    )
 }
 
 /// A full table reclaims the flow that has lingered longest, and refuses
