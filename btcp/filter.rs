@@ -29,10 +29,10 @@ pub(crate) struct FlowFilter {
 }
 
 impl FlowFilter {
-    /// A filter with about as many slots as `max_flows` (a power of two,
-    /// 2^10 to 2^20).
-    pub(crate) fn new(max_flows: usize, seed: u32) -> Result<Self> {
-        let n = max_flows.clamp(1 << 10, 1 << 20).next_power_of_two();
+    /// A filter of `slots` slots, rounded up to a power of two, 2^10 to
+    /// 2^20 (the `hash_buckets` parameter; by default about `max_flows`).
+    pub(crate) fn new(slots: usize, seed: u32) -> Result<Self> {
+        let n = slots.clamp(1 << 10, 1 << 20).next_power_of_two();
         let bits = n.trailing_zeros();
         let mut slots = KVVec::with_capacity(n, GFP_KERNEL)?;
         for _ in 0..n {
@@ -58,6 +58,11 @@ impl FlowFilter {
             // Never below 0, whatever happens.
             let _ = s.fetch_update(Ordering::Release, Ordering::Relaxed, |v| v.checked_sub(1));
         }
+    }
+
+    /// The number of slots.
+    pub(crate) fn slots(&self) -> usize {
+        self.slots.len()
     }
 
     /// Whether a flow with key `k` may exist.

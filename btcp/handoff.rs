@@ -499,7 +499,7 @@ impl Handoff {
             ctrl <- Ctrl::new(),
             secret: IsnSecret::new(key),
             stats: Stats::default(),
-            filter: FlowFilter::new(params::max_flows(), seed)?,
+            filter: FlowFilter::new(params::hash_buckets(), seed)?,
             services: Services::new(),
         }? Error)
     }
@@ -547,7 +547,7 @@ impl Handoff {
             let k = key_of(&key);
             match flows.fe.get_mut(&k) {
                 Some(e) => {
-                    remote = e.flow.xlate().is_some_and(|x| !x.is_local());
+                    remote = e.flow.xlate().is_some() && !e.flow.is_local_handoff();
                     self.fe_segment(flows, &seg, skb, now, &mut sends)
                 }
                 None if seg.flags().syn() && flows.cfg.is_service(seg.dst()) => {
@@ -1073,29 +1073,11 @@ impl Handoff {
                 return;
             }
         };
-        let target = match (own, cfg.peer(node)) {
-            (Some(me), _) if me.id == node => Target {
-                node,
-                addr: e.flow.key().server.addr,
-            },
-            (_, Some(peer)) => Target {
-                node,
-                addr: peer.addr,
-            },
-            // No such node: ours, if we know who we are.
-            (Some(me), None) => Target {
-                node: me.id,
-                addr: e.flow.key().server.addr,
-            },
-            (None, None) => Target {
-                node: 0,
-                addr: e.flow.key().server.addr,
-            },
-        };
         let flow_key = e.flow.key();
+        let target = Target::resolve(cfg, node, flow_key.server.addr);
         let out = e.flow.handoff(target, &e.buf[..], &core, now);
         if out.control.is_some() {
-            if own.map_or(true, |me| me.id == target.node) {
+            if target.is_local(flow_key.server.addr) {
                 bump(&self.stats.handoffs_local, 1);
                 if deferred
                     .push(Deferred::LocalHandoff(flow_key), GFP_ATOMIC)
@@ -1285,11 +1267,9 @@ impl Handoff {
             };
             if resend {
                 let fk = e.flow.key();
-                let d = match e.flow.xlate().is_none()
-                    && e.flow.target().is_some_and(|t| t.addr != fk.server.addr)
-                {
-                    true => Deferred::RemoteHandoff(fk),
-                    false => Deferred::LocalHandoff(fk),
+                let d = match e.flow.is_local_handoff() {
+                    true => Deferred::LocalHandoff(fk),
+                    false => Deferred::RemoteHandoff(fk),
                 };
                 if flows.deferred.push(d, GFP_ATOMIC).is_ok() {
                     sends.kick = true;
@@ -1354,11 +1334,12 @@ impl Handoff {
         )?;
         writeln!(
             w,
-            "be_flows {} live {} lingering {} max {}",
+            "be_flows {} live {} lingering {} max {} filter_slots {}",
             be.total(),
             be.live(),
             be.lingering(),
-            guard.be.max()
+            guard.be.max(),
+            self.filter.slots()
         )?;
         for e in guard.fe.values() {
             flow_line(w, "fe", e.flow.key(), &e.flow.state(), "id", e.flow.id())?;

@@ -11,7 +11,9 @@
 # access log ("ADDR:PORT: url:/path" and "ADDR:PORT: response:200" lines).
 # Everything a server writes (config, pid, logs, temp dirs) lives in
 # $LAB_WEB/NS-PORT (default /run/lab/web/NS-PORT): the root is read-only.
-# Workers run as root: nothing to chown in the read-only root.
+# Workers run as root: nothing to chown in the read-only root. nginx's
+# environment knobs: NGINX_WORKERS (1), NGINX_CONNS (worker_connections,
+# 1024), NGINX_KEEPALIVE (keepalive_timeout, 30s).
 set -euo pipefail
 
 usage() { sed -n '2,6s/^# \{0,1\}//p' "$0" >&2; exit 2; }
@@ -58,7 +60,7 @@ http {
     access_log $state/access.log lab;
     sendfile on;
     tcp_nopush on;
-    keepalive_timeout 30s;
+    keepalive_timeout ${NGINX_KEEPALIVE:-30s};
     client_body_temp_path $state/tmp/body;
     proxy_temp_path $state/tmp/proxy;
     fastcgi_temp_path $state/tmp/fastcgi;

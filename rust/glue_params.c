@@ -20,6 +20,11 @@ module_param(max_request_kb, uint, 0444);
 MODULE_PARM_DESC(max_request_kb,
 		 "KiB of request bytes a namespace's front-end buffers at once, across its flows (0: 1/64 of memory, at least 1024)");
 
+static unsigned int hash_buckets;
+module_param(hash_buckets, uint, 0444);
+MODULE_PARM_DESC(hash_buckets,
+		 "Slots of each namespace's lock-free flow filter, rounded up to a power of two, 1024 to 1048576 (0: about max_flows)");
+
 static unsigned long btcp_ram_bytes(void)
 {
 	return totalram_pages() << PAGE_SHIFT;
@@ -37,4 +42,9 @@ unsigned long btcp_param_max_request_bytes(void)
 	if (max_request_kb)
 		return (unsigned long)max_request_kb << 10;
 	return max_t(unsigned long, btcp_ram_bytes() >> 6, 1UL << 20);
+}
+
+unsigned int btcp_param_hash_buckets(void)
+{
+	return hash_buckets ? hash_buckets : btcp_param_max_flows();
 }

@@ -8,4 +8,7 @@ unsigned int btcp_param_max_flows(void);
 /* Bytes of request a namespace's front-end buffers at once. */
 unsigned long btcp_param_max_request_bytes(void);
 
+/* Slots of the namespace's flow filter (before rounding). */
+unsigned int btcp_param_hash_buckets(void);
+
 #endif

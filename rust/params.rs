@@ -17,3 +17,10 @@ pub fn max_request_bytes() -> usize {
     // SAFETY: reads a module parameter; no preconditions.
     unsafe { bindings::btcp_param_max_request_bytes() }
 }
+
+/// Slots of a namespace's flow filter (`hash_buckets`), before rounding.
+pub fn hash_buckets() -> usize {
+    // SAFETY: reads a module parameter; no preconditions.
+    let n = unsafe { bindings::btcp_param_hash_buckets() };
+    usize::try_from(n).unwrap_or(usize::MAX)
+}

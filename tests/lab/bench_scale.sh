@@ -49,7 +49,7 @@ up() { # bring the lab up with btcp.ko loaded with "$@" as parameters
   local a
   for a in "${extra_src[@]}"; do ip -n client addr add "$LAB_NET.$a/$LAB_PREFIX" dev eth0; done
   "$lab/content.sh" fe "${LAB_BES[@]}" >/dev/null
-  for n in be1 be2; do NGINX_CONNS=$((HELD + 1024)) "$lab/nginx.sh" start "$n" >/dev/null; done
+  for n in be1 be2; do NGINX_CONNS=$((HELD + 1024)) NGINX_KEEPALIVE=1800s "$lab/nginx.sh" start "$n" >/dev/null; done
   cluster_config "default=2" && cluster_wait_up || { echo "bench-scale: control channel not up"; exit 1; }
 }
 down() { for n in be1 be2; do "$lab/nginx.sh" stop "$n"; done; topology_down; }

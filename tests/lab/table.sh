@@ -3,17 +3,18 @@
 # max_flows=48 (a test about that setting; everything else at its
 # defaults, the 60 s linger included), then:
 #   - the parameter is listed by modinfo and shown in /sys and the flows file;
-#   - 48 slow downloads through the VIP fill the front-end's table with live
-#     flows; a new client is refused (its SYNs dropped, syn_table_full
-#     counted) while they run;
-#   - every download finishes byte-exact;
+#   - 48 keep-alive connections through the VIP, held open, fill the
+#     front-end's table with live flows; a new client is refused (its SYNs
+#     dropped, syn_table_full counted) while they are held;
+#   - every held connection fetches 1 MiB again, byte-exact, and closes;
 #   - the 48 closed flows then linger, yet new clients are served at once:
 #     the oldest lingering flows are reclaimed (fe_reclaimed, be_reclaimed),
 #     and no SYN is refused for them;
 #   - no live flow is left, and the table drains to 0 when the linger ends.
 # The module is reloaded with its defaults at the end, for scripts after.
 set -uo pipefail
-lab=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../qemu" && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+lab=$(cd "$here/../../qemu" && pwd)
 # shellcheck source=SCRIPTDIR/../../qemu/topology.sh
 source "$lab/topology.sh"
 # shellcheck source=SCRIPTDIR/../../qemu/cluster.sh
@@ -37,40 +38,41 @@ rmmod btcp 2>/dev/null
 if insmod "$ko" max_flows=$max; then ok "insmod-max-flows-$max"
 else bad insmod "insmod $ko max_flows=$max failed"; summary table; exit 1; fi
 desc=$(modinfo -F parm "$ko" | tr '\n' '|')
-if [[ "$desc" == *"max_flows:"* ]] && [[ "$desc" == *"max_request_kb:"* ]] &&
+if [[ "$desc" == *"max_flows:"* ]] && [[ "$desc" == *"max_request_kb:"* ]] && [[ "$desc" == *"hash_buckets:"* ]] &&
    [ "$(cat /sys/module/btcp/parameters/max_flows)" = $max ]; then ok "parameters-listed"
 else bad parameters-listed "modinfo: $desc; sysfs: $(cat /sys/module/btcp/parameters/max_flows 2>&1)"; fi
 
 topology_up || { bad topology "topology_up failed"; summary table; exit 1; }
 for n in fe be1; do
-  "$lab/content.sh" "$n" >/dev/null && "$lab/nginx.sh" start "$n" || { bad "nginx-$n" "did not start"; summary table; exit 1; }
+  # Held connections sit idle while the table is full: nginx keeps them.
+  "$lab/content.sh" "$n" >/dev/null && NGINX_KEEPALIVE=600s "$lab/nginx.sh" start "$n" || { bad "nginx-$n" "did not start"; summary table; exit 1; }
 done
 vip=$LAB_VIP
 if cluster_config "default=2" && cluster_wait_up; then ok cluster-up
 else bad cluster-up "control channel not up"; summary table; exit 1; fi
-if [ "$(field fe fe max)" = $max ] && [ "$(field be1 be max)" = $max ]; then ok "limit-in-flows-file"
+if [ "$(field fe fe max)" = $max ] && [ "$(field be1 be max)" = $max ] && [ "$(field fe be filter_slots)" = 1024 ]; then ok "limit-in-flows-file"
 else bad limit-in-flows-file "$(in_ns fe head -2 /proc/net/btcp/flows | tr '\n' '|')"; fi
 
-# --- fill: 48 downloads of 1 MiB at 16 KiB/s (about 64 s each), started
-# together from one shell in the client's namespace
+# --- fill: 48 keep-alive connections, each fetching 1 MiB (sha256 checked)
+# and then held open: the table is full of live flows
 want=$(awk '$2 == "/small/1m.bin" { print $1 }' "$("$lab/content.sh" fe)/manifest.sha256")
-in_ns client bash -c "for i in \$(seq $max); do curl -s --max-time 240 --limit-rate 16k -o $tmp/dl.\$i http://$vip/small/1m.bin & done; wait" &
-fill=$!
-for _ in $(seq 60); do [ "$(field fe fe live)" = $max ] && break; sleep 0.5; done
-if [ "$(field fe fe live)" = $max ]; then ok "table-full-of-live-flows ($max)"
-else bad table-full-of-live-flows "$(in_ns fe head -2 /proc/net/btcp/flows | tr '\n' '|')"; fi
+in_ns client python3 "$here/keepalive_hold.py" --host "$vip" --path /small/1m.bin --sha "$want" \
+  --count $max --sources "$(ns_ip client)" --release "$tmp/release" --again --parallel 16 \
+  --limit-secs 600 >"$tmp/hold" 2>&1 &
+hold=$!
+for _ in $(seq 600); do grep -q '^ready' "$tmp/hold" && break; kill -0 $hold 2>/dev/null || break; sleep 0.5; done
+if grep -q "^ready $max ok $max bad 0" "$tmp/hold" && [ "$(field fe fe live)" = $max ]; then ok "table-full-of-live-flows ($max, each 1 MiB byte-exact)"
+else bad table-full-of-live-flows "$(head -c 300 "$tmp/hold" | tr '\n' '|') $(in_ns fe head -2 /proc/net/btcp/flows | tr '\n' '|')"; fi
 full0=$(stat fe syn_table_full)
 code=$(in_ns client curl -s -o /dev/null -w '%{http_code}' --connect-timeout 2 "http://$vip/small/1k.bin")
 full1=$(stat fe syn_table_full)
 if [ "$code" = 000 ] && [ "$full1" -gt "$full0" ]; then ok "new-client-refused-and-counted (syn_table_full +$((full1 - full0)))"
 else bad new-client-refused-and-counted "http $code, syn_table_full $full0 -> $full1"; fi
-wait $fill
-good=0
-for i in $(seq $max); do
-  [ "$(sha256sum <"$tmp/dl.$i" | cut -d' ' -f1)" = "$want" ] && good=$((good + 1))
-done
-if [ "$good" = $max ]; then ok "existing-downloads-byte-exact ($good/$max)"
-else bad existing-downloads-byte-exact "$good of $max intact"; fi
+# The held connections go on: each fetches 1 MiB again, then closes.
+touch "$tmp/release"
+wait $hold
+if grep -q "^again ok $max bad 0" "$tmp/hold"; then ok "existing-connections-byte-exact ($max more 1 MiB responses)"
+else bad existing-connections-byte-exact "$(tr '\n' '|' <"$tmp/hold")"; fi
 
 # --- the closed flows linger (60 s), and do not keep new clients out
 for _ in $(seq 50); do [ "$(field fe fe live)" = 0 ] && break; sleep 0.2; done

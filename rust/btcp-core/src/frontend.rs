@@ -108,6 +108,7 @@
 //!   client closed, the SYN is forwarded, and the back-end's stack answers
 //!   it as RFC 5961 4.2 says (a challenge ACK).
 
+use super::config::NodeConfig;
 use super::flow::{deadline, Config, Endpoint, FlowKey, SideOptions, Verdict};
 use super::http::find_head_end_from;
 use super::isn::IsnSecret;
@@ -151,6 +152,33 @@ pub struct Target {
     /// The back-end's address `B`; the VIP's own address for a local
     /// handoff.
     pub addr: u32,
+}
+
+impl Target {
+    /// Where node `node`, as dispatch picked it, is for a flow to the
+    /// service address `vip`: this node's own stack (the VIP's address)
+    /// when it is this node, or, with no such node configured, this node
+    /// (node 0 if it has no id); a peer's control address otherwise.
+    pub fn resolve(cfg: &NodeConfig, node: u16, vip: u32) -> Target {
+        let own = cfg.node;
+        match (own, cfg.peer(node)) {
+            (Some(me), _) if me.id == node => Target { node, addr: vip },
+            (_, Some(peer)) => Target {
+                node,
+                addr: peer.addr,
+            },
+            (me, None) => Target {
+                node: me.map_or(0, |m| m.id),
+                addr: vip,
+            },
+        }
+    }
+
+    /// Whether a handoff to this target stays on this node (the one test
+    /// of "local"; the translation agrees: [`Xlate::is_local`]).
+    pub fn is_local(&self, vip: u32) -> bool {
+        self.addr == vip
+    }
 }
 
 /// What the shell must do after an input.
@@ -400,6 +428,13 @@ impl FeFlow {
     /// The back-end chosen by the last [`FeFlow::handoff`].
     pub fn target(&self) -> Option<Target> {
         (self.tries > 0).then_some(self.target)
+    }
+
+    /// Whether the flow is handed (or being handed) to this node's own
+    /// stack.
+    pub fn is_local_handoff(&self) -> bool {
+        self.target()
+            .is_some_and(|t| t.is_local(self.key.server.addr))
     }
 
     /// The nodes handed to so far, oldest first (the last is the current

@@ -591,3 +591,32 @@ proptest! {
         }
     }
 }
+
+/// Where a picked node is: decided once, by `Target::resolve`, and local
+/// exactly when it is this node's own stack.
+#[test]
+fn picked_nodes_resolve_to_one_place() {
+    use btcp_core::frontend::Target;
+    let vip = 0x0a63_0064;
+    let cfg = NodeConfig::parse(b"node 1 10.99.0.1\npeer 2 10.99.0.11").unwrap();
+    let me = Target::resolve(&cfg, 1, vip);
+    assert_eq!(me, Target { node: 1, addr: vip });
+    assert!(me.is_local(vip));
+    let peer = Target::resolve(&cfg, 2, vip);
+    assert_eq!(
+        peer,
+        Target {
+            node: 2,
+            addr: 0x0a63_000b
+        }
+    );
+    assert!(!peer.is_local(vip));
+    // A node that is not configured: this node.
+    assert_eq!(Target::resolve(&cfg, 9, vip), me);
+    // No node configured at all: node 0, locally.
+    let bare = NodeConfig::parse(b"").unwrap();
+    assert_eq!(
+        Target::resolve(&bare, 3, vip),
+        Target { node: 0, addr: vip }
+    );
+}
