@@ -83,11 +83,26 @@ def ts_of(pkt):
     return None
 
 
+def fresh_port():
+    """A source port in 50000-50999 that no earlier probe of this boot used:
+    closed flows linger (60 s by default), and a hand-made SYN with a random
+    ISN on a lingering 4-tuple is not a new connection to a TIME-WAIT."""
+    path = "/tmp/btcp-probe-ports"
+    try:
+        with open(path) as f:
+            used = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        used = random.randint(0, 499)
+    with open(path, "w") as f:
+        f.write(str(used + 1))
+    return 50000 + used % 1000
+
+
 class Conn:
     """One client connection driven by hand."""
 
     def __init__(self, ipopts=None):
-        self.sport = random.randint(50000, 50999)
+        self.sport = fresh_port()
         self.isn = random.getrandbits(32)
         self.seq = self.isn
         self.ack = 0
