@@ -34,7 +34,7 @@ use crate::kernel_ext::netfilter::Verdict;
 use crate::kernel_ext::params;
 use crate::kernel_ext::skb::{FieldEdit, SkBuff};
 use crate::kernel_ext::sync_bh::SpinLockBh;
-use crate::table::{key_of, Entry, FlowTable, Key, LingerMark};
+use crate::table::{key_of, Entry, FlowTable, Key, Machine};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
@@ -45,52 +45,26 @@ const HEADERS_MAX: usize = 120;
 /// Rounds of deferred work per run, so a run always ends.
 const WORK_ROUNDS: usize = 4;
 
-/// A front-end flow: its machine, its request bytes while it collects
-/// them (empty before the first byte and after the handoff's ACK), and
-/// its place in the linger order.
-struct FeEntry {
-    flow: FeFlow,
-    buf: KVec<u8>,
-    mark: Option<LingerMark>,
-    tick: Option<u64>,
-}
+/// A front-end flow: its request bytes exist while it collects them (from
+/// the first byte to the handoff's ACK). A back-end flow keeps the request
+/// it replays until its stack has acknowledged it all.
+type FeEntry = Entry<FeFlow>;
 
-impl Entry for FeEntry {
+impl Machine for FeFlow {
     fn lingers(&self) -> bool {
-        self.flow.state() == FeState::Linger
+        self.state() == FeState::Linger
     }
     fn deadline(&self, cfg: &CoreConfig) -> u64 {
-        self.flow.next_deadline(cfg)
-    }
-    fn mark(&mut self) -> &mut Option<LingerMark> {
-        &mut self.mark
-    }
-    fn tick(&mut self) -> &mut Option<u64> {
-        &mut self.tick
+        self.next_deadline(cfg)
     }
 }
 
-/// A back-end flow: its machine, the request it replays until the stack
-/// has acknowledged it all, and its place in the linger order.
-struct BeEntry {
-    flow: BeFlow,
-    buf: KVec<u8>,
-    mark: Option<LingerMark>,
-    tick: Option<u64>,
-}
-
-impl Entry for BeEntry {
+impl Machine for BeFlow {
     fn lingers(&self) -> bool {
-        self.flow.state() == BeState::Linger
+        self.state() == BeState::Linger
     }
     fn deadline(&self, cfg: &CoreConfig) -> u64 {
-        self.flow.next_deadline(cfg)
-    }
-    fn mark(&mut self) -> &mut Option<LingerMark> {
-        &mut self.mark
-    }
-    fn tick(&mut self) -> &mut Option<u64> {
-        &mut self.tick
+        self.next_deadline(cfg)
     }
 }
 
@@ -177,10 +151,10 @@ pub(crate) struct Flows {
     cfg: KBox<NodeConfig>,
     /// The machines' timeouts and limits (the timeouts come from `cfg`).
     core: CoreConfig,
-    fe: FlowTable<FeEntry>,
+    fe: FlowTable<FeFlow>,
     /// Front-end flows by flow id, for the back-ends' messages.
     fe_ids: RBTree<u32, Key>,
-    be: FlowTable<BeEntry>,
+    be: FlowTable<BeFlow>,
     /// The front-end's request buffers, all flows together.
     req_mem: RequestMemory,
     next_id: u32,
@@ -423,7 +397,7 @@ enum Accepted {
 /// (the front-end resends).
 #[allow(clippy::too_many_arguments)]
 fn accept_handoff(
-    be: &mut FlowTable<BeEntry>,
+    be: &mut FlowTable<BeFlow>,
     filter: &FlowFilter,
     stats: &Stats,
     k: Key,
@@ -458,13 +432,7 @@ fn accept_handoff(
     let (origin, own) = nodes;
     match BeFlow::on_handoff_req(req, origin, own, local_addr, &mut buf[..], core, now) {
         Ok((flow, out)) => {
-            let entry = BeEntry {
-                flow,
-                buf,
-                mark: None,
-                tick: None,
-            };
-            be.insert(k, entry, filter).ok()?;
+            be.insert(k, Entry::new(flow, buf), filter).ok()?;
             Some(Accepted::New(out))
         }
         Err(nack) => Some(Accepted::Refused(nack)),
@@ -914,12 +882,7 @@ impl Handoff {
         };
         // No request buffer yet: it comes with the first request byte.
         let key = key_of(&flow.key());
-        let entry = FeEntry {
-            flow,
-            buf: KVec::new(),
-            mark: None,
-            tick: None,
-        };
+        let entry = Entry::new(flow, KVec::new());
         let Ok(id_node) = RBTreeNode::new(id, key, GFP_ATOMIC) else {
             return CoreVerdict::Drop;
         };

@@ -7,8 +7,9 @@
 
 use crate::btcp_core::flow::{Config as CoreConfig, Endpoint, FlowKey};
 use crate::filter::FlowFilter;
-use crate::table::{key_of, Entry, FlowTable, LingerMark};
+use crate::table::{key_of, Entry, FlowTable, Machine};
 use core::ffi::c_int;
+use kernel::prelude::*;
 
 macro_rules! check {
     ($cond:expr) => {
@@ -22,32 +23,25 @@ macro_rules! check {
 struct Flow {
     over: bool,
     deadline: u64,
-    mark: Option<LingerMark>,
-    tick: Option<u64>,
 }
 
-impl Entry for Flow {
+impl Machine for Flow {
     fn lingers(&self) -> bool {
         self.over
     }
     fn deadline(&self, _: &CoreConfig) -> u64 {
         self.deadline
     }
-    fn mark(&mut self) -> &mut Option<LingerMark> {
-        &mut self.mark
-    }
-    fn tick(&mut self) -> &mut Option<u64> {
-        &mut self.tick
-    }
 }
 
-fn flow(deadline: u64) -> Flow {
-    Flow {
-        over: false,
-        deadline,
-        mark: None,
-        tick: None,
-    }
+fn flow(deadline: u64) -> Entry<Flow> {
+    Entry::new(
+        Flow {
+            over: false,
+            deadline,
+        },
+        KVec::new(),
+    )
 }
 
 fn key(port: u16) -> FlowKey {
@@ -78,7 +72,7 @@ pub(crate) extern "C" fn btcp_kunit_table_reclaims_oldest() -> c_int {
     // Flows 2 then 1 end (in that order): 2 has lingered longest.
     for (port, now) in [(2u16, 10u64), (1, 20)] {
         if let Some(f) = t.get_mut(&key_of(&key(port))) {
-            f.over = true;
+            f.flow.over = true;
         }
         t.settle(&key_of(&key(port)), now, &cfg);
     }
@@ -124,13 +118,13 @@ pub(crate) extern "C" fn btcp_kunit_table_wheel() -> c_int {
     check!(t.remove(&key_of(&key(1)), &filter).is_some());
     // Flow 2's deadline moves to 10 s: at 3 s it is looked at, not run.
     if let Some(f) = t.get_mut(&key_of(&key(2))) {
-        f.deadline = 10_000;
+        f.flow.deadline = 10_000;
     }
     check!(t.due(3_000, &cfg).is_empty());
     let mut seen = 0;
     for now in (3_100..=130_000u64).step_by(100) {
         for k in t.due(now, &cfg).iter() {
-            let d = t.get(k).map_or(0, |f| f.deadline);
+            let d = t.get(k).map_or(0, |f| f.flow.deadline);
             check!(now >= d && now < d + 200);
             seen += 1;
             let _ = t.remove(k, &filter);

@@ -33,25 +33,44 @@ fn flow_key(k: &Key) -> FlowKey {
 
 /// When a flow started to linger, and a sequence number that makes the
 /// mark unique: its place in the age order.
-pub(crate) type LingerMark = (u64, u32);
+type LingerMark = (u64, u32);
 
-/// What a table needs to know of its entries.
-pub(crate) trait Entry {
+/// What a table needs to know of a flow's machine.
+pub(crate) trait Machine {
     /// Whether the flow is over and only lingers.
     fn lingers(&self) -> bool;
-    /// When the flow's machine next has something to do on its own.
+    /// When the machine next has something to do on its own.
     fn deadline(&self, cfg: &CoreConfig) -> u64;
-    /// Where the table keeps the flow's place in the age order.
-    fn mark(&mut self) -> &mut Option<LingerMark>;
-    /// Where the table keeps the wheel tick the flow is scheduled at.
-    fn tick(&mut self) -> &mut Option<u64>;
+}
+
+/// A flow in a table: its machine, its request bytes (a front-end's while
+/// it collects them, a back-end's until its stack acknowledged the
+/// replay), and the table's bookkeeping.
+pub(crate) struct Entry<F> {
+    pub(crate) flow: F,
+    pub(crate) buf: KVec<u8>,
+    /// Its place in the age order, once it lingers.
+    mark: Option<LingerMark>,
+    /// The wheel tick it is scheduled at.
+    tick: Option<u64>,
+}
+
+impl<F> Entry<F> {
+    pub(crate) fn new(flow: F, buf: KVec<u8>) -> Self {
+        Entry {
+            flow,
+            buf,
+            mark: None,
+            tick: None,
+        }
+    }
 }
 
 /// A new flow could not be admitted: every slot holds a live flow.
 pub(crate) struct Full;
 
-pub(crate) struct FlowTable<V> {
-    flows: RBTree<Key, V>,
+pub(crate) struct FlowTable<F> {
+    flows: RBTree<Key, Entry<F>>,
     /// The lingering flows, oldest first.
     by_age: RBTree<LingerMark, Key>,
     occupancy: Occupancy,
@@ -65,7 +84,7 @@ pub(crate) struct FlowTable<V> {
     sweep: bool,
 }
 
-impl<V: Entry> FlowTable<V> {
+impl<F: Machine> FlowTable<F> {
     pub(crate) fn new(max: usize, now: u64) -> Result<Self> {
         let mut wheel = KVec::with_capacity(SLOTS as usize, GFP_KERNEL)?;
         for _ in 0..SLOTS {
@@ -83,15 +102,15 @@ impl<V: Entry> FlowTable<V> {
         })
     }
 
-    pub(crate) fn get(&self, k: &Key) -> Option<&V> {
+    pub(crate) fn get(&self, k: &Key) -> Option<&Entry<F>> {
         self.flows.get(k)
     }
 
-    pub(crate) fn get_mut(&mut self, k: &Key) -> Option<&mut V> {
+    pub(crate) fn get_mut(&mut self, k: &Key) -> Option<&mut Entry<F>> {
         self.flows.get_mut(k)
     }
 
-    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Entry<F>> {
         self.flows.values()
     }
 
@@ -106,7 +125,7 @@ impl<V: Entry> FlowTable<V> {
     /// Makes room for one more flow: `Ok(Some(v))` when the flow that
     /// lingered longest had to go (the caller forgets what else it knew
     /// of it), `Err(Full)` when every slot is live.
-    pub(crate) fn make_room(&mut self, filter: &FlowFilter) -> Result<Option<V>, Full> {
+    pub(crate) fn make_room(&mut self, filter: &FlowFilter) -> Result<Option<Entry<F>>, Full> {
         match self.occupancy.admit(self.max) {
             Admit::Insert => Ok(None),
             Admit::Full => Err(Full),
@@ -123,7 +142,7 @@ impl<V: Entry> FlowTable<V> {
     }
 
     /// Inserts a live flow (after [`FlowTable::make_room`]).
-    pub(crate) fn insert(&mut self, k: Key, v: V, filter: &FlowFilter) -> Result {
+    pub(crate) fn insert(&mut self, k: Key, v: Entry<F>, filter: &FlowFilter) -> Result {
         let node = RBTreeNode::new(k, v, GFP_ATOMIC)?;
         if let Some(old) = self.flows.insert(node) {
             // Callers remove a flow before they replace it; should one
@@ -138,15 +157,15 @@ impl<V: Entry> FlowTable<V> {
     }
 
     /// Removes a flow, live or lingering.
-    pub(crate) fn remove(&mut self, k: &Key, filter: &FlowFilter) -> Option<V> {
+    pub(crate) fn remove(&mut self, k: &Key, filter: &FlowFilter) -> Option<Entry<F>> {
         let mut v = self.flows.remove(k)?;
         self.forget(&mut v);
         filter.remove(&flow_key(k));
         Some(v)
     }
 
-    fn forget(&mut self, v: &mut V) {
-        match v.mark().take() {
+    fn forget(&mut self, v: &mut Entry<F>) {
+        match v.mark.take() {
             Some(m) => {
                 self.by_age.remove(&m);
                 self.occupancy.removed(true);
@@ -165,24 +184,24 @@ impl<V: Entry> FlowTable<V> {
         let Some(v) = self.flows.get_mut(k) else {
             return;
         };
-        let at = schedule_at(v.deadline(cfg), self.next_tick);
-        if reschedule(*v.tick(), at) {
+        let at = schedule_at(v.flow.deadline(cfg), self.next_tick);
+        if reschedule(v.tick, at) {
             let queued = self
                 .wheel
                 .get_mut(slot_of(at))
                 .is_some_and(|slot| slot.push(*k, GFP_ATOMIC).is_ok());
             match queued {
-                true => *v.tick() = Some(at),
+                true => v.tick = Some(at),
                 false => self.sweep = true,
             }
         }
-        if !v.lingers() || v.mark().is_some() {
+        if !v.flow.lingers() || v.mark.is_some() {
             return;
         }
         let Ok(node) = RBTreeNode::new(mark, *k, GFP_ATOMIC) else {
             return;
         };
-        *v.mark() = Some(mark);
+        v.mark = Some(mark);
         self.by_age.insert(node);
         self.next_mark = self.next_mark.wrapping_add(1);
         self.occupancy.started_lingering();
@@ -204,11 +223,11 @@ impl<V: Entry> FlowTable<V> {
                 let Some(v) = self.flows.get_mut(k) else {
                     continue; // freed since
                 };
-                if *v.tick() != Some(t) {
+                if v.tick != Some(t) {
                     continue; // stale: scheduled earlier since
                 }
-                *v.tick() = None;
-                let to = match now >= v.deadline(cfg) {
+                v.tick = None;
+                let to = match now >= v.flow.deadline(cfg) {
                     true => &mut due,
                     false => &mut later,
                 };
@@ -222,7 +241,7 @@ impl<V: Entry> FlowTable<V> {
         if self.sweep && first / SLOTS != end / SLOTS {
             self.sweep = false;
             for (k, v) in self.flows.iter_mut() {
-                if v.tick().is_none() && later.push(*k, GFP_ATOMIC).is_err() {
+                if v.tick.is_none() && later.push(*k, GFP_ATOMIC).is_err() {
                     self.sweep = true;
                     break;
                 }
