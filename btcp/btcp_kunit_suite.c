@@ -28,6 +28,7 @@ BTCP_RUST_CASE(sock_roundtrip)
 BTCP_RUST_CASE(sock_refused)
 BTCP_RUST_CASE(table_reclaims_oldest)
 BTCP_RUST_CASE(table_wheel)
+BTCP_RUST_CASE(table_entry_size)
 
 static struct kunit_case btcp_cases[] = {
 	KUNIT_CASE(skb_read_linear),
@@ -41,6 +42,7 @@ static struct kunit_case btcp_cases[] = {
 	KUNIT_CASE(sock_refused),
 	KUNIT_CASE(table_reclaims_oldest),
 	KUNIT_CASE(table_wheel),
+	KUNIT_CASE(table_entry_size),
 	{}
 };
 

@@ -224,9 +224,9 @@ impl Flows {
 
     /// A front-end flow's machine ran: it may have started to linger, or
     /// be done with its request bytes.
-    fn fe_settle(&mut self, k: &Key, now: u64) {
+    fn fe_settle(&mut self, k: &Key) {
         let core = self.core;
-        self.fe.settle(k, now, &core);
+        self.fe.settle(k, &core);
         if let Some(e) = self.fe.get_mut(k) {
             if !e.flow.holds_request() && e.buf.capacity() > 0 {
                 self.req_mem.release(&mut e.buf);
@@ -236,9 +236,9 @@ impl Flows {
 
     /// A back-end flow's machine ran: it may have started to linger, or
     /// its stack may have acknowledged the whole replay.
-    fn be_settle(&mut self, k: &Key, now: u64) {
+    fn be_settle(&mut self, k: &Key) {
         let core = self.core;
-        self.be.settle(k, now, &core);
+        self.be.settle(k, &core);
         if let Some(e) = self.be.get_mut(k) {
             if e.flow.replay_done() && e.buf.capacity() > 0 {
                 e.buf = KVec::new();
@@ -890,7 +890,7 @@ impl Handoff {
             return CoreVerdict::Drop;
         }
         flows.fe_ids.insert(id_node);
-        flows.fe_settle(&key, now);
+        flows.fe_settle(&key);
         if let Some(p) = out.reply.as_ref().and_then(|r| packet(r, &[])) {
             let _ = sends.packets.push(p, GFP_ATOMIC);
         }
@@ -987,7 +987,7 @@ impl Handoff {
                 fe_forget(fe_ids, open, req_mem, e);
             }
         } else {
-            flows.fe_settle(&key, now);
+            flows.fe_settle(&key);
         }
     }
 
@@ -1135,7 +1135,7 @@ impl Handoff {
         if out.free {
             flows.be.remove(&key, &self.filter);
         } else {
-            flows.be_settle(&key, now);
+            flows.be_settle(&key);
         }
     }
 

@@ -31,9 +31,11 @@ fn flow_key(k: &Key) -> FlowKey {
     FlowKey::new(Endpoint::new(k.0, k.1), Endpoint::new(k.2, k.3))
 }
 
-/// When a flow started to linger, and a sequence number that makes the
-/// mark unique: its place in the age order.
-type LingerMark = (u64, u32);
+/// A flow's place in the age order: the count of flows that had started
+/// to linger before it, plus one (0: it does not linger).
+type LingerMark = u64;
+/// An entry's `tick` when it is on no wheel slot.
+const UNSCHEDULED: u64 = u64::MAX;
 
 /// What a table needs to know of a flow's machine.
 pub(crate) trait Machine {
@@ -49,10 +51,12 @@ pub(crate) trait Machine {
 pub(crate) struct Entry<F> {
     pub(crate) flow: F,
     pub(crate) buf: KVec<u8>,
-    /// Its place in the age order, once it lingers.
-    mark: Option<LingerMark>,
-    /// The wheel tick it is scheduled at.
-    tick: Option<u64>,
+    /// Its place in the age order, once it lingers (0 before). Plain
+    /// integers rather than options keep a back-end entry, with its tree
+    /// node, in a 256-byte slab object.
+    mark: LingerMark,
+    /// The wheel tick it is scheduled at, or `UNSCHEDULED`.
+    tick: u64,
 }
 
 impl<F> Entry<F> {
@@ -60,9 +64,13 @@ impl<F> Entry<F> {
         Entry {
             flow,
             buf,
-            mark: None,
-            tick: None,
+            mark: 0,
+            tick: UNSCHEDULED,
         }
+    }
+
+    fn scheduled(&self) -> Option<u64> {
+        (self.tick != UNSCHEDULED).then_some(self.tick)
     }
 }
 
@@ -74,7 +82,7 @@ pub(crate) struct FlowTable<F> {
     /// The lingering flows, oldest first.
     by_age: RBTree<LingerMark, Key>,
     occupancy: Occupancy,
-    next_mark: u32,
+    next_mark: LingerMark,
     max: usize,
     /// The timer wheel: the keys scheduled in each slot (some stale).
     wheel: KVec<KVec<Key>>,
@@ -94,7 +102,7 @@ impl<F: Machine> FlowTable<F> {
             flows: RBTree::new(),
             by_age: RBTree::new(),
             occupancy: Occupancy::default(),
-            next_mark: 0,
+            next_mark: 1,
             max,
             wheel,
             next_tick: now / TICK_MS,
@@ -165,12 +173,12 @@ impl<F: Machine> FlowTable<F> {
     }
 
     fn forget(&mut self, v: &mut Entry<F>) {
-        match v.mark.take() {
-            Some(m) => {
+        match core::mem::take(&mut v.mark) {
+            0 => self.occupancy.removed(false),
+            m => {
                 self.by_age.remove(&m);
                 self.occupancy.removed(true);
             }
-            None => self.occupancy.removed(false),
         }
     }
 
@@ -179,31 +187,31 @@ impl<F: Machine> FlowTable<F> {
     /// to linger, it leaves the live count and takes its place in the age
     /// order. A flow whose age node cannot be allocated stays counted as
     /// live until it is freed (it is then not reclaimable, which is safe).
-    pub(crate) fn settle(&mut self, k: &Key, now: u64, cfg: &CoreConfig) {
-        let mark = (now, self.next_mark);
+    pub(crate) fn settle(&mut self, k: &Key, cfg: &CoreConfig) {
+        let mark = self.next_mark;
         let Some(v) = self.flows.get_mut(k) else {
             return;
         };
         let at = schedule_at(v.flow.deadline(cfg), self.next_tick);
-        if reschedule(v.tick, at) {
+        if reschedule(v.scheduled(), at) {
             let queued = self
                 .wheel
                 .get_mut(slot_of(at))
                 .is_some_and(|slot| slot.push(*k, GFP_ATOMIC).is_ok());
             match queued {
-                true => v.tick = Some(at),
+                true => v.tick = at,
                 false => self.sweep = true,
             }
         }
-        if !v.flow.lingers() || v.mark.is_some() {
+        if !v.flow.lingers() || v.mark != 0 {
             return;
         }
         let Ok(node) = RBTreeNode::new(mark, *k, GFP_ATOMIC) else {
             return;
         };
-        v.mark = Some(mark);
+        v.mark = mark;
         self.by_age.insert(node);
-        self.next_mark = self.next_mark.wrapping_add(1);
+        self.next_mark = self.next_mark.saturating_add(1);
         self.occupancy.started_lingering();
     }
 
@@ -223,10 +231,10 @@ impl<F: Machine> FlowTable<F> {
                 let Some(v) = self.flows.get_mut(k) else {
                     continue; // freed since
                 };
-                if v.tick != Some(t) {
+                if v.scheduled() != Some(t) {
                     continue; // stale: scheduled earlier since
                 }
-                v.tick = None;
+                v.tick = UNSCHEDULED;
                 let to = match now >= v.flow.deadline(cfg) {
                     true => &mut due,
                     false => &mut later,
@@ -241,14 +249,14 @@ impl<F: Machine> FlowTable<F> {
         if self.sweep && first / SLOTS != end / SLOTS {
             self.sweep = false;
             for (k, v) in self.flows.iter_mut() {
-                if v.tick.is_none() && later.push(*k, GFP_ATOMIC).is_err() {
+                if v.scheduled().is_none() && later.push(*k, GFP_ATOMIC).is_err() {
                     self.sweep = true;
                     break;
                 }
             }
         }
         for k in later.iter() {
-            self.settle(k, now, cfg);
+            self.settle(k, cfg);
         }
         due
     }
