@@ -114,7 +114,7 @@ for ph in "${phases[@]}"; do
   case $ph in
     held)
       up
-      echo "held keep-alive connections ($HELD; max_flows $(cat /sys/module/btcp/parameters/max_flows))"
+      echo "held keep-alive connections ($HELD; max_flows $(field fe fe max), by default)"
       held "$(ns_ip be1)" direct; direct=$HELD_PER
       held "$vip" btcp; via=$HELD_PER
       echo "  at the peak: fe live $HELD_FE_LIVE, be1 live $HELD_BE_LIVE, request bytes buffered $HELD_REQ"
