@@ -14,117 +14,74 @@ use super::flow::Config;
 /// The longest timeout accepted: one day.
 pub const MAX_TIMEOUT_MS: u32 = 86_400_000;
 
-/// The timeouts a configuration sets; `None` is the default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Timeouts {
-    /// How long a SYN-RECEIVED flow waits for the client's ACK.
-    pub handshake_ms: Option<u32>,
-    /// How long a client has to send a complete request head.
-    pub request_ms: Option<u32>,
-    /// How long a HANDOFF_REQ (or a back-end's replay) waits for its
-    /// answer before it is sent again.
-    pub handoff_ms: Option<u32>,
-    /// How long a handed-off flow may see no packet before it is ended.
-    pub idle_ms: Option<u32>,
-    /// How long a closed flow keeps its translation state.
-    pub linger_ms: Option<u32>,
-}
-
-/// A setting's name and where it lives in [`Timeouts`] and [`Config`].
-struct Setting {
-    name: &'static str,
-    /// Smallest value accepted: 0 only where "at once" means something.
-    min: u32,
-    get: fn(&Timeouts) -> Option<u32>,
-    set: fn(&mut Timeouts, u32),
-    read: fn(&Config) -> u64,
-    apply: fn(&mut Config, u64),
-}
-
-const SETTINGS: [Setting; 5] = [
-    Setting {
-        name: "handshake-ms",
-        min: 1,
-        get: |t| t.handshake_ms,
-        set: |t, v| t.handshake_ms = Some(v),
-        read: |c| c.handshake_ms,
-        apply: |c, v| c.handshake_ms = v,
-    },
-    Setting {
-        name: "request-ms",
-        min: 1,
-        get: |t| t.request_ms,
-        set: |t, v| t.request_ms = Some(v),
-        read: |c| c.request_ms,
-        apply: |c, v| c.request_ms = v,
-    },
-    Setting {
-        name: "handoff-ms",
-        // Below this a resend would race the answer on any real link.
-        min: 10,
-        get: |t| t.handoff_ms,
-        set: |t, v| t.handoff_ms = Some(v),
-        read: |c| c.handoff_ms,
-        apply: |c, v| c.handoff_ms = v,
-    },
-    Setting {
-        name: "idle-ms",
-        min: 1,
-        get: |t| t.idle_ms,
-        set: |t, v| t.idle_ms = Some(v),
-        read: |c| c.idle_ms,
-        apply: |c, v| c.idle_ms = v,
-    },
-    Setting {
-        name: "linger-ms",
-        min: 0,
-        get: |t| t.linger_ms,
-        set: |t, v| t.linger_ms = Some(v),
-        read: |c| c.linger_ms,
-        apply: |c, v| c.linger_ms = v,
-    },
+/// The timeout settings, in the order they are written: name, and the
+/// smallest value accepted (0 only where "at once" means something; below
+/// 10 ms a handoff's resend would race its answer on any real link).
+const SETTINGS: [(&str, u32); 5] = [
+    ("handshake-ms", 1),
+    ("request-ms", 1),
+    ("handoff-ms", 10),
+    ("idle-ms", 1),
+    ("linger-ms", 0),
 ];
+
+/// The field of [`Config`] that setting `i` of [`SETTINGS`] sets.
+fn field(c: &mut Config, i: usize) -> Option<&mut u64> {
+    match i {
+        0 => Some(&mut c.handshake_ms),
+        1 => Some(&mut c.request_ms),
+        2 => Some(&mut c.handoff_ms),
+        3 => Some(&mut c.idle_ms),
+        4 => Some(&mut c.linger_ms),
+        _ => None,
+    }
+}
+
+/// The timeouts a configuration sets, one per [`SETTINGS`] entry: how long
+/// a SYN-RECEIVED flow waits for the client's ACK; a client has to send a
+/// complete request head; a HANDOFF_REQ (or a back-end's replay) waits
+/// for its answer before it is sent again; a handed-off flow may see no
+/// packet before it is ended; a closed flow keeps its translation. `None`
+/// is the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timeouts([Option<u32>; SETTINGS.len()]);
 
 impl Timeouts {
     /// Every timeout at its default.
-    pub const DEFAULT: Timeouts = Timeouts {
-        handshake_ms: None,
-        request_ms: None,
-        handoff_ms: None,
-        idle_ms: None,
-        linger_ms: None,
-    };
+    pub const DEFAULT: Timeouts = Timeouts([None; SETTINGS.len()]);
 
     /// Whether `name` is a timeout setting.
     pub fn is_setting(name: &str) -> bool {
-        SETTINGS.iter().any(|s| s.name == name)
+        SETTINGS.iter().any(|(n, _)| *n == name)
     }
 
     /// Sets `name` from its text `value` (decimal milliseconds); `Err` for
     /// an unknown name or a value out of range.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigErrorKind> {
-        let s = SETTINGS
+        let (i, (_, min)) = SETTINGS
             .iter()
-            .find(|s| s.name == name)
+            .enumerate()
+            .find(|(_, (n, _))| *n == name)
             .ok_or(ConfigErrorKind::UnknownCommand)?;
         let v = value
             .parse::<u32>()
             .ok()
             .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
             .ok_or(ConfigErrorKind::BadNumber)?;
-        if v < s.min || v > MAX_TIMEOUT_MS {
+        if v < *min || v > MAX_TIMEOUT_MS {
             return Err(ConfigErrorKind::BadTimeout);
         }
-        (s.set)(self, v);
+        let slot = self.0.get_mut(i).ok_or(ConfigErrorKind::UnknownCommand)?;
+        *slot = Some(v);
         Ok(())
     }
 
     /// The machines' configuration: the defaults, with these set.
     pub fn flow_config(&self) -> Config {
         let mut c = Config::default();
-        for s in SETTINGS.iter() {
-            if let Some(v) = (s.get)(self) {
-                (s.apply)(&mut c, u64::from(v));
+        for (i, v) in self.0.iter().enumerate() {
+            if let (Some(v), Some(f)) = (v, field(&mut c, i)) {
+                *f = u64::from(*v);
             }
         }
         c
@@ -140,9 +97,9 @@ impl Timeouts {
 impl fmt::Display for Timeouts {
     /// The set timeouts, one configuration line each (defaults left out).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for s in SETTINGS.iter() {
-            if let Some(v) = (s.get)(self) {
-                writeln!(f, "{} {v}", s.name)?;
+        for ((name, _), v) in SETTINGS.iter().zip(self.0.iter()) {
+            if let Some(v) = v {
+                writeln!(f, "{name} {v}")?;
             }
         }
         Ok(())
@@ -155,11 +112,12 @@ pub struct Effective(Config);
 
 impl fmt::Display for Effective {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, s) in SETTINGS.iter().enumerate() {
+        let mut c = self.0;
+        for (i, (name, _)) in SETTINGS.iter().enumerate() {
             if i > 0 {
                 f.write_str(" ")?;
             }
-            write!(f, "{} {}", s.name, (s.read)(&self.0))?;
+            write!(f, "{name} {}", field(&mut c, i).map_or(0, |v| *v))?;
         }
         Ok(())
     }
