@@ -18,7 +18,7 @@
 
 use crate::btcp_core::config::{NodeConfig, MAX_SERVICES};
 use crate::btcp_core::flow::{Endpoint, FlowKey};
-use crate::btcp_core::table::slot_of;
+use crate::btcp_core::table::key_slot;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 
@@ -42,7 +42,7 @@ impl FlowFilter {
     }
 
     fn slot(&self, k: &FlowKey) -> Option<&AtomicU32> {
-        self.slots.get(slot_of(k, self.seed, self.bits))
+        self.slots.get(key_slot(k, self.seed, self.bits))
     }
 
     /// A flow with key `k` entered a table (under the namespace's lock).

@@ -226,8 +226,7 @@ impl Flows {
     /// be done with its request bytes.
     fn fe_settle(&mut self, k: &Key) {
         let core = self.core;
-        self.fe.settle(k, &core);
-        if let Some(e) = self.fe.get_mut(k) {
+        if let Some(e) = self.fe.settle(k, &core) {
             if !e.flow.holds_request() && e.buf.capacity() > 0 {
                 self.req_mem.release(&mut e.buf);
             }
@@ -238,8 +237,7 @@ impl Flows {
     /// its stack may have acknowledged the whole replay.
     fn be_settle(&mut self, k: &Key) {
         let core = self.core;
-        self.be.settle(k, &core);
-        if let Some(e) = self.be.get_mut(k) {
+        if let Some(e) = self.be.settle(k, &core) {
             if e.flow.replay_done() && e.buf.capacity() > 0 {
                 e.buf = KVec::new();
             }
@@ -499,7 +497,8 @@ impl Handoff {
             return self.not_a_segment(h);
         };
         let key = seg.key_from_client();
-        if !self.services.contains(seg.dst()) && !self.filter.may_hold(&key) {
+        let for_service = self.services.contains(seg.dst());
+        if !for_service && !self.filter.may_hold(&key) {
             // Neither for a service nor any flow's: no lock.
             return Verdict::Accept;
         }
@@ -518,7 +517,7 @@ impl Handoff {
                     remote = e.flow.xlate().is_some() && !e.flow.is_local_handoff();
                     self.fe_segment(flows, &seg, skb, now, &mut sends)
                 }
-                None if seg.flags().syn() && flows.cfg.is_service(seg.dst()) => {
+                None if seg.flags().syn() && for_service => {
                     self.fe_syn(flows, &seg, now, &mut sends)
                 }
                 None => {

@@ -187,11 +187,10 @@ impl<F: Machine> FlowTable<F> {
     /// to linger, it leaves the live count and takes its place in the age
     /// order. A flow whose age node cannot be allocated stays counted as
     /// live until it is freed (it is then not reclaimable, which is safe).
-    pub(crate) fn settle(&mut self, k: &Key, cfg: &CoreConfig) {
+    /// Returns the flow, for the caller's own bookkeeping.
+    pub(crate) fn settle(&mut self, k: &Key, cfg: &CoreConfig) -> Option<&mut Entry<F>> {
         let mark = self.next_mark;
-        let Some(v) = self.flows.get_mut(k) else {
-            return;
-        };
+        let v = self.flows.get_mut(k)?;
         let at = schedule_at(v.flow.deadline(cfg), self.next_tick);
         if reschedule(v.scheduled(), at) {
             let queued = self
@@ -203,16 +202,15 @@ impl<F: Machine> FlowTable<F> {
                 false => self.sweep = true,
             }
         }
-        if !v.flow.lingers() || v.mark != 0 {
-            return;
+        if v.flow.lingers() && v.mark == 0 {
+            if let Ok(node) = RBTreeNode::new(mark, *k, GFP_ATOMIC) {
+                v.mark = mark;
+                self.by_age.insert(node);
+                self.next_mark = self.next_mark.saturating_add(1);
+                self.occupancy.started_lingering();
+            }
         }
-        let Ok(node) = RBTreeNode::new(mark, *k, GFP_ATOMIC) else {
-            return;
-        };
-        v.mark = mark;
-        self.by_age.insert(node);
-        self.next_mark = self.next_mark.saturating_add(1);
-        self.occupancy.started_lingering();
+        Some(v)
     }
 
     /// The flows whose deadline has passed, for a timer run at `now`; the
@@ -256,7 +254,7 @@ impl<F: Machine> FlowTable<F> {
             }
         }
         for k in later.iter() {
-            self.settle(k, cfg);
+            let _ = self.settle(k, cfg);
         }
         due
     }

@@ -78,7 +78,7 @@ impl Occupancy {
 /// namespace's random `seed`: the same for the key a client's segment
 /// gives and the key a reply to it gives (both name the client first).
 /// Seeded so that a client cannot aim many flows at one slot.
-pub fn slot_of(key: &super::flow::FlowKey, seed: u32, bits: u32) -> usize {
+pub fn key_slot(key: &super::flow::FlowKey, seed: u32, bits: u32) -> usize {
     let bits = bits.clamp(1, 31);
     let ports = u32::from(key.client.port) << 16 | u32::from(key.server.port);
     let mut h = seed;
@@ -135,7 +135,7 @@ mod tests {
         };
         let mut hits = [0u32; 64];
         for port in 0..6400u16 {
-            let s = slot_of(&key(port), 7, 6);
+            let s = key_slot(&key(port), 7, 6);
             assert!(s < 64);
             if let Some(h) = hits.get_mut(s) {
                 *h += 1;
@@ -144,7 +144,7 @@ mod tests {
         // 100 per slot on average: none empty, none crowded.
         assert!(hits.iter().all(|&h| (50..200).contains(&h)), "{hits:?}");
         // Another seed, another layout.
-        assert_ne!(slot_of(&key(1), 7, 20), slot_of(&key(1), 8, 20));
-        assert!(slot_of(&key(1), 7, 0) < 2 && slot_of(&key(1), 7, 40) < 1 << 31);
+        assert_ne!(key_slot(&key(1), 7, 20), key_slot(&key(1), 8, 20));
+        assert!(key_slot(&key(1), 7, 0) < 2 && key_slot(&key(1), 7, 40) < 1 << 31);
     }
 }
