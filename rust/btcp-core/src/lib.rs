@@ -59,6 +59,7 @@ pub mod frontend;
 pub mod http;
 pub mod ipv4;
 pub mod isn;
+pub mod node;
 pub mod policy;
 pub mod reqbuf;
 pub mod rules;

@@ -78,7 +78,13 @@ impl Timeouts {
 
     /// The machines' configuration: the defaults, with these set.
     pub fn flow_config(&self) -> Config {
-        let mut c = Config::default();
+        self.apply(Config::default())
+    }
+
+    /// `base` (the machines' configuration, options included) with the
+    /// timeouts set here in place of its own.
+    pub fn apply(&self, base: Config) -> Config {
+        let mut c = base;
         for (i, v) in self.0.iter().enumerate() {
             if let (Some(v), Some(f)) = (v, field(&mut c, i)) {
                 *f = u64::from(*v);

@@ -63,7 +63,7 @@ fn forged_rst(seq: u32) -> Vec<u8> {
 /// that nothing was left behind.
 fn finish(net: &mut Net, limit_ms: u64) {
     net.run(limit_ms);
-    assert!(net.fe.is_empty() && net.be.is_empty());
+    assert!(net.fe_flows() == 0 && net.be_flows() == 0);
     assert!(
         matches!(
             net.server_state(),

@@ -1,14 +1,16 @@
 //! The simulated network shared by `sim.rs` and `faults.rs`: a real TCP
-//! implementation (smoltcp) plays the client and the back-end's stack; the
-//! front-end and back-end machines sit in between doing what the kernel
-//! shell will do, over links with latency and scripted faults (loss,
-//! duplication, delay), on a deterministic virtual clock (1 ms steps).
+//! implementation (smoltcp) plays the client and the back-end's stack; two
+//! `btcp_core::node::Node`s, the code the kernel module runs, sit in
+//! between as the front-end and back-end nodes (one node for a local
+//! handoff), and this network does for them what the kernel shell does,
+//! over links with latency and scripted faults (loss, duplication, delay),
+//! on a deterministic virtual clock (1 ms steps).
 //!
 //! ```text
-//!   client C (smoltcp) ──5 ms──► FE (FeFlow)  ──1 ms──► BE stack B (smoltcp)
+//!   client C (smoltcp) ──5 ms──► FE node 1 ──1 ms──► BE stack B (smoltcp)
 //!          ▲                      │  ▲ control channel (wire codec, 2 ms, FIFO)
 //!          │                      ▼  │
-//!          └──────────5 ms─────── BE (BeFlow): egress rewrite, injection
+//!          └──────────5 ms─────── BE node 2: egress rewrite, injection
 //! ```
 //!
 //! Checked on every packet: IPv4 and TCP checksums of everything delivered
@@ -38,20 +40,24 @@
     missing_docs
 )]
 
+pub mod store;
+
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-pub use btcp_core::backend::{BeFlow, BeOutput, BeState};
+pub use btcp_core::backend::BeState;
 pub use btcp_core::csum;
 pub use btcp_core::flow::{Config, Endpoint, FlowKey, SideOptions, Verdict};
-pub use btcp_core::frontend::{FeFlow, FeOutput, FeState, Target};
+pub use btcp_core::frontend::FeState;
 pub use btcp_core::isn::IsnSecret;
-pub use btcp_core::rules::RuleTable;
+pub use btcp_core::node::{Disposition, FlowStore, Io, Side};
 pub use btcp_core::segment::{OutSegment, Seg};
 pub use btcp_core::seq;
 pub use btcp_core::tcp::Flags;
 pub use btcp_core::wire::{self, Mac, Message, TerminateReason, WireError, MAC_LEN};
 pub use btcp_core::xlate;
+
+use store::{host_node, HostNode};
 
 use btcp_core::tcp_options::{
     RawOptions, KIND_MSS, KIND_SACK_PERMITTED, KIND_TIMESTAMPS, KIND_WSCALE,
@@ -596,14 +602,58 @@ pub enum Event {
     PmtuToClient(u16),
 }
 
-pub struct FeEntry {
-    pub flow: FeFlow,
-    pub buf: Vec<u8>,
+/// What a node asked for during one call, carried out by the network
+/// after it (as the kernel shell carries it out after its lock).
+pub enum Action {
+    Transmit(Side, OutSegment),
+    Inject(Vec<u8>),
+    /// A sealed control frame for a node.
+    Send(u16, Message<'static>, Vec<u8>),
+    /// An ICMP "fragmentation needed" (MTU) quoting this client packet.
+    FragNeeded(u16, Vec<u8>),
 }
 
-pub struct BeEntry {
-    pub flow: BeFlow,
-    pub buf: Vec<u8>,
+/// The [`Io`] of one node for one call.
+pub struct Actions {
+    node: u16,
+    seq: u64,
+    pub list: Vec<Action>,
+}
+
+impl Io for Actions {
+    fn transmit(&mut self, from: Side, seg: &OutSegment) {
+        self.list.push(Action::Transmit(from, *seg));
+    }
+
+    fn inject(&mut self, seg: &OutSegment, payload: &[u8]) {
+        self.list.push(Action::Inject(write(seg, payload)));
+    }
+
+    fn recycle_time_wait(&mut self, _: FlowKey) {
+        // smoltcp keeps no TIME-WAIT socket the replayed SYN could meet.
+    }
+
+    fn send(&mut self, to: u16, msg: &Message<'_>) {
+        self.seq += 1;
+        let mut buf = vec![0u8; wire::MAX_FRAME_LEN];
+        let n = msg
+            .encode_sealed(self.node, self.seq, &ToyMac, &mut buf)
+            .unwrap();
+        buf.truncate(n);
+        // The message again, owned, for the fault points.
+        let kind = match msg {
+            Message::HandoffReq(r) => Message::HandoffReq(wire::HandoffReq { request: &[], ..*r }),
+            Message::HandoffAck(a) => Message::HandoffAck(*a),
+            Message::HandoffNack(n) => Message::HandoffNack(*n),
+            Message::Terminate(t) => Message::Terminate(*t),
+            m => panic!("unexpected {m:?}"),
+        };
+        self.list.push(Action::Send(to, kind, buf));
+    }
+
+    fn frag_needed(&mut self, seg: &Seg<'_>, mtu: u16) {
+        self.list.push(Action::FragNeeded(mtu, seg.packet.to_vec()));
+    }
 }
 
 #[derive(Default)]
@@ -665,12 +715,10 @@ pub struct Net {
     pub client: Host,
     pub be_host: Host,
     pub be_addr: u32,
-    pub secret: IsnSecret,
-    pub rules: RuleTable,
-    pub fe: HashMap<FlowKey, FeEntry>,
-    pub fe_ids: HashMap<u32, FlowKey>,
-    next_id: u32,
-    pub be: HashMap<FlowKey, BeEntry>,
+    /// The front-end node; in a local handoff also the back-end node.
+    pub fe_node: HostNode,
+    /// The back-end node (idle in a local handoff).
+    pub be_node: HostNode,
     ctrl_seq: u64,
     // Checks
     pub last_tsval_to_client: Option<u32>,
@@ -742,11 +790,25 @@ impl Net {
             .sock()
             .set_keep_alive(sc.be_keep_alive.map(Duration::from_millis));
         be_host.sock().listen(PORT).unwrap();
-        let mut rules = RuleTable::new(if sc.local { FE_NODE } else { BE_NODE });
-        rules.add(None, b"/big/", BE_NODE).unwrap();
-        if sc.local {
-            rules = RuleTable::new(FE_NODE);
-        }
+        // The front-end's control address; the back-end's is B.
+        let f = "10.2.0.2";
+        let fe_text = match sc.local {
+            true => format!("node {FE_NODE} {f}\nservice 10.2.0.1:{PORT}\nrules default={FE_NODE}\n"),
+            false => format!(
+                "node {FE_NODE} {f}\npeer {BE_NODE} 10.3.0.1\nservice 10.2.0.1:{PORT}\n\
+                 rules /big/={BE_NODE},default={BE_NODE}\n"
+            ),
+        };
+        let mut fe_node = host_node(&fe_text, sc.cfg, sc.secret, 4096);
+        let mut live = btcp_core::node::LivePeers::default();
+        live.add(BE_NODE, 0);
+        fe_node.set_live(live);
+        let be_node = host_node(
+            &format!("node {BE_NODE} 10.3.0.1\npeer {FE_NODE} {f}\n"),
+            sc.cfg,
+            sc.secret,
+            4096,
+        );
         let req = sc
             .client
             .sends
@@ -755,7 +817,6 @@ impl Net {
             .collect();
         let resp = response_with(sc.body_len);
         Net {
-            secret: IsnSecret::new(sc.secret),
             sc,
             t: 0,
             events: BTreeMap::new(),
@@ -765,11 +826,8 @@ impl Net {
             client,
             be_host,
             be_addr,
-            rules,
-            fe: HashMap::new(),
-            fe_ids: HashMap::new(),
-            next_id: 100,
-            be: HashMap::new(),
+            fe_node,
+            be_node,
             ctrl_seq: 0,
             last_tsval_to_client: None,
             be_tsval_max: None,
@@ -821,11 +879,35 @@ impl Net {
 
     /// The state of the (only) front-end flow, if any.
     pub fn fe_state(&self) -> Option<FeState> {
-        self.fe.values().next().map(|e| e.flow.state())
+        self.fe_node.fe().values().next().map(|e| e.flow.state())
     }
 
     pub fn be_state(&self) -> Option<BeState> {
-        self.be.values().next().map(|e| e.flow.state())
+        self.be_side().be().values().next().map(|e| e.flow.state())
+    }
+
+    /// The node whose stack serves the connection.
+    pub fn be_side(&self) -> &HostNode {
+        match self.sc.local {
+            true => &self.fe_node,
+            false => &self.be_node,
+        }
+    }
+
+    fn be_side_mut(&mut self) -> &mut HostNode {
+        match self.sc.local {
+            true => &mut self.fe_node,
+            false => &mut self.be_node,
+        }
+    }
+
+    /// Flows in the front-end's and the back-end's tables.
+    pub fn fe_flows(&self) -> usize {
+        self.fe_node.fe().len()
+    }
+
+    pub fn be_flows(&self) -> usize {
+        self.be_side().be().len()
     }
 
     pub fn client_state(&self) -> tcp::State {
@@ -954,26 +1036,71 @@ impl Net {
         self.send(point, CLIENT_LINK_MS, Event::ToClient(pkt));
     }
 
-    fn ctrl(&mut self, to_be: bool, msg: &Message<'_>) {
-        self.ctrl_seq += 1;
-        let sender = if to_be || self.sc.local {
-            FE_NODE
-        } else {
-            BE_NODE
-        };
-        let mut buf = vec![0u8; wire::MAX_FRAME_LEN];
-        let n = msg
-            .encode_sealed(sender, self.ctrl_seq, &ToyMac, &mut buf)
-            .unwrap();
-        buf.truncate(n);
-        let (point, ev) = match msg {
-            Message::HandoffReq(_) => (Some(Point::HandoffReq), Event::CtrlToBe(buf)),
-            Message::HandoffAck(_) => (Some(Point::HandoffAck), Event::CtrlToFe(buf)),
-            _ if to_be => (None, Event::CtrlToBe(buf)),
-            _ => (None, Event::CtrlToFe(buf)),
-        };
-        let delay = if self.sc.local { 0 } else { CTRL_MS };
-        self.send(point, delay, ev);
+    /// The [`Io`] for a call into node `node`.
+    fn actions(&self, node: u16) -> Actions {
+        Actions {
+            node,
+            seq: self.ctrl_seq,
+            list: vec![],
+        }
+    }
+
+    /// Carries out what a node asked for, in order.
+    fn perform(&mut self, acts: Actions) {
+        self.ctrl_seq = acts.seq;
+        let to_be_delay = if self.sc.local { 0 } else { FE_BE_LINK_MS };
+        for a in acts.list {
+            match a {
+                Action::Transmit(side, s) => {
+                    let p = write(&s, &[]);
+                    if s.dst.addr != C {
+                        // An RST for the back-end's side, as if from the client.
+                        self.send(None, to_be_delay, Event::ToBe(p));
+                        continue;
+                    }
+                    match side {
+                        Side::Fe => {
+                            self.stats.fe_replies.push(s.flags);
+                            let point = if s.flags.syn() {
+                                assert_only_known_options(&p, "the front-end's SYN/ACK");
+                                self.fe_isn = Some(s.seq);
+                                Point::FeSynAck
+                            } else {
+                                Point::FeReply
+                            };
+                            self.send_to_client(p, Some(point));
+                        }
+                        Side::Be => {
+                            self.stats.be_to_client_crafted += 1;
+                            self.send_to_client(p, None);
+                        }
+                    }
+                }
+                Action::Inject(p) => self.deliver_to_be_stack(p, true),
+                Action::Send(to, msg, frame) => {
+                    assert!(!self.sc.local, "a local handoff sends no message");
+                    if matches!(msg, Message::HandoffReq(_)) {
+                        self.stats.handoff_reqs += 1;
+                    }
+                    let point = match msg {
+                        Message::HandoffReq(_) => Some(Point::HandoffReq),
+                        Message::HandoffAck(_) => Some(Point::HandoffAck),
+                        _ => None,
+                    };
+                    let ev = match to {
+                        BE_NODE => Event::CtrlToBe(frame),
+                        _ => Event::CtrlToFe(frame),
+                    };
+                    self.send(point, CTRL_MS, ev);
+                }
+                Action::FragNeeded(mtu, p) => {
+                    let mut icmp = [0u8; 128];
+                    btcp_core::build::write_icmp_frag_needed(&mut icmp, V, C, mtu, &p)
+                        .expect("an ICMP error quoting the packet");
+                    self.send(None, CLIENT_LINK_MS, Event::PmtuToClient(mtu));
+                }
+            }
+        }
     }
 
     // --- checks on delivery ----------------------------------------------
@@ -1070,11 +1197,9 @@ impl Net {
     // --- the front-end node ----------------------------------------------
 
     fn fe_input(&mut self, pkt: Vec<u8>) {
-        let cfg = self.cfg();
         let now = self.fe_now();
         let seg = Seg::parse(&pkt).unwrap();
         let key = seg.key_from_client();
-        let payload = seg.pkt.payload(&pkt).to_vec();
         let f = seg.flags();
         if f.fin() && seg.payload_len() > 0 {
             self.stats.client_fin_with_data += 1;
@@ -1090,244 +1215,105 @@ impl Net {
                 self.fe_data_max = Some(seg.end_seq());
             }
         }
-        let state = self.fe.get(&key).map(|e| e.flow.state());
+        let before = self.fe_node.fe().peek(&key).copied();
         *self
             .stats
             .fe_in
-            .entry((client_point(&seg), state))
+            .entry((client_point(&seg), before.map(|f| f.state())))
             .or_insert(0) += 1;
-        let out = match self.fe.get_mut(&key) {
-            Some(e) => {
-                if !f.syn() {
-                    let mss = e.flow.agreed().mss;
-                    assert!(
-                        seg.payload_len() <= u32::from(mss),
-                        "the client sent {} bytes; we agreed MSS {mss}",
-                        seg.payload_len()
-                    );
-                }
-                // As the kernel shell: the request buffer grows to what
-                // the segment needs, only while the flow collects one.
-                if e.flow.holds_request() {
-                    let need = e.flow.request_needs(payload.len());
-                    if need > e.buf.len() {
-                        e.buf.resize(need, 0);
-                    }
-                }
-                let out = e.flow.on_segment(&seg, &payload, &mut e.buf, &cfg, now);
-                self.stats.fe_buf_peak = self.stats.fe_buf_peak.max(e.buf.len());
-                out
-            }
-            None => {
-                let id = self.next_id;
-                match FeFlow::on_syn(&seg, id, &self.secret, &cfg, now) {
-                    Some((flow, out)) => {
-                        self.next_id += 1;
-                        self.stats.fe_flows_created += 1;
-                        self.client_isn = Some(flow.isn_client());
-                        self.fe_agreed = Some(flow.agreed());
-                        self.client_syn = Some(pkt.clone());
-                        self.fe_data_max = Some(flow.isn_client().wrapping_add(1));
-                        self.client_mss = seg.opts.mss;
-                        // No request buffer until request bytes come.
-                        self.fe.insert(
-                            key,
-                            FeEntry {
-                                flow,
-                                buf: Vec::new(),
-                            },
-                        );
-                        self.fe_ids.insert(id, key);
-                        out
-                    }
-                    // Not ours: a kernel would let its own stack see it.
-                    None => return,
-                }
-            }
-        };
-        let restart = out.free && out.restart;
-        self.fe_handle(key, out, Some(pkt.clone()));
-        if restart {
-            self.fe_input(pkt);
+        if let (Some(flow), false) = (before, f.syn()) {
+            let mss = flow.agreed().mss;
+            assert!(
+                seg.payload_len() <= u32::from(mss),
+                "the client sent {} bytes; we agreed MSS {mss}",
+                seg.payload_len()
+            );
         }
-    }
-
-    fn fe_handle(&mut self, key: FlowKey, out: FeOutput<'_>, pkt: Option<Vec<u8>>) {
-        let FeOutput {
-            verdict,
-            reply,
-            control,
-            to_backend,
-            dispatch,
-            free,
-            frag_needed,
-            ..
-        } = out;
-        if let (Some(mtu), Some(p)) = (frag_needed, pkt.as_ref()) {
-            assert_eq!(verdict, Verdict::Drop, "a packet too big is not forwarded");
-            let mut icmp = [0u8; 128];
-            btcp_core::build::write_icmp_frag_needed(&mut icmp, V, C, mtu, p)
-                .expect("an ICMP error quoting the packet");
-            self.send(None, CLIENT_LINK_MS, Event::PmtuToClient(mtu));
+        let mut acts = self.actions(FE_NODE);
+        let mut payload = seg.pkt.payload(&pkt);
+        let disposition = self
+            .fe_node
+            .on_client_segment(&seg, &mut payload, 0, now, &mut acts);
+        let after = self.fe_node.fe().peek(&key).copied();
+        if let Some(flow) = after.filter(|a| before.map(|b| b.id()) != Some(a.id())) {
+            self.stats.fe_flows_created += 1;
+            self.client_isn = Some(flow.isn_client());
+            self.fe_agreed = Some(flow.agreed());
+            self.client_syn = Some(pkt.clone());
+            self.fe_data_max = Some(flow.isn_client().wrapping_add(1));
+            self.client_mss = seg.opts.mss;
         }
-        if let Some(s) = to_backend {
-            let delay = if self.sc.local { 0 } else { FE_BE_LINK_MS };
-            self.send(None, delay, Event::ToBe(write(&s, &[])));
-        }
-        if let (Verdict::Forward(edits), Some(mut p)) = (verdict, pkt) {
+        self.perform(acts);
+        if let Disposition::Forward { edits, local } = disposition {
+            let mut p = pkt;
             xlate::apply(&mut p, &edits).unwrap();
-            let delay = if self.sc.local { 0 } else { FE_BE_LINK_MS };
+            let delay = if local { 0 } else { FE_BE_LINK_MS };
             self.send(None, delay, Event::ToBe(p));
         }
-        if let Some(r) = reply {
-            let p = write(&r, &[]);
-            self.stats.fe_replies.push(r.flags);
-            let point = if r.flags.syn() {
-                assert_only_known_options(&p, "the front-end's SYN/ACK");
-                self.fe_isn = Some(r.seq);
-                Point::FeSynAck
-            } else {
-                Point::FeReply
-            };
-            self.send_to_client(p, Some(point));
-        }
-        if let Some(req) = control {
-            self.stats.handoff_reqs += 1;
-            self.ctrl(true, &Message::HandoffReq(req));
-        }
-        if dispatch {
-            self.dispatch(key);
-        }
-        if free {
-            let e = self.fe.remove(&key).unwrap();
-            self.fe_ids.remove(&e.flow.id());
-        }
-    }
-
-    /// What the shell does on `dispatch`: ask the rule table, hand off.
-    fn dispatch(&mut self, key: FlowKey) {
-        let cfg = self.cfg();
-        let now = self.fe_now();
-        let e = self.fe.get_mut(&key).unwrap();
-        let node = e.flow.select(&e.buf, &self.rules);
-        let addr = if node == FE_NODE { V } else { B };
-        let req_frame = {
-            let out = e.flow.handoff(Target { node, addr }, &e.buf, &cfg, now);
-            let req = out.control.expect("a handoff request");
-            let mut buf = vec![0u8; wire::MAX_FRAME_LEN];
-            let n = Message::HandoffReq(req)
-                .encode(FE_NODE, 0, &mut buf)
-                .unwrap();
-            buf.truncate(n);
-            buf
-        };
-        // Re-decode so the message does not borrow the flow table.
-        let (frame, _) = wire::decode(&req_frame).unwrap();
-        self.stats.handoff_reqs += 1;
-        self.ctrl(true, &frame.message);
     }
 
     fn fe_ctrl(&mut self, frame: Vec<u8>) {
-        let cfg = self.cfg();
         let now = self.fe_now();
         let (f, _) = wire::decode_verified(&frame, &ToyMac).unwrap();
         if std::env::var_os("BTCP_SIM_TRACE").is_some() {
             eprintln!("{:6} ctrl to fe   {:?}", self.t, f.message);
         }
-        assert_eq!(
-            f.header.sender,
-            if self.sc.local { FE_NODE } else { BE_NODE }
-        );
-        let id = match &f.message {
-            Message::HandoffAck(a) => a.fe_flow_id,
-            Message::HandoffNack(n) => n.fe_flow_id,
-            Message::Terminate(t) => t.fe_flow_id,
-            m => panic!("unexpected {m:?}"),
-        };
+        assert_eq!(f.header.sender, BE_NODE);
         match &f.message {
             Message::HandoffAck(_) => self.stats.handoff_acks += 1,
             Message::HandoffNack(_) => self.stats.handoff_nacks += 1,
             Message::Terminate(t) => self.stats.terminates.push(t.reason),
-            _ => {}
+            m => panic!("unexpected {m:?}"),
         }
-        let Some(&key) = self.fe_ids.get(&id) else {
-            return;
-        };
-        let e = self.fe.get_mut(&key).unwrap();
-        let out = match &f.message {
-            Message::HandoffAck(a) => e.flow.on_handoff_ack(a, &cfg, now),
-            Message::HandoffNack(n) => e.flow.on_handoff_nack(n, f.header.sender, &cfg, now),
-            Message::Terminate(t) => e.flow.on_terminate(t, &cfg, now),
-            _ => unreachable!(),
-        };
-        if !e.flow.holds_request() && !e.buf.is_empty() {
-            // Acknowledged: the request bytes are the back-end's now.
-            e.buf = Vec::new();
-            self.stats.fe_bufs_freed += 1;
-        }
-        self.fe_handle(key, out, None);
+        let mut acts = self.actions(FE_NODE);
+        self.fe_node
+            .on_message(f.header.sender, &f.message, now, &mut acts);
+        self.perform(acts);
     }
 
     // --- the back-end node -----------------------------------------------
 
     fn be_ctrl(&mut self, frame: Vec<u8>) {
-        let cfg = self.cfg();
         let now = self.be_now();
         let (f, _) = wire::decode_verified(&frame, &ToyMac).unwrap();
         if std::env::var_os("BTCP_SIM_TRACE").is_some() {
             eprintln!("{:6} ctrl to be   {:?}", self.t, f.message.msg_type());
         }
         assert_eq!(f.header.sender, FE_NODE);
-        let Message::HandoffReq(req) = f.message else {
-            panic!("unexpected {:?}", f.message);
-        };
-        let key = FlowKey::new(
-            Endpoint::new(req.client_addr, req.client_port),
-            Endpoint::new(self.be_addr, req.vip_port),
+        assert!(
+            matches!(f.message, Message::HandoffReq(_)),
+            "unexpected {:?}",
+            f.message
         );
-        let out = match self.be.get_mut(&key) {
-            Some(e) => e.flow.on_repeated_req(&req),
-            None => {
-                let mut buf = vec![0; wire::MAX_REQUEST];
-                // In a local handoff the front-end is its own back-end.
-                let node = if self.sc.local { FE_NODE } else { BE_NODE };
-                match BeFlow::on_handoff_req(&req, FE_NODE, node, self.be_addr, &mut buf, &cfg, now)
-                {
-                    Ok((flow, out)) => {
-                        self.stats.be_flows_created += 1;
-                        self.be.insert(key, BeEntry { flow, buf });
-                        out
-                    }
-                    Err(nack) => {
-                        self.ctrl(false, &Message::HandoffNack(nack));
-                        return;
-                    }
-                }
-            }
-        };
-        self.be_handle(key, out, None);
+        let mut acts = self.actions(BE_NODE);
+        self.be_node
+            .on_message(f.header.sender, &f.message, now, &mut acts);
+        self.perform(acts);
     }
 
-    /// A forwarded client packet arriving at the back-end node.
+    /// The back-end side's clock and node id.
+    fn be_side_now(&self) -> (u64, u16) {
+        match self.sc.local {
+            true => (self.fe_now(), FE_NODE),
+            false => (self.be_now(), BE_NODE),
+        }
+    }
+
+    /// A forwarded client packet arriving at the back-end node: its node
+    /// watches it on its way into the stack.
     fn be_ingress(&mut self, pkt: Vec<u8>) {
-        let cfg = self.cfg();
-        let now = self.be_now();
+        let (now, id) = self.be_side_now();
         let seg = Seg::parse(&pkt).unwrap();
-        let key = seg.key_from_client();
-        let Some(e) = self.be.get_mut(&key) else {
-            // No flow (any more): the stack handles it as it would.
-            self.deliver_to_be_stack(pkt, false);
-            return;
-        };
-        let out = e.flow.on_forwarded(&seg, &cfg, now);
-        self.be_handle(key, out, Some(pkt));
+        let mut acts = self.actions(id);
+        self.be_side_mut().on_forwarded(&seg, now, &mut acts);
+        self.deliver_to_be_stack(pkt, false);
+        self.perform(acts);
     }
 
     /// A packet the back-end stack sends.
     fn be_egress(&mut self, pkt: Vec<u8>) {
         trace(self.t, "be out", &pkt);
-        let cfg = self.cfg();
-        let now = self.be_now();
+        let (now, id) = self.be_side_now();
         let seg = Seg::parse(&pkt).unwrap();
         if let Some((tsval, _)) = seg.timestamps() {
             if self.be_tsval_max.map_or(true, |m| seq::ts_after(tsval, m)) {
@@ -1345,61 +1331,26 @@ impl Net {
         if seg.flags().fin() && self.stats.be_fin_sent.is_none() {
             self.stats.be_fin_sent = Some(self.t);
         }
-        let key = seg.key_to_client();
-        let Some(e) = self.be.get_mut(&key) else {
-            return;
-        };
-        let out = e.flow.on_egress(&seg, &cfg, now);
-        self.be_handle(key, out, Some(pkt));
-    }
-
-    fn be_handle(&mut self, key: FlowKey, out: BeOutput, pkt: Option<Vec<u8>>) {
-        let BeOutput {
-            verdict,
-            inject,
-            replay,
-            to_client,
-            control,
-            free,
-            ..
-        } = out;
-        match (verdict, pkt) {
-            (Verdict::Forward(edits), Some(mut p)) => {
-                xlate::apply(&mut p, &edits).unwrap();
-                let seg = Seg::parse(&p).unwrap();
-                if seg.dst().addr == C {
-                    let point = if seg.payload_len() > 0 {
-                        Point::BeData
-                    } else {
-                        Point::BeCtl
-                    };
-                    self.send_to_client(p, Some(point));
+        let mut acts = self.actions(id);
+        let verdict = self.be_side_mut().on_egress(&seg, now, &mut acts);
+        // No flow's, or let through unchanged: nobody on the network
+        // listens to B:80's own packets.
+        if let Verdict::Forward(edits) = verdict {
+            let mut p = pkt;
+            xlate::apply(&mut p, &edits).unwrap();
+            let seg = Seg::parse(&p).unwrap();
+            if seg.dst().addr == C {
+                let point = if seg.payload_len() > 0 {
+                    Point::BeData
                 } else {
-                    self.deliver_to_be_stack(p, false);
-                }
-            }
-            (Verdict::Accept, Some(p)) => self.deliver_to_be_stack(p, false),
-            _ => {}
-        }
-        if let Some(s) = inject {
-            self.deliver_to_be_stack(write(&s, &[]), true);
-        }
-        if !replay.is_empty() {
-            let buf = self.be[&key].buf.clone();
-            for s in replay.segments() {
-                self.deliver_to_be_stack(write(&s, &buf), true);
+                    Point::BeCtl
+                };
+                self.send_to_client(p, Some(point));
+            } else {
+                self.deliver_to_be_stack(p, false);
             }
         }
-        if let Some(s) = to_client {
-            self.stats.be_to_client_crafted += 1;
-            self.send_to_client(write(&s, &[]), None);
-        }
-        if let Some(m) = control {
-            self.ctrl(false, &m);
-        }
-        if free {
-            self.be.remove(&key);
-        }
+        self.perform(acts);
     }
 
     // --- applications ------------------------------------------------------
@@ -1526,28 +1477,19 @@ impl Net {
     // --- the loop ------------------------------------------------------------
 
     fn tick_machines(&mut self) {
-        let cfg = self.cfg();
-        let now = self.fe_now();
-        let keys: Vec<FlowKey> = self.fe.keys().copied().collect();
-        for key in keys {
-            let e = self.fe.get_mut(&key).unwrap();
-            if now < e.flow.next_deadline(&cfg) {
-                continue;
-            }
-            let buf = e.buf.clone();
-            let out = e.flow.on_tick(&buf, &cfg, now);
-            self.fe_handle(key, out, None);
+        let mut acts = self.actions(FE_NODE);
+        self.fe_node.on_timers(self.fe_now(), &mut acts);
+        self.perform(acts);
+        if !self.sc.local {
+            let mut acts = self.actions(BE_NODE);
+            self.be_node.on_timers(self.be_now(), &mut acts);
+            self.perform(acts);
         }
-        let now = self.be_now();
-        let keys: Vec<FlowKey> = self.be.keys().copied().collect();
-        for key in keys {
-            let e = self.be.get_mut(&key).unwrap();
-            if now < e.flow.next_deadline(&cfg) {
-                continue;
-            }
-            let out = e.flow.on_tick(&cfg, now);
-            self.be_handle(key, out, None);
-        }
+        // What the tables and nodes counted, for the scenarios.
+        let fe = self.fe_node.fe();
+        self.stats.fe_buf_peak = fe.buf_peak;
+        self.stats.fe_bufs_freed = fe.bufs_freed;
+        self.stats.be_flows_created = self.be_side().stats().handoffs_received as usize;
     }
 
     pub fn step(&mut self) {
@@ -1587,8 +1529,8 @@ impl Net {
         let client_state = self.client.sock().state();
         self.client_closed
             && matches!(client_state, tcp::State::Closed | tcp::State::TimeWait)
-            && self.fe.is_empty()
-            && self.be.is_empty()
+            && self.fe_flows() == 0
+            && self.be_flows() == 0
             && self.events.is_empty()
     }
 
@@ -1633,8 +1575,8 @@ impl Net {
             self.req.len(),
             self.client_state(),
             self.server_state(),
-            self.fe.values().map(|e| e.flow.state()).collect::<Vec<_>>(),
-            self.be.values().map(|e| e.flow.state()).collect::<Vec<_>>(),
+            self.fe_node.fe().values().map(|e| e.flow.state()).collect::<Vec<_>>(),
+            self.be_side().be().values().map(|e| e.flow.state()).collect::<Vec<_>>(),
             self.stats.fired,
         )
     }

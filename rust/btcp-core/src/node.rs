@@ -1,0 +1,941 @@
+//! One node of a cluster in one network namespace, without I/O: its
+//! front-end and back-end flows, the flow-id map, where a handoff goes
+//! (this node or a peer, decided once, in [`Target::resolve`]), the load
+//! it has handed to each node, and its timers. Like quinn-proto's
+//! `Endpoint`: the shell reads headers and calls the node with packets,
+//! messages and time; the node runs the machines (`frontend`, `backend`)
+//! and tells the shell what to do through [`Io`] (transmit, inject into
+//! the local stack, send a message, end a TIME-WAIT socket). The kernel
+//! module and the simulated network of the host tests drive this same
+//! code.
+//!
+//! The node allocates nothing: the shell supplies the flow tables and
+//! their buffers ([`FlowStore`]), the flow-id map ([`IdMap`]) and the
+//! boxes for the configuration and the dispatcher ([`Store`]).
+//!
+//! A handoff to this node itself (a local handoff) never leaves the node:
+//! the front-end's HANDOFF_REQ goes straight to its own back-end side, and
+//! that side's answers straight back.
+
+use super::backend::{BeFlow, BeOutput, BeState};
+use super::config::{NodeConfig, MAX_PEERS};
+use super::dispatch::Dispatcher;
+use super::flow::{Config, Endpoint, FlowKey, Verdict};
+use super::frontend::{FeFlow, FeOutput, FeState, Target};
+use super::http::DEFAULT_HEAD_LIMIT;
+use super::isn::IsnSecret;
+use super::rules::Request;
+use super::segment::{OutSegment, Seg};
+use super::table::Occupancy;
+use super::wire::{HandoffNack, HandoffReq, Message, NackReason};
+use super::xlate::Edits;
+use core::ops::{Deref, DerefMut};
+
+/// What a table needs to know of a flow's machine.
+pub trait Machine {
+    /// The flow's key in its table.
+    fn key(&self) -> FlowKey;
+    /// Whether the flow is over and only lingers.
+    fn lingers(&self) -> bool;
+    /// When the machine next has something to do on its own.
+    fn deadline(&self, cfg: &Config) -> u64;
+    /// Whether it still needs its request bytes.
+    fn needs_buf(&self) -> bool;
+}
+
+impl Machine for FeFlow {
+    fn key(&self) -> FlowKey {
+        FeFlow::key(self)
+    }
+    fn lingers(&self) -> bool {
+        self.state() == FeState::Linger
+    }
+    fn deadline(&self, cfg: &Config) -> u64 {
+        self.next_deadline(cfg)
+    }
+    fn needs_buf(&self) -> bool {
+        self.holds_request()
+    }
+}
+
+impl Machine for BeFlow {
+    fn key(&self) -> FlowKey {
+        BeFlow::key(self)
+    }
+    fn lingers(&self) -> bool {
+        self.state() == BeState::Linger
+    }
+    fn deadline(&self, cfg: &Config) -> u64 {
+        self.next_deadline(cfg)
+    }
+    fn needs_buf(&self) -> bool {
+        !self.replay_done()
+    }
+}
+
+/// A new flow could not be admitted: every slot of its table is live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+/// One table of flows with their request bytes, supplied by the shell.
+/// Only live flows count against its limit (`table::Occupancy`); the
+/// table orders lingering flows by age and keeps each flow's deadline
+/// where a timer run finds it without walking every flow.
+pub trait FlowStore<F: Machine> {
+    /// A flow's request bytes.
+    type Buf: DerefMut<Target = [u8]> + Default;
+    /// The flow on `key`.
+    fn peek(&self, key: &FlowKey) -> Option<&F>;
+    /// The flow on `key` and its request bytes.
+    fn get(&mut self, key: &FlowKey) -> Option<(&mut F, &mut [u8])>;
+    /// Grows `key`'s buffer to at least `need` bytes; `false` if it cannot
+    /// (the memory for request bytes is used up).
+    fn grow(&mut self, key: &FlowKey, need: usize) -> bool;
+    /// A new buffer of `len` bytes.
+    fn buffer(&mut self, len: usize) -> Option<Self::Buf>;
+    /// Makes room for one more flow: `Ok(Some(flow))` when the flow that
+    /// lingered longest had to go.
+    fn make_room(&mut self) -> Result<Option<F>, Full>;
+    /// Inserts a live flow (after [`FlowStore::make_room`]); `false`: out
+    /// of memory.
+    fn insert(&mut self, flow: F, buf: Self::Buf) -> bool;
+    /// Removes a flow, live or lingering.
+    fn remove(&mut self, key: &FlowKey) -> Option<F>;
+    /// After a machine ran on `key`: schedules its deadline, moves it to
+    /// the lingering flows if it started to linger, and frees its buffer
+    /// if it no longer needs it ([`Machine::needs_buf`]).
+    fn settle(&mut self, key: &FlowKey, cfg: &Config);
+    /// Collects the flows whose deadline has passed at `now`, for
+    /// [`FlowStore::pop_due`].
+    fn collect_due(&mut self, now: u64, cfg: &Config);
+    /// The next flow collected as due.
+    fn pop_due(&mut self) -> Option<FlowKey>;
+    /// Its flows, live and lingering.
+    fn occupancy(&self) -> Occupancy;
+    /// Its limit of live flows.
+    fn max(&self) -> usize;
+}
+
+/// Front-end flows by flow id, for the back-ends' messages.
+pub trait IdMap {
+    /// Maps `id` to `key`; `false`: out of memory.
+    fn insert(&mut self, id: u32, key: FlowKey) -> bool;
+    /// Forgets `id`.
+    fn remove(&mut self, id: u32);
+    /// The flow `id` names.
+    fn get(&self, id: u32) -> Option<FlowKey>;
+}
+
+/// The storage the shell supplies to a node.
+pub trait Store {
+    /// The front-end flows.
+    type Fe: FlowStore<FeFlow>;
+    /// The back-end flows.
+    type Be: FlowStore<BeFlow>;
+    /// The front-end flows by id.
+    type Ids: IdMap;
+    /// A box for the configuration (it is large, and replaced whole).
+    type Config: Deref<Target = NodeConfig>;
+    /// A box for the pools' policy state.
+    type Dispatcher: DerefMut<Target = Dispatcher>;
+}
+
+/// Which side of the node crafted a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The front-end: to the client from the VIP (SYN/ACK, ACK, RST), or
+    /// to a back-end as if from the client (an RST).
+    Fe,
+    /// The back-end: to the client from the VIP (an RST when it aborts).
+    Be,
+}
+
+/// What the node asks the shell to do. The shell may defer all of it
+/// (the kernel does: it holds a spinlock while the node runs), but in the
+/// order given, and injections after the packet in hand.
+pub trait Io {
+    /// Sends `seg` out, routed by its destination.
+    fn transmit(&mut self, from: Side, seg: &OutSegment);
+    /// Injects `seg` into the local stack as if it arrived from the
+    /// network; its payload is `payload` (a back-end flow's request bytes).
+    fn inject(&mut self, seg: &OutSegment, payload: &[u8]);
+    /// Ends a TIME-WAIT socket on `key` before the next injection.
+    fn recycle_time_wait(&mut self, key: FlowKey);
+    /// Sends `msg` to peer `to` over the control channel.
+    fn send(&mut self, to: u16, msg: &Message<'_>);
+    /// The client segment in hand is too big for the back-end's link:
+    /// send the client an ICMP "fragmentation needed" from the VIP,
+    /// quoting the segment, with this next-hop MTU.
+    fn frag_needed(&mut self, seg: &Seg<'_>, mtu: u16);
+}
+
+/// The payload of the segment in hand, read only when the front-end
+/// collects a request (the kernel copies it out of the packet then).
+pub trait Payload {
+    /// The payload; `None` if it cannot be read (drop the segment).
+    fn bytes(&mut self) -> Option<&[u8]>;
+}
+
+impl Payload for &[u8] {
+    fn bytes(&mut self) -> Option<&[u8]> {
+        Some(self)
+    }
+}
+
+/// What to do with a client segment that reached the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Let it go on unchanged.
+    Accept,
+    /// Drop it.
+    Drop,
+    /// Apply `edits`; then route it out again to the back-end, or, for a
+    /// local handoff (`local`), let it into the local stack, after
+    /// [`Node::on_forwarded`] has seen it as translated.
+    Forward {
+        /// The translation.
+        edits: Edits,
+        /// The back-end is this node.
+        local: bool,
+    },
+}
+
+/// The peers that may get new handoffs: (id, the connections it said it
+/// serves in its last HEARTBEAT).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LivePeers([Option<(u16, u32)>; MAX_PEERS]);
+
+impl LivePeers {
+    /// Peer `id`, serving `served` connections, is live (ignored beyond
+    /// [`MAX_PEERS`]).
+    pub fn add(&mut self, id: u16, served: u32) {
+        if let Some(slot) = self.0.iter_mut().find(|s| s.is_none()) {
+            *slot = Some((id, served));
+        }
+    }
+
+    /// Whether peer `id` may get new handoffs.
+    pub fn contains(&self, id: u16) -> bool {
+        self.0.iter().flatten().any(|&(n, _)| n == id)
+    }
+
+    /// The connections peer `id` serves, as it last reported (0 if it is
+    /// not live or has not reported).
+    pub fn served(&self, id: u16) -> u32 {
+        self.0
+            .iter()
+            .flatten()
+            .find(|&&(n, _)| n == id)
+            .map_or(0, |&(_, c)| c)
+    }
+}
+
+/// Per-node counts of open handoffs (this node and its peers): the load
+/// the policies weigh.
+#[derive(Debug, Clone, Copy, Default)]
+struct OpenHandoffs([(u16, u32); MAX_PEERS + 1]);
+
+impl OpenHandoffs {
+    fn get(&self, node: u16) -> u32 {
+        self.0
+            .iter()
+            .find(|(n, c)| *n == node && *c > 0)
+            .map_or(0, |(_, c)| *c)
+    }
+
+    fn add(&mut self, node: u16) {
+        if let Some(slot) = self.0.iter_mut().find(|(id, c)| *id == node && *c > 0) {
+            slot.1 = slot.1.saturating_add(1);
+        } else if let Some(slot) = self.0.iter_mut().find(|(_, c)| *c == 0) {
+            *slot = (node, 1);
+        }
+    }
+
+    fn sub(&mut self, node: u16) {
+        if let Some(slot) = self.0.iter_mut().find(|(id, c)| *id == node && *c > 0) {
+            slot.1 = slot.1.saturating_sub(1);
+        }
+    }
+}
+
+/// What the node has done (the shell adds what only it sees).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(missing_docs)] // the names say it; Documentation/admin-guide.md lists them
+pub struct NodeStats {
+    pub syns: u64,
+    /// SYNs dropped: every front-end slot live.
+    pub syn_table_full: u64,
+    /// Handoffs refused: every back-end slot live.
+    pub be_table_full: u64,
+    /// Lingering flows freed early to make room for new ones.
+    pub fe_reclaimed: u64,
+    pub be_reclaimed: u64,
+    /// Request segments not taken: the request memory was used up.
+    pub request_mem_full: u64,
+    pub handoffs_local: u64,
+    pub handoffs_remote: u64,
+    pub handoff_acks: u64,
+    pub handoff_nacks: u64,
+    pub nack_options: u64,
+    pub nack_refused: u64,
+    pub nack_overloaded: u64,
+    pub nack_bad_request: u64,
+    pub nack_internal: u64,
+    /// Flows reset because every candidate node refused them.
+    pub handoffs_abandoned: u64,
+    pub handoffs_received: u64,
+    pub handoff_repeats: u64,
+}
+
+impl NodeStats {
+    /// Name and value of each counter, in a fixed order.
+    pub fn rows(&self) -> [(&'static str, u64); 18] {
+        [
+            ("syns", self.syns),
+            ("syn_table_full", self.syn_table_full),
+            ("be_table_full", self.be_table_full),
+            ("fe_reclaimed", self.fe_reclaimed),
+            ("be_reclaimed", self.be_reclaimed),
+            ("request_mem_full", self.request_mem_full),
+            ("handoffs_local", self.handoffs_local),
+            ("handoffs_remote", self.handoffs_remote),
+            ("handoff_acks", self.handoff_acks),
+            ("handoff_nacks", self.handoff_nacks),
+            ("nack_options", self.nack_options),
+            ("nack_refused", self.nack_refused),
+            ("nack_overloaded", self.nack_overloaded),
+            ("nack_bad_request", self.nack_bad_request),
+            ("nack_internal", self.nack_internal),
+            ("handoffs_abandoned", self.handoffs_abandoned),
+            ("handoffs_received", self.handoffs_received),
+            ("handoff_repeats", self.handoff_repeats),
+        ]
+    }
+}
+
+fn bump(c: &mut u64) {
+    *c = c.saturating_add(1);
+}
+
+/// What a HANDOFF_REQ did to the back-end table.
+#[allow(clippy::large_enum_variant)] // a temporary, on the stack
+enum Accepted {
+    /// The same handoff again (the front-end resent it), or a new flow.
+    Ran(BeOutput),
+    /// Refused, with the NACK for the front-end.
+    Refused(HandoffNack),
+    /// Out of memory: nothing happened (the front-end resends).
+    Nothing,
+}
+
+/// One node in one namespace.
+pub struct Node<S: Store> {
+    fe: S::Fe,
+    be: S::Be,
+    ids: S::Ids,
+    cfg: S::Config,
+    dispatcher: S::Dispatcher,
+    /// The machines' options, from the shell.
+    base: Config,
+    /// `base` with the configuration's timeouts.
+    flow_cfg: Config,
+    secret: IsnSecret,
+    live: LivePeers,
+    open: OpenHandoffs,
+    next_id: u32,
+    stats: NodeStats,
+}
+
+impl<S: Store> Node<S> {
+    /// A node with configuration `cfg`; `base` gives the machines'
+    /// options (MSS, window scale, SACK, timestamps) and the timeouts the
+    /// configuration leaves out.
+    pub fn new(
+        fe: S::Fe,
+        be: S::Be,
+        ids: S::Ids,
+        cfg: S::Config,
+        mut dispatcher: S::Dispatcher,
+        base: Config,
+        secret: IsnSecret,
+    ) -> Self {
+        dispatcher.configure(&cfg);
+        Node {
+            fe,
+            be,
+            ids,
+            flow_cfg: cfg.timeouts.apply(base),
+            cfg,
+            dispatcher,
+            base,
+            secret,
+            live: LivePeers::default(),
+            open: OpenHandoffs::default(),
+            next_id: 1,
+            stats: NodeStats::default(),
+        }
+    }
+
+    /// Puts `cfg` in force, whole; returns the old one (to be freed where
+    /// the shell may).
+    pub fn configure(&mut self, cfg: S::Config) -> S::Config {
+        // Every timeout the text leaves out is back at its default.
+        self.flow_cfg = cfg.timeouts.apply(self.base);
+        let old = core::mem::replace(&mut self.cfg, cfg);
+        self.dispatcher.configure(&self.cfg);
+        old
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &NodeConfig {
+        &self.cfg
+    }
+
+    /// The machines' configuration in force.
+    pub fn flow_config(&self) -> Config {
+        self.flow_cfg
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> &NodeStats {
+        &self.stats
+    }
+
+    /// The front-end flows.
+    pub fn fe(&self) -> &S::Fe {
+        &self.fe
+    }
+
+    /// The back-end flows.
+    pub fn be(&self) -> &S::Be {
+        &self.be
+    }
+
+    /// The peers the control channel says may get new handoffs.
+    pub fn set_live(&mut self, live: LivePeers) {
+        self.live = live;
+    }
+
+    fn own_id(&self) -> u16 {
+        self.cfg.node.map_or(0, |n| n.id)
+    }
+
+    /// This node's HEARTBEAT content: the connections it serves as a
+    /// back-end (handed to it by any front-end), and that table's use in
+    /// permille.
+    pub fn report(&self) -> (u32, u32) {
+        let live = self.be.occupancy().live();
+        let load = live.saturating_mul(1000).checked_div(self.be.max()).unwrap_or(0);
+        let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        (clamp(live), clamp(load))
+    }
+
+    // --- packets ------------------------------------------------------
+
+    /// A segment from a client (PRE_ROUTING): a front-end flow's, a SYN to
+    /// a service, or a segment another front-end forwarded to one of our
+    /// back-end flows. `payload` is read only if the front-end collects a
+    /// request; `gso_size` is the packet's wire segment size (0: one
+    /// segment).
+    pub fn on_client_segment(
+        &mut self,
+        seg: &Seg<'_>,
+        payload: &mut dyn Payload,
+        gso_size: u32,
+        now: u64,
+        io: &mut impl Io,
+    ) -> Disposition {
+        let key = seg.key_from_client();
+        if self.fe.peek(&key).is_some() {
+            return self.fe_segment(key, seg, payload, gso_size, now, io);
+        }
+        if seg.flags().syn() && self.cfg.is_service(seg.dst()) {
+            return self.fe_syn(seg, now, io);
+        }
+        // A client segment another front-end forwarded to us.
+        self.on_forwarded(seg, now, io);
+        Disposition::Accept
+    }
+
+    /// A client segment translated into a back-end flow's spaces, on its
+    /// way into the local stack (after a local handoff's [`Disposition::
+    /// Forward`], or as another front-end forwarded it).
+    pub fn on_forwarded(&mut self, seg: &Seg<'_>, now: u64, io: &mut impl Io) {
+        let key = seg.key_from_client();
+        let cfg = self.flow_cfg;
+        if let Some((flow, _)) = self.be.get(&key) {
+            let out = flow.on_forwarded(seg, &cfg, now);
+            self.be_output(key, &out, now, io);
+        }
+    }
+
+    /// A segment the local stack sends (POST_ROUTING): on a back-end
+    /// flow's connection it is translated for the client.
+    pub fn on_egress(&mut self, seg: &Seg<'_>, now: u64, io: &mut impl Io) -> Verdict {
+        let key = seg.key_to_client();
+        let cfg = self.flow_cfg;
+        let Some((flow, _)) = self.be.get(&key) else {
+            return Verdict::Accept;
+        };
+        let out = flow.on_egress(seg, &cfg, now);
+        self.be_output(key, &out, now, io);
+        out.verdict
+    }
+
+    /// A SYN to one of our services.
+    fn fe_syn(&mut self, seg: &Seg<'_>, now: u64, io: &mut impl Io) -> Disposition {
+        bump(&mut self.stats.syns);
+        match self.fe.make_room() {
+            Ok(None) => {}
+            Ok(Some(oldest)) => {
+                bump(&mut self.stats.fe_reclaimed);
+                self.fe_forget(&oldest);
+            }
+            Err(Full) => {
+                bump(&mut self.stats.syn_table_full);
+                return Disposition::Drop;
+            }
+        }
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        if self.ids.get(id).is_some() {
+            // Ids wrapped onto a flow still alive (4 billion flows later).
+            return Disposition::Drop;
+        }
+        let cfg = self.flow_cfg;
+        let Some((flow, out)) = FeFlow::on_syn(seg, id, &self.secret, &cfg, now) else {
+            return Disposition::Drop;
+        };
+        let key = flow.key();
+        if !self.ids.insert(id, key) {
+            return Disposition::Drop;
+        }
+        // No request buffer yet: it comes with the first request byte.
+        if !self.fe.insert(flow, Default::default()) {
+            self.ids.remove(id);
+            return Disposition::Drop;
+        }
+        self.fe.settle(&key, &cfg);
+        if let Some(r) = out.reply {
+            io.transmit(Side::Fe, &r);
+        }
+        Disposition::Drop
+    }
+
+    /// Any other client segment of front-end flow `key`.
+    fn fe_segment(
+        &mut self,
+        key: FlowKey,
+        seg: &Seg<'_>,
+        payload: &mut dyn Payload,
+        gso_size: u32,
+        now: u64,
+        io: &mut impl Io,
+    ) -> Disposition {
+        let cfg = self.flow_cfg;
+        // The payload matters only while the request is being collected.
+        let plen = seg.payload_len() as usize;
+        let collect = plen > 0 && self.fe.peek(&key).is_some_and(|f| f.holds_request());
+        if collect {
+            let need = self.fe.peek(&key).map_or(0, |f| f.request_needs(plen));
+            if !self.fe.grow(&key, need) {
+                bump(&mut self.stats.request_mem_full);
+            }
+        }
+        let bytes: &[u8] = match collect {
+            true => match payload.bytes() {
+                Some(p) => p,
+                None => return Disposition::Drop,
+            },
+            false => &[],
+        };
+        let Some((flow, buf)) = self.fe.get(&key) else {
+            return Disposition::Accept;
+        };
+        let local = flow.is_local_handoff();
+        // Handed off: a GRO packet's wire segments are what must fit the
+        // back-end's MSS.
+        let mut seg = *seg;
+        if flow.xlate().is_some() {
+            seg.gso_size = gso_size;
+        }
+        let out = flow.on_segment(&seg, bytes, buf, &cfg, now);
+        if let Some(mtu) = out.frag_needed {
+            // Too big for the back-end's link: tell the client, from the
+            // VIP, quoting the segment as it sent it.
+            io.frag_needed(&seg, mtu);
+        }
+        let (verdict, restart) = (out.verdict, out.restart);
+        self.fe_output(key, out, now, io);
+        if restart {
+            return self.fe_syn(&seg, now, io);
+        }
+        match verdict {
+            Verdict::Accept => Disposition::Accept,
+            Verdict::Drop => Disposition::Drop,
+            Verdict::Forward(edits) => Disposition::Forward { edits, local },
+        }
+    }
+
+    /// Carries out a front-end output (all but its verdict).
+    fn fe_output(&mut self, key: FlowKey, out: FeOutput<'_>, now: u64, io: &mut impl Io) {
+        if let Some(r) = out.reply {
+            io.transmit(Side::Fe, &r);
+        }
+        if let Some(r) = out.to_backend {
+            io.transmit(Side::Fe, &r);
+        }
+        if out.dispatch {
+            self.dispatch(key, now, io);
+        }
+        if out.free {
+            if let Some(flow) = self.fe.remove(&key) {
+                self.fe_forget(&flow);
+            }
+        } else {
+            self.fe.settle(&key, &self.flow_cfg);
+        }
+    }
+
+    /// Forgets what the node knew of a front-end flow that was freed.
+    fn fe_forget(&mut self, flow: &FeFlow) {
+        self.ids.remove(flow.id());
+        if let (Some(_), Some(t)) = (flow.xlate(), flow.target()) {
+            self.open.sub(t.node);
+        }
+    }
+
+    /// Picks a back-end for a flow whose request is complete and hands it
+    /// off.
+    fn dispatch(&mut self, key: FlowKey, now: u64, io: &mut impl Io) {
+        let cfg = self.flow_cfg;
+        let own = self.cfg.node;
+        let own_id = self.own_id();
+        let served_here = u32::try_from(self.be.occupancy().live()).unwrap_or(u32::MAX);
+        let Node {
+            fe,
+            be,
+            cfg: node_cfg,
+            dispatcher,
+            live,
+            open,
+            stats,
+            ..
+        } = &mut *self;
+        let Some((flow, buf)) = fe.get(&key) else {
+            return;
+        };
+        // The rule's target (a node, or a pool and its policy), else the
+        // default target, else any node; only nodes that are up, live (or
+        // ourselves) and have not refused this flow.
+        let usable = |n: u16| own.is_some_and(|me| me.id == n) || live.contains(n);
+        let req = Request::parse(flow.request(buf), DEFAULT_HEAD_LIMIT);
+        // A node's load: the connections we handed it and still forward,
+        // or what it serves for every front-end (its last HEARTBEAT; our
+        // own table for ourselves), whichever is more. The two overlap,
+        // so they are not added.
+        let loads = |n: u16| {
+            let served = match own {
+                Some(me) if me.id == n => served_here,
+                _ => live.served(n),
+            };
+            open.get(n).max(served)
+        };
+        let picked = dispatcher.pick(node_cfg, &req, loads, usable, flow.tried(), now);
+        let node = match picked {
+            Some(p) => p.node,
+            // Not even configured as a node: hand off to our own stack.
+            None if own.is_none() && node_cfg.peers().next().is_none() && flow.tried().is_empty() => {
+                0
+            }
+            None => {
+                bump(&mut stats.handoffs_abandoned);
+                let out = flow.abandon(&cfg, now);
+                self.fe_output(key, out, now, io);
+                return;
+            }
+        };
+        let target = Target::resolve(node_cfg, node, key.server.addr);
+        let out = flow.handoff(target, buf, &cfg, now);
+        match target.is_local(key.server.addr) {
+            true => bump(&mut stats.handoffs_local),
+            false => bump(&mut stats.handoffs_remote),
+        }
+        let answer = out.control.and_then(|req| {
+            offer(&req, target, own_id, be, stats, &cfg, now, io)
+        });
+        let rest = without_control(&out);
+        self.fe_output(key, rest, now, io);
+        self.answer(key, answer, now, io);
+    }
+
+    /// Carries out the back-end side's answer to a local handoff.
+    fn answer(&mut self, key: FlowKey, answer: Option<Accepted>, now: u64, io: &mut impl Io) {
+        match answer {
+            Some(Accepted::Ran(out)) => self.be_output(key, &out, now, io),
+            Some(Accepted::Refused(nack)) => {
+                let own = self.own_id();
+                self.fe_message(key, Message::HandoffNack(nack), own, now, io)
+            }
+            Some(Accepted::Nothing) | None => {}
+        }
+    }
+
+    /// Carries out a back-end output (all but its verdict).
+    fn be_output(&mut self, key: FlowKey, out: &BeOutput, now: u64, io: &mut impl Io) {
+        let Some((flow, buf)) = self.be.get(&key) else {
+            return;
+        };
+        let origin = flow.origin();
+        if let Some(s) = out.inject {
+            if s.flags.syn() && !s.flags.ack() {
+                // A client may reuse its port while our stack still holds
+                // the previous connection on the 4-tuple in TIME-WAIT.
+                io.recycle_time_wait(flow.key());
+            }
+            io.inject(&s, &[]);
+        }
+        for s in out.replay.segments() {
+            io.inject(&s, buf);
+        }
+        if let Some(s) = out.to_client {
+            io.transmit(Side::Be, &s);
+        }
+        if let Some(msg) = out.control {
+            if origin == self.own_id() {
+                self.fe_message(key, msg, origin, now, io);
+            } else {
+                io.send(origin, &msg);
+            }
+        }
+        if out.free {
+            self.be.remove(&key);
+        } else {
+            self.be.settle(&key, &self.flow_cfg);
+        }
+    }
+
+    // --- messages -----------------------------------------------------
+
+    /// A message from peer `from` over the control channel.
+    pub fn on_message(&mut self, from: u16, msg: &Message<'_>, now: u64, io: &mut impl Io) {
+        match *msg {
+            Message::HandoffReq(req) => {
+                let local_addr = self.cfg.node.map_or(0, |n| n.addr);
+                let key = FlowKey::new(
+                    Endpoint::new(req.client_addr, req.client_port),
+                    Endpoint::new(local_addr, req.vip_port),
+                );
+                let own = self.own_id();
+                let accepted = accept_handoff(
+                    &mut self.be,
+                    &mut self.stats,
+                    &req,
+                    (from, own),
+                    local_addr,
+                    &self.flow_cfg,
+                    now,
+                );
+                match accepted {
+                    Accepted::Ran(out) => self.be_output(key, &out, now, io),
+                    Accepted::Refused(n) => io.send(from, &Message::HandoffNack(n)),
+                    Accepted::Nothing => {}
+                }
+            }
+            Message::HandoffAck(a) => self.fe_message_by_id(a.fe_flow_id, *msg, from, now, io),
+            Message::HandoffNack(n) => self.fe_message_by_id(n.fe_flow_id, *msg, from, now, io),
+            Message::Terminate(t) => self.fe_message_by_id(t.fe_flow_id, *msg, from, now, io),
+            _ => {}
+        }
+    }
+
+    /// A message about front-end flow `id`, which must be handed to `from`.
+    fn fe_message_by_id(
+        &mut self,
+        id: u32,
+        msg: Message<'_>,
+        from: u16,
+        now: u64,
+        io: &mut impl Io,
+    ) {
+        let found = self.ids.get(id).filter(|k| {
+            self.fe
+                .peek(k)
+                .is_some_and(|f| f.target().is_some_and(|t| t.node == from))
+        });
+        if let Some(k) = found {
+            self.fe_message(k, msg, from, now, io);
+        }
+    }
+
+    /// A back-end's answer for front-end flow `key`, from node `from`
+    /// (this node's own back-end side, or a peer's).
+    fn fe_message(
+        &mut self,
+        key: FlowKey,
+        msg: Message<'_>,
+        from: u16,
+        now: u64,
+        io: &mut impl Io,
+    ) {
+        let cfg = self.flow_cfg;
+        let Some((flow, _)) = self.fe.get(&key) else {
+            return;
+        };
+        let out = match msg {
+            Message::HandoffAck(ack) => {
+                // Counted once per handoff: a resent HANDOFF_REQ is
+                // answered again, and the copy changes nothing.
+                let waiting = flow.state() == FeState::HandingOff;
+                let out = flow.on_handoff_ack(&ack, &cfg, now);
+                if waiting && flow.state() == FeState::Forwarding {
+                    bump(&mut self.stats.handoff_acks);
+                    if let Some(t) = flow.target() {
+                        self.open.add(t.node);
+                    }
+                }
+                out
+            }
+            Message::HandoffNack(nack) => {
+                let s = &mut self.stats;
+                bump(&mut s.handoff_nacks);
+                bump(match nack.reason {
+                    NackReason::OptionsIncompatible => &mut s.nack_options,
+                    NackReason::Refused => &mut s.nack_refused,
+                    NackReason::Overloaded => &mut s.nack_overloaded,
+                    NackReason::BadRequest => &mut s.nack_bad_request,
+                    NackReason::Internal => &mut s.nack_internal,
+                });
+                flow.on_handoff_nack(&nack, from, &cfg, now)
+            }
+            Message::Terminate(t) => flow.on_terminate(&t, &cfg, now),
+            _ => return,
+        };
+        self.fe_output(key, out, now, io);
+    }
+
+    // --- time ---------------------------------------------------------
+
+    /// Runs every flow whose deadline has passed (the tables find them;
+    /// no walk over every flow). Call at least every
+    /// [`super::wheel::TICK_MS`].
+    pub fn on_timers(&mut self, now: u64, io: &mut impl Io) {
+        let cfg = self.flow_cfg;
+        let own = self.own_id();
+        self.fe.collect_due(now, &cfg);
+        while let Some(key) = self.fe.pop_due() {
+            let Node { fe, be, stats, .. } = &mut *self;
+            let Some((flow, buf)) = fe.get(&key) else {
+                continue;
+            };
+            let out = flow.on_tick(buf, &cfg, now);
+            // A resent HANDOFF_REQ goes where the first one went.
+            let answer = match (out.control, flow.target()) {
+                (Some(req), Some(t)) => offer(&req, t, own, be, stats, &cfg, now, io),
+                _ => None,
+            };
+            let rest = without_control(&out);
+            self.fe_output(key, rest, now, io);
+            self.answer(key, answer, now, io);
+        }
+        self.be.collect_due(now, &cfg);
+        while let Some(key) = self.be.pop_due() {
+            let Some((flow, _)) = self.be.get(&key) else {
+                continue;
+            };
+            let out = flow.on_tick(&cfg, now);
+            self.be_output(key, &out, now, io);
+        }
+    }
+}
+
+/// Sets up the back-end side of handoff `req` (to `local_addr`: our own
+/// address, or the VIP for a local handoff); `nodes` is (the front-end's
+/// id, ours). A request on a lingering flow's 4-tuple replaces it; the
+/// same request again is a repeat.
+fn accept_handoff<B: FlowStore<BeFlow>>(
+    be: &mut B,
+    stats: &mut NodeStats,
+    req: &HandoffReq<'_>,
+    nodes: (u16, u16),
+    local_addr: u32,
+    cfg: &Config,
+    now: u64,
+) -> Accepted {
+    let key = FlowKey::new(
+        Endpoint::new(req.client_addr, req.client_port),
+        Endpoint::new(local_addr, req.vip_port),
+    );
+    if let Some((flow, _)) = be.get(&key) {
+        let out = flow.on_repeated_req(req);
+        if !out.restart {
+            bump(&mut stats.handoff_repeats);
+            return Accepted::Ran(out);
+        }
+        be.remove(&key);
+    }
+    match be.make_room() {
+        Ok(None) => {}
+        Ok(Some(_oldest)) => bump(&mut stats.be_reclaimed),
+        Err(Full) => {
+            bump(&mut stats.be_table_full);
+            return Accepted::Refused(HandoffNack {
+                fe_flow_id: req.fe_flow_id,
+                reason: NackReason::Overloaded,
+            });
+        }
+    }
+    // The replay copy: exactly the request, freed once the stack has
+    // acknowledged it.
+    let Some(mut buf) = be.buffer(req.request.len()) else {
+        return Accepted::Nothing;
+    };
+    let (origin, own) = nodes;
+    match BeFlow::on_handoff_req(req, origin, own, local_addr, &mut buf, cfg, now) {
+        Ok((flow, out)) => {
+            if !be.insert(flow, buf) {
+                return Accepted::Nothing;
+            }
+            bump(&mut stats.handoffs_received);
+            Accepted::Ran(out)
+        }
+        Err(nack) => Accepted::Refused(nack),
+    }
+}
+
+/// A front-end output without its HANDOFF_REQ (which borrows the flow's
+/// request bytes), once that has been sent.
+fn without_control(out: &FeOutput<'_>) -> FeOutput<'static> {
+    FeOutput {
+        verdict: out.verdict,
+        reply: out.reply,
+        control: None,
+        to_backend: out.to_backend,
+        dispatch: out.dispatch,
+        free: out.free,
+        restart: out.restart,
+        frag_needed: out.frag_needed,
+    }
+}
+
+/// Offers handoff `req` to `target`: a peer gets it over the control
+/// channel; this node's own back-end side (a local handoff, decided by
+/// [`Target::is_local`] alone) takes it at once, and its answer is
+/// returned for the front-end.
+#[allow(clippy::too_many_arguments)]
+fn offer<B: FlowStore<BeFlow>>(
+    req: &HandoffReq<'_>,
+    target: Target,
+    own: u16,
+    be: &mut B,
+    stats: &mut NodeStats,
+    cfg: &Config,
+    now: u64,
+    io: &mut impl Io,
+) -> Option<Accepted> {
+    if target.is_local(req.vip_addr) {
+        return Some(accept_handoff(be, stats, req, (own, own), req.vip_addr, cfg, now));
+    }
+    io.send(target.node, &Message::HandoffReq(*req));
+    None
+}

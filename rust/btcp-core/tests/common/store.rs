@@ -1,0 +1,202 @@
+//! The flow storage a host supplies to a `btcp_core::node::Node`: hash
+//! maps, with timers found by a scan (exact to the millisecond, which the
+//! simulated network's scenarios rely on). The kernel supplies its own
+//! (`btcp/table.rs`: red-black trees and a timer wheel).
+
+use btcp_core::backend::BeFlow;
+use btcp_core::config::NodeConfig;
+use btcp_core::dispatch::Dispatcher;
+use btcp_core::flow::{Config, FlowKey};
+use btcp_core::frontend::FeFlow;
+use btcp_core::node::{FlowStore, Full, IdMap, Machine, Store};
+use btcp_core::table::{Admit, Occupancy};
+use std::collections::HashMap;
+
+/// A flow, its request bytes, and its place in the age order once it
+/// lingers (0 before).
+pub struct Entry<F> {
+    pub flow: F,
+    pub buf: Vec<u8>,
+    mark: u64,
+}
+
+pub struct Table<F> {
+    flows: HashMap<FlowKey, Entry<F>>,
+    occupancy: Occupancy,
+    max: usize,
+    next_mark: u64,
+    due: Vec<FlowKey>,
+    /// The largest buffer any flow had, and how many buffers were freed
+    /// because their flow no longer needed them.
+    pub buf_peak: usize,
+    pub bufs_freed: usize,
+}
+
+impl<F: Machine> Table<F> {
+    pub fn new(max: usize) -> Self {
+        Table {
+            flows: HashMap::new(),
+            occupancy: Occupancy::default(),
+            max,
+            next_mark: 1,
+            due: Vec::new(),
+            buf_peak: 0,
+            bufs_freed: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Entry<F>> {
+        self.flows.values()
+    }
+}
+
+impl<F: Machine> FlowStore<F> for Table<F> {
+    type Buf = Vec<u8>;
+
+    fn peek(&self, key: &FlowKey) -> Option<&F> {
+        self.flows.get(key).map(|e| &e.flow)
+    }
+
+    fn get(&mut self, key: &FlowKey) -> Option<(&mut F, &mut [u8])> {
+        self.flows
+            .get_mut(key)
+            .map(|e| (&mut e.flow, e.buf.as_mut_slice()))
+    }
+
+    fn grow(&mut self, key: &FlowKey, need: usize) -> bool {
+        let Some(e) = self.flows.get_mut(key) else {
+            return false;
+        };
+        if need > e.buf.len() {
+            e.buf.resize(need, 0);
+        }
+        self.buf_peak = self.buf_peak.max(e.buf.len());
+        true
+    }
+
+    fn buffer(&mut self, len: usize) -> Option<Vec<u8>> {
+        Some(vec![0; len])
+    }
+
+    fn make_room(&mut self) -> Result<Option<F>, Full> {
+        match self.occupancy.admit(self.max) {
+            Admit::Insert => Ok(None),
+            Admit::Full => Err(Full),
+            Admit::ReclaimOldest => {
+                let oldest = self
+                    .flows
+                    .iter()
+                    .filter(|(_, e)| e.mark != 0)
+                    .min_by_key(|(_, e)| e.mark)
+                    .map(|(k, _)| *k);
+                oldest.and_then(|k| self.remove(&k)).map(Some).ok_or(Full)
+            }
+        }
+    }
+
+    fn insert(&mut self, flow: F, buf: Vec<u8>) -> bool {
+        let key = flow.key();
+        assert!(!self.flows.contains_key(&key), "the node removes first");
+        self.flows.insert(key, Entry { flow, buf, mark: 0 });
+        self.occupancy.inserted();
+        true
+    }
+
+    fn remove(&mut self, key: &FlowKey) -> Option<F> {
+        let e = self.flows.remove(key)?;
+        self.occupancy.removed(e.mark != 0);
+        Some(e.flow)
+    }
+
+    fn settle(&mut self, key: &FlowKey, _: &Config) {
+        let Some(e) = self.flows.get_mut(key) else {
+            return;
+        };
+        if e.flow.lingers() && e.mark == 0 {
+            e.mark = self.next_mark;
+            self.next_mark += 1;
+            self.occupancy.started_lingering();
+        }
+        if !e.flow.needs_buf() && !e.buf.is_empty() {
+            e.buf = Vec::new();
+            self.bufs_freed += 1;
+        }
+    }
+
+    fn collect_due(&mut self, now: u64, cfg: &Config) {
+        let mut due: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(_, e)| now >= e.flow.deadline(cfg))
+            .map(|(k, _)| *k)
+            .collect();
+        // Hash order is random; the scenarios are deterministic.
+        due.sort_by_key(|k| (k.client.addr, k.client.port, k.server.addr, k.server.port));
+        due.reverse();
+        self.due = due;
+    }
+
+    fn pop_due(&mut self) -> Option<FlowKey> {
+        self.due.pop()
+    }
+
+    fn occupancy(&self) -> Occupancy {
+        self.occupancy
+    }
+
+    fn max(&self) -> usize {
+        self.max
+    }
+}
+
+#[derive(Default)]
+pub struct Ids(HashMap<u32, FlowKey>);
+
+impl IdMap for Ids {
+    fn insert(&mut self, id: u32, key: FlowKey) -> bool {
+        self.0.insert(id, key);
+        true
+    }
+    fn remove(&mut self, id: u32) {
+        self.0.remove(&id);
+    }
+    fn get(&self, id: u32) -> Option<FlowKey> {
+        self.0.get(&id).copied()
+    }
+}
+
+/// The host's storage for a node.
+pub struct HostStore;
+
+impl Store for HostStore {
+    type Fe = Table<FeFlow>;
+    type Be = Table<BeFlow>;
+    type Ids = Ids;
+    type Config = Box<NodeConfig>;
+    type Dispatcher = Box<Dispatcher>;
+}
+
+pub type HostNode = btcp_core::node::Node<HostStore>;
+
+/// A node with configuration `text`, machines' options `base`, and at
+/// most `max` flows in each table.
+pub fn host_node(text: &str, base: Config, secret: [u8; 16], max: usize) -> HostNode {
+    let cfg = Box::new(NodeConfig::parse(text.as_bytes()).expect("a valid configuration"));
+    HostNode::new(
+        Table::new(max),
+        Table::new(max),
+        Ids::default(),
+        cfg,
+        Box::new(Dispatcher::new()),
+        base,
+        btcp_core::isn::IsnSecret::new(secret),
+    )
+}
