@@ -17,6 +17,7 @@
 //! under the channel's mutex; socket callbacks only kick the work.
 
 use crate::btcp_core::config::{Ipv4, NodeConfig, Peer, MAX_PEERS};
+use crate::btcp_core::node::LivePeers;
 use crate::btcp_core::wire::{self, Frame, Heartbeat, Message, ReplayGuard, MAX_FRAME_LEN};
 use crate::kernel_ext::hmac::HmacSha256;
 use crate::kernel_ext::net::{now_ms, real_ms, Net};
@@ -162,27 +163,6 @@ impl ChannelCfg {
 /// A message received from a peer, handed to the caller.
 pub(crate) type OnMessage<'a> = &'a mut dyn FnMut(u16, &Message<'_>);
 
-/// The peers that may get new handoffs: (id, the connections it said it
-/// serves in its last HEARTBEAT).
-#[derive(Clone, Copy, Default)]
-pub(crate) struct LivePeers([Option<(u16, u32)>; MAX_PEERS]);
-
-impl LivePeers {
-    pub(crate) fn contains(&self, id: u16) -> bool {
-        self.0.iter().flatten().any(|&(n, _)| n == id)
-    }
-
-    /// The connections peer `id` serves, as it last reported (0 if it is
-    /// not live or has not reported).
-    pub(crate) fn served(&self, id: u16) -> u32 {
-        self.0
-            .iter()
-            .flatten()
-            .find(|&&(n, _)| n == id)
-            .map_or(0, |&(_, c)| c)
-    }
-}
-
 /// `v` without its first `n` bytes (6.12's `KVec` has no `drain`).
 fn consume(v: &mut KVec<u8>, n: usize) {
     let mut rest = KVec::new();
@@ -256,12 +236,8 @@ impl Ctrl {
         let g = self.inner.lock();
         let now = now_ms();
         let mut live = LivePeers::default();
-        for (slot, p) in live
-            .0
-            .iter_mut()
-            .zip(g.peers.iter().filter(|p| p.live(now)))
-        {
-            *slot = Some((p.id, p.report.map_or(0, |r| r.active_flows)));
+        for p in g.peers.iter().filter(|p| p.live(now)) {
+            live.add(p.id, p.report.map_or(0, |r| r.active_flows));
         }
         live
     }

@@ -6,10 +6,12 @@
 //! follows the table.
 
 use crate::btcp_core::flow::{Config as CoreConfig, Endpoint, FlowKey};
+use crate::btcp_core::node::{FlowStore, Machine};
 use crate::filter::FlowFilter;
-use crate::table::{key_of, Entry, FlowTable, Machine};
+use crate::table::{flow_key, key_of, Entry, FlowTable};
 use core::ffi::c_int;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 macro_rules! check {
     ($cond:expr) => {
@@ -21,27 +23,42 @@ macro_rules! check {
 
 /// A flow whose state and deadline a case sets by hand.
 struct Flow {
+    port: u16,
     over: bool,
     deadline: u64,
 }
 
 impl Machine for Flow {
+    fn key(&self) -> FlowKey {
+        key(self.port)
+    }
     fn lingers(&self) -> bool {
         self.over
     }
     fn deadline(&self, _: &CoreConfig) -> u64 {
         self.deadline
     }
+    fn needs_buf(&self) -> bool {
+        false
+    }
 }
 
-fn flow(deadline: u64) -> Entry<Flow> {
+fn flow(port: u16, deadline: u64) -> Entry<Flow> {
     Entry::new(
         Flow {
+            port,
             over: false,
             deadline,
         },
         KVec::new(),
     )
+}
+
+/// A table of at most `max` flows and the filter it shares.
+fn table(max: usize, seed: u32, now: u64) -> Option<(FlowTable<Flow>, Arc<FlowFilter>)> {
+    let filter = Arc::new(FlowFilter::new(1024, seed).ok()?, GFP_KERNEL).ok()?;
+    let t = FlowTable::new(max, usize::MAX, filter.clone(), now).ok()?;
+    Some((t, filter))
 }
 
 fn key(port: u16) -> FlowKey {
@@ -56,39 +73,36 @@ fn key(port: u16) -> FlowKey {
 #[no_mangle]
 pub(crate) extern "C" fn btcp_kunit_table_reclaims_oldest() -> c_int {
     let cfg = CoreConfig::default();
-    let Ok(filter) = FlowFilter::new(1024, 1) else {
-        return line!() as c_int;
-    };
-    let Ok(mut t) = FlowTable::<Flow>::new(3, 0) else {
+    let Some((mut t, filter)) = table(3, 1, 0) else {
         return line!() as c_int;
     };
     for port in 1..=3 {
-        check!(matches!(t.make_room(&filter), Ok(None)));
-        check!(t.insert(key_of(&key(port)), flow(60_000), &filter).is_ok());
-        t.settle(&key_of(&key(port)), &cfg);
+        check!(matches!(t.make_room(), Ok(None)));
+        check!(t.insert(key_of(&key(port)), flow(port, 60_000)).is_ok());
+        t.settle_key(&key_of(&key(port)), &cfg);
         check!(filter.may_hold(&key(port)));
     }
-    check!(t.make_room(&filter).is_err());
+    check!(t.make_room().is_err());
     // Flows 2 then 1 end (in that order): 2 has lingered longest.
     for port in [2u16, 1] {
-        if let Some(f) = t.get_mut(&key_of(&key(port))) {
-            f.flow.over = true;
+        if let Some((f, _)) = FlowStore::get(&mut t, &key(port)) {
+            f.over = true;
         }
-        t.settle(&key_of(&key(port)), &cfg);
+        t.settle_key(&key_of(&key(port)), &cfg);
     }
     let o = t.occupancy();
     check!((o.live(), o.lingering()) == (1, 2));
-    check!(matches!(t.make_room(&filter), Ok(Some(_))));
-    check!(t.get(&key_of(&key(2))).is_none() && t.get(&key_of(&key(1))).is_some());
+    check!(matches!(t.make_room(), Ok(Some(_))));
+    check!(t.peek(&key(2)).is_none() && t.peek(&key(1)).is_some());
     check!(!filter.may_hold(&key(2)));
-    check!(t.insert(key_of(&key(4)), flow(60_000), &filter).is_ok());
-    check!(matches!(t.make_room(&filter), Ok(Some(_))));
-    check!(t.get(&key_of(&key(1))).is_none());
-    check!(t.insert(key_of(&key(5)), flow(60_000), &filter).is_ok());
+    check!(t.insert(key_of(&key(4)), flow(4, 60_000)).is_ok());
+    check!(matches!(t.make_room(), Ok(Some(_))));
+    check!(t.peek(&key(1)).is_none());
+    check!(t.insert(key_of(&key(5)), flow(5, 60_000)).is_ok());
     // Three live flows: full.
-    check!(t.make_room(&filter).is_err());
+    check!(t.make_room().is_err());
     for port in [3u16, 4, 5] {
-        check!(t.remove(&key_of(&key(port)), &filter).is_some());
+        check!(t.remove(&key_of(&key(port))).is_some());
         check!(!filter.may_hold(&key(port)));
     }
     check!(t.occupancy().total() == 0);
@@ -100,34 +114,31 @@ pub(crate) extern "C" fn btcp_kunit_table_reclaims_oldest() -> c_int {
 #[no_mangle]
 pub(crate) extern "C" fn btcp_kunit_table_wheel() -> c_int {
     let cfg = CoreConfig::default();
-    let Ok(filter) = FlowFilter::new(1024, 2) else {
-        return line!() as c_int;
-    };
-    let Ok(mut t) = FlowTable::<Flow>::new(16, 1_000) else {
+    let Some((mut t, _)) = table(16, 2, 1_000) else {
         return line!() as c_int;
     };
     // Deadlines 1.25 s, 3 s and 120 s (beyond the 51.2 s horizon).
     for (port, d) in [(1u16, 1_250u64), (2, 3_000), (3, 120_000)] {
-        check!(t.insert(key_of(&key(port)), flow(d), &filter).is_ok());
-        t.settle(&key_of(&key(port)), &cfg);
+        check!(t.insert(key_of(&key(port)), flow(port, d)).is_ok());
+        t.settle_key(&key_of(&key(port)), &cfg);
     }
     check!(t.due(1_100, &cfg).is_empty());
     check!(t.due(1_200, &cfg).is_empty());
     let due = t.due(1_300, &cfg);
     check!(due.len() == 1 && due.first() == Some(&key_of(&key(1))));
-    check!(t.remove(&key_of(&key(1)), &filter).is_some());
+    check!(t.remove(&key_of(&key(1))).is_some());
     // Flow 2's deadline moves to 10 s: at 3 s it is looked at, not run.
-    if let Some(f) = t.get_mut(&key_of(&key(2))) {
-        f.flow.deadline = 10_000;
+    if let Some((f, _)) = FlowStore::get(&mut t, &key(2)) {
+        f.deadline = 10_000;
     }
     check!(t.due(3_000, &cfg).is_empty());
     let mut seen = 0;
     for now in (3_100..=130_000u64).step_by(100) {
         for k in t.due(now, &cfg).iter() {
-            let d = t.get(k).map_or(0, |f| f.flow.deadline);
+            let d = t.peek(&flow_key(k)).map_or(0, |f| f.deadline);
             check!(now >= d && now < d + 200);
             seen += 1;
-            let _ = t.remove(k, &filter);
+            let _ = t.remove(k);
         }
     }
     check!(seen == 2 && t.occupancy().total() == 0);

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-//! One flow table of a namespace (its front-end or its back-end flows):
+//! One flow table of a namespace (its front-end or its back-end flows),
+//! the kernel's storage for the core's node (`btcp_core::node::FlowStore`):
 //! the flows by 4-tuple, and the lingering ones by age, so that under
 //! pressure the oldest is reclaimed in O(log n) instead of a new flow
 //! being refused. The policy (what counts, when to reclaim) is the core's
 //! `btcp_core::table`. Every key in the table is also counted in the
-//! namespace's lock-free `FlowFilter`, which the methods that add and
-//! remove flows take.
+//! namespace's lock-free `FlowFilter`, which the table shares. The
+//! flows' request bytes are counted against the table's budget.
 //!
 //! Timers: each flow sits on a timer wheel (`btcp_core::wheel`) at the
 //! tick of its deadline, so a timer run looks at the flows that are due
@@ -14,11 +15,15 @@
 //! sweeps the table once for such flows, so none is ever forgotten.
 
 use crate::btcp_core::flow::{Config as CoreConfig, Endpoint, FlowKey};
+use crate::btcp_core::node::{FlowStore, Full, IdMap, Machine};
+use crate::btcp_core::reqbuf::grow_to;
 use crate::btcp_core::table::{Admit, Occupancy};
 use crate::btcp_core::wheel::{due_ticks, reschedule, schedule_at, slot_of, SLOTS, TICK_MS};
+use crate::btcp_core::wire::MAX_REQUEST;
 use crate::filter::FlowFilter;
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
+use kernel::sync::Arc;
 
 /// A flow key in a form the red-black trees can order.
 pub(crate) type Key = (u32, u16, u32, u16);
@@ -27,7 +32,7 @@ pub(crate) fn key_of(k: &FlowKey) -> Key {
     (k.client.addr, k.client.port, k.server.addr, k.server.port)
 }
 
-fn flow_key(k: &Key) -> FlowKey {
+pub(crate) fn flow_key(k: &Key) -> FlowKey {
     FlowKey::new(Endpoint::new(k.0, k.1), Endpoint::new(k.2, k.3))
 }
 
@@ -37,12 +42,65 @@ type LingerMark = u64;
 /// An entry's `tick` when it is on no wheel slot.
 const UNSCHEDULED: u64 = u64::MAX;
 
-/// What a table needs to know of a flow's machine.
-pub(crate) trait Machine {
-    /// Whether the flow is over and only lingers.
-    fn lingers(&self) -> bool;
-    /// When the machine next has something to do on its own.
-    fn deadline(&self, cfg: &CoreConfig) -> u64;
+/// Request bytes a table's buffers hold, against their limit.
+pub(crate) struct RequestMemory {
+    used: usize,
+    max: usize,
+}
+
+impl RequestMemory {
+    pub(crate) fn new(max: usize) -> Self {
+        RequestMemory { used: 0, max }
+    }
+
+    pub(crate) fn used(&self) -> usize {
+        self.used
+    }
+
+    /// Takes `n` more bytes, if the limit allows.
+    fn take(&mut self, n: usize) -> bool {
+        match self.used.checked_add(n) {
+            Some(u) if u <= self.max => {
+                self.used = u;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Grows `buf` to hold `need` bytes (see `btcp_core::reqbuf`), within
+    /// the limit; `false` if it cannot.
+    fn grow(&mut self, buf: &mut KVec<u8>, need: usize) -> bool {
+        if need <= buf.len() {
+            return true;
+        }
+        let cap = buf.capacity();
+        if need > cap {
+            let Some(to) = grow_to(cap, need, MAX_REQUEST) else {
+                return false;
+            };
+            if !self.take(to.saturating_sub(cap)) {
+                return false;
+            }
+            // A new allocation of exactly `to` bytes (reserve would double).
+            let grown = KVec::with_capacity(to, GFP_ATOMIC)
+                .ok()
+                .and_then(|mut g| g.extend_from_slice(buf, GFP_ATOMIC).ok().map(|()| g));
+            let Some(grown) = grown else {
+                self.used = self.used.saturating_sub(to.saturating_sub(cap));
+                return false;
+            };
+            *buf = grown;
+        }
+        buf.extend_with(need.saturating_sub(buf.len()), 0, GFP_ATOMIC)
+            .is_ok()
+    }
+
+    /// Frees `buf`.
+    fn release(&mut self, buf: &mut KVec<u8>) {
+        self.used = self.used.saturating_sub(buf.capacity());
+        *buf = KVec::new();
+    }
 }
 
 /// A flow in a table: its machine, its request bytes (a front-end's while
@@ -74,11 +132,14 @@ impl<F> Entry<F> {
     }
 }
 
-/// A new flow could not be admitted: every slot holds a live flow.
-pub(crate) struct Full;
-
 pub(crate) struct FlowTable<F> {
     flows: RBTree<Key, Entry<F>>,
+    /// The namespace's lock-free first look, shared by its tables.
+    filter: Arc<FlowFilter>,
+    mem: RequestMemory,
+    /// The flows a timer run found due, and how many it has handed out.
+    due: KVec<Key>,
+    due_next: usize,
     /// The lingering flows, oldest first.
     by_age: RBTree<LingerMark, Key>,
     occupancy: Occupancy,
@@ -93,13 +154,24 @@ pub(crate) struct FlowTable<F> {
 }
 
 impl<F: Machine> FlowTable<F> {
-    pub(crate) fn new(max: usize, now: u64) -> Result<Self> {
+    /// A table of at most `max` live flows whose request bytes may take
+    /// `mem_max` bytes in all.
+    pub(crate) fn new(
+        max: usize,
+        mem_max: usize,
+        filter: Arc<FlowFilter>,
+        now: u64,
+    ) -> Result<Self> {
         let mut wheel = KVec::with_capacity(SLOTS as usize, GFP_KERNEL)?;
         for _ in 0..SLOTS {
             wheel.push(KVec::new(), GFP_KERNEL)?;
         }
         Ok(FlowTable {
             flows: RBTree::new(),
+            filter,
+            mem: RequestMemory::new(mem_max),
+            due: KVec::new(),
+            due_next: 0,
             by_age: RBTree::new(),
             occupancy: Occupancy::default(),
             next_mark: 1,
@@ -110,36 +182,24 @@ impl<F: Machine> FlowTable<F> {
         })
     }
 
-    pub(crate) fn get(&self, k: &Key) -> Option<&Entry<F>> {
-        self.flows.get(k)
-    }
-
-    pub(crate) fn get_mut(&mut self, k: &Key) -> Option<&mut Entry<F>> {
-        self.flows.get_mut(k)
-    }
-
     pub(crate) fn values(&self) -> impl Iterator<Item = &Entry<F>> {
         self.flows.values()
     }
 
-    pub(crate) fn occupancy(&self) -> Occupancy {
-        self.occupancy
-    }
-
-    pub(crate) fn max(&self) -> usize {
-        self.max
+    /// Request bytes its flows hold.
+    pub(crate) fn request_bytes(&self) -> usize {
+        self.mem.used()
     }
 
     /// Makes room for one more flow: `Ok(Some(v))` when the flow that
-    /// lingered longest had to go (the caller forgets what else it knew
-    /// of it), `Err(Full)` when every slot is live.
-    pub(crate) fn make_room(&mut self, filter: &FlowFilter) -> Result<Option<Entry<F>>, Full> {
+    /// lingered longest had to go, `Err(Full)` when every slot is live.
+    pub(crate) fn make_room(&mut self) -> Result<Option<Entry<F>>, Full> {
         match self.occupancy.admit(self.max) {
             Admit::Insert => Ok(None),
             Admit::Full => Err(Full),
             Admit::ReclaimOldest => {
                 let oldest = self.by_age.cursor_front().map(|c| *c.current().1);
-                match oldest.and_then(|k| self.remove(&k, filter)) {
+                match oldest.and_then(|k| self.remove(&k)) {
                     Some(v) => Ok(Some(v)),
                     // Counts out of step with the trees: never reached,
                     // and refusing is safe.
@@ -150,29 +210,34 @@ impl<F: Machine> FlowTable<F> {
     }
 
     /// Inserts a live flow (after [`FlowTable::make_room`]).
-    pub(crate) fn insert(&mut self, k: Key, v: Entry<F>, filter: &FlowFilter) -> Result {
-        let node = RBTreeNode::new(k, v, GFP_ATOMIC)?;
+    pub(crate) fn insert(&mut self, k: Key, v: Entry<F>) -> Result {
+        let cap = v.buf.capacity();
+        let node = RBTreeNode::new(k, v, GFP_ATOMIC).inspect_err(|_| {
+            // The entry, its buffer with it, is gone.
+            self.mem.used = self.mem.used.saturating_sub(cap);
+        })?;
         if let Some(old) = self.flows.insert(node) {
             // Callers remove a flow before they replace it; should one
             // not, the old flow's accounting goes with it.
             let (_, mut v) = old.to_key_value();
             self.forget(&mut v);
         } else {
-            filter.add(&flow_key(&k));
+            self.filter.add(&flow_key(&k));
         }
         self.occupancy.inserted();
         Ok(())
     }
 
-    /// Removes a flow, live or lingering.
-    pub(crate) fn remove(&mut self, k: &Key, filter: &FlowFilter) -> Option<Entry<F>> {
+    /// Removes a flow, live or lingering; its buffer is freed.
+    pub(crate) fn remove(&mut self, k: &Key) -> Option<Entry<F>> {
         let mut v = self.flows.remove(k)?;
         self.forget(&mut v);
-        filter.remove(&flow_key(k));
+        self.filter.remove(&flow_key(k));
         Some(v)
     }
 
     fn forget(&mut self, v: &mut Entry<F>) {
+        self.mem.release(&mut v.buf);
         match core::mem::take(&mut v.mark) {
             0 => self.occupancy.removed(false),
             m => {
@@ -185,12 +250,14 @@ impl<F: Machine> FlowTable<F> {
     /// After a machine ran on flow `k` (or it was inserted): it is
     /// scheduled on the wheel if its deadline moved earlier; if it started
     /// to linger, it leaves the live count and takes its place in the age
-    /// order. A flow whose age node cannot be allocated stays counted as
-    /// live until it is freed (it is then not reclaimable, which is safe).
-    /// Returns the flow, for the caller's own bookkeeping.
-    pub(crate) fn settle(&mut self, k: &Key, cfg: &CoreConfig) -> Option<&mut Entry<F>> {
+    /// order; a buffer it no longer needs is freed. A flow whose age node
+    /// cannot be allocated stays counted as live until it is freed (it is
+    /// then not reclaimable, which is safe).
+    pub(crate) fn settle_key(&mut self, k: &Key, cfg: &CoreConfig) {
         let mark = self.next_mark;
-        let v = self.flows.get_mut(k)?;
+        let Some(v) = self.flows.get_mut(k) else {
+            return;
+        };
         let at = schedule_at(v.flow.deadline(cfg), self.next_tick);
         if reschedule(v.scheduled(), at) {
             let queued = self
@@ -210,7 +277,9 @@ impl<F: Machine> FlowTable<F> {
                 self.occupancy.started_lingering();
             }
         }
-        Some(v)
+        if !v.flow.needs_buf() && v.buf.capacity() > 0 {
+            self.mem.release(&mut v.buf);
+        }
     }
 
     /// The flows whose deadline has passed, for a timer run at `now`; the
@@ -254,8 +323,101 @@ impl<F: Machine> FlowTable<F> {
             }
         }
         for k in later.iter() {
-            let _ = self.settle(k, cfg);
+            self.settle_key(k, cfg);
         }
         due
+    }
+}
+
+impl<F: Machine> FlowStore<F> for FlowTable<F> {
+    type Buf = KVec<u8>;
+
+    fn peek(&self, key: &FlowKey) -> Option<&F> {
+        self.flows.get(&key_of(key)).map(|e| &e.flow)
+    }
+
+    fn get(&mut self, key: &FlowKey) -> Option<(&mut F, &mut [u8])> {
+        self.flows
+            .get_mut(&key_of(key))
+            .map(|e| (&mut e.flow, &mut e.buf[..]))
+    }
+
+    fn grow(&mut self, key: &FlowKey, need: usize) -> bool {
+        let Some(e) = self.flows.get_mut(&key_of(key)) else {
+            return false;
+        };
+        self.mem.grow(&mut e.buf, need)
+    }
+
+    fn buffer(&mut self, len: usize) -> Option<KVec<u8>> {
+        let mut buf = KVec::with_capacity(len, GFP_ATOMIC).ok()?;
+        if !self.mem.take(buf.capacity()) {
+            return None;
+        }
+        if buf.extend_with(len, 0, GFP_ATOMIC).is_err() {
+            self.mem.release(&mut buf);
+            return None;
+        }
+        Some(buf)
+    }
+
+    fn make_room(&mut self) -> Result<Option<F>, Full> {
+        FlowTable::make_room(self).map(|v| v.map(|e| e.flow))
+    }
+
+    fn insert(&mut self, flow: F, buf: KVec<u8>) -> bool {
+        let k = key_of(&flow.key());
+        FlowTable::insert(self, k, Entry::new(flow, buf)).is_ok()
+    }
+
+    fn remove(&mut self, key: &FlowKey) -> Option<F> {
+        FlowTable::remove(self, &key_of(key)).map(|e| e.flow)
+    }
+
+    fn settle(&mut self, key: &FlowKey, cfg: &CoreConfig) {
+        self.settle_key(&key_of(key), cfg);
+    }
+
+    fn collect_due(&mut self, now: u64, cfg: &CoreConfig) {
+        self.due = self.due(now, cfg);
+        self.due_next = 0;
+    }
+
+    fn pop_due(&mut self) -> Option<FlowKey> {
+        let k = self.due.get(self.due_next).map(flow_key)?;
+        self.due_next = self.due_next.saturating_add(1);
+        Some(k)
+    }
+
+    fn occupancy(&self) -> Occupancy {
+        self.occupancy
+    }
+
+    fn max(&self) -> usize {
+        self.max
+    }
+}
+
+/// Front-end flows by flow id, for the back-ends' messages.
+#[derive(Default)]
+pub(crate) struct FlowIds(RBTree<u32, Key>);
+
+impl IdMap for FlowIds {
+    fn insert(&mut self, id: u32, key: FlowKey) -> bool {
+        match RBTreeNode::new(id, key_of(&key), GFP_ATOMIC) {
+            Ok(node) => {
+                self.0.insert(node);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn remove(&mut self, id: u32) {
+        self.0.remove(&id);
+    }
+
+    fn get(&self, id: u32) -> Option<FlowKey> {
+        self.0.get(&id).map(flow_key)
     }
 }

@@ -425,7 +425,10 @@ impl<S: Store> Node<S> {
     /// permille.
     pub fn report(&self) -> (u32, u32) {
         let live = self.be.occupancy().live();
-        let load = live.saturating_mul(1000).checked_div(self.be.max()).unwrap_or(0);
+        let load = live
+            .saturating_mul(1000)
+            .checked_div(self.be.max())
+            .unwrap_or(0);
         let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
         (clamp(live), clamp(load))
     }
@@ -645,7 +648,10 @@ impl<S: Store> Node<S> {
         let node = match picked {
             Some(p) => p.node,
             // Not even configured as a node: hand off to our own stack.
-            None if own.is_none() && node_cfg.peers().next().is_none() && flow.tried().is_empty() => {
+            None if own.is_none()
+                && node_cfg.peers().next().is_none()
+                && flow.tried().is_empty() =>
+            {
                 0
             }
             None => {
@@ -661,9 +667,9 @@ impl<S: Store> Node<S> {
             true => bump(&mut stats.handoffs_local),
             false => bump(&mut stats.handoffs_remote),
         }
-        let answer = out.control.and_then(|req| {
-            offer(&req, target, own_id, be, stats, &cfg, now, io)
-        });
+        let answer = out
+            .control
+            .and_then(|req| offer(&req, target, own_id, be, stats, &cfg, now, io));
         let rest = without_control(&out);
         self.fe_output(key, rest, now, io);
         self.answer(key, answer, now, io);
@@ -934,7 +940,15 @@ fn offer<B: FlowStore<BeFlow>>(
     io: &mut impl Io,
 ) -> Option<Accepted> {
     if target.is_local(req.vip_addr) {
-        return Some(accept_handoff(be, stats, req, (own, own), req.vip_addr, cfg, now));
+        return Some(accept_handoff(
+            be,
+            stats,
+            req,
+            (own, own),
+            req.vip_addr,
+            cfg,
+            now,
+        ));
     }
     io.send(target.node, &Message::HandoffReq(*req));
     None

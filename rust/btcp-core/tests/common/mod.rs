@@ -793,7 +793,9 @@ impl Net {
         // The front-end's control address; the back-end's is B.
         let f = "10.2.0.2";
         let fe_text = match sc.local {
-            true => format!("node {FE_NODE} {f}\nservice 10.2.0.1:{PORT}\nrules default={FE_NODE}\n"),
+            true => {
+                format!("node {FE_NODE} {f}\nservice 10.2.0.1:{PORT}\nrules default={FE_NODE}\n")
+            }
             false => format!(
                 "node {FE_NODE} {f}\npeer {BE_NODE} 10.3.0.1\nservice 10.2.0.1:{PORT}\n\
                  rules /big/={BE_NODE},default={BE_NODE}\n"
@@ -1575,8 +1577,16 @@ impl Net {
             self.req.len(),
             self.client_state(),
             self.server_state(),
-            self.fe_node.fe().values().map(|e| e.flow.state()).collect::<Vec<_>>(),
-            self.be_side().be().values().map(|e| e.flow.state()).collect::<Vec<_>>(),
+            self.fe_node
+                .fe()
+                .values()
+                .map(|e| e.flow.state())
+                .collect::<Vec<_>>(),
+            self.be_side()
+                .be()
+                .values()
+                .map(|e| e.flow.state())
+                .collect::<Vec<_>>(),
             self.stats.fired,
         )
     }
