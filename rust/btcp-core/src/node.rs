@@ -406,6 +406,11 @@ impl<S: Store> Node<S> {
         &self.fe
     }
 
+    /// The front-end flows by id.
+    pub fn ids(&self) -> &S::Ids {
+        &self.ids
+    }
+
     /// The back-end flows.
     pub fn be(&self) -> &S::Be {
         &self.be

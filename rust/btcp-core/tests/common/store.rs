@@ -56,6 +56,13 @@ impl<F: Machine> Table<F> {
     pub fn values(&self) -> impl Iterator<Item = &Entry<F>> {
         self.flows.values()
     }
+
+    /// Heap bytes the table holds: its hash map's slots (with their
+    /// control bytes) and the flows' buffers.
+    pub fn heap_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<(FlowKey, Entry<F>)>() + 1;
+        self.flows.capacity() * slot + self.flows.values().map(|e| e.buf.capacity()).sum::<usize>()
+    }
 }
 
 impl<F: Machine> FlowStore<F> for Table<F> {
@@ -160,6 +167,13 @@ impl<F: Machine> FlowStore<F> for Table<F> {
 #[derive(Default)]
 pub struct Ids(HashMap<u32, FlowKey>);
 
+impl Ids {
+    /// Heap bytes of the map's slots (with their control bytes).
+    pub fn heap_bytes(&self) -> usize {
+        self.0.capacity() * (std::mem::size_of::<(u32, FlowKey)>() + 1)
+    }
+}
+
 impl IdMap for Ids {
     fn insert(&mut self, id: u32, key: FlowKey) -> bool {
         self.0.insert(id, key);
@@ -189,10 +203,16 @@ pub type HostNode = btcp_core::node::Node<HostStore>;
 /// A node with configuration `text`, machines' options `base`, and at
 /// most `max` flows in each table.
 pub fn host_node(text: &str, base: Config, secret: [u8; 16], max: usize) -> HostNode {
+    sized_node(text, base, secret, (max, max))
+}
+
+/// A node whose front-end and back-end tables hold at most `max.0` and
+/// `max.1` flows.
+pub fn sized_node(text: &str, base: Config, secret: [u8; 16], max: (usize, usize)) -> HostNode {
     let cfg = Box::new(NodeConfig::parse(text.as_bytes()).expect("a valid configuration"));
     HostNode::new(
-        Table::new(max),
-        Table::new(max),
+        Table::new(max.0),
+        Table::new(max.1),
         Ids::default(),
         cfg,
         Box::new(Dispatcher::new()),

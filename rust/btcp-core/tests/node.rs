@@ -1,0 +1,380 @@
+//! The node (`btcp_core::node`) on many flows at once, as the kernel runs
+//! it: tables that fill and reclaim, the flow-id map, where a handoff
+//! goes and what happens when it is refused or unanswered, and its
+//! timers. One connection end to end through two nodes is the simulated
+//! network's job (`sim.rs`, `faults.rs`).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+#[path = "common/store.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod store;
+
+use btcp_core::flow::{Config, Endpoint, FlowKey};
+use btcp_core::frontend::FeState;
+use btcp_core::node::{Disposition, FlowStore, IdMap, Io, LivePeers, Side};
+use btcp_core::segment::{OutSegment, Seg};
+use btcp_core::tcp::Flags;
+use btcp_core::wire::{
+    HandoffAck, HandoffNack, Message, NackReason, SynOptions, Terminate, TerminateReason,
+};
+use store::{host_node, sized_node, HostNode};
+
+const VIP: u32 = 0x0a02_0001;
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+
+/// Everything a node asked for, in order.
+#[derive(Default, Debug)]
+struct Log {
+    to_client: Vec<Flags>,
+    synack_seq: u32,
+    injected: usize,
+    /// (to, flow id) of each HANDOFF_REQ.
+    reqs: Vec<(u16, u32)>,
+    others: Vec<(u16, Message<'static>)>,
+}
+
+impl Io for Log {
+    fn transmit(&mut self, _: Side, seg: &OutSegment) {
+        if seg.flags.syn() {
+            self.synack_seq = seg.seq;
+        }
+        self.to_client.push(seg.flags);
+    }
+    fn inject(&mut self, _: &OutSegment, _: &[u8]) {
+        self.injected += 1;
+    }
+    fn recycle_time_wait(&mut self, _: FlowKey) {}
+    fn send(&mut self, to: u16, msg: &Message<'_>) {
+        match *msg {
+            Message::HandoffReq(r) => self.reqs.push((to, r.fe_flow_id)),
+            Message::HandoffAck(a) => self.others.push((to, Message::HandoffAck(a))),
+            Message::HandoffNack(n) => self.others.push((to, Message::HandoffNack(n))),
+            Message::Terminate(t) => self.others.push((to, Message::Terminate(t))),
+            _ => {}
+        }
+    }
+    fn frag_needed(&mut self, _: &Seg<'_>, _: u16) {}
+}
+
+fn client(i: u16) -> Endpoint {
+    Endpoint::new(0x0a01_0001, 10_000 + i)
+}
+
+fn packet(src: Endpoint, seq: u32, ack: u32, flags: Flags, payload: &[u8]) -> Vec<u8> {
+    let s = OutSegment {
+        src,
+        dst: Endpoint::new(VIP, 80),
+        seq,
+        ack,
+        flags,
+        window: 65_535,
+        mss: flags.syn().then_some(1460),
+        payload_len: payload.len() as u32,
+        ..OutSegment::default()
+    };
+    let mut p = vec![0; s.packet_len()];
+    s.write(&mut p, payload).unwrap();
+    p
+}
+
+fn feed(node: &mut HostNode, pkt: &[u8], now: u64, log: &mut Log) -> Disposition {
+    let seg = Seg::parse(pkt).unwrap();
+    let mut payload = seg.pkt.payload(pkt);
+    node.on_client_segment(&seg, &mut payload, 0, now, log)
+}
+
+const TWO_PEERS: &str = "node 1 10.2.0.2\npeer 2 10.3.0.1\npeer 3 10.3.0.2\n\
+                         service 10.2.0.1:80\npool web policy least-conn nodes 2,3\n\
+                         rules default=web\n";
+
+fn node(text: &str, max: usize) -> HostNode {
+    let mut n = host_node(text, Config::default(), [1; 16], max);
+    n.set_live(live_2_3());
+    n
+}
+
+fn live_2_3() -> LivePeers {
+    let mut live = LivePeers::default();
+    live.add(2, 0);
+    live.add(3, 0);
+    live
+}
+
+/// Client `i` connects and sends the request: returns its next sequence
+/// and acknowledgment numbers.
+fn connect(n: &mut HostNode, i: u16, now: u64, log: &mut Log) -> (u32, u32) {
+    let isn = 1_000 * u32::from(i);
+    assert_eq!(
+        feed(n, &packet(client(i), isn, 0, Flags::SYN, &[]), now, log),
+        Disposition::Drop
+    );
+    let ack = log.synack_seq.wrapping_add(1);
+    let seq = isn + 1;
+    feed(
+        n,
+        &packet(client(i), seq, ack, Flags::ACK | Flags::PSH, REQUEST),
+        now,
+        log,
+    );
+    (seq + REQUEST.len() as u32, ack)
+}
+
+fn ack_from(be: u16, id: u32) -> Message<'static> {
+    Message::HandoffAck(HandoffAck {
+        fe_flow_id: id,
+        be_node: be,
+        isn_be: 77,
+        be_opts: SynOptions {
+            mss: 1460,
+            wscale: None,
+            sack_permitted: false,
+            timestamps: false,
+        },
+        be_tsval: 0,
+    })
+}
+
+fn key(i: u16) -> FlowKey {
+    FlowKey::new(client(i), Endpoint::new(VIP, 80))
+}
+
+#[test]
+fn a_full_table_refuses_then_reclaims_the_oldest_lingering_flow() {
+    let mut n = node(TWO_PEERS, 3);
+    let mut log = Log::default();
+    for i in 0..3 {
+        connect(&mut n, i, 0, &mut log);
+    }
+    // Three live flows: the fourth SYN is dropped and counted.
+    feed(
+        &mut n,
+        &packet(client(3), 5, 0, Flags::SYN, &[]),
+        0,
+        &mut log,
+    );
+    assert_eq!(n.stats().syn_table_full, 1);
+    assert!(n.fe().peek(&key(3)).is_none());
+    // Flows 1 then 0 are handed off and end: they linger, 1 longest.
+    for i in [1u16, 0] {
+        let id = log
+            .reqs
+            .iter()
+            .find(|(_, id)| n.ids().get(*id) == Some(key(i)))
+            .unwrap()
+            .1;
+        let to = n.fe().peek(&key(i)).unwrap().target().unwrap().node;
+        n.on_message(to, &ack_from(to, id), 0, &mut log);
+        let end = Message::Terminate(Terminate {
+            fe_flow_id: id,
+            client_addr: client(i).addr,
+            client_port: client(i).port,
+            reason: TerminateReason::Fin,
+        });
+        n.on_message(to, &end, 0, &mut log);
+        assert_eq!(n.fe().peek(&key(i)).unwrap().state(), FeState::Linger);
+    }
+    assert_eq!(
+        (n.fe().occupancy().live(), n.fe().occupancy().lingering()),
+        (1, 2)
+    );
+    // Two new clients take the lingering slots, oldest first.
+    connect(&mut n, 4, 1, &mut log);
+    assert!(n.fe().peek(&key(1)).is_none() && n.fe().peek(&key(0)).is_some());
+    connect(&mut n, 5, 1, &mut log);
+    assert!(n.fe().peek(&key(0)).is_none());
+    assert_eq!(n.stats().fe_reclaimed, 2);
+    // The reclaimed flows' ids are forgotten with them.
+    assert!(log
+        .reqs
+        .iter()
+        .all(|(_, id)| n.ids().get(*id) != Some(key(0))));
+}
+
+#[test]
+fn handoffs_spread_by_open_connections_and_an_ack_starts_forwarding() {
+    let mut n = node(TWO_PEERS, 16);
+    let mut log = Log::default();
+    let (seq, ack) = connect(&mut n, 0, 0, &mut log);
+    let (to, id) = log.reqs[0];
+    n.on_message(to, &ack_from(to, id), 0, &mut log);
+    assert_eq!(n.fe().peek(&key(0)).unwrap().state(), FeState::Forwarding);
+    assert_eq!(n.stats().handoff_acks, 1);
+    // The next connection goes to the node with fewer open handoffs.
+    connect(&mut n, 1, 0, &mut log);
+    assert_ne!(log.reqs[1].0, to, "least-conn weighs the open handoff");
+    // A client segment of the first flow is forwarded to its back-end.
+    let d = feed(
+        &mut n,
+        &packet(client(0), seq, ack, Flags::ACK, &[]),
+        1,
+        &mut log,
+    );
+    assert!(
+        matches!(d, Disposition::Forward { local: false, .. }),
+        "{d:?}"
+    );
+    // An ACK from a node that was not asked is ignored.
+    let other = if to == 2 { 3 } else { 2 };
+    let (_, id1) = log.reqs[1];
+    n.on_message(to, &ack_from(to, id1), 1, &mut log);
+    assert_eq!(n.fe().peek(&key(1)).unwrap().state(), FeState::HandingOff);
+    n.on_message(other, &ack_from(other, id1), 1, &mut log);
+    assert_eq!(n.fe().peek(&key(1)).unwrap().state(), FeState::Forwarding);
+}
+
+#[test]
+fn a_refused_handoff_goes_to_the_other_node() {
+    let mut n = node(TWO_PEERS, 16);
+    let mut log = Log::default();
+    connect(&mut n, 0, 0, &mut log);
+    let (first, id) = log.reqs[0];
+    let nack = Message::HandoffNack(HandoffNack {
+        fe_flow_id: id,
+        reason: NackReason::Overloaded,
+    });
+    n.on_message(first, &nack, 1, &mut log);
+    assert_eq!(n.stats().nack_overloaded, 1);
+    assert_eq!(log.reqs.len(), 2);
+    assert_ne!(
+        log.reqs[1].0, first,
+        "the node that refused is not asked again"
+    );
+    // Refused there too: the pool is used up, and the fallback is any
+    // usable node, this one included (its own stack).
+    n.on_message(log.reqs[1].0, &nack, 2, &mut log);
+    assert_eq!(n.stats().handoffs_local, 1);
+    assert_eq!(n.stats().handoffs_abandoned, 0);
+    // Where this node's own back-end side refuses too (its table holds no
+    // flow), the tries are used up and the client is reset.
+    let mut n = sized_node(TWO_PEERS, Config::default(), [1; 16], (16, 0));
+    n.set_live(live_2_3());
+    let mut log = Log::default();
+    connect(&mut n, 0, 0, &mut log);
+    let nack = Message::HandoffNack(HandoffNack {
+        fe_flow_id: log.reqs[0].1,
+        reason: NackReason::Refused,
+    });
+    n.on_message(log.reqs[0].0, &nack, 1, &mut log);
+    let nack = Message::HandoffNack(HandoffNack {
+        fe_flow_id: log.reqs[1].1,
+        reason: NackReason::Refused,
+    });
+    n.on_message(log.reqs[1].0, &nack, 2, &mut log);
+    assert_eq!(n.stats().be_table_full, 1);
+    assert_eq!(n.stats().handoffs_abandoned, 0);
+    assert!(log.to_client.last().unwrap().rst(), "the client is reset");
+    assert_eq!(n.fe().peek(&key(0)).unwrap().state(), FeState::Linger);
+}
+
+#[test]
+fn an_unanswered_handoff_is_resent_then_the_client_reset() {
+    let mut n = node(TWO_PEERS, 16);
+    let mut log = Log::default();
+    connect(&mut n, 0, 0, &mut log);
+    let cfg = n.flow_config();
+    let mut now = 0;
+    for _ in 0..cfg.handoff_resends {
+        now += cfg.handoff_ms;
+        n.on_timers(now, &mut log);
+    }
+    assert_eq!(log.reqs.len(), 1 + usize::from(cfg.handoff_resends));
+    assert!(
+        log.reqs.iter().all(|r| *r == log.reqs[0]),
+        "resent to the same node"
+    );
+    now += cfg.handoff_ms;
+    n.on_timers(now, &mut log);
+    assert!(log.to_client.last().unwrap().rst());
+    // It lingers, then the timers free it and its id.
+    now += cfg.linger_ms;
+    n.on_timers(now, &mut log);
+    assert_eq!(n.fe().occupancy().total(), 0);
+    assert_eq!(n.ids().get(log.reqs[0].1), None);
+}
+
+#[test]
+fn a_local_handoff_never_leaves_the_node() {
+    let text = "node 1 10.2.0.2\nservice 10.2.0.1:80\nrules default=1\n";
+    let mut n = node(text, 16);
+    let mut log = Log::default();
+    connect(&mut n, 0, 0, &mut log);
+    assert!(log.reqs.is_empty(), "no message on the control channel");
+    assert_eq!(n.stats().handoffs_local, 1);
+    assert_eq!(n.stats().handoffs_received, 1);
+    // The back-end side injected the replayed SYN into the local stack.
+    assert_eq!(log.injected, 1);
+    assert!(n
+        .be()
+        .peek(&FlowKey::new(client(0), Endpoint::new(VIP, 80)))
+        .is_some());
+}
+
+#[test]
+fn a_node_without_configuration_serves_locally() {
+    let mut n = node("service 10.2.0.1:80\n", 16);
+    let mut log = Log::default();
+    connect(&mut n, 0, 0, &mut log);
+    assert!(log.reqs.is_empty());
+    assert_eq!(n.stats().handoffs_local, 1);
+}
+
+#[test]
+fn a_back_end_full_of_live_flows_refuses_with_overloaded() {
+    let mut be = host_node(
+        "node 2 10.3.0.1\npeer 1 10.2.0.2\n",
+        Config::default(),
+        [2; 16],
+        1,
+    );
+    let mut log = Log::default();
+    // Two front-end flows' HANDOFF_REQs, as the channel carries them.
+    let mut sent = Vec::new();
+    struct Grab<'a>(&'a mut Vec<Vec<u8>>);
+    impl Io for Grab<'_> {
+        fn transmit(&mut self, _: Side, _: &OutSegment) {}
+        fn inject(&mut self, _: &OutSegment, _: &[u8]) {}
+        fn recycle_time_wait(&mut self, _: FlowKey) {}
+        fn send(&mut self, _: u16, msg: &Message<'_>) {
+            let mut buf = vec![0; btcp_core::wire::MAX_FRAME_LEN];
+            let n = msg.encode(1, 1, &mut buf).unwrap();
+            buf.truncate(n);
+            self.0.push(buf);
+        }
+        fn frag_needed(&mut self, _: &Seg<'_>, _: u16) {}
+    }
+    let mut fe = node(TWO_PEERS, 16);
+    for i in 0..2 {
+        let isn = 1_000 * u32::from(i);
+        feed(
+            &mut fe,
+            &packet(client(i), isn, 0, Flags::SYN, &[]),
+            0,
+            &mut log,
+        );
+        let ack = log.synack_seq.wrapping_add(1);
+        let seg = packet(client(i), isn + 1, ack, Flags::ACK | Flags::PSH, REQUEST);
+        let s = Seg::parse(&seg).unwrap();
+        let mut payload = s.pkt.payload(&seg);
+        fe.on_client_segment(&s, &mut payload, 0, 0, &mut Grab(&mut sent));
+    }
+    assert_eq!(sent.len(), 2);
+    for frame in &sent {
+        let (f, _) = btcp_core::wire::decode(frame).unwrap();
+        be.on_message(1, &f.message, 0, &mut log);
+    }
+    assert_eq!(be.stats().handoffs_received, 1);
+    assert_eq!(be.stats().be_table_full, 1);
+    let nacks: Vec<_> = log
+        .others
+        .iter()
+        .filter(|(to, m)| {
+            *to == 1 && matches!(m, Message::HandoffNack(n) if n.reason == NackReason::Overloaded)
+        })
+        .collect();
+    assert_eq!(nacks.len(), 1);
+}
