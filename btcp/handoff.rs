@@ -33,7 +33,7 @@ use crate::kernel_ext::netfilter::Verdict;
 use crate::kernel_ext::params;
 use crate::kernel_ext::skb::{FieldEdit, SkBuff};
 use crate::kernel_ext::sync_bh::SpinLockBh;
-use crate::table::{FlowIds, FlowTable};
+use crate::table::FlowTable;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
@@ -50,7 +50,6 @@ pub(crate) struct KernelStore;
 impl Store for KernelStore {
     type Fe = FlowTable<FeFlow>;
     type Be = FlowTable<BeFlow>;
-    type Ids = FlowIds;
     type Config = KBox<NodeConfig>;
     type Dispatcher = KBox<Dispatcher>;
 }
@@ -277,7 +276,6 @@ impl Handoff {
                 // replay copy is what a peer's handoff carried.
                 FlowTable::new(max, params::max_request_bytes(), filter.clone(), now)?,
                 FlowTable::new(max, usize::MAX, filter.clone(), now)?,
-                FlowIds::default(),
                 KBox::new(NodeConfig::new(), GFP_KERNEL)?,
                 KBox::new(Dispatcher::new(), GFP_KERNEL)?,
                 CoreConfig::default(),

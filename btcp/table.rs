@@ -15,7 +15,7 @@
 //! sweeps the table once for such flows, so none is ever forgotten.
 
 use crate::btcp_core::flow::{Config as CoreConfig, Endpoint, FlowKey};
-use crate::btcp_core::node::{FlowStore, Full, IdMap, Machine};
+use crate::btcp_core::node::{FlowStore, Full, Machine};
 use crate::btcp_core::reqbuf::grow_to;
 use crate::btcp_core::table::{Admit, Occupancy};
 use crate::btcp_core::wheel::{due_ticks, reschedule, schedule_at, slot_of, SLOTS, TICK_MS};
@@ -395,29 +395,5 @@ impl<F: Machine> FlowStore<F> for FlowTable<F> {
 
     fn max(&self) -> usize {
         self.max
-    }
-}
-
-/// Front-end flows by flow id, for the back-ends' messages.
-#[derive(Default)]
-pub(crate) struct FlowIds(RBTree<u32, Key>);
-
-impl IdMap for FlowIds {
-    fn insert(&mut self, id: u32, key: FlowKey) -> bool {
-        match RBTreeNode::new(id, key_of(&key), GFP_ATOMIC) {
-            Ok(node) => {
-                self.0.insert(node);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    fn remove(&mut self, id: u32) {
-        self.0.remove(&id);
-    }
-
-    fn get(&self, id: u32) -> Option<FlowKey> {
-        self.0.get(&id).map(flow_key)
     }
 }

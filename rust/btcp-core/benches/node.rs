@@ -20,7 +20,7 @@ use btcp_core::flow::{Config, Endpoint};
 use btcp_core::node::{Disposition, FlowStore, Io, LivePeers, Side};
 use btcp_core::segment::{OutSegment, Seg};
 use btcp_core::tcp::Flags;
-use btcp_core::wire::{HandoffAck, Message, SynOptions};
+use btcp_core::wire::{FlowRef, HandoffAck, Message, SynOptions};
 use btcp_core::xlate;
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use store::HostNode;
@@ -28,12 +28,12 @@ use store::HostNode;
 const VIP: u32 = 0x0a02_0001;
 const REQUEST: &[u8] = b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
 
-/// What the node asked for: the last segment it sent the client, and the
-/// last HANDOFF_REQ's flow id.
+/// What the node asked for: the last SYN/ACK's sequence number, and the
+/// last HANDOFF_REQ's flow.
 #[derive(Default)]
 struct Seen {
     synack_seq: u32,
-    req_id: Option<u32>,
+    req: Option<FlowRef>,
 }
 
 impl Io for Seen {
@@ -46,7 +46,7 @@ impl Io for Seen {
     fn recycle_time_wait(&mut self, _: btcp_core::flow::FlowKey) {}
     fn send(&mut self, _: u16, msg: &Message<'_>) {
         if let Message::HandoffReq(r) = msg {
-            self.req_id = Some(r.fe_flow_id);
+            self.req = Some(FlowRef::of(r));
         }
     }
     fn frag_needed(&mut self, _: &Seg<'_>, _: u16) {}
@@ -102,7 +102,7 @@ fn forwarding(n: usize) -> (HostNode, Vec<(u32, u32)>) {
             &mut io,
         );
         let ack_msg = Message::HandoffAck(HandoffAck {
-            fe_flow_id: io.req_id.expect("handed off"),
+            flow: io.req.expect("handed off"),
             be_node: 2,
             isn_be: isn ^ 0x5555_5555,
             be_opts: SynOptions {
@@ -123,7 +123,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("fe_forward");
     for n in [1_000usize, 100_000, 1_000_000] {
         let (mut node, next) = forwarding(n);
-        let bytes = node.fe().heap_bytes() + node.ids().heap_bytes();
+        let bytes = node.fe().heap_bytes();
         let live = node.fe().occupancy().live();
         assert_eq!(live, n, "every flow is live");
         println!(

@@ -88,7 +88,7 @@ use super::seq;
 use super::tcp::Flags;
 use super::tcp_options::MAX_WSCALE;
 use super::wire::{
-    HandoffAck, HandoffNack, HandoffReq, Message, NackReason, Terminate, TerminateReason,
+    FlowRef, HandoffAck, HandoffNack, HandoffReq, Message, NackReason, Terminate, TerminateReason,
 };
 use super::xlate::Xlate;
 
@@ -289,7 +289,7 @@ impl BeFlow {
         now_ms: u64,
     ) -> Result<(BeFlow, BeOutput), HandoffNack> {
         let nack = |reason| HandoffNack {
-            fe_flow_id: req.fe_flow_id,
+            flow: FlowRef::of(req),
             reason,
         };
         let client = SideOptions::from(req.client_opts);
@@ -453,7 +453,7 @@ impl BeFlow {
             }
             return BeOutput {
                 control: Some(Message::HandoffNack(HandoffNack {
-                    fe_flow_id: req.fe_flow_id,
+                    flow: FlowRef::of(req),
                     reason: NackReason::BadRequest,
                 })),
                 ..BeOutput::default()
@@ -736,7 +736,7 @@ impl BeFlow {
         BeOutput {
             inject,
             control: Some(Message::HandoffNack(HandoffNack {
-                fe_flow_id: self.fe_flow_id,
+                flow: self.flow_ref(),
                 reason,
             })),
             free: true,
@@ -746,7 +746,7 @@ impl BeFlow {
 
     fn handoff_ack(&self) -> Message<'static> {
         Message::HandoffAck(HandoffAck {
-            fe_flow_id: self.fe_flow_id,
+            flow: self.flow_ref(),
             be_node: self.node,
             isn_be: self.isn_b,
             be_opts: self.be_opts.to_wire(),
@@ -769,11 +769,20 @@ impl BeFlow {
         self.state = BeState::Linger;
         self.deadline = deadline(now_ms, cfg.linger_ms);
         Some(Message::Terminate(Terminate {
+            flow: self.flow_ref(),
+            reason,
+        }))
+    }
+
+    /// The front-end flow this one was handed off from.
+    fn flow_ref(&self) -> FlowRef {
+        FlowRef {
             fe_flow_id: self.fe_flow_id,
             client_addr: self.key.client.addr,
             client_port: self.key.client.port,
-            reason,
-        }))
+            vip_addr: self.vip.addr,
+            vip_port: self.vip.port,
+        }
     }
 
     fn check_closed(&mut self, cfg: &Config, now_ms: u64) -> Option<Message<'static>> {

@@ -802,7 +802,7 @@ impl FeFlow {
         now_ms: u64,
     ) -> FeOutput<'static> {
         let _ = cfg;
-        if ack.fe_flow_id != self.id || ack.be_node != self.target.node || self.tries == 0 {
+        if ack.flow.fe_flow_id != self.id || ack.be_node != self.target.node || self.tries == 0 {
             return FeOutput::default();
         }
         if self.state == FeState::Linger && !self.handed_off {
@@ -862,7 +862,7 @@ impl FeFlow {
         cfg: &Config,
         now_ms: u64,
     ) -> FeOutput<'static> {
-        if nack.fe_flow_id != self.id
+        if nack.flow.fe_flow_id != self.id
             || self.state != FeState::HandingOff
             || from != self.target.node
         {
@@ -884,7 +884,7 @@ impl FeFlow {
     /// free.
     pub fn on_terminate(&mut self, t: &Terminate, cfg: &Config, now_ms: u64) -> FeOutput<'static> {
         // Another flow's (an earlier connection on this 4-tuple), or late.
-        if t.fe_flow_id != self.id || self.state == FeState::Linger {
+        if t.flow.fe_flow_id != self.id || self.state == FeState::Linger {
             return FeOutput::default();
         }
         self.linger(cfg, now_ms, None)

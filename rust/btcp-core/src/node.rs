@@ -1,5 +1,5 @@
 //! One node of a cluster in one network namespace, without I/O: its
-//! front-end and back-end flows, the flow-id map, where a handoff goes
+//! front-end and back-end flows, where a handoff goes
 //! (this node or a peer, decided once, in [`Target::resolve`]), the load
 //! it has handed to each node, and its timers. Like quinn-proto's
 //! `Endpoint`: the shell reads headers and calls the node with packets,
@@ -10,8 +10,10 @@
 //! code.
 //!
 //! The node allocates nothing: the shell supplies the flow tables and
-//! their buffers ([`FlowStore`]), the flow-id map ([`IdMap`]) and the
-//! boxes for the configuration and the dispatcher ([`Store`]).
+//! their buffers ([`FlowStore`]) and the boxes for the configuration and
+//! the dispatcher ([`Store`]). A back-end's message names the front-end
+//! flow by its connection and id ([`FlowRef`]), so a flow is found by the
+//! one lookup every table has.
 //!
 //! A handoff to this node itself (a local handoff) never leaves the node:
 //! the front-end's HANDOFF_REQ goes straight to its own back-end side, and
@@ -27,7 +29,7 @@ use super::isn::IsnSecret;
 use super::rules::Request;
 use super::segment::{OutSegment, Seg};
 use super::table::Occupancy;
-use super::wire::{HandoffNack, HandoffReq, Message, NackReason};
+use super::wire::{FlowRef, HandoffNack, HandoffReq, Message, NackReason};
 use super::xlate::Edits;
 use core::ops::{Deref, DerefMut};
 
@@ -116,24 +118,12 @@ pub trait FlowStore<F: Machine> {
     fn max(&self) -> usize;
 }
 
-/// Front-end flows by flow id, for the back-ends' messages.
-pub trait IdMap {
-    /// Maps `id` to `key`; `false`: out of memory.
-    fn insert(&mut self, id: u32, key: FlowKey) -> bool;
-    /// Forgets `id`.
-    fn remove(&mut self, id: u32);
-    /// The flow `id` names.
-    fn get(&self, id: u32) -> Option<FlowKey>;
-}
-
 /// The storage the shell supplies to a node.
 pub trait Store {
     /// The front-end flows.
     type Fe: FlowStore<FeFlow>;
     /// The back-end flows.
     type Be: FlowStore<BeFlow>;
-    /// The front-end flows by id.
-    type Ids: IdMap;
     /// A box for the configuration (it is large, and replaced whole).
     type Config: Deref<Target = NodeConfig>;
     /// A box for the pools' policy state.
@@ -332,7 +322,6 @@ enum Accepted {
 pub struct Node<S: Store> {
     fe: S::Fe,
     be: S::Be,
-    ids: S::Ids,
     cfg: S::Config,
     dispatcher: S::Dispatcher,
     /// The machines' options, from the shell.
@@ -353,7 +342,6 @@ impl<S: Store> Node<S> {
     pub fn new(
         fe: S::Fe,
         be: S::Be,
-        ids: S::Ids,
         cfg: S::Config,
         mut dispatcher: S::Dispatcher,
         base: Config,
@@ -363,7 +351,6 @@ impl<S: Store> Node<S> {
         Node {
             fe,
             be,
-            ids,
             flow_cfg: cfg.timeouts.apply(base),
             cfg,
             dispatcher,
@@ -404,11 +391,6 @@ impl<S: Store> Node<S> {
     /// The front-end flows.
     pub fn fe(&self) -> &S::Fe {
         &self.fe
-    }
-
-    /// The front-end flows by id.
-    pub fn ids(&self) -> &S::Ids {
-        &self.ids
     }
 
     /// The back-end flows.
@@ -504,23 +486,17 @@ impl<S: Store> Node<S> {
                 return Disposition::Drop;
             }
         }
+        // The id tells this connection's messages from those of an
+        // earlier one on the same 4-tuple.
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
-        if self.ids.get(id).is_some() {
-            // Ids wrapped onto a flow still alive (4 billion flows later).
-            return Disposition::Drop;
-        }
         let cfg = self.flow_cfg;
         let Some((flow, out)) = FeFlow::on_syn(seg, id, &self.secret, &cfg, now) else {
             return Disposition::Drop;
         };
         let key = flow.key();
-        if !self.ids.insert(id, key) {
-            return Disposition::Drop;
-        }
         // No request buffer yet: it comes with the first request byte.
         if !self.fe.insert(flow, Default::default()) {
-            self.ids.remove(id);
             return Disposition::Drop;
         }
         self.fe.settle(&key, &cfg);
@@ -607,7 +583,6 @@ impl<S: Store> Node<S> {
 
     /// Forgets what the node knew of a front-end flow that was freed.
     fn fe_forget(&mut self, flow: &FeFlow) {
-        self.ids.remove(flow.id());
         if let (Some(_), Some(t)) = (flow.xlate(), flow.target()) {
             self.open.sub(t.node);
         }
@@ -753,29 +728,33 @@ impl<S: Store> Node<S> {
                     Accepted::Nothing => {}
                 }
             }
-            Message::HandoffAck(a) => self.fe_message_by_id(a.fe_flow_id, *msg, from, now, io),
-            Message::HandoffNack(n) => self.fe_message_by_id(n.fe_flow_id, *msg, from, now, io),
-            Message::Terminate(t) => self.fe_message_by_id(t.fe_flow_id, *msg, from, now, io),
+            Message::HandoffAck(a) => self.fe_message_from(a.flow, *msg, from, now, io),
+            Message::HandoffNack(n) => self.fe_message_from(n.flow, *msg, from, now, io),
+            Message::Terminate(t) => self.fe_message_from(t.flow, *msg, from, now, io),
             _ => {}
         }
     }
 
-    /// A message about front-end flow `id`, which must be handed to `from`.
-    fn fe_message_by_id(
+    /// A message from peer `from` about front-end flow `flow`, which must
+    /// have been handed to it (the machine checks the id).
+    fn fe_message_from(
         &mut self,
-        id: u32,
+        flow: FlowRef,
         msg: Message<'_>,
         from: u16,
         now: u64,
         io: &mut impl Io,
     ) {
-        let found = self.ids.get(id).filter(|k| {
-            self.fe
-                .peek(k)
-                .is_some_and(|f| f.target().is_some_and(|t| t.node == from))
-        });
-        if let Some(k) = found {
-            self.fe_message(k, msg, from, now, io);
+        let key = FlowKey::new(
+            Endpoint::new(flow.client_addr, flow.client_port),
+            Endpoint::new(flow.vip_addr, flow.vip_port),
+        );
+        let handed_to_from = self
+            .fe
+            .peek(&key)
+            .is_some_and(|f| f.target().is_some_and(|t| t.node == from));
+        if handed_to_from {
+            self.fe_message(key, msg, from, now, io);
         }
     }
 
@@ -891,7 +870,7 @@ fn accept_handoff<B: FlowStore<BeFlow>>(
         Err(Full) => {
             bump(&mut stats.be_table_full);
             return Accepted::Refused(HandoffNack {
-                fe_flow_id: req.fe_flow_id,
+                flow: FlowRef::of(req),
                 reason: NackReason::Overloaded,
             });
         }

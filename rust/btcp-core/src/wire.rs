@@ -84,7 +84,7 @@ use ::core::fmt;
 /// First two bytes of every frame.
 pub const MAGIC: u16 = 0xB7C9;
 /// The protocol version this codec speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Length of the frame header.
 pub const HEADER_LEN: usize = 20;
 /// Length of the MAC trailer (HMAC-SHA256).
@@ -510,14 +510,68 @@ impl HandoffReq<'_> {
     const F_FIN: u8 = 1 << 0;
 }
 
-/// Back-end to front-end: the handoff succeeded (Documentation/handoff.md, step 5).
+/// The front-end flow a back-end's message is about: its id and its
+/// connection as the front-end knows it (client, VIP), by which the
+/// front-end finds the flow (no index by id), the id cross-checking it.
 ///
-/// Payload (18 bytes): `fe_flow_id` (4), `be_node` (2), `isn_be` (4),
-/// `be_opts` (4), `be_tsval` (4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct HandoffAck {
+/// Encoded (16 bytes): `fe_flow_id` (4), `client_addr` (4), `client_port`
+/// (2), `vip_addr` (4), `vip_port` (2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FlowRef {
     /// The front-end's flow id from the request.
     pub fe_flow_id: u32,
+    /// Client IPv4 address.
+    pub client_addr: u32,
+    /// Client port.
+    pub client_port: u16,
+    /// The VIP the client connected to.
+    pub vip_addr: u32,
+    /// The service port.
+    pub vip_port: u16,
+}
+
+impl FlowRef {
+    /// Encoded length.
+    pub const LEN: usize = 16;
+
+    /// The flow `req` hands off.
+    pub fn of(req: &HandoffReq<'_>) -> FlowRef {
+        FlowRef {
+            fe_flow_id: req.fe_flow_id,
+            client_addr: req.client_addr,
+            client_port: req.client_port,
+            vip_addr: req.vip_addr,
+            vip_port: req.vip_port,
+        }
+    }
+
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        w.u32(self.fe_flow_id)?;
+        w.u32(self.client_addr)?;
+        w.u16(self.client_port)?;
+        w.u32(self.vip_addr)?;
+        w.u16(self.vip_port)
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<FlowRef, WireError> {
+        Ok(FlowRef {
+            fe_flow_id: r.u32()?,
+            client_addr: r.u32()?,
+            client_port: r.u16()?,
+            vip_addr: r.u32()?,
+            vip_port: r.u16()?,
+        })
+    }
+}
+
+/// Back-end to front-end: the handoff succeeded (Documentation/handoff.md, step 5).
+///
+/// Payload (30 bytes): the flow ([`FlowRef`], 16), `be_node` (2),
+/// `isn_be` (4), `be_opts` (4), `be_tsval` (4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HandoffAck {
+    /// The front-end flow.
+    pub flow: FlowRef,
     /// The back-end's node id; must equal the header's sender.
     pub be_node: u16,
     /// The back-end TCP's ISN (from the SYN/ACK it answered the replay with).
@@ -530,44 +584,39 @@ pub struct HandoffAck {
 
 impl HandoffAck {
     /// Payload length.
-    pub const LEN: usize = 18;
+    pub const LEN: usize = 30;
 }
 
 /// Back-end to front-end: the handoff was refused.
 ///
-/// Payload (5 bytes): `fe_flow_id` (4), reason (1).
+/// Payload (17 bytes): the flow ([`FlowRef`], 16), reason (1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HandoffNack {
-    /// The front-end's flow id from the request.
-    pub fe_flow_id: u32,
+    /// The front-end flow.
+    pub flow: FlowRef,
     /// Why.
     pub reason: NackReason,
 }
 
 impl HandoffNack {
     /// Payload length.
-    pub const LEN: usize = 5;
+    pub const LEN: usize = 17;
 }
 
 /// Back-end to front-end: the connection is over, free the flow.
 ///
-/// Payload (11 bytes): `fe_flow_id` (4), `client_addr` (4),
-/// `client_port` (2), reason (1).
+/// Payload (17 bytes): the flow ([`FlowRef`], 16), reason (1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Terminate {
-    /// The front-end's flow id.
-    pub fe_flow_id: u32,
-    /// Client IPv4 address, to cross-check the flow.
-    pub client_addr: u32,
-    /// Client port, to cross-check the flow.
-    pub client_port: u16,
+    /// The front-end flow.
+    pub flow: FlowRef,
     /// Why.
     pub reason: TerminateReason,
 }
 
 impl Terminate {
     /// Payload length.
-    pub const LEN: usize = 11;
+    pub const LEN: usize = 17;
 }
 
 /// Periodic liveness and load report, for the dispatcher.
@@ -739,20 +788,18 @@ impl<'a> Message<'a> {
                 w.bytes(r.request)
             }
             Message::HandoffAck(a) => {
-                w.u32(a.fe_flow_id)?;
+                a.flow.write(w)?;
                 w.u16(a.be_node)?;
                 w.u32(a.isn_be)?;
                 a.be_opts.write(w)?;
                 w.u32(a.be_tsval)
             }
             Message::HandoffNack(n) => {
-                w.u32(n.fe_flow_id)?;
+                n.flow.write(w)?;
                 w.u8(n.reason as u8)
             }
             Message::Terminate(t) => {
-                w.u32(t.fe_flow_id)?;
-                w.u32(t.client_addr)?;
-                w.u16(t.client_port)?;
+                t.flow.write(w)?;
                 w.u8(t.reason as u8)
             }
             Message::Heartbeat(h) => {
@@ -827,20 +874,18 @@ impl<'a> Message<'a> {
                 })
             }
             MsgType::HandoffAck => Message::HandoffAck(HandoffAck {
-                fe_flow_id: r.u32()?,
+                flow: FlowRef::read(&mut r)?,
                 be_node: r.u16()?,
                 isn_be: r.u32()?,
                 be_opts: SynOptions::read(&mut r)?,
                 be_tsval: r.u32()?,
             }),
             MsgType::HandoffNack => Message::HandoffNack(HandoffNack {
-                fe_flow_id: r.u32()?,
+                flow: FlowRef::read(&mut r)?,
                 reason: NackReason::from_u8(r.u8()?).ok_or(WireError::InvalidValue)?,
             }),
             MsgType::Terminate => Message::Terminate(Terminate {
-                fe_flow_id: r.u32()?,
-                client_addr: r.u32()?,
-                client_port: r.u16()?,
+                flow: FlowRef::read(&mut r)?,
                 reason: TerminateReason::from_u8(r.u8()?).ok_or(WireError::InvalidValue)?,
             }),
             MsgType::Heartbeat => Message::Heartbeat(Heartbeat {
@@ -1429,7 +1474,7 @@ mod tests {
             (
                 2,
                 Message::HandoffAck(HandoffAck {
-                    fe_flow_id: 9,
+                    flow: SAMPLE_FLOW,
                     be_node: 2,
                     isn_be: 0x9988_7766,
                     be_opts: OPTS,
@@ -1439,16 +1484,14 @@ mod tests {
             (
                 2,
                 Message::HandoffNack(HandoffNack {
-                    fe_flow_id: 9,
+                    flow: SAMPLE_FLOW,
                     reason: NackReason::Overloaded,
                 }),
             ),
             (
                 2,
                 Message::Terminate(Terminate {
-                    fe_flow_id: 9,
-                    client_addr: 1,
-                    client_port: 2,
+                    flow: SAMPLE_FLOW,
                     reason: TerminateReason::Rst,
                 }),
             ),
@@ -1463,6 +1506,14 @@ mod tests {
             ),
         ]
     }
+
+    const SAMPLE_FLOW: FlowRef = FlowRef {
+        fe_flow_id: 9,
+        client_addr: 1,
+        client_port: 2,
+        vip_addr: 3,
+        vip_port: 4,
+    };
 
     fn sealed(sender: u16, seq: u64, msg: &Message<'_>) -> Vec<u8> {
         let mut buf = vec![0u8; MAX_FRAME_LEN];
@@ -1502,21 +1553,29 @@ mod tests {
     #[test]
     fn header_layout_is_as_documented() {
         let msg = Message::HandoffNack(HandoffNack {
-            fe_flow_id: 0x0102_0304,
+            flow: FlowRef {
+                fe_flow_id: 0x0102_0304,
+                client_addr: 0x0a00_0001,
+                client_port: 0x1234,
+                vip_addr: 0x0a00_0064,
+                vip_port: 80,
+            },
             reason: NackReason::Refused,
         });
-        let mut buf = [0xaau8; 64];
+        let mut buf = [0xaau8; 96];
         let n = msg.encode(0x0a0b, 0x1122_3344_5566_7788, &mut buf).unwrap();
-        assert_eq!(n, HEADER_LEN + 5 + MAC_LEN);
+        assert_eq!(n, HEADER_LEN + 17 + MAC_LEN);
         assert_eq!(
-            &buf[..25],
+            &buf[..37],
             &[
-                0xb7, 0xc9, 1, 4, 0, 0, 0, 5, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x0a,
-                0x0b, 0, 0, 1, 2, 3, 4, 2
+                0xb7, 0xc9, 2, 4, 0, 0, 0, 17, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+                0x0a, 0x0b, 0, 0, // header
+                1, 2, 3, 4, 0x0a, 0, 0, 1, 0x12, 0x34, 0x0a, 0, 0, 0x64, 0, 80, // flow
+                2   // reason
             ]
         );
         // The MAC is reserved as zeros; bytes after the frame are untouched.
-        assert!(buf[25..n].iter().all(|&b| b == 0));
+        assert!(buf[37..n].iter().all(|&b| b == 0));
         assert!(buf[n..].iter().all(|&b| b == 0xaa));
     }
 
@@ -1586,7 +1645,7 @@ mod tests {
         assert_eq!(decode(&bad(1, 0)), Err(WireError::BadMagic));
         // Detected from the first wrong byte on.
         assert_eq!(decode(&[0x47]), Err(WireError::BadMagic));
-        assert_eq!(decode(&[0xb7, 0xc9, 2]), Err(WireError::BadVersion));
+        assert_eq!(decode(&[0xb7, 0xc9, 1]), Err(WireError::BadVersion));
         assert_eq!(decode(&bad(2, 0)), Err(WireError::BadVersion));
         for t in [0u8, 7, 0x80, 0xff] {
             assert_eq!(decode(&bad(3, t)), Err(WireError::UnknownType), "{t}");
@@ -1609,12 +1668,12 @@ mod tests {
         assert_eq!(decode(&bad(7, 0)), Err(WireError::Truncated));
         // A longer length takes the MAC's first byte into the payload.
         assert_eq!(
-            decode(&bad(7, 6)),
+            decode(&bad(7, 18)),
             Err(WireError::Incomplete {
                 needed: good.len() + 1
             })
         );
-        let mut longer = bad(7, 6);
+        let mut longer = bad(7, 18);
         longer.push(0);
         assert_eq!(decode(&longer), Err(WireError::TrailingBytes));
         // Any flipped bit fails the MAC (sender and seq are covered too).
@@ -1631,7 +1690,10 @@ mod tests {
     #[test]
     fn invalid_payload_values() {
         // NACK reason, TERMINATE reason.
-        for (idx, off) in [(3usize, HEADER_LEN + 4), (4, HEADER_LEN + 10)] {
+        for (idx, off) in [
+            (3usize, HEADER_LEN + FlowRef::LEN),
+            (4, HEADER_LEN + FlowRef::LEN),
+        ] {
             let (s, m) = samples()[idx];
             let good = sealed(s, 1, &m);
             for v in [0u8, 6, 0xff] {
@@ -1644,7 +1706,7 @@ mod tests {
         // reserved flag bits.
         let (s, m) = samples()[2];
         let good = sealed(s, 1, &m);
-        let opt = HEADER_LEN + 10;
+        let opt = HEADER_LEN + FlowRef::LEN + 6;
         let mut b = good.clone();
         b[opt + 3] = 15;
         assert_eq!(decode(&b), Err(WireError::InvalidValue));

@@ -17,7 +17,7 @@ use btcp_core::rules::RuleTable;
 use btcp_core::segment::{OutSegment, Seg};
 use btcp_core::tcp_options::RawOptions;
 use btcp_core::wire::{
-    HandoffAck, HandoffNack, HandoffReq, Message, NackReason, SynOptions, Terminate,
+    FlowRef, HandoffAck, HandoffNack, HandoffReq, Message, NackReason, SynOptions, Terminate,
     TerminateReason,
 };
 use btcp_core::{csum, Flags};
@@ -28,6 +28,14 @@ const B: Endpoint = Endpoint::new(0x0a03_0001, 80);
 const ISN_C: u32 = 0xffff_fff0;
 const SECRET: IsnSecret = IsnSecret::new([7; 16]);
 const REQ: &[u8] = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+/// The front-end flow the back-end's messages name (flow id 5).
+const FLOW: FlowRef = FlowRef {
+    fe_flow_id: 5,
+    client_addr: C.addr,
+    client_port: C.port,
+    vip_addr: V.addr,
+    vip_port: V.port,
+};
 
 fn cfg() -> Config {
     Config {
@@ -116,7 +124,7 @@ impl Fe {
         let target = Target { node: 2, addr };
         fe.flow.handoff(target, &fe.buf, &fe.cfg, 3);
         let ack = HandoffAck {
-            fe_flow_id: 5,
+            flow: FLOW,
             be_node: 2,
             isn_be: 0x8000_0000,
             be_opts: SynOptions {
@@ -497,7 +505,7 @@ fn an_unanswered_handoff_is_resent_then_the_client_is_reset() {
     assert_eq!(fe.flow.state(), FeState::Linger);
     // A late HANDOFF_ACK: the back-end's side is reset, nothing else.
     let late = HandoffAck {
-        fe_flow_id: 5,
+        flow: FLOW,
         be_node: 2,
         isn_be: 1,
         be_opts: SynOptions::from(SideOptions::default()),
@@ -519,7 +527,7 @@ fn nacks_lead_to_other_backends_a_bounded_number_of_times() {
         ..cfg()
     });
     let nack = HandoffNack {
-        fe_flow_id: 5,
+        flow: FLOW,
         reason: NackReason::OptionsIncompatible,
     };
     fe.flow.handoff(
@@ -627,7 +635,7 @@ fn forwarding_translates_and_terminate_frees_after_linger() {
     );
     let isn_b = 0x8000_0000;
     let ack = HandoffAck {
-        fe_flow_id: 5,
+        flow: FLOW,
         be_node: 2,
         isn_be: isn_b,
         be_opts: SynOptions {
@@ -680,9 +688,7 @@ fn forwarding_translates_and_terminate_frees_after_linger() {
     assert_eq!(s.timestamps(), Some((2000, 80)));
 
     let t = Terminate {
-        fe_flow_id: 5,
-        client_addr: C.addr,
-        client_port: C.port,
+        flow: FLOW,
         reason: TerminateReason::Fin,
     };
     fe.flow.on_terminate(&t, &fe.cfg, 10);
@@ -888,7 +894,7 @@ fn inconsistent_requests_are_refused() {
     assert_eq!(e.reason, NackReason::BadRequest);
     let e =
         BeFlow::on_handoff_req(&req(REQ, false), 1, 2, B.addr, &mut buf[..4], &cfg, 0).unwrap_err();
-    assert_eq!((e.fe_flow_id, e.reason), (5, NackReason::Internal));
+    assert_eq!((e.flow, e.reason), (FLOW, NackReason::Internal));
 }
 
 #[test]
@@ -926,8 +932,8 @@ fn synack_is_dropped_and_answered_with_ack_request_and_handoff_ack() {
         panic!("no HANDOFF_ACK")
     };
     assert_eq!(
-        (a.fe_flow_id, a.be_node, a.isn_be, a.be_tsval),
-        (5, 2, ISN_B, TSVAL_B)
+        (a.flow, a.be_node, a.isn_be, a.be_tsval),
+        (FLOW, 2, ISN_B, TSVAL_B)
     );
     assert_eq!(a.be_opts.wscale, Some(2));
     assert_eq!(be.flow.state(), BeState::Established);
@@ -1136,9 +1142,7 @@ fn close_after_both_fins_are_acked_then_terminate() {
     assert_eq!(
         out.control,
         Some(Message::Terminate(Terminate {
-            fe_flow_id: 5,
-            client_addr: C.addr,
-            client_port: C.port,
+            flow: FLOW,
             reason: TerminateReason::Fin
         }))
     );

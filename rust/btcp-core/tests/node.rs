@@ -16,11 +16,11 @@ mod store;
 
 use btcp_core::flow::{Config, Endpoint, FlowKey};
 use btcp_core::frontend::FeState;
-use btcp_core::node::{Disposition, FlowStore, IdMap, Io, LivePeers, Side};
+use btcp_core::node::{Disposition, FlowStore, Io, LivePeers, Side};
 use btcp_core::segment::{OutSegment, Seg};
 use btcp_core::tcp::Flags;
 use btcp_core::wire::{
-    HandoffAck, HandoffNack, Message, NackReason, SynOptions, Terminate, TerminateReason,
+    FlowRef, HandoffAck, HandoffNack, Message, NackReason, SynOptions, Terminate, TerminateReason,
 };
 use store::{host_node, sized_node, HostNode};
 
@@ -33,8 +33,8 @@ struct Log {
     to_client: Vec<Flags>,
     synack_seq: u32,
     injected: usize,
-    /// (to, flow id) of each HANDOFF_REQ.
-    reqs: Vec<(u16, u32)>,
+    /// (to, the flow) of each HANDOFF_REQ.
+    reqs: Vec<(u16, FlowRef)>,
     others: Vec<(u16, Message<'static>)>,
 }
 
@@ -51,7 +51,7 @@ impl Io for Log {
     fn recycle_time_wait(&mut self, _: FlowKey) {}
     fn send(&mut self, to: u16, msg: &Message<'_>) {
         match *msg {
-            Message::HandoffReq(r) => self.reqs.push((to, r.fe_flow_id)),
+            Message::HandoffReq(r) => self.reqs.push((to, FlowRef::of(&r))),
             Message::HandoffAck(a) => self.others.push((to, Message::HandoffAck(a))),
             Message::HandoffNack(n) => self.others.push((to, Message::HandoffNack(n))),
             Message::Terminate(t) => self.others.push((to, Message::Terminate(t))),
@@ -124,9 +124,9 @@ fn connect(n: &mut HostNode, i: u16, now: u64, log: &mut Log) -> (u32, u32) {
     (seq + REQUEST.len() as u32, ack)
 }
 
-fn ack_from(be: u16, id: u32) -> Message<'static> {
+fn ack_from(be: u16, flow: FlowRef) -> Message<'static> {
     Message::HandoffAck(HandoffAck {
-        fe_flow_id: id,
+        flow,
         be_node: be,
         isn_be: 77,
         be_opts: SynOptions {
@@ -161,18 +161,14 @@ fn a_full_table_refuses_then_reclaims_the_oldest_lingering_flow() {
     assert!(n.fe().peek(&key(3)).is_none());
     // Flows 1 then 0 are handed off and end: they linger, 1 longest.
     for i in [1u16, 0] {
-        let id = log
+        let (to, flow) = *log
             .reqs
             .iter()
-            .find(|(_, id)| n.ids().get(*id) == Some(key(i)))
-            .unwrap()
-            .1;
-        let to = n.fe().peek(&key(i)).unwrap().target().unwrap().node;
-        n.on_message(to, &ack_from(to, id), 0, &mut log);
+            .find(|(_, f)| f.client_port == client(i).port)
+            .unwrap();
+        n.on_message(to, &ack_from(to, flow), 0, &mut log);
         let end = Message::Terminate(Terminate {
-            fe_flow_id: id,
-            client_addr: client(i).addr,
-            client_port: client(i).port,
+            flow,
             reason: TerminateReason::Fin,
         });
         n.on_message(to, &end, 0, &mut log);
@@ -188,11 +184,22 @@ fn a_full_table_refuses_then_reclaims_the_oldest_lingering_flow() {
     connect(&mut n, 5, 1, &mut log);
     assert!(n.fe().peek(&key(0)).is_none());
     assert_eq!(n.stats().fe_reclaimed, 2);
-    // The reclaimed flows' ids are forgotten with them.
-    assert!(log
+    // A late message for a reclaimed flow finds nothing; one for an
+    // earlier connection on a 4-tuple in use does not match its id.
+    let (to, old) = log.reqs[0];
+    n.on_message(to, &ack_from(to, old), 2, &mut log);
+    let (to4, new) = *log
         .reqs
         .iter()
-        .all(|(_, id)| n.ids().get(*id) != Some(key(0))));
+        .find(|(_, f)| f.client_port == client(4).port)
+        .unwrap();
+    let stale = FlowRef {
+        fe_flow_id: new.fe_flow_id ^ 1,
+        ..new
+    };
+    n.on_message(to4, &ack_from(to4, stale), 2, &mut log);
+    assert_eq!(n.fe().peek(&key(4)).unwrap().state(), FeState::HandingOff);
+    assert_eq!(n.stats().handoff_acks, 2, "only the two above");
 }
 
 #[test]
@@ -234,7 +241,7 @@ fn a_refused_handoff_goes_to_the_other_node() {
     connect(&mut n, 0, 0, &mut log);
     let (first, id) = log.reqs[0];
     let nack = Message::HandoffNack(HandoffNack {
-        fe_flow_id: id,
+        flow: id,
         reason: NackReason::Overloaded,
     });
     n.on_message(first, &nack, 1, &mut log);
@@ -256,12 +263,12 @@ fn a_refused_handoff_goes_to_the_other_node() {
     let mut log = Log::default();
     connect(&mut n, 0, 0, &mut log);
     let nack = Message::HandoffNack(HandoffNack {
-        fe_flow_id: log.reqs[0].1,
+        flow: log.reqs[0].1,
         reason: NackReason::Refused,
     });
     n.on_message(log.reqs[0].0, &nack, 1, &mut log);
     let nack = Message::HandoffNack(HandoffNack {
-        fe_flow_id: log.reqs[1].1,
+        flow: log.reqs[1].1,
         reason: NackReason::Refused,
     });
     n.on_message(log.reqs[1].0, &nack, 2, &mut log);
@@ -290,11 +297,10 @@ fn an_unanswered_handoff_is_resent_then_the_client_reset() {
     now += cfg.handoff_ms;
     n.on_timers(now, &mut log);
     assert!(log.to_client.last().unwrap().rst());
-    // It lingers, then the timers free it and its id.
+    // It lingers, then the timers free it.
     now += cfg.linger_ms;
     n.on_timers(now, &mut log);
     assert_eq!(n.fe().occupancy().total(), 0);
-    assert_eq!(n.ids().get(log.reqs[0].1), None);
 }
 
 #[test]

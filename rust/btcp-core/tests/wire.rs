@@ -10,9 +10,9 @@
 )]
 
 use btcp_core::wire::{
-    self, Capabilities, FrameReader, HandoffAck, HandoffNack, HandoffReq, Heartbeat, Hello, Mac,
-    Message, MsgType, NackReason, ReplayGuard, SendCounter, SynOptions, Terminate, TerminateReason,
-    WireError, HEADER_LEN, MAC_LEN, MAGIC, MAX_FRAME_LEN, MAX_REQUEST, VERSION,
+    self, Capabilities, FlowRef, FrameReader, HandoffAck, HandoffNack, HandoffReq, Heartbeat,
+    Hello, Mac, Message, MsgType, NackReason, ReplayGuard, SendCounter, SynOptions, Terminate,
+    TerminateReason, WireError, HEADER_LEN, MAC_LEN, MAGIC, MAX_FRAME_LEN, MAX_REQUEST, VERSION,
 };
 use proptest::prelude::*;
 
@@ -141,6 +141,25 @@ fn handoff_req() -> impl Strategy<Value = Owned> {
         })
 }
 
+fn flow_ref() -> impl Strategy<Value = FlowRef> {
+    (
+        any::<u32>(),
+        any::<u32>(),
+        any::<u16>(),
+        any::<u32>(),
+        any::<u16>(),
+    )
+        .prop_map(
+            |(fe_flow_id, client_addr, client_port, vip_addr, vip_port)| FlowRef {
+                fe_flow_id,
+                client_addr,
+                client_port,
+                vip_addr,
+                vip_port,
+            },
+        )
+}
+
 fn nack_reason() -> impl Strategy<Value = NackReason> {
     (1u8..=5).prop_map(|v| NackReason::from_u8(v).unwrap())
 }
@@ -157,25 +176,19 @@ fn owned() -> impl Strategy<Value = Owned> {
             generation,
         })),
         handoff_req(),
-        (any::<u32>(), any::<u32>(), syn_options(), any::<u32>()).prop_map(
-            |(fe_flow_id, isn_be, be_opts, be_tsval)| Owned::Ack(HandoffAck {
-                fe_flow_id,
+        (flow_ref(), any::<u32>(), syn_options(), any::<u32>()).prop_map(
+            |(flow, isn_be, be_opts, be_tsval)| Owned::Ack(HandoffAck {
+                flow,
                 be_node: 0,
                 isn_be,
                 be_opts,
                 be_tsval,
             })
         ),
-        (any::<u32>(), nack_reason())
-            .prop_map(|(fe_flow_id, reason)| Owned::Nack(HandoffNack { fe_flow_id, reason })),
-        (any::<u32>(), any::<u32>(), any::<u16>(), terminate_reason()).prop_map(
-            |(fe_flow_id, client_addr, client_port, reason)| Owned::Term(Terminate {
-                fe_flow_id,
-                client_addr,
-                client_port,
-                reason,
-            })
-        ),
+        (flow_ref(), nack_reason())
+            .prop_map(|(flow, reason)| Owned::Nack(HandoffNack { flow, reason })),
+        (flow_ref(), terminate_reason())
+            .prop_map(|(flow, reason)| Owned::Term(Terminate { flow, reason })),
         (any::<u32>(), any::<u32>(), any::<u64>()).prop_map(
             |(active_flows, load, timestamp_ms)| Owned::Beat(Heartbeat {
                 node_id: 0,
@@ -369,7 +382,7 @@ proptest! {
     ) {
         let mut buf = vec![0u8; MAX_FRAME_LEN + 200];
         let ack = HandoffAck {
-            fe_flow_id: 1,
+            flow: FlowRef::default(),
             be_node: sender,
             isn_be: 2,
             be_opts: SynOptions { mss: 1460, wscale: Some(ws), sack_permitted: false, timestamps: false },

@@ -8,7 +8,7 @@ use btcp_core::config::NodeConfig;
 use btcp_core::dispatch::Dispatcher;
 use btcp_core::flow::{Config, FlowKey};
 use btcp_core::frontend::FeFlow;
-use btcp_core::node::{FlowStore, Full, IdMap, Machine, Store};
+use btcp_core::node::{FlowStore, Full, Machine, Store};
 use btcp_core::table::{Admit, Occupancy};
 use std::collections::HashMap;
 
@@ -164,36 +164,12 @@ impl<F: Machine> FlowStore<F> for Table<F> {
     }
 }
 
-#[derive(Default)]
-pub struct Ids(HashMap<u32, FlowKey>);
-
-impl Ids {
-    /// Heap bytes of the map's slots (with their control bytes).
-    pub fn heap_bytes(&self) -> usize {
-        self.0.capacity() * (std::mem::size_of::<(u32, FlowKey)>() + 1)
-    }
-}
-
-impl IdMap for Ids {
-    fn insert(&mut self, id: u32, key: FlowKey) -> bool {
-        self.0.insert(id, key);
-        true
-    }
-    fn remove(&mut self, id: u32) {
-        self.0.remove(&id);
-    }
-    fn get(&self, id: u32) -> Option<FlowKey> {
-        self.0.get(&id).copied()
-    }
-}
-
 /// The host's storage for a node.
 pub struct HostStore;
 
 impl Store for HostStore {
     type Fe = Table<FeFlow>;
     type Be = Table<BeFlow>;
-    type Ids = Ids;
     type Config = Box<NodeConfig>;
     type Dispatcher = Box<Dispatcher>;
 }
@@ -213,7 +189,6 @@ pub fn sized_node(text: &str, base: Config, secret: [u8; 16], max: (usize, usize
     HostNode::new(
         Table::new(max.0),
         Table::new(max.1),
-        Ids::default(),
         cfg,
         Box::new(Dispatcher::new()),
         base,
