@@ -14,32 +14,26 @@
 //! (shifted left 16), so they keep growing across module reloads.
 //!
 //! Everything here runs in process context, from the namespace's work,
-//! under the channel's mutex; socket callbacks only kick the work.
+//! under the channel's mutex; socket callbacks only kick the work. The
+//! policy (backoff, heartbeats, liveness, which frames to act on) is the
+//! core's `btcp_core::peer`, the framing and its send counter
+//! `btcp_core::wire`; this file is their socket I/O.
 
 use crate::btcp_core::config::{Ipv4, NodeConfig, Peer, MAX_PEERS};
 use crate::btcp_core::node::LivePeers;
-use crate::btcp_core::wire::{self, Frame, Heartbeat, Message, ReplayGuard, MAX_FRAME_LEN};
+use crate::btcp_core::peer::{accept_frame, PeerLink};
+use crate::btcp_core::wire::{self, Heartbeat, Message, ReplayGuard, SendCounter, MAX_FRAME_LEN};
 use crate::kernel_ext::hmac::HmacSha256;
 use crate::kernel_ext::net::{now_ms, real_ms, Net};
 use crate::kernel_ext::socket::{KernelSocket, Recv, State};
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
-/// First and longest wait between connection attempts to a peer.
-const BACKOFF_MIN_MS: u64 = 100;
-const BACKOFF_MAX_MS: u64 = 5_000;
 /// Most bytes queued for one peer before new messages are dropped (the
 /// machines retry what matters).
 const OUT_MAX: usize = 1 << 20;
 /// Most inbound connections (a peer reconnecting leaves old ones to close).
 const INBOUND_MAX: usize = 64;
-/// A HEARTBEAT goes to each connected peer this often, whatever else is
-/// sent: it carries the load the peer's dispatch weighs.
-const HEARTBEAT_MS: u64 = 1_000;
-/// A peer not heard from for this long (its connection to us is up or
-/// not) gets no new handoffs; after our connection to it comes up it has
-/// this long to speak first.
-const SILENT_MS: u64 = 5_000;
 /// Our connection to a peer is given up (and redialled) once what we sent
 /// has gone unacknowledged this long. Heartbeats keep data in flight, so
 /// a cut link is noticed within this time; without it TCP would back its
@@ -53,19 +47,7 @@ struct Outbound {
     addr: u32,
     sock: Option<KernelSocket>,
     out: KVec<u8>,
-    next_try_ms: u64,
-    backoff_ms: u64,
-    /// When our current connection was first seen established (`None`
-    /// while it is still connecting): the grace for the peer to speak
-    /// runs from then, not from the attempt, which may have waited out a
-    /// whole outage in SYN-SENT.
-    up_ms: Option<u64>,
-    /// When we last queued a HEARTBEAT for it.
-    heartbeat_ms: u64,
-    /// When an authenticated frame from it last arrived, and its last
-    /// HEARTBEAT.
-    heard_ms: Option<u64>,
-    report: Option<Heartbeat>,
+    link: PeerLink,
 }
 
 impl Outbound {
@@ -75,11 +57,9 @@ impl Outbound {
             .is_some_and(|s| s.state() == State::Connected)
     }
 
-    /// May get new handoffs: connected, and heard from recently (or just
-    /// connected).
+    /// May get new handoffs (`PeerLink::live`).
     fn live(&self, now: u64) -> bool {
-        let recent = |t: u64| now.saturating_sub(t) < SILENT_MS;
-        self.connected() && (self.heard_ms.is_some_and(recent) || self.up_ms.is_some_and(recent))
+        self.link.live(self.connected(), now)
     }
 }
 
@@ -108,7 +88,7 @@ struct Inner {
     listener: Option<KernelSocket>,
     peers: KVec<Outbound>,
     inbound: KVec<Inbound>,
-    send_seq: u64,
+    send_seq: SendCounter,
     /// Replay guards by peer id, kept across reconnects.
     guards: KVec<(u16, ReplayGuard)>,
     frames_in: u64,
@@ -184,7 +164,9 @@ impl Ctrl {
                 listener: None,
                 peers: KVec::new(),
                 inbound: KVec::new(),
-                send_seq: real_ms() << 16,
+                // From the wall clock, so it keeps growing across
+                // module reloads.
+                send_seq: SendCounter::new(real_ms() << 16),
                 guards: KVec::new(),
                 frames_in: 0,
                 frames_out: 0,
@@ -237,7 +219,7 @@ impl Ctrl {
         let now = now_ms();
         let mut live = LivePeers::default();
         for p in g.peers.iter().filter(|p| p.live(now)) {
-            live.add(p.id, p.report.map_or(0, |r| r.active_flows));
+            live.add(p.id, p.link.report().map_or(0, |r| r.active_flows));
         }
         live
     }
@@ -258,10 +240,10 @@ impl Ctrl {
                 if p.live(now) { "live" } else { "silent" },
                 p.out.len()
             )?;
-            if let Some(h) = p.heard_ms {
-                write!(w, " heard_ms_ago {}", now.saturating_sub(h))?;
+            if let Some(ago) = p.link.heard_ago(now) {
+                write!(w, " heard_ms_ago {ago}")?;
             }
-            if let Some(r) = p.report {
+            if let Some(r) = p.link.report() {
                 write!(w, " serves {} load {}", r.active_flows, r.load)?;
             }
             writeln!(w)?;
@@ -347,12 +329,7 @@ impl Inner {
                         addr: c.addr,
                         sock: None,
                         out: KVec::new(),
-                        next_try_ms: 0,
-                        backoff_ms: BACKOFF_MIN_MS,
-                        up_ms: None,
-                        heartbeat_ms: 0,
-                        heard_ms: None,
-                        report: None,
+                        link: PeerLink::new(),
                     },
                     GFP_KERNEL,
                 );
@@ -403,7 +380,7 @@ impl Inner {
                 None => true,
                 Some(s) => s.state() == State::Closed || s.error().is_some(),
             };
-            if !dead || now < p.next_try_ms {
+            if !dead || !p.link.may_dial(now) {
                 continue;
             }
             if let Some(s) = p.sock.take() {
@@ -412,14 +389,12 @@ impl Inner {
                 // the machines resend what matters.
                 p.out = KVec::new();
             }
-            p.next_try_ms = now.saturating_add(p.backoff_ms);
-            p.backoff_ms = (p.backoff_ms * 2).min(BACKOFF_MAX_MS);
+            p.link.dialled(now);
             let Ok(k) = net.kicker() else { continue };
             if let Ok(s) = KernelSocket::connect_with_callback(net, p.addr, setup.port, k) {
                 s.set_nodelay();
                 s.set_user_timeout(USER_TIMEOUT_MS);
                 p.sock = Some(s);
-                p.up_ms = None;
             }
         }
     }
@@ -441,15 +416,10 @@ impl Inner {
         if p.out.extend_with(n, 0, GFP_KERNEL).is_err() {
             return false;
         }
-        self.send_seq = self.send_seq.wrapping_add(1);
-        let ok = p
-            .out
-            .get_mut(start..)
-            .map(|buf| {
-                msg.encode_sealed(setup.node, self.send_seq, mac, buf)
-                    .is_ok()
-            })
-            .unwrap_or(false);
+        let ok = match (self.send_seq.next_seq(), p.out.get_mut(start..)) {
+            (Ok(seq), Some(buf)) => msg.encode_sealed(setup.node, seq, mac, buf).is_ok(),
+            _ => false,
+        };
         if !ok {
             // Roll back: rebuild the queue without the failed frame.
             let mut keep = KVec::new();
@@ -473,12 +443,13 @@ impl Inner {
             timestamp_ms: real_ms(),
         });
         for i in 0..self.peers.len() {
-            let due = self.peers.get(i).is_some_and(|p| {
-                p.connected() && now.saturating_sub(p.heartbeat_ms) >= HEARTBEAT_MS
-            });
+            let due = self
+                .peers
+                .get(i)
+                .is_some_and(|p| p.connected() && p.link.heartbeat_due(now));
             if due && self.queue(i, &msg) {
                 if let Some(p) = self.peers.get_mut(i) {
-                    p.heartbeat_ms = now;
+                    p.link.heartbeat_sent(now);
                 }
             }
         }
@@ -491,8 +462,7 @@ impl Inner {
             if s.state() != State::Connected {
                 continue;
             }
-            p.up_ms.get_or_insert(now);
-            p.backoff_ms = BACKOFF_MIN_MS;
+            p.link.connected(now);
             match s.send(&p.out) {
                 Ok(0) => {}
                 Ok(n) => consume(&mut p.out, n),
@@ -545,17 +515,19 @@ impl Inner {
                     match wire::decode_verified(rest, mac) {
                         Ok((frame, len)) => {
                             used += len;
-                            if !accept_frame(guards, c.peer, &frame) {
+                            let guard = guard_of(guards, c.peer);
+                            if !guard.is_some_and(|g| accept_frame(c.peer, &frame, g)) {
                                 *frames_rejected += 1;
                                 c.dead = true;
                                 break;
                             }
                             *frames_in += 1;
                             if let Some(p) = peers.iter_mut().find(|p| Some(p.id) == c.peer) {
-                                p.heard_ms = Some(now);
-                                if let Message::Heartbeat(h) = frame.message {
-                                    p.report = Some(h);
-                                }
+                                let report = match frame.message {
+                                    Message::Heartbeat(h) => Some(h),
+                                    _ => None,
+                                };
+                                p.link.heard(now, report);
                             }
                             on_msg(frame.header.sender, &frame.message);
                         }
@@ -584,24 +556,17 @@ impl Inner {
     }
 }
 
-/// The sender must be the peer at the connection's address, and its
-/// sequence number new.
-fn accept_frame(
-    guards: &mut KVec<(u16, ReplayGuard)>,
-    peer: Option<u16>,
-    frame: &Frame<'_>,
-) -> bool {
-    let Some(peer) = peer else { return false };
-    if frame.header.sender != peer {
-        return false;
-    }
+/// Peer `peer`'s replay guard (made on its first frame), kept across
+/// reconnects for as long as the key is.
+fn guard_of(guards: &mut KVec<(u16, ReplayGuard)>, peer: Option<u16>) -> Option<&mut ReplayGuard> {
+    let peer = peer?;
     if guards.iter().all(|(id, _)| *id != peer)
         && guards.push((peer, ReplayGuard::new()), GFP_KERNEL).is_err()
     {
-        return false;
+        return None;
     }
     guards
         .iter_mut()
         .find(|(id, _)| *id == peer)
-        .is_some_and(|(_, g)| g.accept(frame.header.seq).is_ok())
+        .map(|(_, g)| g)
 }

@@ -60,6 +60,7 @@ pub mod http;
 pub mod ipv4;
 pub mod isn;
 pub mod node;
+pub mod peer;
 pub mod policy;
 pub mod reqbuf;
 pub mod rules;

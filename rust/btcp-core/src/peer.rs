@@ -1,0 +1,185 @@
+//! The control channel's policy towards one peer, without I/O: when to
+//! dial it again (exponential backoff), when to send it a HEARTBEAT, and
+//! whether it may get new handoffs (connected and heard from recently),
+//! and which received frames to act on. The kernel's channel
+//! (`btcp/ctrl.rs`) is the socket I/O around it.
+
+use super::wire::{Frame, Heartbeat, ReplayGuard};
+
+/// First wait between connection attempts to a peer.
+pub const BACKOFF_MIN_MS: u64 = 100;
+/// Longest wait between connection attempts to a peer.
+pub const BACKOFF_MAX_MS: u64 = 5_000;
+/// A HEARTBEAT goes to each connected peer this often, whatever else is
+/// sent: it carries the load the peer's dispatch weighs.
+pub const HEARTBEAT_MS: u64 = 1_000;
+/// A peer not heard from for this long (its connection to us is up or
+/// not) gets no new handoffs; after our connection to it comes up it has
+/// this long to speak first.
+pub const SILENT_MS: u64 = 5_000;
+
+/// What the channel knows of one peer, by the clock `now` (ms) its
+/// methods take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerLink {
+    next_try_ms: u64,
+    backoff_ms: u64,
+    /// When our current connection was first seen established (`None`
+    /// while it is still connecting): the grace for the peer to speak
+    /// runs from then, not from the attempt, which may have waited out a
+    /// whole outage in SYN-SENT.
+    up_ms: Option<u64>,
+    /// When we last queued a HEARTBEAT for it.
+    heartbeat_ms: u64,
+    /// When an authenticated frame from it last arrived.
+    heard_ms: Option<u64>,
+    /// Its last HEARTBEAT.
+    report: Option<Heartbeat>,
+}
+
+impl Default for PeerLink {
+    fn default() -> Self {
+        PeerLink::new()
+    }
+}
+
+impl PeerLink {
+    /// A peer never dialled nor heard from.
+    pub const fn new() -> PeerLink {
+        PeerLink {
+            next_try_ms: 0,
+            backoff_ms: BACKOFF_MIN_MS,
+            up_ms: None,
+            heartbeat_ms: 0,
+            heard_ms: None,
+            report: None,
+        }
+    }
+
+    /// Our connection to it is down: whether to dial it now.
+    pub fn may_dial(&self, now: u64) -> bool {
+        now >= self.next_try_ms
+    }
+
+    /// We dial it now: the next attempt waits twice as long as this one
+    /// did (up to [`BACKOFF_MAX_MS`]) unless this one comes up.
+    pub fn dialled(&mut self, now: u64) {
+        self.next_try_ms = now.saturating_add(self.backoff_ms);
+        self.backoff_ms = self.backoff_ms.saturating_mul(2).min(BACKOFF_MAX_MS);
+        self.up_ms = None;
+    }
+
+    /// Our connection to it is established (seen at `now`).
+    pub fn connected(&mut self, now: u64) {
+        self.up_ms.get_or_insert(now);
+        self.backoff_ms = BACKOFF_MIN_MS;
+    }
+
+    /// Whether a HEARTBEAT is due on our (established) connection.
+    pub fn heartbeat_due(&self, now: u64) -> bool {
+        now.saturating_sub(self.heartbeat_ms) >= HEARTBEAT_MS
+    }
+
+    /// A HEARTBEAT was queued for it.
+    pub fn heartbeat_sent(&mut self, now: u64) {
+        self.heartbeat_ms = now;
+    }
+
+    /// An authenticated frame from it arrived; `report` if a HEARTBEAT.
+    pub fn heard(&mut self, now: u64, report: Option<Heartbeat>) {
+        self.heard_ms = Some(now);
+        if report.is_some() {
+            self.report = report;
+        }
+    }
+
+    /// May get new handoffs: our connection to it is up (`connected`), and
+    /// it was heard from recently (or the connection just came up).
+    pub fn live(&self, connected: bool, now: u64) -> bool {
+        let recent = |t: u64| now.saturating_sub(t) < SILENT_MS;
+        connected && (self.heard_ms.is_some_and(recent) || self.up_ms.is_some_and(recent))
+    }
+
+    /// How long ago it was last heard from.
+    pub fn heard_ago(&self, now: u64) -> Option<u64> {
+        self.heard_ms.map(|h| now.saturating_sub(h))
+    }
+
+    /// Its last HEARTBEAT.
+    pub fn report(&self) -> Option<Heartbeat> {
+        self.report
+    }
+}
+
+/// Whether to act on `frame` (its MAC verified), which arrived on a
+/// connection from the address of configured peer `peer` (`None`: an
+/// address no peer has): its sender must be that peer, and its sequence
+/// number above the last one accepted from it (`guard`, the peer's, kept
+/// across reconnects).
+pub fn accept_frame(peer: Option<u16>, frame: &Frame<'_>, guard: &mut ReplayGuard) -> bool {
+    peer == Some(frame.header.sender) && guard.accept(frame.header.seq).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_and_resets_when_up() {
+        let mut p = PeerLink::new();
+        let mut now = 0;
+        let mut waits = [0u64; 8];
+        for w in waits.iter_mut() {
+            assert!(p.may_dial(now));
+            p.dialled(now);
+            *w = p.next_try_ms - now;
+            assert!(!p.may_dial(now + *w - 1));
+            now += *w;
+        }
+        assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        p.connected(now);
+        p.dialled(now);
+        assert_eq!(p.next_try_ms - now, BACKOFF_MIN_MS);
+    }
+
+    #[test]
+    fn live_while_connected_and_heard_from() {
+        let mut p = PeerLink::new();
+        assert!(!p.live(true, 0), "never up");
+        p.dialled(0);
+        p.connected(1_000);
+        assert!(
+            p.live(true, 1_000 + SILENT_MS - 1),
+            "the grace to speak first"
+        );
+        assert!(!p.live(true, 1_000 + SILENT_MS));
+        assert!(!p.live(false, 1_001), "not connected");
+        p.heard(7_000, None);
+        assert!(p.live(true, 7_000 + SILENT_MS - 1));
+        assert!(!p.live(true, 7_000 + SILENT_MS));
+        // A reconnect's grace runs from when it comes up, not the dial.
+        p.dialled(20_000);
+        p.connected(50_000);
+        assert!(p.live(true, 50_000 + SILENT_MS - 1));
+    }
+
+    #[test]
+    fn heartbeats_every_second_and_reports_are_kept() {
+        let mut p = PeerLink::new();
+        assert!(p.heartbeat_due(HEARTBEAT_MS));
+        p.heartbeat_sent(HEARTBEAT_MS);
+        assert!(!p.heartbeat_due(2 * HEARTBEAT_MS - 1));
+        assert!(p.heartbeat_due(2 * HEARTBEAT_MS));
+        let h = Heartbeat {
+            node_id: 2,
+            active_flows: 7,
+            load: 3,
+            timestamp_ms: 9,
+        };
+        p.heard(5, Some(h));
+        p.heard(6, None);
+        assert_eq!(p.report(), Some(h), "another frame keeps the report");
+        assert_eq!(p.heard_ago(10), Some(4));
+    }
+}
