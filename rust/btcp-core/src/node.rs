@@ -435,9 +435,8 @@ impl<S: Store> Node<S> {
         now: u64,
         io: &mut impl Io,
     ) -> Disposition {
-        let key = seg.key_from_client();
-        if self.fe.peek(&key).is_some() {
-            return self.fe_segment(key, seg, payload, gso_size, now, io);
+        if let Some(d) = self.fe_segment(seg, payload, gso_size, now, io) {
+            return d;
         }
         if seg.flags().syn() && self.cfg.is_service(seg.dst()) {
             return self.fe_syn(seg, now, io);
@@ -507,35 +506,20 @@ impl<S: Store> Node<S> {
     }
 
     /// Any other client segment of front-end flow `key`.
+    /// `None`: no front-end flow has it. A forwarded segment takes one
+    /// lookup, and one more to settle the flow.
     fn fe_segment(
         &mut self,
-        key: FlowKey,
         seg: &Seg<'_>,
         payload: &mut dyn Payload,
         gso_size: u32,
         now: u64,
         io: &mut impl Io,
-    ) -> Disposition {
+    ) -> Option<Disposition> {
         let cfg = self.flow_cfg;
-        // The payload matters only while the request is being collected.
+        let key = seg.key_from_client();
         let plen = seg.payload_len() as usize;
-        let collect = plen > 0 && self.fe.peek(&key).is_some_and(|f| f.holds_request());
-        if collect {
-            let need = self.fe.peek(&key).map_or(0, |f| f.request_needs(plen));
-            if !self.fe.grow(&key, need) {
-                bump(&mut self.stats.request_mem_full);
-            }
-        }
-        let bytes: &[u8] = match collect {
-            true => match payload.bytes() {
-                Some(p) => p,
-                None => return Disposition::Drop,
-            },
-            false => &[],
-        };
-        let Some((flow, buf)) = self.fe.get(&key) else {
-            return Disposition::Accept;
-        };
+        let (flow, buf) = self.fe.get(&key)?;
         let local = flow.is_local_handoff();
         // Handed off: a GRO packet's wire segments are what must fit the
         // back-end's MSS.
@@ -543,7 +527,20 @@ impl<S: Store> Node<S> {
         if flow.xlate().is_some() {
             seg.gso_size = gso_size;
         }
-        let out = flow.on_segment(&seg, bytes, buf, &cfg, now);
+        // The payload matters only while the request is being collected.
+        let out = if plen > 0 && flow.holds_request() {
+            let need = flow.request_needs(plen);
+            if !self.fe.grow(&key, need) {
+                bump(&mut self.stats.request_mem_full);
+            }
+            let Some(bytes) = payload.bytes() else {
+                return Some(Disposition::Drop);
+            };
+            let (flow, buf) = self.fe.get(&key)?;
+            flow.on_segment(&seg, bytes, buf, &cfg, now)
+        } else {
+            flow.on_segment(&seg, &[], buf, &cfg, now)
+        };
         if let Some(mtu) = out.frag_needed {
             // Too big for the back-end's link: tell the client, from the
             // VIP, quoting the segment as it sent it.
@@ -552,13 +549,13 @@ impl<S: Store> Node<S> {
         let (verdict, restart) = (out.verdict, out.restart);
         self.fe_output(key, out, now, io);
         if restart {
-            return self.fe_syn(&seg, now, io);
+            return Some(self.fe_syn(&seg, now, io));
         }
-        match verdict {
+        Some(match verdict {
             Verdict::Accept => Disposition::Accept,
             Verdict::Drop => Disposition::Drop,
             Verdict::Forward(edits) => Disposition::Forward { edits, local },
-        }
+        })
     }
 
     /// Carries out a front-end output (all but its verdict).
@@ -669,6 +666,22 @@ impl<S: Store> Node<S> {
 
     /// Carries out a back-end output (all but its verdict).
     fn be_output(&mut self, key: FlowKey, out: &BeOutput, now: u64, io: &mut impl Io) {
+        let acts = out.inject.is_some()
+            || !out.replay.is_empty()
+            || out.to_client.is_some()
+            || out.control.is_some();
+        if acts {
+            self.be_actions(key, out, now, io);
+        }
+        if out.free {
+            self.be.remove(&key);
+        } else {
+            self.be.settle(&key, &self.flow_cfg);
+        }
+    }
+
+    /// A back-end output's packets and message.
+    fn be_actions(&mut self, key: FlowKey, out: &BeOutput, now: u64, io: &mut impl Io) {
         let Some((flow, buf)) = self.be.get(&key) else {
             return;
         };
@@ -693,11 +706,6 @@ impl<S: Store> Node<S> {
             } else {
                 io.send(origin, &msg);
             }
-        }
-        if out.free {
-            self.be.remove(&key);
-        } else {
-            self.be.settle(&key, &self.flow_cfg);
         }
     }
 
