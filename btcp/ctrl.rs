@@ -22,7 +22,9 @@
 use crate::btcp_core::config::{Ipv4, NodeConfig, Peer, MAX_PEERS};
 use crate::btcp_core::node::LivePeers;
 use crate::btcp_core::peer::{accept_frame, PeerLink};
-use crate::btcp_core::wire::{self, Heartbeat, Message, ReplayGuard, SendCounter, MAX_FRAME_LEN};
+use crate::btcp_core::wire::{
+    FrameReader, Heartbeat, Message, ReplayGuard, SendCounter, MAX_FRAME_LEN,
+};
 use crate::kernel_ext::hmac::HmacSha256;
 use crate::kernel_ext::net::{now_ms, real_ms, Net};
 use crate::kernel_ext::socket::{KernelSocket, Recv, State};
@@ -67,7 +69,10 @@ struct Inbound {
     sock: KernelSocket,
     /// The configured peer at the connection's source address.
     peer: Option<u16>,
+    /// `MAX_FRAME_LEN` bytes for `wire::FrameReader`, the first `kept`
+    /// of them received and not yet a whole frame.
     buf: KVec<u8>,
+    kept: usize,
     dead: bool,
 }
 
@@ -356,7 +361,7 @@ impl Inner {
                 sock.set_callback(k);
             }
             sock.set_nodelay();
-            let Ok(buf) = KVec::with_capacity(MAX_FRAME_LEN, GFP_KERNEL) else {
+            let Ok(buf) = KVec::from_elem(0u8, MAX_FRAME_LEN, GFP_KERNEL) else {
                 sock.abort();
                 continue;
             };
@@ -365,6 +370,7 @@ impl Inner {
                     sock,
                     peer,
                     buf,
+                    kept: 0,
                     dead: false,
                 },
                 GFP_KERNEL,
@@ -488,10 +494,19 @@ impl Inner {
         } = self;
         let now = now_ms();
         let Some(mac) = mac.as_ref() else { return };
-        let mut chunk = [0u8; 2048];
         for c in inbound.iter_mut() {
+            // The connection's buffer, its first `kept` bytes a frame's
+            // start from an earlier receive.
+            let mut reader = FrameReader::resume(&mut c.buf, c.kept);
             while !c.dead {
-                let n = match c.sock.recv(&mut chunk) {
+                let spare = reader.spare();
+                if spare.is_empty() {
+                    // Cannot be (a frame that fits is whole by then), and
+                    // would never move again.
+                    c.dead = true;
+                    break;
+                }
+                let n = match c.sock.recv(spare) {
                     Ok(Recv::Data(n)) => n,
                     Ok(Recv::WouldBlock) => break,
                     Ok(Recv::Closed) | Err(_) => {
@@ -499,22 +514,14 @@ impl Inner {
                         break;
                     }
                 };
-                let room = MAX_FRAME_LEN.saturating_sub(c.buf.len());
-                if n > room
-                    || c.buf
-                        .extend_from_slice(chunk.get(..n).unwrap_or(&[]), GFP_KERNEL)
-                        .is_err()
-                {
+                if reader.commit(n).is_err() {
                     c.dead = true;
                     break;
                 }
-                // Every whole frame in the buffer.
-                let mut used = 0;
+                // Every whole frame received.
                 loop {
-                    let rest = c.buf.get(used..).unwrap_or(&[]);
-                    match wire::decode_verified(rest, mac) {
-                        Ok((frame, len)) => {
-                            used += len;
+                    match reader.next_verified(mac) {
+                        Ok(Some(frame)) => {
                             let guard = guard_of(guards, c.peer);
                             if !guard.is_some_and(|g| accept_frame(c.peer, &frame, g)) {
                                 *frames_rejected += 1;
@@ -531,20 +538,19 @@ impl Inner {
                             }
                             on_msg(frame.header.sender, &frame.message);
                         }
-                        Err(wire::WireError::Incomplete { .. }) => break,
+                        Ok(None) => break,
                         Err(_) => {
-                            // Out of step or forged: nothing more on this
-                            // connection can be trusted.
+                            // Out of step, forged, or a frame that can
+                            // never fit: nothing more on this connection
+                            // can be trusted.
                             *frames_rejected += 1;
                             c.dead = true;
                             break;
                         }
                     }
                 }
-                if used > 0 {
-                    consume(&mut c.buf, used);
-                }
             }
+            c.kept = reader.suspend();
         }
         for c in core::mem::take(inbound) {
             if c.dead {

@@ -4,12 +4,12 @@
 //! channel's own TCP, a back-end's other traffic, anything else on the
 //! node) takes no btcp lock at all.
 //!
-//! * [`FlowFilter`]: a counting filter of the 4-tuples in the namespace's
-//!   two flow tables. Each table insertion adds one to its key's slot and
-//!   each removal takes one off, under the namespace's lock; packets read
+//! * [`FlowFilter`]: a counting filter of the 4-tuples in all the namespace's
+//!   flow tables. Each table insertion adds one to its key's slot and
+//!   each removal takes one off, under a shard's lock; packets read
 //!   the slot without it. A slot at 0 means "no flow with this key": a
 //!   flow is counted before any packet of it can arrive (a front-end flow
-//!   is made by a SYN to a service, which always takes the lock; a
+//!   is made by a SYN to a service, which always takes its shard's lock; a
 //!   back-end flow exists before its replayed SYN is injected). A slot
 //!   shared by other keys only sends a packet down the locked path,
 //!   which finds nothing.
@@ -45,14 +45,14 @@ impl FlowFilter {
         self.slots.get(key_slot(k, self.seed, self.bits))
     }
 
-    /// A flow with key `k` entered a table (under the namespace's lock).
+    /// A flow with key `k` entered a table (under its shard's lock).
     pub(crate) fn add(&self, k: &FlowKey) {
         if let Some(s) = self.slot(k) {
             s.fetch_add(1, Ordering::Release);
         }
     }
 
-    /// A flow with key `k` left a table (under the namespace's lock).
+    /// A flow with key `k` left a table (under its shard's lock).
     pub(crate) fn remove(&self, k: &FlowKey) {
         if let Some(s) = self.slot(k) {
             // Never below 0, whatever happens.
@@ -84,8 +84,7 @@ impl Services {
         u64::from(ep.addr) << 16 | u64::from(ep.port)
     }
 
-    /// Takes the services of `cfg` (under the namespace's lock, with the
-    /// configuration it replaces the old one with).
+    /// Takes the services of `cfg` (just before the shards take `cfg`).
     pub(crate) fn set(&self, cfg: &NodeConfig) {
         let mut eps = cfg.services();
         for slot in self.0.iter() {

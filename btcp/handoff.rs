@@ -1,12 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The kernel shell of one namespace's node (`btcp_core::node`): it reads
-//! packets at the hooks, calls the node under the namespace's lock, applies
+//! packets at the hooks, calls the node under a shard's lock, applies
 //! its verdicts and edits, and carries out what it asks for
 //! (`btcp_core::node::Io`) once the lock is dropped. The node's flow
 //! tables are `table::FlowTable`s.
 //!
+//! Locks: the namespace's flows are split between shards
+//! (`btcp_core::shard`), each a node with its own tables under its own
+//! `spin_lock_bh`; a packet or message takes only the lock of its
+//! client's shard, and one that is neither for a service nor any flow's
+//! takes none (`filter`). The shards share the load-balancing state
+//! (`btcp_core::node::Balance`) under one more lock, taken inside a
+//! shard's once or twice per connection; no code holds two shards'
+//! locks. The configuration is shared by every shard (an `Arc`) and
+//! replaced whole, shard by shard.
+//!
 //! Contexts: the hooks run in softirq (or process context with bottom
-//! halves off) and take the namespace's `spin_lock_bh`; they never inject
+//! halves off) and take a shard's `spin_lock_bh`; they never inject
 //! into the local stack (the stack would re-enter our hooks) nor send on
 //! the control channel (it sleeps) but queue that work for `work`, which
 //! runs in process context on btcp's workqueue, carries it out with the
@@ -18,11 +28,15 @@ use crate::btcp_core::build::{write_icmp_frag_needed, ICMP_QUOTE_PAYLOAD};
 use crate::btcp_core::classify::{classify, Class};
 use crate::btcp_core::config::{Ipv4, NodeConfig};
 use crate::btcp_core::dispatch::Dispatcher;
-use crate::btcp_core::flow::{Config as CoreConfig, FlowKey, Verdict as CoreVerdict};
+use crate::btcp_core::flow::{Config as CoreConfig, Endpoint, FlowKey, Verdict as CoreVerdict};
 use crate::btcp_core::ipv4::Ipv4Header;
 use crate::btcp_core::isn::IsnSecret;
-use crate::btcp_core::node::{Disposition, FlowStore, Io, Node, Payload, Side, Store};
+use crate::btcp_core::node::{
+    Balance, Disposition, FlowStore, Io, Node, NodeStats, Payload, Served, Shared, Side, Store,
+};
 use crate::btcp_core::segment::{OutSegment, Seg};
+use crate::btcp_core::shard;
+use crate::btcp_core::table::Occupancy;
 use crate::btcp_core::wire::{HandoffReq, Message};
 use crate::btcp_core::xlate::{EditKind, Edits};
 use crate::btcp_core::{backend::BeFlow, frontend::FeFlow};
@@ -33,11 +47,12 @@ use crate::kernel_ext::netfilter::Verdict;
 use crate::kernel_ext::params;
 use crate::kernel_ext::skb::{FieldEdit, SkBuff};
 use crate::kernel_ext::sync_bh::SpinLockBh;
-use crate::table::FlowTable;
+use crate::table::{FlowTable, RequestMemory};
 use core::fmt::{self, Write};
+use core::pin::Pin;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, UniqueArc};
 
 /// Longest IPv4 + TCP header.
 const HEADERS_MAX: usize = 120;
@@ -50,8 +65,20 @@ pub(crate) struct KernelStore;
 impl Store for KernelStore {
     type Fe = FlowTable<FeFlow>;
     type Be = FlowTable<BeFlow>;
-    type Config = KBox<NodeConfig>;
+    type Config = Arc<NodeConfig>;
     type Dispatcher = KBox<Dispatcher>;
+    type Balance = KernelBalance;
+}
+
+/// The balance the namespace's shards share, under its own lock (taken
+/// inside a shard's).
+#[derive(Clone)]
+pub(crate) struct KernelBalance(Arc<SpinLockBh<Balance<KBox<Dispatcher>>>>);
+
+impl Shared<KBox<Dispatcher>> for KernelBalance {
+    fn with<R>(&self, f: impl FnOnce(&mut Balance<KBox<Dispatcher>>) -> R) -> R {
+        f(&mut self.0.lock())
+    }
 }
 
 /// Work the node leaves for process context, in the order it asked.
@@ -64,13 +91,13 @@ enum Deferred {
     Control(u16, Message<'static>, KVec<u8>),
 }
 
-/// Everything behind the namespace's lock.
-struct Locked {
+/// One shard: everything behind its lock.
+struct Shard {
     node: Node<KernelStore>,
     deferred: KVec<Deferred>,
-    /// Room for one packet's payload while it is copied into a request.
-    scratch: KBox<[u8; 65536]>,
 }
+
+type ShardLock = Pin<KBox<SpinLockBh<Shard>>>;
 
 /// Packets to send once the lock is released.
 #[derive(Default)]
@@ -141,18 +168,19 @@ impl Io for KernelIo<'_> {
     }
 }
 
-/// The payload of the packet in hand, copied out when the node asks.
+/// The payload of the packet in hand, copied out when the node asks
+/// (only while a request is collected: a connection's first packets).
 struct SkbPayload<'a> {
     skb: &'a SkBuff,
     offset: u32,
     len: usize,
-    scratch: &'a mut [u8; 65536],
+    copy: KVec<u8>,
 }
 
 impl Payload for SkbPayload<'_> {
     fn bytes(&mut self) -> Option<&[u8]> {
-        let buf = self.scratch.get_mut(..self.len)?;
-        self.skb.read(self.offset, buf)
+        self.copy = KVec::from_elem(0u8, self.len, GFP_ATOMIC).ok()?;
+        self.skb.read(self.offset, &mut self.copy)
     }
 }
 
@@ -186,8 +214,11 @@ fn bump(c: &AtomicU64, n: u64) {
 /// The handoff state of one namespace.
 #[pin_data]
 pub(crate) struct Handoff {
-    #[pin]
-    locked: SpinLockBh<Locked>,
+    /// A power of two of them (`btcp_core::shard::count`).
+    shards: KVec<ShardLock>,
+    /// Picks a client's shard; random per namespace.
+    seed: u32,
+    balance: KernelBalance,
     #[pin]
     ctrl: Ctrl,
     stats: Stats,
@@ -263,36 +294,82 @@ impl Handoff {
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         let mut key = [0u8; 16];
         random_bytes(&mut key);
-        let mut seed = [0u8; 4];
-        random_bytes(&mut seed);
-        let seed = u32::from_ne_bytes(seed);
-        let filter = FlowFilter::new(params::hash_buckets(), seed)
-            .and_then(|f| Arc::new(f, GFP_KERNEL).map_err(Error::from));
-        let now = now_ms();
-        let node = filter.as_ref().map_err(|e| *e).and_then(|filter| {
-            let max = params::max_flows();
-            Ok(Node::new(
-                // The front-end's request bytes are bounded; a back-end's
-                // replay copy is what a peer's handoff carried.
-                FlowTable::new(max, params::max_request_bytes(), filter.clone(), now)?,
-                FlowTable::new(max, usize::MAX, filter.clone(), now)?,
-                KBox::new(NodeConfig::new(), GFP_KERNEL)?,
-                KBox::new(Dispatcher::new(), GFP_KERNEL)?,
-                CoreConfig::default(),
-                IsnSecret::new(key),
-            ))
-        });
+        let mut seeds = [0u8; 8];
+        random_bytes(&mut seeds);
+        let [a, b, c, d, e, f, g, h] = seeds;
+        let (filter_seed, shard_seed) = (
+            u32::from_ne_bytes([a, b, c, d]),
+            u32::from_ne_bytes([e, f, g, h]),
+        );
+        let parts = FlowFilter::new(params::hash_buckets(), filter_seed)
+            .and_then(|f| Arc::new(f, GFP_KERNEL).map_err(Error::from))
+            .and_then(|filter| {
+                let (shards, balance) = Self::shards(&filter, IsnSecret::new(key))?;
+                Ok((filter, shards, balance))
+            });
+        let (filter, shards, balance) = match parts {
+            Ok((f, s, b)) => (Ok(f), Ok(s), Ok(b)),
+            Err(e) => (Err(e), Err(e), Err(e)),
+        };
         try_pin_init!(Handoff {
-            locked <- crate::new_spinlock_bh!(Locked {
-                node: node?,
-                deferred: KVec::new(),
-                scratch: KBox::init(kernel::init::zeroed(), GFP_KERNEL)?,
-            }),
+            shards: shards?,
+            seed: shard_seed,
+            balance: balance?,
             ctrl <- Ctrl::new(),
             stats: Stats::default(),
             filter: filter?,
             services: Services::new(),
         }? Error)
+    }
+
+    /// The namespace's shards, each with its part of the tables' limits,
+    /// all sharing the filter, the request memory, the configuration (none
+    /// yet) and the balance.
+    fn shards(
+        filter: &Arc<FlowFilter>,
+        secret: IsnSecret,
+    ) -> Result<(KVec<ShardLock>, KernelBalance)> {
+        let max = params::max_flows();
+        let n = shard::count(max);
+        let cfg = Arc::new(NodeConfig::new(), GFP_KERNEL)?;
+        let dispatcher = KBox::new(Dispatcher::new(), GFP_KERNEL)?;
+        let balance = KernelBalance(Arc::pin_init(
+            crate::new_spinlock_bh!(Balance::new(dispatcher, &cfg)),
+            GFP_KERNEL,
+        )?);
+        // The front-end's request bytes are bounded; a back-end's replay
+        // copy is what a peer's handoff carried.
+        let fe_mem = Arc::new(RequestMemory::new(params::max_request_bytes()), GFP_KERNEL)?;
+        let be_mem = Arc::new(RequestMemory::new(usize::MAX), GFP_KERNEL)?;
+        let now = now_ms();
+        let mut shards = KVec::with_capacity(n, GFP_KERNEL)?;
+        for i in 0..n {
+            let limit = shard::limit(max, n, i);
+            let node = Node::new(
+                FlowTable::new(limit, fe_mem.clone(), filter.clone(), now),
+                FlowTable::new(limit, be_mem.clone(), filter.clone(), now),
+                cfg.clone(),
+                balance.clone(),
+                CoreConfig::default(),
+                secret,
+            );
+            let lock = KBox::pin_init(
+                crate::new_spinlock_bh!(Shard {
+                    node,
+                    deferred: KVec::new(),
+                }),
+                GFP_KERNEL,
+            )?;
+            shards.push(lock, GFP_KERNEL)?;
+        }
+        Ok((shards, balance))
+    }
+
+    /// The shard of the connection whose client is `client` (there is
+    /// always one: `new` makes at least one).
+    fn shard(&self, client: Endpoint) -> Option<&SpinLockBh<Shard>> {
+        let i = shard::of(client, self.seed, self.shards.len());
+        self.shards.get(i).map(|s| s.as_ref().get_ref())
     }
 
     /// PRE_ROUTING for a packet that is no TCP segment we can read: a TCP
@@ -325,28 +402,28 @@ impl Handoff {
             // Neither for a service nor any flow's: no lock.
             return Verdict::Accept;
         }
+        let Some(shard) = self.shard(seg.src()) else {
+            return Verdict::Accept;
+        };
         let now = now_ms();
         let mut sends = Sends::default();
+        let mut payload = SkbPayload {
+            skb,
+            offset: u32::try_from(seg.pkt.payload_offset).unwrap_or(u32::MAX),
+            len: seg.payload_len() as usize,
+            copy: KVec::new(),
+        };
         let disposition = {
-            let mut guard = self.locked.lock();
-            let Locked {
-                node,
-                deferred,
-                scratch,
-            } = &mut *guard;
+            let mut guard = shard.lock();
+            let Shard { node, deferred } = &mut *guard;
             let mut io = KernelIo {
                 sends: &mut sends,
                 deferred,
                 stats: &self.stats,
             };
-            let mut payload = SkbPayload {
-                skb,
-                offset: u32::try_from(seg.pkt.payload_offset).unwrap_or(u32::MAX),
-                len: seg.payload_len() as usize,
-                scratch,
-            };
             node.on_client_segment(&seg, &mut payload, skb.gso_size(), now, &mut io)
         };
+        drop(payload);
         let verdict = match disposition {
             Disposition::Accept => Verdict::Accept,
             Disposition::Drop => Verdict::Drop,
@@ -383,8 +460,11 @@ impl Handoff {
             return;
         };
         let Some(seg) = Seg::parse(h) else { return };
-        let mut guard = self.locked.lock();
-        let Locked { node, deferred, .. } = &mut *guard;
+        let Some(shard) = self.shard(seg.src()) else {
+            return;
+        };
+        let mut guard = shard.lock();
+        let Shard { node, deferred } = &mut *guard;
         let mut io = KernelIo {
             sends,
             deferred,
@@ -405,11 +485,14 @@ impl Handoff {
         if !self.filter.may_hold(&seg.key_to_client()) {
             return Verdict::Accept;
         }
+        let Some(shard) = self.shard(seg.dst()) else {
+            return Verdict::Accept;
+        };
         let now = now_ms();
         let mut sends = Sends::default();
         let verdict = {
-            let mut guard = self.locked.lock();
-            let Locked { node, deferred, .. } = &mut *guard;
+            let mut guard = shard.lock();
+            let Shard { node, deferred } = &mut *guard;
             let mut io = KernelIo {
                 sends: &mut sends,
                 deferred,
@@ -437,47 +520,59 @@ impl Handoff {
         verdict
     }
 
-    /// Process context: the node's deferred work, the control channel and
-    /// its messages, then timers. A few rounds, so a message received is
+    /// Process context: the shards' deferred work and timers, the control
+    /// channel and its messages. A few rounds, so a message received is
     /// answered in the same run, and always a bounded amount of work.
     pub(crate) fn work(&self, net: &Net) {
         let mut sends = Sends::default();
         for round in 0..WORK_ROUNDS {
-            let now = now_ms();
             let live = self.ctrl.live_peers();
-            let (chan, report, later) = {
-                let mut guard = self.locked.lock();
-                let Locked { node, deferred, .. } = &mut *guard;
-                node.set_live(live);
-                if round == 0 {
+            let mut served = Served::default();
+            let mut chan = None;
+            for shard in self.shards.iter() {
+                let now = now_ms();
+                let later = {
+                    let mut guard = shard.lock();
+                    let Shard { node, deferred } = &mut *guard;
+                    node.set_live(live);
+                    if round == 0 {
+                        let mut io = KernelIo {
+                            sends: &mut sends,
+                            deferred,
+                            stats: &self.stats,
+                        };
+                        node.on_timers(now, &mut io);
+                    }
+                    served = served.plus(node.served());
+                    chan.get_or_insert_with(|| ChannelCfg::of(node.config()));
+                    core::mem::take(deferred)
+                };
+                self.run_later(net, later);
+            }
+            let here = u32::try_from(served.live).unwrap_or(u32::MAX);
+            self.balance.with(|b| b.set_served_here(here));
+            let Some(chan) = chan else { break };
+            // Messages from peers: each handled under its flow's shard's
+            // lock, what they ask for carried out after.
+            let mut received = KVec::new();
+            self.ctrl
+                .work(net, &chan, served.heartbeat(), &mut |from, msg| {
+                    let Some(shard) = shard::client_of(msg).and_then(|c| self.shard(c)) else {
+                        return;
+                    };
+                    let now = now_ms();
+                    let mut guard = shard.lock();
+                    let Shard { node, deferred } = &mut *guard;
                     let mut io = KernelIo {
                         sends: &mut sends,
                         deferred,
                         stats: &self.stats,
                     };
-                    node.on_timers(now, &mut io);
-                }
-                let later = core::mem::take(deferred);
-                (ChannelCfg::of(node.config()), node.report(), later)
-            };
-            self.run_later(net, later);
-            // Messages from peers: handled under the namespace's lock,
-            // what they ask for carried out after.
-            let mut received = KVec::new();
-            self.ctrl.work(net, &chan, report, &mut |from, msg| {
-                let now = now_ms();
-                let mut guard = self.locked.lock();
-                let Locked { node, deferred, .. } = &mut *guard;
-                let mut io = KernelIo {
-                    sends: &mut sends,
-                    deferred,
-                    stats: &self.stats,
-                };
-                node.on_message(from, msg, now, &mut io);
-                for d in core::mem::take(deferred) {
-                    let _ = received.push(d, GFP_ATOMIC);
-                }
-            });
+                    node.on_message(from, msg, now, &mut io);
+                    for d in core::mem::take(deferred) {
+                        let _ = received.push(d, GFP_ATOMIC);
+                    }
+                });
             let busy = !received.is_empty();
             self.run_later(net, received);
             if !busy {
@@ -540,63 +635,86 @@ impl Handoff {
     /// Replaces the configuration with `text`, all or nothing; on a parse
     /// error, `why` gets the reason ("line N: ...").
     pub(crate) fn configure(&self, text: &[u8], why: &mut impl Write) -> Result {
-        // Parsed in place on the heap, then swapped in whole.
-        let mut cfg = KBox::new(NodeConfig::new(), GFP_KERNEL)?;
+        // Parsed in place on the heap, then put in force whole: the
+        // balance first, then each shard (a packet meanwhile sees the old
+        // configuration or the new one, never a mix).
+        let mut cfg = UniqueArc::new(NodeConfig::new(), GFP_KERNEL)?;
         cfg.parse_into(text).map_err(|e| {
             let _ = write!(why, "{e}");
             EINVAL
         })?;
-        let old = {
-            let mut guard = self.locked.lock();
-            self.services.set(&cfg);
-            guard.node.configure(cfg)
-        };
-        drop(old);
+        let cfg: Arc<NodeConfig> = cfg.into();
+        self.balance.with(|b| b.configure(&cfg));
+        self.services.set(&cfg);
+        for shard in self.shards.iter() {
+            let old = shard.lock().node.configure(cfg.clone());
+            // The last reference to the old one is freed here, unlocked.
+            drop(old);
+        }
         Ok(())
     }
 
-    /// Writes the configuration in its own text form. Under the lock is
-    /// fine: `seq_file` output only fills a kernel buffer.
+    /// Writes the configuration in its own text form (every shard has
+    /// the same). Under the lock is fine: `seq_file` output only fills a
+    /// kernel buffer.
     pub(crate) fn render_config(&self, w: &mut impl Write) -> fmt::Result {
-        write!(w, "{}", self.locked.lock().node.config())
+        match self.shards.first() {
+            Some(s) => write!(w, "{}", s.lock().node.config()),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn render_flows(&self, w: &mut impl Write) -> fmt::Result {
-        let guard = self.locked.lock();
-        let (fe, be) = (guard.node.fe(), guard.node.be());
-        // Each table's flows (live + lingering), its parts and its limit;
-        // the front-end's request bytes buffered.
-        let (fo, bo) = (fe.occupancy(), be.occupancy());
+        // Each side's flows (live + lingering) over all shards, its limit
+        // and the front-end's request bytes buffered; then every flow.
+        let (mut fe_all, mut be_all) = (Occupancy::default(), Occupancy::default());
+        let (mut fmax, mut bmax, mut request_bytes) = (0usize, 0usize, 0);
+        for s in self.shards.iter() {
+            let guard = s.lock();
+            let (fe, be) = (guard.node.fe(), guard.node.be());
+            fe_all = fe_all.plus(fe.occupancy());
+            be_all = be_all.plus(be.occupancy());
+            fmax = fmax.saturating_add(FlowStore::max(fe));
+            bmax = bmax.saturating_add(FlowStore::max(be));
+            request_bytes = fe.request_bytes();
+        }
         writeln!(
             w,
             "fe_flows {} live {} lingering {} max {} request_bytes {}",
-            fo.total(),
-            fo.live(),
-            fo.lingering(),
-            FlowStore::max(fe),
-            fe.request_bytes()
+            fe_all.total(),
+            fe_all.live(),
+            fe_all.lingering(),
+            fmax,
+            request_bytes
         )?;
         writeln!(
             w,
-            "be_flows {} live {} lingering {} max {} filter_slots {}",
-            bo.total(),
-            bo.live(),
-            bo.lingering(),
-            FlowStore::max(be),
-            self.filter.slots()
+            "be_flows {} live {} lingering {} max {} filter_slots {} shards {}",
+            be_all.total(),
+            be_all.live(),
+            be_all.lingering(),
+            bmax,
+            self.filter.slots(),
+            self.shards.len()
         )?;
-        for e in fe.values() {
-            flow_line(w, "fe", e.flow.key(), &e.flow.state(), "id", e.flow.id())?;
-        }
-        for e in be.values() {
-            let origin = u32::from(e.flow.origin());
-            flow_line(w, "be", e.flow.key(), &e.flow.state(), "from", origin)?;
+        for s in self.shards.iter() {
+            let guard = s.lock();
+            for e in guard.node.fe().values() {
+                flow_line(w, "fe", e.flow.key(), &e.flow.state(), "id", e.flow.id())?;
+            }
+            for e in guard.node.be().values() {
+                let origin = u32::from(e.flow.origin());
+                flow_line(w, "be", e.flow.key(), &e.flow.state(), "from", origin)?;
+            }
         }
         Ok(())
     }
 
     pub(crate) fn render_stats(&self, w: &mut impl Write) -> fmt::Result {
-        let node = *self.locked.lock().node.stats();
+        let mut node = NodeStats::default();
+        for s in self.shards.iter() {
+            node.merge(s.lock().node.stats());
+        }
         for (name, v) in node.rows() {
             writeln!(w, "{name} {v}")?;
         }

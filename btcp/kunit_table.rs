@@ -8,7 +8,7 @@
 use crate::btcp_core::flow::{Config as CoreConfig, Endpoint, FlowKey};
 use crate::btcp_core::node::{FlowStore, Machine};
 use crate::filter::FlowFilter;
-use crate::table::{flow_key, key_of, Entry, FlowTable};
+use crate::table::{flow_key, key_of, Entry, FlowTable, RequestMemory};
 use core::ffi::c_int;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -57,7 +57,8 @@ fn flow(port: u16, deadline: u64) -> Entry<Flow> {
 /// A table of at most `max` flows and the filter it shares.
 fn table(max: usize, seed: u32, now: u64) -> Option<(FlowTable<Flow>, Arc<FlowFilter>)> {
     let filter = Arc::new(FlowFilter::new(1024, seed).ok()?, GFP_KERNEL).ok()?;
-    let t = FlowTable::new(max, usize::MAX, filter.clone(), now).ok()?;
+    let mem = Arc::new(RequestMemory::new(usize::MAX), GFP_KERNEL).ok()?;
+    let t = FlowTable::new(max, mem, filter.clone(), now);
     Some((t, filter))
 }
 

@@ -6,13 +6,17 @@
 //! being refused. The policy (what counts, when to reclaim) is the core's
 //! `btcp_core::table`. Every key in the table is also counted in the
 //! namespace's lock-free `FlowFilter`, which the table shares. The
-//! flows' request bytes are counted against the table's budget.
+//! flows' request bytes are counted against a budget every shard's table
+//! of the same side shares (`RequestMemory`, an atomic count). A table is
+//! one shard's (`btcp_core::shard`), under that shard's lock.
 //!
 //! Timers: each flow sits on a timer wheel (`btcp_core::wheel`) at the
 //! tick of its deadline, so a timer run looks at the flows that are due
 //! instead of walking the table. Should a wheel slot not grow (out of
 //! memory), the flow is left unscheduled and the next turn of the wheel
-//! sweeps the table once for such flows, so none is ever forgotten.
+//! sweeps the table once for such flows, so none is ever forgotten. The
+//! wheel's slots are allocated with the first flow, so a namespace that
+//! never sees one (most of a host's) costs little per shard.
 
 use crate::btcp_core::flow::{Config as CoreConfig, Endpoint, FlowKey};
 use crate::btcp_core::node::{FlowStore, Full, Machine};
@@ -21,6 +25,7 @@ use crate::btcp_core::table::{Admit, Occupancy};
 use crate::btcp_core::wheel::{due_ticks, reschedule, schedule_at, slot_of, SLOTS, TICK_MS};
 use crate::btcp_core::wire::MAX_REQUEST;
 use crate::filter::FlowFilter;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
 use kernel::sync::Arc;
@@ -42,35 +47,46 @@ type LingerMark = u64;
 /// An entry's `tick` when it is on no wheel slot.
 const UNSCHEDULED: u64 = u64::MAX;
 
-/// Request bytes a table's buffers hold, against their limit.
+/// Request bytes the buffers of one side's tables hold (every shard's),
+/// against their limit.
 pub(crate) struct RequestMemory {
-    used: usize,
+    used: AtomicUsize,
     max: usize,
 }
 
 impl RequestMemory {
     pub(crate) fn new(max: usize) -> Self {
-        RequestMemory { used: 0, max }
+        RequestMemory {
+            used: AtomicUsize::new(0),
+            max,
+        }
     }
 
     pub(crate) fn used(&self) -> usize {
-        self.used
+        self.used.load(Ordering::Relaxed)
     }
 
     /// Takes `n` more bytes, if the limit allows.
-    fn take(&mut self, n: usize) -> bool {
-        match self.used.checked_add(n) {
-            Some(u) if u <= self.max => {
-                self.used = u;
-                true
-            }
-            _ => false,
-        }
+    fn take(&self, n: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                u.checked_add(n).filter(|&v| v <= self.max)
+            })
+            .is_ok()
+    }
+
+    /// Gives `n` bytes back.
+    fn give_back(&self, n: usize) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                Some(u.saturating_sub(n))
+            });
     }
 
     /// Grows `buf` to hold `need` bytes (see `btcp_core::reqbuf`), within
     /// the limit; `false` if it cannot.
-    fn grow(&mut self, buf: &mut KVec<u8>, need: usize) -> bool {
+    fn grow(&self, buf: &mut KVec<u8>, need: usize) -> bool {
         if need <= buf.len() {
             return true;
         }
@@ -87,7 +103,7 @@ impl RequestMemory {
                 .ok()
                 .and_then(|mut g| g.extend_from_slice(buf, GFP_ATOMIC).ok().map(|()| g));
             let Some(grown) = grown else {
-                self.used = self.used.saturating_sub(to.saturating_sub(cap));
+                self.give_back(to.saturating_sub(cap));
                 return false;
             };
             *buf = grown;
@@ -97,8 +113,8 @@ impl RequestMemory {
     }
 
     /// Frees `buf`.
-    fn release(&mut self, buf: &mut KVec<u8>) {
-        self.used = self.used.saturating_sub(buf.capacity());
+    fn release(&self, buf: &mut KVec<u8>) {
+        self.give_back(buf.capacity());
         *buf = KVec::new();
     }
 }
@@ -136,7 +152,7 @@ pub(crate) struct FlowTable<F> {
     flows: RBTree<Key, Entry<F>>,
     /// The namespace's lock-free first look, shared by its tables.
     filter: Arc<FlowFilter>,
-    mem: RequestMemory,
+    mem: Arc<RequestMemory>,
     /// The flows a timer run found due, and how many it has handed out.
     due: KVec<Key>,
     due_next: usize,
@@ -145,7 +161,8 @@ pub(crate) struct FlowTable<F> {
     occupancy: Occupancy,
     next_mark: LingerMark,
     max: usize,
-    /// The timer wheel: the keys scheduled in each slot (some stale).
+    /// The timer wheel: the keys scheduled in each slot (some stale);
+    /// empty until the first flow is scheduled.
     wheel: KVec<KVec<Key>>,
     /// The next tick a timer run covers.
     next_tick: u64,
@@ -154,39 +171,49 @@ pub(crate) struct FlowTable<F> {
 }
 
 impl<F: Machine> FlowTable<F> {
-    /// A table of at most `max` live flows whose request bytes may take
-    /// `mem_max` bytes in all.
+    /// A table of at most `max` live flows whose request bytes count
+    /// against `mem`.
     pub(crate) fn new(
         max: usize,
-        mem_max: usize,
+        mem: Arc<RequestMemory>,
         filter: Arc<FlowFilter>,
         now: u64,
-    ) -> Result<Self> {
-        let mut wheel = KVec::with_capacity(SLOTS as usize, GFP_KERNEL)?;
-        for _ in 0..SLOTS {
-            wheel.push(KVec::new(), GFP_KERNEL)?;
-        }
-        Ok(FlowTable {
+    ) -> Self {
+        FlowTable {
             flows: RBTree::new(),
             filter,
-            mem: RequestMemory::new(mem_max),
+            mem,
             due: KVec::new(),
             due_next: 0,
             by_age: RBTree::new(),
             occupancy: Occupancy::default(),
             next_mark: 1,
             max,
-            wheel,
+            wheel: KVec::new(),
             next_tick: now / TICK_MS,
             sweep: false,
-        })
+        }
+    }
+
+    /// Allocates the wheel's slots, once; `false` if it cannot.
+    fn wheel_ready(&mut self) -> bool {
+        if self.wheel.is_empty() {
+            let mut wheel = KVec::new();
+            for _ in 0..SLOTS {
+                if wheel.push(KVec::new(), GFP_ATOMIC).is_err() {
+                    return false;
+                }
+            }
+            self.wheel = wheel;
+        }
+        true
     }
 
     pub(crate) fn values(&self) -> impl Iterator<Item = &Entry<F>> {
         self.flows.values()
     }
 
-    /// Request bytes its flows hold.
+    /// Request bytes its side's flows hold, every shard's.
     pub(crate) fn request_bytes(&self) -> usize {
         self.mem.used()
     }
@@ -214,7 +241,7 @@ impl<F: Machine> FlowTable<F> {
         let cap = v.buf.capacity();
         let node = RBTreeNode::new(k, v, GFP_ATOMIC).inspect_err(|_| {
             // The entry, its buffer with it, is gone.
-            self.mem.used = self.mem.used.saturating_sub(cap);
+            self.mem.give_back(cap);
         })?;
         if let Some(old) = self.flows.insert(node) {
             // Callers remove a flow before they replace it; should one
@@ -255,15 +282,17 @@ impl<F: Machine> FlowTable<F> {
     /// then not reclaimable, which is safe).
     pub(crate) fn settle_key(&mut self, k: &Key, cfg: &CoreConfig) {
         let mark = self.next_mark;
+        let wheel_ready = self.wheel_ready();
         let Some(v) = self.flows.get_mut(k) else {
             return;
         };
         let at = schedule_at(v.flow.deadline(cfg), self.next_tick);
         if reschedule(v.scheduled(), at) {
-            let queued = self
-                .wheel
-                .get_mut(slot_of(at))
-                .is_some_and(|slot| slot.push(*k, GFP_ATOMIC).is_ok());
+            let queued = wheel_ready
+                && self
+                    .wheel
+                    .get_mut(slot_of(at))
+                    .is_some_and(|slot| slot.push(*k, GFP_ATOMIC).is_ok());
             match queued {
                 true => v.tick = at,
                 false => self.sweep = true,

@@ -66,6 +66,7 @@ pub mod reqbuf;
 pub mod rules;
 pub mod segment;
 pub mod seq;
+pub mod shard;
 pub mod table;
 pub mod tcp;
 pub mod tcp_options;

@@ -11,7 +11,13 @@
 //!
 //! The node allocates nothing: the shell supplies the flow tables and
 //! their buffers ([`FlowStore`]) and the boxes for the configuration and
-//! the dispatcher ([`Store`]). A back-end's message names the front-end
+//! the dispatcher ([`Store`]).
+//!
+//! A namespace may run several nodes side by side, each a shard of its
+//! flows under its own lock (the kernel does, see [`super::shard`]): a
+//! connection's packets and messages all go to the shard of its client
+//! endpoint, and what every shard must see alike, the load-balancing
+//! state ([`Balance`]), they share through [`Shared`]. A back-end's message names the front-end
 //! flow by its connection and id ([`FlowRef`]), so a flow is found by the
 //! one lookup every table has.
 //!
@@ -128,6 +134,84 @@ pub trait Store {
     type Config: Deref<Target = NodeConfig>;
     /// A box for the pools' policy state.
     type Dispatcher: DerefMut<Target = Dispatcher>;
+    /// The load-balancing state, shared with the namespace's other shards.
+    type Balance: Shared<Self::Dispatcher>;
+}
+
+/// The load-balancing state every shard of a namespace's node shares:
+/// the pools' policy state (round-robin turns, LARD's assignments), the
+/// connections handed to each node and still open, and this node's own
+/// load. Touched once or twice per connection (its dispatch, its handoff
+/// acknowledged, its end), never per packet.
+pub struct Balance<D> {
+    dispatcher: D,
+    open: OpenHandoffs,
+    /// Connections this node serves as a back-end, all shards together
+    /// (the shell sums them on each timer run).
+    served_here: u32,
+}
+
+impl<D: DerefMut<Target = Dispatcher>> Balance<D> {
+    /// The balance of a node with configuration `cfg`.
+    pub fn new(mut dispatcher: D, cfg: &NodeConfig) -> Self {
+        dispatcher.configure(cfg);
+        Balance {
+            dispatcher,
+            open: OpenHandoffs::default(),
+            served_here: 0,
+        }
+    }
+
+    /// Follows a new configuration (once per namespace, whatever the
+    /// number of shards).
+    pub fn configure(&mut self, cfg: &NodeConfig) {
+        self.dispatcher.configure(cfg);
+    }
+
+    /// This node's back-end connections, all shards together.
+    pub fn set_served_here(&mut self, served: u32) {
+        self.served_here = served;
+    }
+}
+
+/// Access to the [`Balance`] a node shares with the other shards (the
+/// kernel: under a spinlock, taken inside a shard's lock and never the
+/// other way round).
+pub trait Shared<D> {
+    /// Runs `f` on the balance, exclusively.
+    fn with<R>(&self, f: impl FnOnce(&mut Balance<D>) -> R) -> R;
+}
+
+/// A back-end table's use: its live flows and its limit (summed over
+/// shards for the HEARTBEAT).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Served {
+    /// Live back-end flows.
+    pub live: usize,
+    /// The back-end tables' limit.
+    pub max: usize,
+}
+
+impl Served {
+    /// Both shards' figures together.
+    pub fn plus(self, o: Served) -> Served {
+        Served {
+            live: self.live.saturating_add(o.live),
+            max: self.max.saturating_add(o.max),
+        }
+    }
+
+    /// A HEARTBEAT's content: the connections served, and the table's use
+    /// in permille.
+    pub fn heartbeat(self) -> (u32, u32) {
+        let load = self
+            .live
+            .saturating_mul(1000)
+            .checked_div(self.max)
+            .unwrap_or(0);
+        let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        (clamp(self.live), clamp(load))
+    }
 }
 
 /// Which side of the node crafted a segment.
@@ -278,6 +362,29 @@ pub struct NodeStats {
 }
 
 impl NodeStats {
+    /// Adds another shard's counters.
+    pub fn merge(&mut self, o: &NodeStats) {
+        let sum = |a: &mut u64, b: u64| *a = a.saturating_add(b);
+        sum(&mut self.syns, o.syns);
+        sum(&mut self.syn_table_full, o.syn_table_full);
+        sum(&mut self.be_table_full, o.be_table_full);
+        sum(&mut self.fe_reclaimed, o.fe_reclaimed);
+        sum(&mut self.be_reclaimed, o.be_reclaimed);
+        sum(&mut self.request_mem_full, o.request_mem_full);
+        sum(&mut self.handoffs_local, o.handoffs_local);
+        sum(&mut self.handoffs_remote, o.handoffs_remote);
+        sum(&mut self.handoff_acks, o.handoff_acks);
+        sum(&mut self.handoff_nacks, o.handoff_nacks);
+        sum(&mut self.nack_options, o.nack_options);
+        sum(&mut self.nack_refused, o.nack_refused);
+        sum(&mut self.nack_overloaded, o.nack_overloaded);
+        sum(&mut self.nack_bad_request, o.nack_bad_request);
+        sum(&mut self.nack_internal, o.nack_internal);
+        sum(&mut self.handoffs_abandoned, o.handoffs_abandoned);
+        sum(&mut self.handoffs_received, o.handoffs_received);
+        sum(&mut self.handoff_repeats, o.handoff_repeats);
+    }
+
     /// Name and value of each counter, in a fixed order.
     pub fn rows(&self) -> [(&'static str, u64); 18] {
         [
@@ -323,54 +430,52 @@ pub struct Node<S: Store> {
     fe: S::Fe,
     be: S::Be,
     cfg: S::Config,
-    dispatcher: S::Dispatcher,
+    balance: S::Balance,
     /// The machines' options, from the shell.
     base: Config,
     /// `base` with the configuration's timeouts.
     flow_cfg: Config,
     secret: IsnSecret,
     live: LivePeers,
-    open: OpenHandoffs,
+    /// Flow ids: per shard, as a 4-tuple's connections all go to one.
     next_id: u32,
     stats: NodeStats,
 }
 
 impl<S: Store> Node<S> {
-    /// A node with configuration `cfg`; `base` gives the machines'
-    /// options (MSS, window scale, SACK, timestamps) and the timeouts the
-    /// configuration leaves out.
+    /// A node (or one shard of it) with configuration `cfg` and the
+    /// balance made for it; `base` gives the machines' options (MSS,
+    /// window scale, SACK, timestamps) and the timeouts the configuration
+    /// leaves out.
     pub fn new(
         fe: S::Fe,
         be: S::Be,
         cfg: S::Config,
-        mut dispatcher: S::Dispatcher,
+        balance: S::Balance,
         base: Config,
         secret: IsnSecret,
     ) -> Self {
-        dispatcher.configure(&cfg);
         Node {
             fe,
             be,
             flow_cfg: cfg.timeouts.apply(base),
             cfg,
-            dispatcher,
+            balance,
             base,
             secret,
             live: LivePeers::default(),
-            open: OpenHandoffs::default(),
             next_id: 1,
             stats: NodeStats::default(),
         }
     }
 
     /// Puts `cfg` in force, whole; returns the old one (to be freed where
-    /// the shell may).
+    /// the shell may). The shared balance follows it through
+    /// [`Balance::configure`], once per namespace.
     pub fn configure(&mut self, cfg: S::Config) -> S::Config {
         // Every timeout the text leaves out is back at its default.
         self.flow_cfg = cfg.timeouts.apply(self.base);
-        let old = core::mem::replace(&mut self.cfg, cfg);
-        self.dispatcher.configure(&self.cfg);
-        old
+        core::mem::replace(&mut self.cfg, cfg)
     }
 
     /// The configuration in force.
@@ -407,17 +512,24 @@ impl<S: Store> Node<S> {
         self.cfg.node.map_or(0, |n| n.id)
     }
 
-    /// This node's HEARTBEAT content: the connections it serves as a
-    /// back-end (handed to it by any front-end), and that table's use in
-    /// permille.
+    /// This node's (or shard's) back-end table use.
+    pub fn served(&self) -> Served {
+        Served {
+            live: self.be.occupancy().live(),
+            max: self.be.max(),
+        }
+    }
+
+    /// This node's HEARTBEAT content when it is one shard: the
+    /// connections it serves as a back-end (handed to it by any
+    /// front-end), and that table's use in permille.
     pub fn report(&self) -> (u32, u32) {
-        let live = self.be.occupancy().live();
-        let load = live
-            .saturating_mul(1000)
-            .checked_div(self.be.max())
-            .unwrap_or(0);
-        let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-        (clamp(live), clamp(load))
+        self.served().heartbeat()
+    }
+
+    /// Runs `f` on the balance this node shares.
+    pub fn balance<R>(&self, f: impl FnOnce(&mut Balance<S::Dispatcher>) -> R) -> R {
+        self.balance.with(f)
     }
 
     // --- packets ------------------------------------------------------
@@ -581,7 +693,7 @@ impl<S: Store> Node<S> {
     /// Forgets what the node knew of a front-end flow that was freed.
     fn fe_forget(&mut self, flow: &FeFlow) {
         if let (Some(_), Some(t)) = (flow.xlate(), flow.target()) {
-            self.open.sub(t.node);
+            self.balance.with(|b| b.open.sub(t.node));
         }
     }
 
@@ -591,14 +703,13 @@ impl<S: Store> Node<S> {
         let cfg = self.flow_cfg;
         let own = self.cfg.node;
         let own_id = self.own_id();
-        let served_here = u32::try_from(self.be.occupancy().live()).unwrap_or(u32::MAX);
+        let served_shard = u32::try_from(self.be.occupancy().live()).unwrap_or(u32::MAX);
         let Node {
             fe,
             be,
             cfg: node_cfg,
-            dispatcher,
+            balance,
             live,
-            open,
             stats,
             ..
         } = &mut *self;
@@ -612,16 +723,23 @@ impl<S: Store> Node<S> {
         let req = Request::parse(flow.request(buf), DEFAULT_HEAD_LIMIT);
         // A node's load: the connections we handed it and still forward,
         // or what it serves for every front-end (its last HEARTBEAT; our
-        // own table for ourselves), whichever is more. The two overlap,
+        // own tables for ourselves), whichever is more. The two overlap,
         // so they are not added.
-        let loads = |n: u16| {
-            let served = match own {
-                Some(me) if me.id == n => served_here,
-                _ => live.served(n),
+        let picked = balance.with(|b| {
+            let Balance {
+                dispatcher,
+                open,
+                served_here,
+            } = b;
+            let loads = |n: u16| {
+                let served = match own {
+                    Some(me) if me.id == n => (*served_here).max(served_shard),
+                    _ => live.served(n),
+                };
+                open.get(n).max(served)
             };
-            open.get(n).max(served)
-        };
-        let picked = dispatcher.pick(node_cfg, &req, loads, usable, flow.tried(), now);
+            dispatcher.pick(node_cfg, &req, loads, usable, flow.tried(), now)
+        });
         let node = match picked {
             Some(p) => p.node,
             // Not even configured as a node: hand off to our own stack.
@@ -789,7 +907,7 @@ impl<S: Store> Node<S> {
                 if waiting && flow.state() == FeState::Forwarding {
                     bump(&mut self.stats.handoff_acks);
                     if let Some(t) = flow.target() {
-                        self.open.add(t.node);
+                        self.balance.with(|b| b.open.add(t.node));
                     }
                 }
                 out

@@ -68,6 +68,14 @@ impl Occupancy {
         self.lingering
     }
 
+    /// Two tables' (or shards') flows together.
+    pub fn plus(self, o: Occupancy) -> Occupancy {
+        Occupancy {
+            live: self.live.saturating_add(o.live),
+            lingering: self.lingering.saturating_add(o.lingering),
+        }
+    }
+
     /// Every flow in the table.
     pub fn total(&self) -> usize {
         self.live.saturating_add(self.lingering)
@@ -81,16 +89,21 @@ impl Occupancy {
 pub fn key_slot(key: &super::flow::FlowKey, seed: u32, bits: u32) -> usize {
     let bits = bits.clamp(1, 31);
     let ports = u32::from(key.client.port) << 16 | u32::from(key.server.port);
+    let h = mix(seed, &[key.client.addr, key.server.addr, ports]);
+    usize::try_from(h.checked_shr(32u32.saturating_sub(bits)).unwrap_or(0)).unwrap_or(0)
+}
+
+/// A seeded hash of `words`: one round of a multiply-xorshift mix per
+/// word (Murmur3's finaliser constants).
+pub fn mix(seed: u32, words: &[u32]) -> u32 {
     let mut h = seed;
-    for w in [key.client.addr, key.server.addr, ports] {
-        // One round of a multiply-xorshift mix per word (Murmur3's
-        // finaliser constants).
+    for &w in words {
         h = (h ^ w).wrapping_mul(0xcc9e_2d51);
         h ^= h >> 15;
         h = h.wrapping_mul(0x1b87_3593);
         h ^= h >> 13;
     }
-    usize::try_from(h.checked_shr(32u32.saturating_sub(bits)).unwrap_or(0)).unwrap_or(0)
+    h
 }
 
 #[cfg(test)]

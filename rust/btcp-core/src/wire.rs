@@ -1215,6 +1215,22 @@ impl<'b> FrameReader<'b> {
         }
     }
 
+    /// A reader over `buf` whose first `buffered` bytes were received
+    /// earlier (what [`FrameReader::suspend`] returned): a connection's
+    /// reader between receives, its buffer kept by the caller.
+    pub fn resume(buf: &'b mut [u8], buffered: usize) -> FrameReader<'b> {
+        let end = buffered.min(buf.len());
+        FrameReader { buf, start: 0, end }
+    }
+
+    /// Ends this use of the buffer: the bytes not yet taken as frames
+    /// move to its front, and their count is returned for
+    /// [`FrameReader::resume`].
+    pub fn suspend(mut self) -> usize {
+        self.compact();
+        self.end
+    }
+
     /// Bytes received and not yet taken as frames.
     pub fn buffered(&self) -> usize {
         self.end.saturating_sub(self.start)

@@ -22,7 +22,7 @@ use btcp_core::tcp::Flags;
 use btcp_core::wire::{
     FlowRef, HandoffAck, HandoffNack, Message, NackReason, SynOptions, Terminate, TerminateReason,
 };
-use store::{host_node, sized_node, HostNode};
+use store::{host_node, shard_node, sized_node, HostBalance, HostNode};
 
 const VIP: u32 = 0x0a02_0001;
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -383,4 +383,64 @@ fn a_back_end_full_of_live_flows_refuses_with_overloaded() {
         })
         .collect();
     assert_eq!(nacks.len(), 1);
+}
+
+/// A namespace's node split into shards, as the kernel runs it: each
+/// connection's packets and messages go to its client's shard, and the
+/// shards share one balance, so the pools weigh every shard's handoffs.
+#[test]
+fn shards_share_the_balance_and_route_by_client() {
+    use btcp_core::config::NodeConfig;
+    use btcp_core::node::NodeStats;
+    use btcp_core::shard;
+    let cfg = NodeConfig::parse(TWO_PEERS.as_bytes()).unwrap();
+    let balance = HostBalance::new(&cfg);
+    let (n, seed) = (4, 0x5eed);
+    let mut shards: Vec<HostNode> = (0..n)
+        .map(|i| {
+            let max = shard::limit(64, n, i);
+            let mut s = shard_node(
+                &cfg,
+                balance.clone(),
+                Config::default(),
+                [1; 16],
+                (max, max),
+            );
+            s.set_live(live_2_3());
+            s
+        })
+        .collect();
+    let mut log = Log::default();
+    let mut used = [0usize; 4];
+    for i in 0..16u16 {
+        let s = shard::of(client(i), seed, n);
+        used[s] += 1;
+        connect(&mut shards[s], i, 0, &mut log);
+        // Answered at once: the next connection sees this one as open.
+        let (to, flow) = *log.reqs.last().unwrap();
+        assert_eq!(flow.client_port, client(i).port);
+        let ack = ack_from(to, flow);
+        let back = shard::client_of(&ack).unwrap();
+        assert_eq!(back, client(i));
+        shards[shard::of(back, seed, n)].on_message(to, &ack, 0, &mut log);
+        assert_eq!(
+            shards[s].fe().peek(&key(i)).unwrap().state(),
+            FeState::Forwarding
+        );
+    }
+    assert!(used.iter().filter(|&&u| u > 0).count() >= 3, "{used:?}");
+    // Least connections over the whole node: 8 each, although every
+    // shard alone saw only a few of the handoffs.
+    let to = |node: u16| log.reqs.iter().filter(|(t, _)| *t == node).count();
+    assert_eq!((to(2), to(3)), (8, 8));
+    let mut all = NodeStats::default();
+    for s in &shards {
+        all.merge(s.stats());
+    }
+    assert_eq!(
+        (all.syns, all.handoff_acks, all.handoffs_remote),
+        (16, 16, 16)
+    );
+    let total: usize = shards.iter().map(|s| s.fe().occupancy().live()).sum();
+    assert_eq!(total, 16);
 }

@@ -318,14 +318,16 @@ proptest! {
             stream.extend_from_slice(&sealed(&o.message(*sender), *sender, counter.next_seq().unwrap()));
         }
         let mut storage = vec![0u8; MAX_FRAME_LEN];
-        let mut reader = FrameReader::new(&mut storage);
+        let mut kept = 0;
         let mut guard = ReplayGuard::new();
         let mut got = 0usize;
         let mut pos = 0usize;
         let mut cut = cuts.iter().cycle();
         while pos < stream.len() {
             let end = (pos + cut.next().unwrap()).min(stream.len());
-            // Receive through spare()/commit(), as the kernel shell would.
+            // Receive through spare()/commit(), the reader resumed over the
+            // connection's buffer for each receive, as the kernel shell does.
+            let mut reader = FrameReader::resume(&mut storage, kept);
             let spare = reader.spare();
             let n = (end - pos).min(spare.len());
             spare[..n].copy_from_slice(&stream[pos..pos + n]);
@@ -337,9 +339,10 @@ proptest! {
                 prop_assert_eq!(f.message, o.message(*sender));
                 got += 1;
             }
+            kept = reader.suspend();
         }
         prop_assert_eq!(got, msgs.len());
-        prop_assert_eq!(reader.buffered(), 0);
+        prop_assert_eq!(kept, 0);
     }
 
     #[test]

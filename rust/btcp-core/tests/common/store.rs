@@ -8,9 +8,11 @@ use btcp_core::config::NodeConfig;
 use btcp_core::dispatch::Dispatcher;
 use btcp_core::flow::{Config, FlowKey};
 use btcp_core::frontend::FeFlow;
-use btcp_core::node::{FlowStore, Full, Machine, Store};
+use btcp_core::node::{Balance, FlowStore, Full, Machine, Shared, Store};
 use btcp_core::table::{Admit, Occupancy};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// A flow, its request bytes, and its place in the age order once it
 /// lingers (0 before).
@@ -172,6 +174,26 @@ impl Store for HostStore {
     type Be = Table<BeFlow>;
     type Config = Box<NodeConfig>;
     type Dispatcher = Box<Dispatcher>;
+    type Balance = HostBalance;
+}
+
+/// The balance the shards of one host node share.
+#[derive(Clone)]
+pub struct HostBalance(pub Rc<RefCell<Balance<Box<Dispatcher>>>>);
+
+impl HostBalance {
+    pub fn new(cfg: &NodeConfig) -> Self {
+        HostBalance(Rc::new(RefCell::new(Balance::new(
+            Box::new(Dispatcher::new()),
+            cfg,
+        ))))
+    }
+}
+
+impl Shared<Box<Dispatcher>> for HostBalance {
+    fn with<R>(&self, f: impl FnOnce(&mut Balance<Box<Dispatcher>>) -> R) -> R {
+        f(&mut self.0.borrow_mut())
+    }
 }
 
 pub type HostNode = btcp_core::node::Node<HostStore>;
@@ -186,11 +208,24 @@ pub fn host_node(text: &str, base: Config, secret: [u8; 16], max: usize) -> Host
 /// `max.1` flows.
 pub fn sized_node(text: &str, base: Config, secret: [u8; 16], max: (usize, usize)) -> HostNode {
     let cfg = Box::new(NodeConfig::parse(text.as_bytes()).expect("a valid configuration"));
+    let balance = HostBalance::new(&cfg);
+    shard_node(&cfg, balance, base, secret, max)
+}
+
+/// One shard of a node: its own tables of at most `max.0` and `max.1`
+/// flows, the configuration `cfg`, and the balance it shares.
+pub fn shard_node(
+    cfg: &NodeConfig,
+    balance: HostBalance,
+    base: Config,
+    secret: [u8; 16],
+    max: (usize, usize),
+) -> HostNode {
     HostNode::new(
         Table::new(max.0),
         Table::new(max.1),
-        cfg,
-        Box::new(Dispatcher::new()),
+        Box::new(cfg.clone()),
+        balance,
         base,
         btcp_core::isn::IsnSecret::new(secret),
     )
