@@ -12,8 +12,8 @@
 //! keyed hash of the addresses, so an observer cannot learn our uptime
 //! from TSval and different peers see unrelated clocks.
 //!
-//! A SYN-cookie ISN (Documentation/handoff.md step 1) would hash a coarse (minute)
-//! counter in as well and encode the MSS index; that is a later step.
+//! A SYN-cookie ISN (a coarse time slot and the MSS index hashed in as
+//! well) is `syncookie.rs`'s.
 
 use super::flow::FlowKey;
 

@@ -67,6 +67,7 @@ pub mod rules;
 pub mod segment;
 pub mod seq;
 pub mod shard;
+pub mod syncookie;
 pub mod table;
 pub mod tcp;
 pub mod tcp_options;
