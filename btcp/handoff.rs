@@ -36,6 +36,7 @@ use crate::btcp_core::node::{
 };
 use crate::btcp_core::segment::{OutSegment, Seg};
 use crate::btcp_core::shard;
+use crate::btcp_core::syncookie::CookieKeys;
 use crate::btcp_core::table::Occupancy;
 use crate::btcp_core::wire::{HandoffReq, Message};
 use crate::btcp_core::xlate::{EditKind, Edits};
@@ -345,14 +346,18 @@ impl Handoff {
         let mut shards = KVec::with_capacity(n, GFP_KERNEL)?;
         for i in 0..n {
             let limit = shard::limit(max, n, i);
-            let node = Node::new(
+            let mut cookie_key = [0u8; 16];
+            random_bytes(&mut cookie_key);
+            let mut node = Node::new(
                 FlowTable::new(limit, fe_mem.clone(), filter.clone(), now),
                 FlowTable::new(limit, be_mem.clone(), filter.clone(), now),
                 cfg.clone(),
                 balance.clone(),
                 CoreConfig::default(),
                 secret,
+                CookieKeys::new(cookie_key, now),
             );
+            node.set_shard(i, n);
             let lock = KBox::pin_init(
                 crate::new_spinlock_bh!(Shard {
                     node,
@@ -535,6 +540,11 @@ impl Handoff {
                     let mut guard = shard.lock();
                     let Shard { node, deferred } = &mut *guard;
                     node.set_live(live);
+                    if node.cookie_key_due(now) {
+                        let mut key = [0u8; 16];
+                        random_bytes(&mut key);
+                        node.rotate_cookie_key(key, now);
+                    }
                     if round == 0 {
                         let mut io = KernelIo {
                             sends: &mut sends,

@@ -15,6 +15,8 @@ APT_PKGS=(
   tcpdump ethtool nftables procps python3 haproxy
   # hand-made packets in the fault matrix (tests/lab/faults/probe.py)
   python3-scapy
+  # SYN floods from unassigned lab addresses (tests/lab/cookies.sh)
+  hping3
 )
 BINDGEN_VERSION=0.73.2
 

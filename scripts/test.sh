@@ -65,6 +65,7 @@ stage lab-reuse lab lab-reuse tests/lab/reuse.sh "$root/btcp.ko"
 stage lab-btcpctl lab lab-btcpctl tests/lab/btcpctl.sh "$root/btcp.ko"
 stage lab-pools lab lab-pools tests/lab/pools.sh "$root/btcp.ko"
 stage lab-table lab lab-table tests/lab/table.sh "$root/btcp.ko"
+stage lab-cookies lab lab-cookies tests/lab/cookies.sh "$root/btcp.ko"
 # The fault matrix (make test-faults): netem, one-packet drops, request
 # shapes, options, MTU, slow readers, hand-made packets; one boot.
 stage lab-faults bash scripts/test-faults.sh

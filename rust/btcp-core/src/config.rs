@@ -16,6 +16,8 @@
 //! rules /img/=img,/video/=3,default=1  # see rules.rs; targets: node or pool
 //! linger-ms 2000               # keep closed flows this long (default 60 s)
 //! handshake-ms 30000           # timeouts (see timeouts.rs); left out: default
+//! syncookies auto              # SYN cookies: auto (default), always, never
+//! syn-backlog 256              # half-open flows before `auto` sends cookies
 //! key 00112233...              # 32-byte cluster key, 64 hex digits
 //! ```
 //!
@@ -39,7 +41,11 @@ use ::core::fmt;
 use super::flow::Endpoint;
 use super::policy::{LardParams, MemberState};
 use super::rules::{PoolName, RuleParseError, RuleTable, Target};
+use super::syncookie::{CookieMode, DEFAULT_SYN_BACKLOG};
 use super::timeouts::Timeouts;
+
+/// The largest `syn-backlog`.
+pub const MAX_SYN_BACKLOG: u32 = 1 << 20;
 
 /// Most peers a node knows.
 pub const MAX_PEERS: usize = 16;
@@ -345,6 +351,10 @@ pub struct NodeConfig {
     /// how long a closed connection's translation is kept for TIME_WAIT
     /// and retransmitted FINs; handshake, request head, handoff, idle).
     pub timeouts: Timeouts,
+    /// When SYNs are answered with cookies (see `syncookie.rs`).
+    pub syncookies: CookieMode,
+    /// Half-open front-end flows of the namespace before `auto` cookies.
+    pub syn_backlog: u32,
 }
 
 impl Default for NodeConfig {
@@ -376,6 +386,8 @@ impl NodeConfig {
         rules: RuleTable::new(0),
         key: None,
         timeouts: Timeouts::DEFAULT,
+        syncookies: CookieMode::Auto,
+        syn_backlog: DEFAULT_SYN_BACKLOG,
     };
 
     /// The configured peers.
@@ -451,6 +463,8 @@ impl NodeConfig {
         self.rules.set_default(0);
         self.key = None;
         self.timeouts = Timeouts::DEFAULT;
+        self.syncookies = CookieMode::Auto;
+        self.syn_backlog = DEFAULT_SYN_BACKLOG;
         // Lines of the pools (by slot) and of the rules, for the checks at
         // the end.
         let mut pool_lines = [0usize; MAX_POOLS];
@@ -636,6 +650,13 @@ impl NodeConfig {
             "pool" => self.pool_line(words)?,
             "key" => self.key = Some(parse_key(arg()?)?),
             t if Timeouts::is_setting(t) => self.timeouts.set(t, arg()?)?,
+            "syncookies" => {
+                self.syncookies = CookieMode::parse(arg()?).ok_or(ConfigErrorKind::BadOption)?;
+            }
+            "syn-backlog" => match parse_u32(arg()?)? {
+                n @ 1..=MAX_SYN_BACKLOG => self.syn_backlog = n,
+                _ => return Err(ConfigErrorKind::BadNumber),
+            },
             _ => return Err(ConfigErrorKind::UnknownCommand),
         }
         if words.next().is_some() {
@@ -701,6 +722,12 @@ impl fmt::Display for NodeConfig {
         }
         writeln!(f, "rules {}", self.rules)?;
         write!(f, "{}", self.timeouts)?;
+        if self.syncookies != CookieMode::Auto {
+            writeln!(f, "syncookies {}", self.syncookies.name())?;
+        }
+        if self.syn_backlog != DEFAULT_SYN_BACKLOG {
+            writeln!(f, "syn-backlog {}", self.syn_backlog)?;
+        }
         if let Some(key) = self.key {
             write!(f, "key ")?;
             for b in key {
@@ -808,6 +835,7 @@ mod tests {
 
     const FULL: &str = "node 1 10.99.0.1\nctrl-port 7447\npeer 2 10.99.0.11\npeer 3 10.99.0.12\n\
 service 10.99.0.100:80\nrules /img/=2,/video/=3,default=1\nlinger-ms 2000\n\
+syncookies always\nsyn-backlog 64\n\
 key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
 
     #[test]
@@ -882,6 +910,10 @@ key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
             ("key abcd", 1, ConfigErrorKind::BadKey),
             ("linger-ms -1", 1, ConfigErrorKind::BadNumber),
             ("linger-ms 1 2", 1, ConfigErrorKind::Arity),
+            ("syncookies sometimes", 1, ConfigErrorKind::BadOption),
+            ("syncookies", 1, ConfigErrorKind::Arity),
+            ("syn-backlog 0", 1, ConfigErrorKind::BadNumber),
+            ("syn-backlog 1048577", 1, ConfigErrorKind::BadNumber),
             ("handshake-ms 0", 1, ConfigErrorKind::BadTimeout),
             ("handoff-ms 9", 1, ConfigErrorKind::BadTimeout),
             ("idle-ms 86400001", 1, ConfigErrorKind::BadTimeout),

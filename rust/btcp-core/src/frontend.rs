@@ -115,6 +115,7 @@ use super::isn::IsnSecret;
 use super::rules::RuleTable;
 use super::segment::{OutSegment, Seg};
 use super::seq;
+use super::syncookie::{ts_decode, ts_encode, CookieKeys, SynOpts};
 use super::tcp::Flags;
 use super::wire::{HandoffAck, HandoffNack, HandoffReq, Terminate};
 use super::xlate::Xlate;
@@ -307,6 +308,34 @@ impl FeFlow {
         }
         let key = seg.key_from_client();
         let client_opts = SideOptions::from_tcp(&seg.opts);
+        let client_tsval = seg.timestamps().map_or(0, |t| t.0);
+        let mut flow = FeFlow::syn_rcvd_flow(
+            key,
+            (seg.seq(), seg.window(), client_tsval),
+            client_opts,
+            id,
+            secret,
+            cfg,
+            now_ms,
+        );
+        flow.isn_f = secret.isn(&key, now_ms);
+        let synack = flow.synack(now_ms);
+        Some((flow, FeOutput::drop_with(Some(synack))))
+    }
+
+    /// A SYN-RECEIVED flow on `key` whose client's SYN had sequence
+    /// number, window and TSval `syn` and options `client_opts`; its ISN
+    /// is for the caller to set.
+    fn syn_rcvd_flow(
+        key: FlowKey,
+        syn: (u32, u16, u32),
+        client_opts: SideOptions,
+        id: u32,
+        secret: &IsnSecret,
+        cfg: &Config,
+        now_ms: u64,
+    ) -> FeFlow {
+        let (isn_c, window, client_tsval) = syn;
         let agreed = SideOptions {
             mss: client_opts.mss.min(cfg.mss).max(1),
             wscale: match (client_opts.wscale, cfg.wscale) {
@@ -317,22 +346,22 @@ impl FeFlow {
             ts: client_opts.ts && cfg.ts,
         };
         let ts_offset = secret.ts_offset(&key);
-        let mut flow = FeFlow {
+        FeFlow {
             state: FeState::SynRcvd,
             key,
             id,
-            isn_c: seg.seq(),
-            isn_f: secret.isn(&key, now_ms),
+            isn_c,
+            isn_f: 0,
             client_opts,
-            client_syn_window: seg.window(),
+            client_syn_window: window,
             agreed,
-            rcv_nxt: seg.seq().wrapping_add(1),
+            rcv_nxt: isn_c.wrapping_add(1),
             req_len: 0,
             searched: 0,
             cap: cfg.request_cap(),
             fin: false,
-            client_window: seg.window(),
-            client_tsval: seg.timestamps().map_or(0, |t| t.0),
+            client_window: window,
+            client_tsval,
             ts_offset,
             fe_tsval_last: clock(now_ms).wrapping_add(ts_offset),
             ts_frozen: false,
@@ -347,9 +376,99 @@ impl FeFlow {
             fwd_nxt: 0,
             be_mss: 0,
             xlate: Xlate::default(),
+        }
+    }
+
+    /// The SYN/ACK that answers SYN `seg` with a cookie (`syncookie.rs`)
+    /// instead of a flow: its sequence number the cookie, its TSval
+    /// carrying the client's window scale and SACK choice. Without
+    /// timestamps there is nowhere to keep those, and neither is offered.
+    pub fn cookie_synack(
+        seg: &Seg<'_>,
+        keys: &CookieKeys,
+        secret: &IsnSecret,
+        cfg: &Config,
+        now_ms: u64,
+    ) -> Option<OutSegment> {
+        let f = seg.flags();
+        if !f.syn() || f.ack() || f.rst() || f.fin() {
+            return None;
+        }
+        let key = seg.key_from_client();
+        let mut client_opts = SideOptions::from_tcp(&seg.opts);
+        let with_ts = client_opts.ts && cfg.ts;
+        if !with_ts {
+            client_opts.wscale = None;
+            client_opts.sack = false;
+        }
+        let (cookie, mss) = keys.make(&key, seg.seq(), client_opts.mss, now_ms);
+        client_opts.mss = mss;
+        let tsval = seg.timestamps().map_or(0, |t| t.0);
+        let mut flow = FeFlow::syn_rcvd_flow(
+            key,
+            (seg.seq(), seg.window(), tsval),
+            client_opts,
+            0,
+            secret,
+            cfg,
+            now_ms,
+        );
+        flow.isn_f = cookie;
+        let mut synack = flow.synack(now_ms);
+        let opts = SynOpts {
+            mss,
+            wscale: client_opts.wscale,
+            sack: client_opts.sack,
+            ecn: false,
         };
-        let synack = flow.synack(now_ms);
-        Some((flow, FeOutput::drop_with(Some(synack))))
+        synack.ts = synack.ts.map(|(v, e)| (ts_encode(v, &opts), e));
+        Some(synack)
+    }
+
+    /// The SYN-RECEIVED flow a third ACK `seg` stands for, whose cookie
+    /// the caller has checked (`mss` is what it encodes); `None` if its
+    /// timestamp cannot be the echo of a cookie SYN/ACK. Run `seg` through
+    /// [`FeFlow::on_segment`] next, as for any flow.
+    pub fn from_cookie(
+        seg: &Seg<'_>,
+        mss: u16,
+        id: u32,
+        secret: &IsnSecret,
+        cfg: &Config,
+        now_ms: u64,
+    ) -> Option<FeFlow> {
+        let opts = match seg.timestamps() {
+            Some((_, tsecr)) if cfg.ts => ts_decode(tsecr, mss)?,
+            _ => SynOpts {
+                mss,
+                ..SynOpts::default()
+            },
+        };
+        let client_opts = SideOptions {
+            mss,
+            wscale: opts.wscale,
+            sack: opts.sack,
+            ts: seg.timestamps().is_some() && cfg.ts,
+        };
+        let key = seg.key_from_client();
+        let tsval = seg.timestamps().map_or(0, |t| t.0);
+        // The SYN's window is not known: the ACK's, in the SYN's unscaled
+        // form (the back-end's stack learns the real one from the next
+        // segment).
+        let scaled = u32::from(seg.window()) << opts.wscale.unwrap_or(0).min(14);
+        let window = u16::try_from(scaled).unwrap_or(u16::MAX);
+        let isn_c = seg.seq().wrapping_sub(1);
+        let mut flow = FeFlow::syn_rcvd_flow(
+            key,
+            (isn_c, window, tsval),
+            client_opts,
+            id,
+            secret,
+            cfg,
+            now_ms,
+        );
+        flow.isn_f = seg.ack().wrapping_sub(1);
+        Some(flow)
     }
 
     /// The flow's state.

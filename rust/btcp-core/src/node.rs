@@ -34,7 +34,10 @@ use super::http::DEFAULT_HEAD_LIMIT;
 use super::isn::IsnSecret;
 use super::rules::Request;
 use super::segment::{OutSegment, Seg};
+use super::shard;
+use super::syncookie::{self, CookieKeys, CookieMode};
 use super::table::Occupancy;
+use super::tcp::Flags;
 use super::wire::{FlowRef, HandoffNack, HandoffReq, Message, NackReason};
 use super::xlate::Edits;
 use core::ops::{Deref, DerefMut};
@@ -359,6 +362,12 @@ pub struct NodeStats {
     pub handoffs_abandoned: u64,
     pub handoffs_received: u64,
     pub handoff_repeats: u64,
+    /// SYNs answered with a cookie instead of a flow.
+    pub cookies_sent: u64,
+    /// Third ACKs whose cookie was good: a flow made from it.
+    pub cookies_validated: u64,
+    /// ACKs with no flow whose cookie was not ours, or expired.
+    pub cookies_rejected: u64,
 }
 
 impl NodeStats {
@@ -383,10 +392,13 @@ impl NodeStats {
         sum(&mut self.handoffs_abandoned, o.handoffs_abandoned);
         sum(&mut self.handoffs_received, o.handoffs_received);
         sum(&mut self.handoff_repeats, o.handoff_repeats);
+        sum(&mut self.cookies_sent, o.cookies_sent);
+        sum(&mut self.cookies_validated, o.cookies_validated);
+        sum(&mut self.cookies_rejected, o.cookies_rejected);
     }
 
     /// Name and value of each counter, in a fixed order.
-    pub fn rows(&self) -> [(&'static str, u64); 18] {
+    pub fn rows(&self) -> [(&'static str, u64); 21] {
         [
             ("syns", self.syns),
             ("syn_table_full", self.syn_table_full),
@@ -406,7 +418,24 @@ impl NodeStats {
             ("handoffs_abandoned", self.handoffs_abandoned),
             ("handoffs_received", self.handoffs_received),
             ("handoff_repeats", self.handoff_repeats),
+            ("cookies_sent", self.cookies_sent),
+            ("cookies_validated", self.cookies_validated),
+            ("cookies_rejected", self.cookies_rejected),
         ]
+    }
+}
+
+/// How long after the last cookie sent an ACK may still bring one back.
+const COOKIE_LIFE_MS: u64 = (syncookie::MAX_AGE_SLOTS as u64 + 1) * syncookie::SLOT_MS;
+
+/// The RST that answers `seg` (RFC 9293 3.10.7.1: from its ACK number).
+fn rst_for(seg: &Seg<'_>) -> OutSegment {
+    OutSegment {
+        src: seg.dst(),
+        dst: seg.src(),
+        seq: seg.ack(),
+        flags: Flags::RST,
+        ..OutSegment::default()
     }
 }
 
@@ -436,6 +465,14 @@ pub struct Node<S: Store> {
     /// `base` with the configuration's timeouts.
     flow_cfg: Config,
     secret: IsnSecret,
+    cookies: CookieKeys,
+    /// Until when a bare ACK with no flow may carry a cookie of ours (a
+    /// cookie was sent recently); after, none is looked for.
+    cookies_until: u64,
+    /// Front-end flows in SYN-RECEIVED.
+    half_open: usize,
+    /// This shard's place among the namespace's: (index, count).
+    shard: (usize, usize),
     live: LivePeers,
     /// Flow ids: per shard, as a 4-tuple's connections all go to one.
     next_id: u32,
@@ -454,6 +491,7 @@ impl<S: Store> Node<S> {
         balance: S::Balance,
         base: Config,
         secret: IsnSecret,
+        cookies: CookieKeys,
     ) -> Self {
         Node {
             fe,
@@ -463,6 +501,10 @@ impl<S: Store> Node<S> {
             balance,
             base,
             secret,
+            cookies,
+            cookies_until: 0,
+            half_open: 0,
+            shard: (0, 1),
             live: LivePeers::default(),
             next_id: 1,
             stats: NodeStats::default(),
@@ -501,6 +543,24 @@ impl<S: Store> Node<S> {
     /// The back-end flows.
     pub fn be(&self) -> &S::Be {
         &self.be
+    }
+
+    /// This node is shard `index` of `count` (its part of the namespace's
+    /// `syn-backlog`); one of one until told.
+    pub fn set_shard(&mut self, index: usize, count: usize) {
+        self.shard = (index, count.max(1));
+    }
+
+    /// Whether the cookie secret is due for a new key (the shell draws
+    /// it): as often as a cookie can live, so the previous key always
+    /// covers the cookies still young.
+    pub fn cookie_key_due(&self, now: u64) -> bool {
+        self.cookies.age(now) > syncookie::MAX_AGE_SLOTS
+    }
+
+    /// Puts a new cookie key in force.
+    pub fn rotate_cookie_key(&mut self, key: [u8; 16], now: u64) {
+        self.cookies.rotate(key, now);
     }
 
     /// The peers the control channel says may get new handoffs.
@@ -553,9 +613,105 @@ impl<S: Store> Node<S> {
         if seg.flags().syn() && self.cfg.is_service(seg.dst()) {
             return self.fe_syn(seg, now, io);
         }
+        if self.may_carry_cookie(seg, now) {
+            if let Some(d) = self.cookie_ack(seg, payload, gso_size, now, io) {
+                return d;
+            }
+        }
         // A client segment another front-end forwarded to us.
         self.on_forwarded(seg, now, io);
         Disposition::Accept
+    }
+
+    /// Whether `seg`, of no front-end flow, may be the third ACK of a
+    /// cookie handshake: an ACK (no SYN, no RST) to a service, of no
+    /// back-end flow either, while cookies of ours may be out.
+    fn may_carry_cookie(&self, seg: &Seg<'_>, now: u64) -> bool {
+        let f = seg.flags();
+        f.ack()
+            && !f.syn()
+            && !f.rst()
+            && now < self.cookies_until
+            && self.cfg.is_service(seg.dst())
+            && self.be.peek(&seg.key_from_client()).is_none()
+    }
+
+    /// A third ACK bringing a cookie back: a good one makes the flow
+    /// (as if its SYN had), which then takes the ACK as any flow would.
+    /// `None`: not a cookie of ours (counted; the segment goes on as
+    /// before, to the stack, which resets it).
+    fn cookie_ack(
+        &mut self,
+        seg: &Seg<'_>,
+        payload: &mut dyn Payload,
+        gso_size: u32,
+        now: u64,
+        io: &mut impl Io,
+    ) -> Option<Disposition> {
+        let key = seg.key_from_client();
+        let isn_c = seg.seq().wrapping_sub(1);
+        let checked = self
+            .cookies
+            .check(&key, isn_c, seg.ack().wrapping_sub(1), now);
+        let cfg = self.flow_cfg;
+        let flow = checked
+            .ok()
+            .and_then(|mss| FeFlow::from_cookie(seg, mss, self.next_id, &self.secret, &cfg, now));
+        let Some(flow) = flow else {
+            bump(&mut self.stats.cookies_rejected);
+            return None;
+        };
+        bump(&mut self.stats.cookies_validated);
+        match self.fe.make_room() {
+            Ok(None) => {}
+            Ok(Some(oldest)) => {
+                bump(&mut self.stats.fe_reclaimed);
+                self.fe_forget(&oldest);
+            }
+            Err(Full) => {
+                // Every slot live: the client learns at once.
+                bump(&mut self.stats.syn_table_full);
+                io.transmit(Side::Fe, &rst_for(seg));
+                return Some(Disposition::Drop);
+            }
+        }
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        if !self.fe.insert(flow, Default::default()) {
+            return Some(Disposition::Drop);
+        }
+        self.half_open = self.half_open.saturating_add(1);
+        self.fe.settle(&key, &cfg);
+        Some(
+            self.fe_segment(seg, payload, gso_size, now, io)
+                .unwrap_or(Disposition::Drop),
+        )
+    }
+
+    /// Whether a SYN is answered with a cookie.
+    fn use_cookies(&self) -> bool {
+        match self.cfg.syncookies {
+            CookieMode::Always => true,
+            CookieMode::Never => false,
+            CookieMode::Auto => {
+                let (i, n) = self.shard;
+                let backlog = usize::try_from(self.cfg.syn_backlog).unwrap_or(usize::MAX);
+                self.half_open >= shard::limit(backlog, n, i).max(1)
+            }
+        }
+    }
+
+    /// Follows a front-end flow's way in or out of SYN-RECEIVED, after its
+    /// machine ran (`was`: it was in it before).
+    fn track_half_open(&mut self, key: &FlowKey, was: bool) {
+        let is = self
+            .fe
+            .peek(key)
+            .is_some_and(|f| f.state() == FeState::SynRcvd);
+        match (was, is) {
+            (true, false) => self.half_open = self.half_open.saturating_sub(1),
+            (false, true) => self.half_open = self.half_open.saturating_add(1),
+            _ => {}
+        }
     }
 
     /// A client segment translated into a back-end flow's spaces, on its
@@ -586,6 +742,16 @@ impl<S: Store> Node<S> {
     /// A SYN to one of our services.
     fn fe_syn(&mut self, seg: &Seg<'_>, now: u64, io: &mut impl Io) -> Disposition {
         bump(&mut self.stats.syns);
+        if self.use_cookies() {
+            let cfg = self.flow_cfg;
+            if let Some(synack) = FeFlow::cookie_synack(seg, &self.cookies, &self.secret, &cfg, now)
+            {
+                bump(&mut self.stats.cookies_sent);
+                self.cookies_until = now.saturating_add(COOKIE_LIFE_MS);
+                io.transmit(Side::Fe, &synack);
+            }
+            return Disposition::Drop;
+        }
         match self.fe.make_room() {
             Ok(None) => {}
             Ok(Some(oldest)) => {
@@ -610,6 +776,7 @@ impl<S: Store> Node<S> {
         if !self.fe.insert(flow, Default::default()) {
             return Disposition::Drop;
         }
+        self.half_open = self.half_open.saturating_add(1);
         self.fe.settle(&key, &cfg);
         if let Some(r) = out.reply {
             io.transmit(Side::Fe, &r);
@@ -633,6 +800,7 @@ impl<S: Store> Node<S> {
         let plen = seg.payload_len() as usize;
         let (flow, buf) = self.fe.get(&key)?;
         let local = flow.is_local_handoff();
+        let was_half_open = flow.state() == FeState::SynRcvd;
         // Handed off: a GRO packet's wire segments are what must fit the
         // back-end's MSS.
         let mut seg = *seg;
@@ -660,6 +828,9 @@ impl<S: Store> Node<S> {
         }
         let (verdict, restart) = (out.verdict, out.restart);
         self.fe_output(key, out, now, io);
+        if was_half_open {
+            self.track_half_open(&key, true);
+        }
         if restart {
             return Some(self.fe_syn(&seg, now, io));
         }
@@ -944,6 +1115,7 @@ impl<S: Store> Node<S> {
             let Some((flow, buf)) = fe.get(&key) else {
                 continue;
             };
+            let was_half_open = flow.state() == FeState::SynRcvd;
             let out = flow.on_tick(buf, &cfg, now);
             // A resent HANDOFF_REQ goes where the first one went.
             let answer = match (out.control, flow.target()) {
@@ -952,6 +1124,9 @@ impl<S: Store> Node<S> {
             };
             let rest = without_control(&out);
             self.fe_output(key, rest, now, io);
+            if was_half_open {
+                self.track_half_open(&key, true);
+            }
             self.answer(key, answer, now, io);
         }
         self.be.collect_due(now, &cfg);

@@ -57,6 +57,43 @@ const MAC_MASK: u32 = (1 << IDX_SHIFT) - 1;
 const TAG_TUPLE: u8 = 0xc1;
 const TAG_SLOT: u8 = 0xc4;
 
+/// When a front-end answers SYNs with cookies (the `syncookies` setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CookieMode {
+    /// Once the half-open flows reach the `syn-backlog` setting.
+    #[default]
+    Auto,
+    /// For every SYN.
+    Always,
+    /// Never (a SYN flood fills the table; SYNs are then dropped).
+    Never,
+}
+
+impl CookieMode {
+    /// The mode named `s` (`auto`, `always`, `never`).
+    pub fn parse(s: &str) -> Option<CookieMode> {
+        match s {
+            "auto" => Some(CookieMode::Auto),
+            "always" => Some(CookieMode::Always),
+            "never" => Some(CookieMode::Never),
+            _ => None,
+        }
+    }
+
+    /// Its name in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            CookieMode::Auto => "auto",
+            CookieMode::Always => "always",
+            CookieMode::Never => "never",
+        }
+    }
+}
+
+/// Half-open flows of a namespace before `auto` sends cookies (Linux's
+/// `tcp_max_syn_backlog` for a small host).
+pub const DEFAULT_SYN_BACKLOG: u32 = 256;
+
 /// What the client's SYN said that a cookie-born flow needs back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SynOpts {
@@ -130,6 +167,11 @@ impl CookieKeys {
         self.previous = self.current;
         self.current = key;
         self.since = slot(now_ms);
+    }
+
+    /// Slots since the key in force was put in force.
+    pub fn age(&self, now_ms: u64) -> u32 {
+        slot(now_ms).wrapping_sub(self.since)
     }
 
     /// The key that made (or makes) the cookies of slot `t`.

@@ -32,6 +32,10 @@ const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
 struct Log {
     to_client: Vec<Flags>,
     synack_seq: u32,
+    /// The last SYN/ACK's timestamps, window scale and SACK-permitted.
+    synack_opts: (Option<(u32, u32)>, Option<u8>, bool),
+    /// The client's SYN options each HANDOFF_REQ carried.
+    req_opts: Vec<btcp_core::wire::SynOptions>,
     injected: usize,
     /// (to, the flow) of each HANDOFF_REQ.
     reqs: Vec<(u16, FlowRef)>,
@@ -42,6 +46,7 @@ impl Io for Log {
     fn transmit(&mut self, _: Side, seg: &OutSegment) {
         if seg.flags.syn() {
             self.synack_seq = seg.seq;
+            self.synack_opts = (seg.ts, seg.wscale, seg.sack_perm);
         }
         self.to_client.push(seg.flags);
     }
@@ -51,7 +56,10 @@ impl Io for Log {
     fn recycle_time_wait(&mut self, _: FlowKey) {}
     fn send(&mut self, to: u16, msg: &Message<'_>) {
         match *msg {
-            Message::HandoffReq(r) => self.reqs.push((to, FlowRef::of(&r))),
+            Message::HandoffReq(r) => {
+                self.reqs.push((to, FlowRef::of(&r)));
+                self.req_opts.push(r.client_opts);
+            }
             Message::HandoffAck(a) => self.others.push((to, Message::HandoffAck(a))),
             Message::HandoffNack(n) => self.others.push((to, Message::HandoffNack(n))),
             Message::Terminate(t) => self.others.push((to, Message::Terminate(t))),
@@ -443,4 +451,152 @@ fn shards_share_the_balance_and_route_by_client() {
     );
     let total: usize = shards.iter().map(|s| s.fe().occupancy().live()).sum();
     assert_eq!(total, 16);
+}
+
+/// A client SYN with the options of a modern stack (MSS 1460, window
+/// scale 7, SACK, timestamps), or none of them.
+fn syn_with(src: Endpoint, isn: u32, full: bool) -> Vec<u8> {
+    let s = OutSegment {
+        src,
+        dst: Endpoint::new(VIP, 80),
+        seq: isn,
+        flags: Flags::SYN,
+        window: 64_240,
+        mss: Some(1460),
+        wscale: full.then_some(7),
+        sack_perm: full,
+        ts: full.then_some((5_000, 0)),
+        ..OutSegment::default()
+    };
+    let mut p = vec![0; s.packet_len()];
+    s.write(&mut p, &[]).unwrap();
+    p
+}
+
+/// The third ACK (with the request on it, as a fast client sends it),
+/// echoing the SYN/ACK's timestamp if there was one.
+fn third_ack(src: Endpoint, seq: u32, ack: u32, echo: Option<u32>) -> Vec<u8> {
+    let s = OutSegment {
+        src,
+        dst: Endpoint::new(VIP, 80),
+        seq,
+        ack,
+        flags: Flags::ACK | Flags::PSH,
+        window: 502,
+        ts: echo.map(|e| (5_001, e)),
+        payload_len: REQUEST.len() as u32,
+        ..OutSegment::default()
+    };
+    let mut p = vec![0; s.packet_len()];
+    s.write(&mut p, REQUEST).unwrap();
+    p
+}
+
+const COOKIES: &str = "node 1 10.2.0.2\npeer 2 10.3.0.1\npeer 3 10.3.0.2\n\
+                       service 10.2.0.1:80\npool web policy least-conn nodes 2,3\n\
+                       rules default=web\nsyncookies always\n";
+
+#[test]
+fn a_cookie_handshake_keeps_no_state_until_the_third_ack_and_hands_off() {
+    for full in [true, false] {
+        let mut n = node(COOKIES, 16);
+        let mut log = Log::default();
+        let now = 1_000_000;
+        feed(&mut n, &syn_with(client(1), 77, full), now, &mut log);
+        // Answered, and nothing kept.
+        assert_eq!(n.stats().cookies_sent, 1);
+        assert_eq!(n.fe().occupancy().total(), 0);
+        let (ts, wscale, sack) = log.synack_opts;
+        assert_eq!((wscale.is_some(), sack, ts.is_some()), (full, full, full));
+        let cookie = log.synack_seq;
+        // A wrong answer makes nothing; the stack behind resets it.
+        let bad = third_ack(client(1), 78, cookie.wrapping_add(2), ts.map(|t| t.0));
+        assert_eq!(feed(&mut n, &bad, now + 5, &mut log), Disposition::Accept);
+        assert_eq!(
+            (n.stats().cookies_rejected, n.fe().occupancy().total()),
+            (1, 0)
+        );
+        // The right one, with the request on it: the flow is made and the
+        // request handed off, the client's options recovered.
+        let good = third_ack(client(1), 78, cookie.wrapping_add(1), ts.map(|t| t.0));
+        assert_eq!(feed(&mut n, &good, now + 10, &mut log), Disposition::Drop);
+        assert_eq!(n.stats().cookies_validated, 1);
+        let flow = n.fe().peek(&key(1)).unwrap();
+        assert_eq!(flow.state(), FeState::HandingOff);
+        assert_eq!(flow.isn_fe(), cookie);
+        assert_eq!(log.reqs.len(), 1);
+        let o = log.req_opts[0];
+        assert_eq!(o.mss, 1460);
+        assert_eq!(
+            (o.wscale, o.sack_permitted, o.timestamps),
+            (full.then_some(7), full, full)
+        );
+        // The same third ACK again (the client resent it): the flow takes
+        // it as a duplicate, no second flow or handoff.
+        feed(&mut n, &good, now + 20, &mut log);
+        assert_eq!((n.fe().occupancy().total(), log.reqs.len()), (1, 1));
+    }
+}
+
+#[test]
+fn a_cookie_expires_and_is_bound_to_its_connection() {
+    let mut n = node(COOKIES, 16);
+    let mut log = Log::default();
+    let now = 1_000_000;
+    feed(&mut n, &syn_with(client(1), 77, true), now, &mut log);
+    let (cookie, ts) = (log.synack_seq, log.synack_opts.0.map(|t| t.0));
+    // Another client (port) with the same numbers, a changed ISN.
+    feed(
+        &mut n,
+        &third_ack(client(2), 78, cookie.wrapping_add(1), ts),
+        now,
+        &mut log,
+    );
+    feed(
+        &mut n,
+        &third_ack(client(1), 79, cookie.wrapping_add(1), ts),
+        now,
+        &mut log,
+    );
+    // Four minutes later, with no cookie sent since, a bare ACK is not
+    // even looked at; with cookies out again, the old one is too old.
+    let late = now + 4 * btcp_core::syncookie::SLOT_MS;
+    let old = third_ack(client(1), 78, cookie.wrapping_add(1), ts);
+    feed(&mut n, &old, late, &mut log);
+    assert_eq!(n.stats().cookies_rejected, 2);
+    feed(&mut n, &syn_with(client(5), 9, true), late, &mut log);
+    feed(&mut n, &old, late, &mut log);
+    assert_eq!(n.stats().cookies_rejected, 3);
+    assert_eq!(n.fe().occupancy().total(), 0);
+}
+
+#[test]
+fn auto_cookies_start_at_the_backlog_and_stop_below_it() {
+    let text = COOKIES.replace("syncookies always", "syn-backlog 3");
+    let mut n = node(&text, 16);
+    let mut log = Log::default();
+    // Three half-open flows: the fourth SYN gets a cookie.
+    let mut synack0 = 0;
+    for i in 0..4 {
+        feed(&mut n, &syn_with(client(i), 1_000, false), 0, &mut log);
+        if i == 0 {
+            synack0 = log.synack_seq;
+        }
+    }
+    assert_eq!((n.fe().occupancy().total(), n.stats().cookies_sent), (3, 1));
+    // Client 0 completes its handshake: below the backlog again, and the
+    // next SYN gets a flow.
+    let ack = third_ack(client(0), 1_001, synack0.wrapping_add(1), None);
+    feed(&mut n, &ack, 1, &mut log);
+    assert_eq!(n.fe().peek(&key(0)).unwrap().state(), FeState::HandingOff);
+    assert_eq!(n.stats().cookies_validated, 0, "a flow of its own");
+    feed(&mut n, &syn_with(client(9), 1_000, false), 2, &mut log);
+    assert_eq!((n.fe().occupancy().total(), n.stats().cookies_sent), (4, 1));
+    // Half-open flows that time out leave the count too.
+    let mut quiet = Log::default();
+    n.on_timers(60_000, &mut quiet);
+    for i in 10..13 {
+        feed(&mut n, &syn_with(client(i), 1_000, false), 60_001, &mut log);
+    }
+    assert_eq!(n.stats().cookies_sent, 1);
 }

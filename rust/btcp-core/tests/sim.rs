@@ -34,6 +34,48 @@ fn full_handoff() {
     assert_eq!(net.stats.fe_bufs_freed, 1);
 }
 
+/// SYN cookies (`syncookie.rs`): the front-end keeps nothing until the
+/// third ACK, and the flow it then makes hands off like any other.
+#[test]
+fn cookie_handoff() {
+    let net = run(Scenario::new().cookies());
+    assert_eq!(net.stats.handoff_acks, 1);
+    assert_eq!(net.fe_stats().cookies_sent, 1);
+    assert_eq!(net.fe_stats().cookies_validated, 1);
+}
+
+#[test]
+fn cookie_lost_third_ack() {
+    // The client's request segment brings the cookie back instead.
+    let net = run(Scenario::new().cookies().lose(Point::ClientAck, 1));
+    assert_eq!(net.fe_stats().cookies_validated, 1);
+}
+
+#[test]
+fn cookie_lost_synack() {
+    // The SYN again: another cookie, and no state either time.
+    let net = run(Scenario::new().cookies().lose(Point::FeSynAck, 1));
+    assert_eq!(net.fe_stats().cookies_sent, 2);
+}
+
+#[test]
+fn cookie_without_timestamps() {
+    // No timestamps: the cookie keeps the MSS only; neither window
+    // scaling nor SACK is offered, and the handoff still works.
+    let mut sc = Scenario::new().cookies();
+    sc.client_ts = None;
+    let net = run(sc);
+    assert_eq!(net.fe_stats().cookies_validated, 1);
+}
+
+#[test]
+fn cookie_local_handoff() {
+    let mut sc = Scenario::new().cookies();
+    sc.local = true;
+    let net = run(sc);
+    assert_eq!(net.fe_stats().cookies_validated, 1);
+}
+
 #[test]
 fn lost_syn() {
     run(Scenario::new().lose(Point::ClientSyn, 1));

@@ -782,13 +782,29 @@ pub fn set_timeout(text: &str, name: &str, ms: &str) -> Result<String, EditError
     if !Timeouts::is_setting(name) {
         return err(format!("{name:?} is no timeout setting"));
     }
-    let ms = word(name, ms)?;
-    let line = (ms != "default").then(|| format!("{name} {ms}"));
+    set_setting(text, name, ms)
+}
+
+/// The text with the one-word setting `name` (`syncookies`,
+/// `syn-backlog`) set to `value`, or removed (its default) for "default".
+pub fn set_cookie_setting(text: &str, name: &str, value: &str) -> Result<String, EditError> {
+    parse(text)?;
+    if !matches!(name, "syncookies" | "syn-backlog") {
+        return err(format!("{name:?} is no SYN cookie setting"));
+    }
+    set_setting(text, name, value)
+}
+
+/// Sets the line `name value` (checked as the module would), or removes
+/// it for "default".
+fn set_setting(text: &str, name: &str, value: &str) -> Result<String, EditError> {
+    let value = word(name, value)?;
+    let line = (value != "default").then(|| format!("{name} {value}"));
     if let Some(l) = &line {
         if let Err(kind) = parse_line(l) {
             let why = ConfigError { line: 1, kind }.to_string();
             let why = why.trim_start_matches("line 1: ");
-            return err(format!("bad {name} {ms:?}: {why}; or default"));
+            return err(format!("bad {name} {value:?}: {why}; or default"));
         }
     }
     rewrite(text, |l| first_word_is(l, name), line)
@@ -989,6 +1005,16 @@ mod tests {
             .starts_with("bad port"));
         let t2 = set_ctrl_port(&t, "7500").unwrap();
         assert!(t2.contains("\nctrl-port 7500\n"), "{t2}");
+        let c = set_cookie_setting(&t2, "syncookies", "always").unwrap();
+        assert!(c.contains("\nsyncookies always\n"), "{c}");
+        let c = set_cookie_setting(&c, "syn-backlog", "64").unwrap();
+        assert!(c.contains("\nsyn-backlog 64\n"), "{c}");
+        assert!(!set_cookie_setting(&c, "syncookies", "default")
+            .unwrap()
+            .contains("syncookies"));
+        assert!(set_cookie_setting(&c, "syncookies", "maybe").is_err());
+        assert!(set_cookie_setting(&c, "syn-backlog", "0").is_err());
+        assert!(set_cookie_setting(&c, "linger-ms", "5").is_err());
         let t3 = set_timeout(&t2, "linger-ms", "default").unwrap();
         assert!(!t3.contains("linger-ms"), "{t3}");
         assert!(set_timeout(&t, "linger-ms", "-1").is_err());

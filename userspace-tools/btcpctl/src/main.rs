@@ -230,6 +230,10 @@ enum SetCmd {
     HandoffMs { ms: String },
     /// How long a handed-off flow may be silent before it is ended (ms|default)
     IdleMs { ms: String },
+    /// When SYNs are answered with cookies: auto, always, never, or default (auto)
+    Syncookies { mode: String },
+    /// Half-open flows before `auto` sends cookies (N|default: 256)
+    SynBacklog { n: String },
 }
 
 /// Everything that ends a run with status 1.
@@ -404,6 +408,10 @@ fn run(cmd: Cmd) -> Result<(), Error> {
             SetCmd::RequestMs { ms } => modify(|t| edit::set_timeout(t, "request-ms", &ms)),
             SetCmd::HandoffMs { ms } => modify(|t| edit::set_timeout(t, "handoff-ms", &ms)),
             SetCmd::IdleMs { ms } => modify(|t| edit::set_timeout(t, "idle-ms", &ms)),
+            SetCmd::Syncookies { mode } => {
+                modify(|t| edit::set_cookie_setting(t, "syncookies", &mode))
+            }
+            SetCmd::SynBacklog { n } => modify(|t| edit::set_cookie_setting(t, "syn-backlog", &n)),
         },
     }
 }

@@ -492,6 +492,8 @@ pub struct Scenario {
     pub body_len: usize,
     pub client: ClientSpec,
     pub server: ServerSpec,
+    /// More lines for the front-end's configuration (`syncookies always`).
+    pub fe_extra: &'static str,
 }
 
 impl Scenario {
@@ -524,7 +526,14 @@ impl Scenario {
             body_len: BODY_LEN,
             client: ClientSpec::default(),
             server: ServerSpec::default(),
+            fe_extra: "",
         }
+    }
+
+    /// The front-end answers every SYN with a cookie.
+    pub fn cookies(mut self) -> Scenario {
+        self.fe_extra = "syncookies always\n";
+        self
     }
 
     pub fn fault(mut self, p: Point, nth: usize, f: Fault) -> Scenario {
@@ -801,6 +810,7 @@ impl Net {
                  rules /big/={BE_NODE},default={BE_NODE}\n"
             ),
         };
+        let fe_text = fe_text + sc.fe_extra;
         let mut fe_node = host_node(&fe_text, sc.cfg, sc.secret, 4096);
         let mut live = btcp_core::node::LivePeers::default();
         live.add(BE_NODE, 0);
@@ -901,6 +911,11 @@ impl Net {
             true => &mut self.fe_node,
             false => &mut self.be_node,
         }
+    }
+
+    /// The front-end node's counters.
+    pub fn fe_stats(&self) -> btcp_core::node::NodeStats {
+        *self.fe_node.stats()
     }
 
     /// Flows in the front-end's and the back-end's tables.

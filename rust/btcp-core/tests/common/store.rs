@@ -228,5 +228,7 @@ pub fn shard_node(
         balance,
         base,
         btcp_core::isn::IsnSecret::new(secret),
+        // Another key for the cookies, from the same seed.
+        btcp_core::syncookie::CookieKeys::new(secret.map(|b| b ^ 0x5c), 0),
     )
 }
