@@ -580,13 +580,6 @@ impl<S: Store> Node<S> {
         }
     }
 
-    /// This node's HEARTBEAT content when it is one shard: the
-    /// connections it serves as a back-end (handed to it by any
-    /// front-end), and that table's use in permille.
-    pub fn report(&self) -> (u32, u32) {
-        self.served().heartbeat()
-    }
-
     /// Runs `f` on the balance this node shares.
     pub fn balance<R>(&self, f: impl FnOnce(&mut Balance<S::Dispatcher>) -> R) -> R {
         self.balance.with(f)
@@ -654,33 +647,23 @@ impl<S: Store> Node<S> {
             .cookies
             .check(&key, isn_c, seg.ack().wrapping_sub(1), now);
         let cfg = self.flow_cfg;
-        let flow = checked
-            .ok()
-            .and_then(|mss| FeFlow::from_cookie(seg, mss, self.next_id, &self.secret, &cfg, now));
+        let flow = checked.ok().and_then(|mss| {
+            let id = self.next_flow_id();
+            FeFlow::from_cookie(seg, mss, id, &self.secret, &cfg, now)
+        });
         let Some(flow) = flow else {
             bump(&mut self.stats.cookies_rejected);
             return None;
         };
         bump(&mut self.stats.cookies_validated);
-        match self.fe.make_room() {
-            Ok(None) => {}
-            Ok(Some(oldest)) => {
-                bump(&mut self.stats.fe_reclaimed);
-                self.fe_forget(&oldest);
-            }
-            Err(Full) => {
-                // Every slot live: the client learns at once.
-                bump(&mut self.stats.syn_table_full);
-                io.transmit(Side::Fe, &rst_for(seg));
-                return Some(Disposition::Drop);
-            }
-        }
-        self.next_id = self.next_id.wrapping_add(1).max(1);
-        if !self.fe.insert(flow, Default::default()) {
+        if !self.fe_room() {
+            // Every slot live: the client learns at once.
+            io.transmit(Side::Fe, &rst_for(seg));
             return Some(Disposition::Drop);
         }
-        self.half_open = self.half_open.saturating_add(1);
-        self.fe.settle(&key, &cfg);
+        if !self.fe_insert_half_open(flow) {
+            return Some(Disposition::Drop);
+        }
         Some(
             self.fe_segment(seg, payload, gso_size, now, io)
                 .unwrap_or(Disposition::Drop),
@@ -752,36 +735,60 @@ impl<S: Store> Node<S> {
             }
             return Disposition::Drop;
         }
-        match self.fe.make_room() {
-            Ok(None) => {}
-            Ok(Some(oldest)) => {
-                bump(&mut self.stats.fe_reclaimed);
-                self.fe_forget(&oldest);
-            }
-            Err(Full) => {
-                bump(&mut self.stats.syn_table_full);
-                return Disposition::Drop;
-            }
+        if !self.fe_room() {
+            return Disposition::Drop;
         }
-        // The id tells this connection's messages from those of an
-        // earlier one on the same 4-tuple.
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1).max(1);
+        let id = self.next_flow_id();
         let cfg = self.flow_cfg;
         let Some((flow, out)) = FeFlow::on_syn(seg, id, &self.secret, &cfg, now) else {
             return Disposition::Drop;
         };
-        let key = flow.key();
-        // No request buffer yet: it comes with the first request byte.
-        if !self.fe.insert(flow, Default::default()) {
+        if !self.fe_insert_half_open(flow) {
             return Disposition::Drop;
         }
-        self.half_open = self.half_open.saturating_add(1);
-        self.fe.settle(&key, &cfg);
         if let Some(r) = out.reply {
             io.transmit(Side::Fe, &r);
         }
         Disposition::Drop
+    }
+
+    /// Room in the front-end table for one more flow, the flow that
+    /// lingered longest freed if need be; `false` (counted) when every
+    /// slot is live.
+    fn fe_room(&mut self) -> bool {
+        match self.fe.make_room() {
+            Ok(None) => true,
+            Ok(Some(oldest)) => {
+                bump(&mut self.stats.fe_reclaimed);
+                self.fe_forget(&oldest);
+                true
+            }
+            Err(Full) => {
+                bump(&mut self.stats.syn_table_full);
+                false
+            }
+        }
+    }
+
+    /// A new connection's flow id, which tells its messages from those
+    /// of an earlier connection on the same 4-tuple.
+    fn next_flow_id(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        id
+    }
+
+    /// Inserts a new flow in SYN-RECEIVED (after [`Node::fe_room`]) and
+    /// schedules it. No request buffer yet: it comes with the first
+    /// request byte.
+    fn fe_insert_half_open(&mut self, flow: FeFlow) -> bool {
+        let key = flow.key();
+        if !self.fe.insert(flow, Default::default()) {
+            return false;
+        }
+        self.half_open = self.half_open.saturating_add(1);
+        self.fe.settle(&key, &self.flow_cfg);
+        true
     }
 
     /// Any other client segment of front-end flow `key`.
