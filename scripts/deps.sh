@@ -13,7 +13,8 @@ APT_PKGS=(
   # lab guest: qemu and the binaries the guest runs from the host's root
   qemu-system-x86 busybox-static iproute2 nginx curl wrk apache2-utils
   tcpdump ethtool nftables procps python3 haproxy
-  # hand-made packets in the fault matrix (tests/lab/faults/probe.py)
+  # hand-made packets in the fault matrix (tests/lab/faults/probe.py) and
+  # a blind attacker (tests/lab/blind.py)
   python3-scapy
   # SYN floods from unassigned lab addresses (tests/lab/cookies.sh)
   hping3

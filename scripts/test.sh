@@ -41,9 +41,9 @@ host_lints() {
     cargo clippy --workspace --all-targets --quiet -- -D warnings
 }
 
-lab() { # NAME SCRIPT MODULES...: one guest boot running SCRIPT
-  local name=$1 script=$2; shift 2
-  qemu/run-lab.sh --quiet --timeout 900 --modules "$*" --out "$out/$name" "$script"
+lab() { # NAME MODULES SCRIPT [ARGS...]: one guest boot running SCRIPT
+  local name=$1 modules=$2; shift 2
+  qemu/run-lab.sh --quiet --timeout 900 --modules "$modules" --out "$out/$name" "$@"
   local rc=$?
   # The guest script's own lines (its summary included) are worth seeing.
   [ -f "$out/$name/script.log" ] && tail -n 40 "$out/$name/script.log"
@@ -57,15 +57,16 @@ stage host-lints host_lints
 stage core cargo test --workspace
 stage tools cargo build --release --locked -p btcpctl
 stage fuzz-http bash scripts/fuzz.sh 60
-stage kunit lab kunit tests/lab/kunit.sh "$root/btcp_kunit.ko"
-stage lab-smoke lab lab-smoke tests/lab/smoke.sh "$root/btcp.ko"
-stage lab-handoff lab lab-handoff tests/lab/handoff.sh "$root/btcp.ko"
-stage lab-remote lab lab-remote tests/lab/handoff_remote.sh "$root/btcp.ko"
-stage lab-reuse lab lab-reuse tests/lab/reuse.sh "$root/btcp.ko"
-stage lab-btcpctl lab lab-btcpctl tests/lab/btcpctl.sh "$root/btcp.ko"
-stage lab-pools lab lab-pools tests/lab/pools.sh "$root/btcp.ko"
-stage lab-table lab lab-table tests/lab/table.sh "$root/btcp.ko"
-stage lab-cookies lab lab-cookies tests/lab/cookies.sh "$root/btcp.ko"
+stage kunit lab kunit "$root/btcp_kunit.ko" tests/lab/kunit.sh
+stage lab-smoke lab lab-smoke "$root/btcp.ko" tests/lab/smoke.sh
+stage lab-handoff lab lab-handoff "$root/btcp.ko" tests/lab/handoff.sh
+stage lab-remote lab lab-remote "$root/btcp.ko" tests/lab/handoff_remote.sh
+stage lab-reuse lab lab-reuse "$root/btcp.ko" tests/lab/reuse.sh
+stage lab-btcpctl lab lab-btcpctl "$root/btcp.ko" tests/lab/btcpctl.sh
+stage lab-pools lab lab-pools "$root/btcp.ko" tests/lab/pools.sh
+stage lab-table lab lab-table "$root/btcp.ko" tests/lab/table.sh
+# Hostile traffic, one boot: a SYN flood, then blind injection.
+stage lab-hostile lab lab-hostile "$root/btcp.ko" tests/lab/suite.sh cookies blind
 # The fault matrix (make test-faults): netem, one-packet drops, request
 # shapes, options, MTU, slow readers, hand-made packets; one boot.
 stage lab-faults bash scripts/test-faults.sh

@@ -78,6 +78,14 @@
 //!   stack's next expected sequence number or the client's send edge
 //!   (RFC 5961): the stack challenges any other. No packet either way for
 //!   [`Config::idle_ms`]: RST both ways.
+//! - A forwarded client segment changes the machine only if the stack
+//!   accepts it: in the receive window the stack last advertised, and
+//!   acknowledging nothing it has not sent nor more than a client window
+//!   before what the client acknowledged (RFC 9293 3.10.7.4, RFC 5961
+//!   5.2); a SYN never does. Everything still goes to the stack, which
+//!   answers what it refuses. The front-end has dropped most of what a
+//!   blind spoofer sends already; what it cannot judge (an
+//!   acknowledgment of bytes the stack has not sent yet) is judged here.
 //! - A SYN/ACK from the stack for another client ISN (the front-end
 //!   forwarded a new SYN on a busy 4-tuple) is dropped and its embryonic
 //!   connection reset.
@@ -630,8 +638,15 @@ impl BeFlow {
         if self.state == BeState::SynSent {
             return out;
         }
+        // Whatever the stack answers keeps the flow alive (its answer
+        // would, on egress).
         self.last_seen = now_ms;
         let f = seg.flags();
+        if f.syn() {
+            // In a synchronized state the stack only ever answers it with a
+            // challenge ACK (RFC 5961 4.2).
+            return out;
+        }
         if f.rst() {
             // Only an RST the stack takes ends the flow (RFC 5961 3.2: at
             // exactly its next expected sequence number; we also take the
@@ -641,6 +656,10 @@ impl BeFlow {
             if seg.seq() == self.be_rcv_nxt || seg.seq() == self.client_nxt {
                 out.control = self.start_linger(TerminateReason::Rst, cfg, now_ms);
             }
+            return out;
+        }
+        if !self.acceptable(seg) {
+            // The stack drops it (and may answer it); we learn nothing.
             return out;
         }
         self.client_window = seg.window();
@@ -656,18 +675,32 @@ impl BeFlow {
         if f.fin() {
             self.client_fin = Some(seg.seq().wrapping_add(seg.payload_len()));
         }
-        if f.ack() {
-            if seq::after(seg.ack(), self.client_ack) {
-                self.client_ack = seg.ack();
-            }
-            if let Some(fin) = self.be_fin {
-                if seq::after(seg.ack(), fin) {
-                    self.be_fin_acked = true;
-                }
+        if seq::after(seg.ack(), self.client_ack) {
+            self.client_ack = seg.ack();
+        }
+        if let Some(fin) = self.be_fin {
+            if seq::after(seg.ack(), fin) {
+                self.be_fin_acked = true;
             }
         }
         out.control = self.check_closed(cfg, now_ms);
         out
+    }
+
+    /// Whether the local stack accepts a forwarded client segment (not SYN
+    /// or RST): in the receive window it last advertised (RFC 9293
+    /// 3.10.7.4), with an ACK of nothing it has not sent and nothing more
+    /// than a client window before what the client acknowledged already
+    /// (RFC 5961 5.2). A blind spoofer's segment fails it.
+    fn acceptable(&self, seg: &Seg<'_>) -> bool {
+        if !seg.flags().ack() {
+            return false;
+        }
+        let in_window =
+            !seq::before(seg.end_seq(), self.be_rcv_nxt) && !seq::after(seg.seq(), self.be_edge);
+        let max_wnd = u32::from(u16::MAX) << self.client_shift();
+        let oldest = self.client_ack.wrapping_sub(max_wnd);
+        in_window && seq::between(seg.ack(), oldest, self.be_nxt)
     }
 
     /// Timers: the SYN/ACK wait, replay re-injection, idle and linger.
@@ -801,17 +834,22 @@ impl BeFlow {
         }
     }
 
+    /// The shift the client scales its windows by (as the front-end
+    /// agreed it).
+    fn client_shift(&self) -> u8 {
+        if self.fe_opts.wscale.is_some() {
+            self.client_opts.shift()
+        } else {
+            0
+        }
+    }
+
     /// The client's window as the stack must read it.
     fn window_for_be(&self) -> u16 {
         if self.be_opts.wscale.is_some() && self.client_opts.wscale.is_some() {
             return self.client_window;
         }
-        let shift = if self.fe_opts.wscale.is_some() {
-            self.client_opts.shift()
-        } else {
-            0
-        };
-        let bytes = u64::from(self.client_window) << shift;
+        let bytes = u64::from(self.client_window) << self.client_shift();
         u16::try_from(bytes).unwrap_or(u16::MAX)
     }
 

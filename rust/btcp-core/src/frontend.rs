@@ -93,20 +93,35 @@
 //!   It frees the flow (after a linger once a HANDOFF_REQ went out; a
 //!   HANDOFF_ACK arriving during that linger is answered with an RST to
 //!   the back-end, so it does not keep a connection nobody will use).
-//! - After the handoff every client segment is forwarded, RSTs included:
-//!   the back-end's stack judges them, and the back-end machine sends
-//!   TERMINATE when the connection is over, which starts our linger;
-//!   [`Config::idle_ms`] without a packet frees a forwarding flow (the
-//!   back-end times out on its own).
+//! - After the handoff client segments are forwarded, and the back-end's
+//!   stack judges them; the back-end machine sends TERMINATE when the
+//!   connection is over, which starts our linger; [`Config::idle_ms`]
+//!   without an acceptable segment frees a forwarding flow (the back-end
+//!   times out on its own).
+//! - Blind injection (RFC 5961). Our sequence space is the client's, so we
+//!   check what we forward as a stack would: a segment starting more than
+//!   the back-end's largest possible window (65535 shifted by its window
+//!   scale) from the client's next sequence number, or acknowledging
+//!   more than a client window before its latest acknowledgment or past
+//!   the right edge of the window it advertised (the back-end can have
+//!   sent nothing beyond it), is dropped and counted
+//!   ([`FeOutput::refused`]). An RST elsewhere in the window than at the
+//!   next sequence number, and any SYN, go on for the stack to challenge
+//!   and change nothing here. Only acceptable segments move our record
+//!   of the client (next sequence number, acknowledgment, timestamp, idle
+//!   timer). The back-end machine applies the same rules with what only
+//!   it knows (`backend.rs`).
 //! - A SYN on the 4-tuple of a handed-off flow is a new connection once
-//!   the client has closed its side of the old one (its FIN or RST went
-//!   through) or the flow lingers: the flow is freed and the SYN handled
-//!   anew ([`FeOutput::restart`]), as a stack's TIME-WAIT takes a new SYN.
-//!   "A SYN" is what a stack's TIME-WAIT would take for a new connection:
-//!   a sequence number past the old connection's, or a newer timestamp; a
-//!   stale copy of the old SYN is forwarded like any segment. Before the
-//!   client closed, the SYN is forwarded, and the back-end's stack answers
-//!   it as RFC 5961 4.2 says (a challenge ACK).
+//!   the flow lingers (the back-end said the connection is over) or the
+//!   client's RST at its next sequence number went through: the flow is
+//!   freed and the SYN handled anew ([`FeOutput::restart`]), as a stack's
+//!   TIME-WAIT takes a new SYN. "A SYN" is what a stack's TIME-WAIT would
+//!   take for a new connection: a sequence number past the old
+//!   connection's, or a newer timestamp; a stale copy of the old SYN is
+//!   forwarded like any segment. Before that, the SYN is forwarded, and
+//!   the back-end's stack answers it as RFC 5961 4.2 says (a challenge
+//!   ACK); a client FIN does not close the connection (the back-end may
+//!   still be sending).
 
 use super::config::NodeConfig;
 use super::flow::{deadline, Config, Endpoint, FlowKey, SideOptions, Verdict};
@@ -208,12 +223,22 @@ pub struct FeOutput<'b> {
     /// quoting the packet as the client sent it, with this next-hop MTU
     /// (`build::write_icmp_frag_needed`).
     pub frag_needed: Option<u16>,
+    /// The packet in hand (dropped) is a client segment after the handoff
+    /// that no stack would accept (RFC 5961): count it.
+    pub refused: bool,
 }
 
 impl FeOutput<'_> {
     fn drop_with(reply: Option<OutSegment>) -> FeOutput<'static> {
         FeOutput {
             reply,
+            ..FeOutput::default()
+        }
+    }
+
+    fn refused() -> FeOutput<'static> {
+        FeOutput {
+            refused: true,
             ..FeOutput::default()
         }
     }
@@ -237,7 +262,17 @@ enum RstCheck {
     Outside,
 }
 
-/// One client connection at the front-end. 136 bytes on x86-64; the request
+/// What a client segment after the handoff may do (RFC 5961).
+enum FwdCheck {
+    /// Acceptable: forward it and record what it says.
+    Take,
+    /// For the back-end's stack to answer: forward it, record nothing.
+    Pass,
+    /// No stack would accept it: drop it.
+    Refuse,
+}
+
+/// One client connection at the front-end. 152 bytes on x86-64; the request
 /// bytes live in a buffer the shell owns and passes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FeFlow {
@@ -278,10 +313,17 @@ pub struct FeFlow {
     resends: u8,
     /// The flow was handed off (xlate is valid).
     handed_off: bool,
-    /// After the handoff, the client's FIN or RST went through.
+    /// After the handoff, the client's RST at its next sequence number
+    /// went through.
     client_closed: bool,
-    /// After the handoff, the end of the client's sequence space seen.
+    /// After the handoff, the end of the client's sequence space seen in
+    /// acceptable segments.
     fwd_nxt: u32,
+    /// After the handoff, the client's highest acknowledgment (our space)
+    /// and the right edge of the window it advertised with it: the
+    /// back-end can have sent nothing past the edge.
+    fwd_ack: u32,
+    fwd_edge: u32,
     /// The MSS the back-end's stack announced (0: a local handoff, or
     /// not handed off): the most a client segment may carry beyond 40
     /// bytes of headers to reach it whole.
@@ -374,6 +416,8 @@ impl FeFlow {
             handed_off: false,
             client_closed: false,
             fwd_nxt: 0,
+            fwd_ack: 0,
+            fwd_edge: 0,
             be_mss: 0,
             xlate: Xlate::default(),
         }
@@ -623,7 +667,9 @@ impl FeFlow {
         cfg: &Config,
         now_ms: u64,
     ) -> FeOutput<'static> {
-        self.last_seen = now_ms;
+        if !self.handed_off {
+            self.last_seen = now_ms;
+        }
         let f = seg.flags();
         let over = self.state == FeState::Linger || self.client_closed;
         if f.syn() && !f.ack() && over && self.is_new_syn(seg) {
@@ -637,10 +683,10 @@ impl FeFlow {
             FeState::SynRcvd => self.syn_rcvd(seg, payload, reqbuf, cfg, now_ms),
             FeState::Receiving => self.receiving(seg, payload, reqbuf, cfg, now_ms),
             FeState::Dispatching | FeState::HandingOff => self.pending(seg, cfg, now_ms),
-            FeState::Forwarding => self.forward(seg),
+            FeState::Forwarding => self.forward(seg, now_ms),
             FeState::Linger => {
                 if self.handed_off {
-                    self.forward(seg)
+                    self.forward(seg, now_ms)
                 } else if seg.flags().fin() && self.fin && self.req_len == 0 {
                     // Our FIN/ACK to an idle close was lost: send it again.
                     let fin = self.fin_seg(now_ms);
@@ -826,7 +872,16 @@ impl FeFlow {
         FeOutput::default()
     }
 
-    fn forward(&mut self, seg: &Seg<'_>) -> FeOutput<'static> {
+    /// A client segment after the handoff. It goes to the back-end's
+    /// stack unless no stack would accept it, and changes our state only
+    /// if it is acceptable (RFC 5961; see the module docs).
+    fn forward(&mut self, seg: &Seg<'_>, now_ms: u64) -> FeOutput<'static> {
+        let f = seg.flags();
+        let taken = match self.fwd_check(seg) {
+            FwdCheck::Refuse => return FeOutput::refused(),
+            FwdCheck::Pass => false,
+            FwdCheck::Take => true,
+        };
         if self.be_mss > 0
             && seg.pkt.ip.dont_fragment()
             && seg.wire_size_over_40() > u32::from(self.be_mss)
@@ -841,24 +896,96 @@ impl FeFlow {
             Ok(edits) => Verdict::Forward(edits),
             Err(_) => Verdict::Drop,
         };
-        if seg.flags().rst() || seg.flags().fin() {
-            self.client_closed = true;
-        }
-        if !seg.flags().syn() {
-            let end = seg.end_seq();
-            if seq::after(end, self.fwd_nxt) {
-                self.fwd_nxt = end;
-            }
-            if let Some((tsval, _)) = seg.timestamps() {
-                if seq::ts_after(tsval, self.client_tsval) {
-                    self.client_tsval = tsval;
-                }
+        if taken {
+            self.last_seen = now_ms;
+            if f.rst() {
+                self.client_closed = true;
+            } else {
+                self.note_forwarded(seg);
             }
         }
         FeOutput {
             verdict,
             ..FeOutput::default()
         }
+    }
+
+    /// Whether a client segment after the handoff may change our state,
+    /// may only pass to the back-end's stack (which answers it, with a
+    /// challenge ACK or a duplicate ACK), or is dropped. Our sequence
+    /// space is the client's, so we know where its next byte is; the
+    /// back-end's receive window is at most what its window scale can
+    /// say; the client can acknowledge nothing past the right edge of the
+    /// window it advertised.
+    fn fwd_check(&self, seg: &Seg<'_>) -> FwdCheck {
+        let f = seg.flags();
+        if f.syn() {
+            // In a synchronized state, only ever answered with a challenge
+            // ACK (RFC 5961 4.2); a new connection's SYN was taken before.
+            return FwdCheck::Pass;
+        }
+        let wnd = u32::from(u16::MAX) << self.xlate.ws_be;
+        let lo = self.fwd_nxt.wrapping_sub(wnd);
+        let hi = self.fwd_nxt.wrapping_add(wnd);
+        if !seq::between(seg.seq(), lo, hi) {
+            return FwdCheck::Refuse;
+        }
+        if f.rst() {
+            // RFC 5961 3.2: only at the next sequence number; elsewhere in
+            // the window the stack challenges it.
+            return if seg.seq() == self.fwd_nxt {
+                FwdCheck::Take
+            } else {
+                FwdCheck::Pass
+            };
+        }
+        if !f.ack() {
+            return FwdCheck::Refuse;
+        }
+        // RFC 5961 5.2: [SND.UNA - MAX.SND.WND, SND.NXT], from the
+        // client's side of it.
+        let max_wnd = u32::from(u16::MAX) << self.client_shift();
+        let oldest = self.fwd_ack.wrapping_sub(max_wnd);
+        if !seq::between(seg.ack(), oldest, self.fwd_edge) {
+            return FwdCheck::Refuse;
+        }
+        FwdCheck::Take
+    }
+
+    /// Records an acceptable client segment after the handoff.
+    fn note_forwarded(&mut self, seg: &Seg<'_>) {
+        if let Some((tsval, _)) = seg.timestamps() {
+            // RFC 7323 3.4: only from segments at or before the left edge.
+            if seq::before_eq(seg.seq(), self.fwd_nxt) && seq::ts_after(tsval, self.client_tsval) {
+                self.client_tsval = tsval;
+            }
+        }
+        let end = seg.end_seq();
+        if seq::after(end, self.fwd_nxt) {
+            self.fwd_nxt = end;
+        }
+        let ack = seg.ack();
+        if seq::after(ack, self.fwd_ack) {
+            self.fwd_ack = ack;
+        }
+        let edge = ack.wrapping_add(self.client_window_bytes(seg.window()));
+        if seq::after(edge, self.fwd_edge) {
+            self.fwd_edge = edge;
+        }
+    }
+
+    /// The client's scale for its windows: what it announced, if we agreed
+    /// to scaling.
+    fn client_shift(&self) -> u8 {
+        match self.agreed.wscale {
+            Some(_) => self.client_opts.shift(),
+            None => 0,
+        }
+    }
+
+    /// A client window field in bytes.
+    fn client_window_bytes(&self, raw: u16) -> u32 {
+        u32::from(raw) << self.client_shift()
     }
 
     /// Hands the flow to `target` (in [`FeState::Dispatching`], after
@@ -960,6 +1087,10 @@ impl FeFlow {
         );
         self.handed_off = true;
         self.fwd_nxt = self.rcv_nxt;
+        self.fwd_ack = self.isn_f.wrapping_add(1);
+        self.fwd_edge = self
+            .fwd_ack
+            .wrapping_add(self.client_window_bytes(self.client_window));
         // A local handoff crosses no link. Below what stacks take as a
         // path MTU (Linux: 552) the client could not comply: no check then.
         self.be_mss = if self.xlate.is_local() || ack.be_opts.mss < MIN_PMTU_MSS {

@@ -368,6 +368,10 @@ pub struct NodeStats {
     pub cookies_validated: u64,
     /// ACKs with no flow whose cookie was not ours, or expired.
     pub cookies_rejected: u64,
+    /// Client segments after the handoff that no stack would accept
+    /// (outside the window, or acknowledging what was never sent: RFC
+    /// 5961), dropped at the front-end.
+    pub forward_refused: u64,
 }
 
 impl NodeStats {
@@ -395,10 +399,11 @@ impl NodeStats {
         sum(&mut self.cookies_sent, o.cookies_sent);
         sum(&mut self.cookies_validated, o.cookies_validated);
         sum(&mut self.cookies_rejected, o.cookies_rejected);
+        sum(&mut self.forward_refused, o.forward_refused);
     }
 
     /// Name and value of each counter, in a fixed order.
-    pub fn rows(&self) -> [(&'static str, u64); 21] {
+    pub fn rows(&self) -> [(&'static str, u64); 22] {
         [
             ("syns", self.syns),
             ("syn_table_full", self.syn_table_full),
@@ -421,6 +426,7 @@ impl NodeStats {
             ("cookies_sent", self.cookies_sent),
             ("cookies_validated", self.cookies_validated),
             ("cookies_rejected", self.cookies_rejected),
+            ("forward_refused", self.forward_refused),
         ]
     }
 }
@@ -834,6 +840,9 @@ impl<S: Store> Node<S> {
             io.frag_needed(&seg, mtu);
         }
         let (verdict, restart) = (out.verdict, out.restart);
+        if out.refused {
+            bump(&mut self.stats.forward_refused);
+        }
         self.fe_output(key, out, now, io);
         if was_half_open {
             self.track_half_open(&key, true);
@@ -1213,6 +1222,7 @@ fn without_control(out: &FeOutput<'_>) -> FeOutput<'static> {
         free: out.free,
         restart: out.restart,
         frag_needed: out.frag_needed,
+        refused: out.refused,
     }
 }
 

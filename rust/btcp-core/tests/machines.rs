@@ -570,13 +570,13 @@ fn nacks_lead_to_other_backends_a_bounded_number_of_times() {
 /// handoffs are forwarded. A GSO packet counts by its wire segments.
 #[test]
 fn segments_too_big_for_the_backend_get_frag_needed() {
-    let a = 0; // the ACK field does not matter here
     let seq = ISN_C.wrapping_add(1 + REQ.len() as u32);
     // 1228 payload + 12 timestamps = 1240: fits a 1240 MSS exactly.
     let fits = vec![b'x'; 1228];
     let big = vec![b'x'; 1229];
-    let data = client_seg(seq, a, Flags::ACK, Some((3000, 0)));
     let mut fe = Fe::forwarding_to(cfg(), B.addr, 1240);
+    let a = fe.isn_f().wrapping_add(1);
+    let data = client_seg(seq, a, Flags::ACK, Some((3000, 0)));
     let p = bytes(&data, &big);
     let out = fe
         .flow
@@ -1290,7 +1290,7 @@ fn a_buffer_too_full_to_advertise_dispatches() {
 }
 
 #[test]
-fn a_syn_on_the_tuple_restarts_the_flow_once_the_client_closed() {
+fn a_syn_on_the_tuple_restarts_the_flow_once_the_client_reset() {
     let mut fe = Fe::forwarding(cfg());
     let syn = |isn| client_seg(isn, 0, Flags::SYN, Some((3000, 0)));
     // The client's connection is still open: a SYN with another ISN is
@@ -1305,9 +1305,17 @@ fn a_syn_on_the_tuple_restarts_the_flow_once_the_client_closed() {
     assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
     let out = fe.seg(client_seg(end, a, Flags::ACK | Flags::FIN, None), &[], 7);
     assert!(matches!(out.verdict, Verdict::Forward(_)));
-    // After the client's FIN, a stale copy of the old SYN is still just
-    // forwarded; a SYN past the old sequence space, or with a newer
-    // timestamp, is a new connection (as a TIME-WAIT would take it).
+    // The client's FIN does not close the connection (the back-end's
+    // side may still be sending): a SYN is still one for the stack to
+    // challenge, however new.
+    let out = fe.seg(syn(ISN_C), &[], 8);
+    assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
+    // An RST at the client's next sequence number closes it. A stale copy
+    // of the old SYN is still just forwarded; a SYN past the old sequence
+    // space, or with a newer timestamp, is a new connection (as a
+    // TIME-WAIT would take it).
+    let out = fe.seg(client_seg(end.wrapping_add(1), 0, Flags::RST, None), &[], 8);
+    assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
     let out = fe.seg(client_seg(ISN_C, 0, Flags::SYN, Some((1000, 0))), &[], 8);
     assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
     let out = fe.seg(syn(ISN_C), &[], 9);

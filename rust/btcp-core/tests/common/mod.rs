@@ -700,6 +700,8 @@ pub struct Stats {
     pub frag_needed: usize,
     /// Segments the front-end crafted for the client, by flags.
     pub fe_replies: Vec<Flags>,
+    /// RSTs the back-end stack did not take: not at its rcv_nxt.
+    pub rsts_challenged: usize,
     /// Segments the back-end crafted for the client (aborts).
     pub be_to_client_crafted: usize,
     /// Client segments delivered to the back-end stack with SACK blocks.
@@ -735,6 +737,11 @@ pub struct Net {
     /// The back-end stack's ISN and highest sequence number sent + 1.
     pub be_isn: Option<u32>,
     pub be_snd_max: u32,
+    /// The highest acknowledgment the back-end stack sent (its rcv_nxt).
+    pub be_rcv_nxt: Option<u32>,
+    /// Segments put on the client's link by [`Net::inject_from_client`]:
+    /// (seq, payload length, flags).
+    pub forged: Vec<(u32, u32, Flags)>,
     /// The MSS the back-end stack announced in its SYN/ACK.
     pub be_mss: Option<u16>,
     /// The options the front-end agreed with the client.
@@ -845,6 +852,8 @@ impl Net {
             be_tsval_max: None,
             be_isn: None,
             be_snd_max: 0,
+            be_rcv_nxt: None,
+            forged: Vec::new(),
             be_mss: None,
             fe_agreed: None,
             client_syn: None,
@@ -979,6 +988,9 @@ impl Net {
     /// the client (or someone spoofing it) sent it.
     pub fn inject_from_client(&mut self, pkt: Vec<u8>) {
         trace(self.t, "forged", &pkt);
+        let seg = Seg::parse(&pkt).expect("a TCP segment");
+        self.forged
+            .push((seg.seq(), seg.payload_len(), seg.flags()));
         self.send(None, CLIENT_LINK_MS, Event::ToFe(pkt));
     }
 
@@ -1167,7 +1179,14 @@ impl Net {
         if injected && seg.flags().syn() {
             assert_only_known_options(&pkt, "the replayed SYN");
         }
-        if let (Some(isn), true) = (self.be_isn, seg.flags().ack() && !seg.flags().syn()) {
+        // What a spoofer forged is checked by the stack, not by us.
+        let forged = !injected
+            && self
+                .forged
+                .contains(&(seg.seq(), seg.payload_len(), seg.flags()));
+        if let (Some(isn), true, false) =
+            (self.be_isn, seg.flags().ack() && !seg.flags().syn(), forged)
+        {
             let ack = seg.ack();
             assert!(
                 seq::between(ack, isn, self.be_snd_max),
@@ -1207,6 +1226,14 @@ impl Net {
             self.stats.injected += 1;
         } else {
             self.stats.to_be_stack += 1;
+        }
+        if seg.flags().rst() && self.be_rcv_nxt.is_some_and(|n| n != seg.seq()) {
+            // smoltcp takes any RST in its window (RFC 793); Linux, which
+            // the module runs on, takes one only at rcv_nxt and answers
+            // the others with a challenge ACK (RFC 5961 3.2). Play Linux:
+            // not taken (its challenge ACK left out).
+            self.stats.rsts_challenged += 1;
+            return;
         }
         self.be_host.dev.rx.push_back(pkt);
     }
@@ -1341,6 +1368,12 @@ impl Net {
             self.be_isn = Some(seg.seq());
             self.be_snd_max = seg.seq().wrapping_add(1);
             self.be_mss = seg.opts.mss;
+        }
+        if seg.flags().ack()
+            && !seg.flags().rst()
+            && self.be_rcv_nxt.map_or(true, |n| seq::after(seg.ack(), n))
+        {
+            self.be_rcv_nxt = Some(seg.ack());
         }
         if seq::after(seg.end_seq(), self.be_snd_max) {
             self.be_snd_max = seg.end_seq();

@@ -1,0 +1,79 @@
+#!/bin/bash
+# Guest script: blind injection into a handed-off connection (RFC 5961;
+# rust/btcp-core/src/frontend.rs and backend.rs). While the client
+# downloads 64 MiB (1 MiB on --load light) through the VIP from be1, an
+# attacker in a namespace of its own on the lab bridge (an unassigned lab
+# address; it forges the client's address and port, as a blind spoofer
+# must) sends spoofed RSTs at several offsets from the client's sequence
+# number, a SYN past it with a newer timestamp, FINs and data with
+# acknowledgments no stack takes, then segments at random numbers
+# (bounded in count and time). The download completes byte-exact on its
+# one connection, served by be1; the front-end dropped and counted what no
+# stack would accept (forward_refused); every flow is freed after.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+lab=$(cd "$here/../../qemu" && pwd)
+# shellcheck source=SCRIPTDIR/../../qemu/topology.sh
+source "$lab/topology.sh"
+# shellcheck source=SCRIPTDIR/../../qemu/cluster.sh
+source "$lab/cluster.sh"
+# shellcheck source=SCRIPTDIR/checks.sh
+source "$here/checks.sh"
+tmp=$(mktemp -d)
+attacker=attacker
+cleanup() {
+  ip netns pids "$attacker" 2>/dev/null | xargs -r kill 2>/dev/null
+  ip link del v-$attacker 2>/dev/null
+  ip netns del $attacker 2>/dev/null
+  "$lab/nginx.sh" stop be1; topology_down
+}
+trap cleanup EXIT
+
+topology_up || { bad topology "topology_up failed"; summary blind; exit 1; }
+content=$("$lab/content.sh" be1) && "$lab/nginx.sh" start be1 || { bad nginx "did not start"; summary blind; exit 1; }
+declare -A want=()
+while read -r sum path; do want[$path]=$sum; done <"$content/manifest.sha256"
+vip=$LAB_VIP client=$(ns_ip client)
+# The attacker: its own namespace on the bridge, at an address no node has.
+ip netns add $attacker &&
+  ip link add v-$attacker type veth peer name eth0 netns $attacker &&
+  ip link set v-$attacker master "$LAB_BRIDGE" up &&
+  ip -n $attacker addr add "$LAB_NET.66/$LAB_PREFIX" dev eth0 &&
+  ip -n $attacker link set eth0 up &&
+  ip -n $attacker link set lo up || { bad attacker-namespace "could not make it"; summary blind; exit 1; }
+counter() { in_ns "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/btcp/counters; }
+
+if cluster_config "default=2" && cluster_wait_up; then ok cluster-up
+else bad cluster-up "control channel not up"; summary blind; exit 1; fi
+
+path=$(by_load /big/64m.bin /small/1m.bin)
+port=45123
+refused0=$(counter fe forward_refused) remote0=$(counter fe handoffs_remote)
+# Slowed so that the attack lands mid-transfer on any guest.
+in_ns client curl -sS --noproxy '*' --fail --max-time 300 --local-port $port \
+  --limit-rate "$(by_load 1M 16K)" -o "$tmp/body" "http://$vip$path" 2>"$tmp/err" &
+dl=$!
+for _ in $(seq 100); do [ "$(stat -c %s "$tmp/body" 2>/dev/null || echo 0)" -gt 100000 ] && break; sleep 0.1; done 2>/dev/null
+# shellcheck disable=SC2046 # two words: SEQ ACK
+set -- $(in_ns client timeout 60 /usr/bin/python3 "$here/blind.py" peek $port 2>"$tmp/peek")
+if [ $# = 2 ]; then ok "client-sequence-seen (seq $1 ack $2)"
+else bad client-sequence-seen "$(tr '\n' '|' <"$tmp/peek") curl: $(tail -2 "$tmp/err" | tr '\n' '|')"; kill $dl; summary blind; exit 1; fi
+count=$(by_load 1500 600)
+sent=$(in_ns $attacker timeout 120 /usr/bin/python3 "$here/blind.py" attack "$vip" "$client" $port "$1" "$2" "$count" 25 2>"$tmp/attack")
+if [ -n "$sent" ] && kill -0 $dl 2>/dev/null; then ok "attack-during-the-download ($sent)"
+else bad attack-during-the-download "${sent:-nothing sent: $(tail -2 "$tmp/attack" | tr '\n' '|')}; download running: $(kill -0 $dl 2>/dev/null && echo yes || echo no)"; fi
+wait $dl; rc=$?
+got=$(sha256sum <"$tmp/body" | cut -d' ' -f1)
+if [ "$rc" = 0 ] && [ "$got" = "${want[$path]}" ]; then ok "download-byte-exact ($path)"
+else bad download-byte-exact "curl exit $rc, sha256 $got: $(tail -2 "$tmp/err" | tr '\n' '|')"; fi
+remote=$(($(counter fe handoffs_remote) - remote0))
+if [ "$remote" = 1 ] && [ "$(grep -c "GET $path" "$("$lab/nginx.sh" log be1)")" = 1 ]; then ok "one-connection-one-handoff-to-be1"
+else bad one-connection-one-handoff-to-be1 "handoffs_remote +$remote; be1 log: $(grep -c "GET $path" "$("$lab/nginx.sh" log be1)") requests"; fi
+refused=$(($(counter fe forward_refused) - refused0))
+if [ "$refused" -gt 0 ]; then ok "front-end-refused-spoofed-segments ($refused counted)"
+else bad front-end-refused-spoofed-segments "forward_refused +$refused"; fi
+
+for _ in $(seq 50); do [ "$(live_flows fe be1)" = 0 ] && break; sleep 0.2; done
+if [ "$(live_flows fe be1)" = 0 ]; then ok live-flows-freed
+else bad live-flows-freed "$(in_ns fe head -2 /proc/net/btcp/flows | tr '\n' '|')"; fi
+summary blind
