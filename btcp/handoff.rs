@@ -113,6 +113,8 @@ struct KernelIo<'a> {
     sends: &'a mut Sends,
     deferred: &'a mut KVec<Deferred>,
     stats: &'a Stats,
+    /// The packet in hand, if the call is for one that arrived.
+    skb: Option<&'a SkBuff>,
 }
 
 impl KernelIo<'_> {
@@ -156,6 +158,10 @@ impl Io for KernelIo<'_> {
             _ => return,
         };
         self.defer(Deferred::Control(to, msg, request));
+    }
+
+    fn sent_by(&mut self, addr: u32) -> bool {
+        self.skb.is_some_and(|skb| skb.from_neighbour(addr))
     }
 
     fn frag_needed(&mut self, seg: &Seg<'_>, mtu: u16) {
@@ -425,6 +431,7 @@ impl Handoff {
                 sends: &mut sends,
                 deferred,
                 stats: &self.stats,
+                skb: Some(skb),
             };
             node.on_client_segment(&seg, &mut payload, skb.gso_size(), now, &mut io)
         };
@@ -474,6 +481,7 @@ impl Handoff {
             sends,
             deferred,
             stats: &self.stats,
+            skb: Some(skb),
         };
         node.on_forwarded(&seg, now, &mut io);
     }
@@ -502,6 +510,7 @@ impl Handoff {
                 sends: &mut sends,
                 deferred,
                 stats: &self.stats,
+                skb: None,
             };
             node.on_egress(&seg, now, &mut io)
         };
@@ -550,6 +559,7 @@ impl Handoff {
                             sends: &mut sends,
                             deferred,
                             stats: &self.stats,
+                            skb: None,
                         };
                         node.on_timers(now, &mut io);
                     }
@@ -577,6 +587,7 @@ impl Handoff {
                         sends: &mut sends,
                         deferred,
                         stats: &self.stats,
+                        skb: None,
                     };
                     node.on_message(from, msg, now, &mut io);
                     for d in core::mem::take(deferred) {

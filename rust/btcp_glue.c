@@ -14,8 +14,11 @@
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
+#include <linux/etherdevice.h>
+#include <linux/if_arp.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
+#include <net/arp.h>
 #include <net/checksum.h>
 #include <net/dst.h>
 #include <net/inet_hashtables.h>
@@ -251,10 +254,13 @@ static int __net_init btcp_net_init(struct net *net)
 	dir = proc_mkdir_data("btcp", 0555, net->proc_net, pn);
 	if (!dir)
 		goto err_state;
-	/* config holds the cluster key: root only. */
+	/*
+	 * config holds the cluster key, flows every client's address and
+	 * port: root only.
+	 */
 	if (!proc_create_data("counters", 0444, dir, &btcp_proc_ro_ops,
 			      (void *)(unsigned long)BTCP_PROC_COUNTERS) ||
-	    !proc_create_data("flows", 0444, dir, &btcp_proc_ro_ops,
+	    !proc_create_data("flows", 0400, dir, &btcp_proc_ro_ops,
 			      (void *)(unsigned long)BTCP_PROC_FLOWS) ||
 	    !proc_create_data("config", 0600, dir, &btcp_proc_rw_ops,
 			      (void *)(unsigned long)BTCP_PROC_CONFIG))
@@ -362,6 +368,32 @@ unsigned int btcp_skb_len(const struct sk_buff *skb)
 unsigned int btcp_skb_gso_size(const struct sk_buff *skb)
 {
 	return skb_is_gso(skb) ? skb_shinfo(skb)->gso_size : 0;
+}
+
+/*
+ * Whether the packet came over its link from the host at addr (host
+ * order): its Ethernet source is the address the neighbour table holds
+ * for addr on the device it arrived on (1, else 0). 0 without an
+ * Ethernet header or a valid entry.
+ */
+int btcp_skb_from_neighbour(const struct sk_buff *skb, unsigned int addr)
+{
+	struct net_device *dev = skb->dev;
+	struct neighbour *n;
+	u8 ha[ETH_ALEN];
+	bool from = false;
+
+	if (!dev || dev->type != ARPHRD_ETHER || !skb_mac_header_was_set(skb) ||
+	    skb_mac_header_len(skb) < ETH_HLEN)
+		return false;
+	rcu_read_lock();
+	n = __ipv4_neigh_lookup_noref(dev, (__force u32)htonl(addr));
+	if (n && (READ_ONCE(n->nud_state) & NUD_VALID)) {
+		neigh_ha_snapshot(ha, n, dev);
+		from = ether_addr_equal(ha, eth_hdr(skb)->h_source);
+	}
+	rcu_read_unlock();
+	return from;
 }
 
 const void *btcp_skb_header_pointer(const struct sk_buff *skb, unsigned int offset,

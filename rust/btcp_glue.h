@@ -70,6 +70,7 @@ void btcp_pernet_unregister(void);
 /* sk_buff access for the IPv4 hooks, where skb->data is the IP header. */
 unsigned int btcp_skb_len(const struct sk_buff *skb);
 unsigned int btcp_skb_gso_size(const struct sk_buff *skb);
+int btcp_skb_from_neighbour(const struct sk_buff *skb, unsigned int addr);
 const void *btcp_skb_header_pointer(const struct sk_buff *skb, unsigned int offset,
 				    unsigned int len, void *buffer);
 struct sk_buff *btcp_skb_alloc(unsigned int len);

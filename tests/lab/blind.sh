@@ -1,7 +1,8 @@
 #!/bin/bash
 # Guest script: blind injection into a handed-off connection (RFC 5961;
 # rust/btcp-core/src/frontend.rs and backend.rs). While the client
-# downloads 64 MiB (1 MiB on --load light) through the VIP from be1, an
+# downloads 64 MiB (1 MiB on --load light) through the VIP from be1
+# (paused after 256 KiB, its window closed, until the attack is over), an
 # attacker in a namespace of its own on the lab bridge (an unassigned lab
 # address; it forges the client's address and port, as a blind spoofer
 # must) sends spoofed RSTs at several offsets from the client's sequence
@@ -9,7 +10,11 @@
 # acknowledgments no stack takes, then segments at random numbers
 # (bounded in count and time). The download completes byte-exact on its
 # one connection, served by be1; the front-end dropped and counted what no
-# stack would accept (forward_refused); every flow is freed after.
+# stack would accept (forward_refused). Meanwhile the attacker also sends
+# RSTs at the client's very sequence number, data and FINs straight to
+# be1 as if the front-end had forwarded them: be1 takes forwarded segments
+# only from the front-end that handed the flow off (by link-layer source),
+# so it drops and counts them (forward_foreign). Every flow is freed after.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 lab=$(cd "$here/../../qemu" && pwd)
@@ -49,29 +54,46 @@ else bad cluster-up "control channel not up"; summary blind; exit 1; fi
 path=$(by_load /big/64m.bin /small/1m.bin)
 port=45123
 refused0=$(counter fe forward_refused) remote0=$(counter fe handoffs_remote)
-# Slowed so that the attack lands mid-transfer on any guest.
-in_ns client curl -sS --noproxy '*' --fail --max-time 300 --local-port $port \
-  --limit-rate "$(by_load 1M 16K)" -o "$tmp/body" "http://$vip$path" 2>"$tmp/err" &
+foreign0=$(counter be1 forward_foreign)
+# Where the client's sequence numbers are: from its request, seen on its
+# own interface (the attacker is blind; this only aims the offsets).
+in_ns client timeout 120 /usr/bin/python3 "$here/blind.py" peek $port >"$tmp/peek" 2>&1 &
+peek=$!
+for _ in $(seq 300); do grep -q ready "$tmp/peek" && break; sleep 0.1; done
+# The client reads 256 KiB, then stops reading until the attack is over:
+# the connection stays open (a closed window) however long that takes.
+in_ns client timeout 600 /usr/bin/python3 "$here/blind.py" fetch "$vip" "$path" $port 262144 "$tmp/go" \
+  >"$tmp/fetch" 2>&1 &
 dl=$!
-for _ in $(seq 100); do [ "$(stat -c %s "$tmp/body" 2>/dev/null || echo 0)" -gt 100000 ] && break; sleep 0.1; done 2>/dev/null
+wait $peek
+for _ in $(seq 300); do grep -q paused "$tmp/fetch" && break; sleep 0.1; done
 # shellcheck disable=SC2046 # two words: SEQ ACK
-set -- $(in_ns client timeout 60 /usr/bin/python3 "$here/blind.py" peek $port 2>"$tmp/peek")
-if [ $# = 2 ]; then ok "client-sequence-seen (seq $1 ack $2)"
-else bad client-sequence-seen "$(tr '\n' '|' <"$tmp/peek") curl: $(tail -2 "$tmp/err" | tr '\n' '|')"; kill $dl; summary blind; exit 1; fi
+set -- $(tail -1 "$tmp/peek")
+if [ $# = 2 ] && grep -q paused "$tmp/fetch"; then ok "client-paused-mid-download (next seq $1, ack $2)"
+else bad client-paused-mid-download "peek: $(tr '\n' '|' <"$tmp/peek") fetch: $(tr '\n' '|' <"$tmp/fetch")"; kill $dl; summary blind; exit 1; fi
 count=$(by_load 1500 600)
+in_ns $attacker timeout 120 /usr/bin/python3 "$here/blind.py" forward "$(ns_ip be1)" "$client" $port "$1" 40 \
+  >"$tmp/forward" 2>&1 &
+fwd=$!
 sent=$(in_ns $attacker timeout 120 /usr/bin/python3 "$here/blind.py" attack "$vip" "$client" $port "$1" "$2" "$count" 25 2>"$tmp/attack")
-if [ -n "$sent" ] && kill -0 $dl 2>/dev/null; then ok "attack-during-the-download ($sent)"
-else bad attack-during-the-download "${sent:-nothing sent: $(tail -2 "$tmp/attack" | tr '\n' '|')}; download running: $(kill -0 $dl 2>/dev/null && echo yes || echo no)"; fi
+wait $fwd
+if [ -n "$sent" ]; then ok "attack-during-the-download ($sent)"
+else bad attack-during-the-download "nothing sent: $(tail -2 "$tmp/attack" | tr '\n' '|')"; fi
+foreign=$(($(counter be1 forward_foreign) - foreign0))
+refused=$(($(counter fe forward_refused) - refused0))
+touch "$tmp/go"
 wait $dl; rc=$?
-got=$(sha256sum <"$tmp/body" | cut -d' ' -f1)
+got=$(tail -1 "$tmp/fetch")
 if [ "$rc" = 0 ] && [ "$got" = "${want[$path]}" ]; then ok "download-byte-exact ($path)"
-else bad download-byte-exact "curl exit $rc, sha256 $got: $(tail -2 "$tmp/err" | tr '\n' '|')"; fi
+else bad download-byte-exact "exit $rc: $(tail -3 "$tmp/fetch" | tr '\n' '|')"; fi
 remote=$(($(counter fe handoffs_remote) - remote0))
 if [ "$remote" = 1 ] && [ "$(grep -c "GET $path" "$("$lab/nginx.sh" log be1)")" = 1 ]; then ok "one-connection-one-handoff-to-be1"
 else bad one-connection-one-handoff-to-be1 "handoffs_remote +$remote; be1 log: $(grep -c "GET $path" "$("$lab/nginx.sh" log be1)") requests"; fi
-refused=$(($(counter fe forward_refused) - refused0))
 if [ "$refused" -gt 0 ]; then ok "front-end-refused-spoofed-segments ($refused counted)"
 else bad front-end-refused-spoofed-segments "forward_refused +$refused"; fi
+
+if [ "$foreign" -ge 40 ]; then ok "back-end-dropped-segments-not-from-the-front-end ($(cat "$tmp/forward"); forward_foreign +$foreign)"
+else bad back-end-dropped-segments-not-from-the-front-end "forward_foreign +$foreign: $(tail -2 "$tmp/forward" | tr '\n' '|')"; fi
 
 for _ in $(seq 50); do [ "$(live_flows fe be1)" = 0 ] && break; sleep 0.2; done
 if [ "$(live_flows fe be1)" = 0 ]; then ok live-flows-freed

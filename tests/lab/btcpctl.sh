@@ -166,8 +166,9 @@ if ! in_ns scratch sh -c "cat $tmp/bad.cfg > /proc/net/btcp/config" 2>/dev/null 
    grep -q 'btcp: config: line 2: bad IPv4 address' <<<"$(dmesg)"; then ok proc-write-still-logs
 else bad proc-write-still-logs "$(dmesg | tail -2 | tr '\n' '|')"; fi
 
-# --- not root: the configuration (it holds the key) needs CAP_NET_ADMIN;
-# counters are as public as their /proc file
+# --- not root: the configuration (it holds the key) and the flow table
+# (every client's address) need CAP_NET_ADMIN; counters are as public as
+# their /proc file
 cp "$bin" /tmp/btcpctl-nobody && chmod 755 /tmp/btcpctl-nobody
 nobody() { ip netns exec fe setpriv --reuid=65534 --regid=65534 --clear-groups /tmp/btcpctl-nobody "$@"; }
 out=$(nobody save 2>&1); rc=$?
@@ -177,6 +178,11 @@ out=$(nobody service add 10.99.0.201:80 2>&1); rc=$?
 if [ "$rc" = 1 ] && [[ "$out" == *"CAP_NET_ADMIN"* ]] && [ "$(ctl fe save)" = "$expect" ]; then ok not-root-cannot-edit
 else bad not-root-cannot-edit "rc $rc: $out"; fi
 if grep -q '^handoffs_remote ' <<<"$(nobody stats)"; then ok not-root-stats; else bad not-root-stats "no counters"; fi
+out=$(nobody flows 2>&1); rc=$?
+if [ "$rc" = 1 ] && [[ "$out" == *"CAP_NET_ADMIN"* ]] &&
+   ! ip netns exec fe setpriv --reuid=65534 --regid=65534 --clear-groups cat /proc/net/btcp/flows >/dev/null 2>&1; then
+  ok "not-root-no-flows ($(first "$out"))"
+else bad not-root-no-flows "rc $rc: $(first "$out")"; fi
 
 # --- stats: /proc/net/btcp/counters' text
 # shellcheck disable=SC2016 # awk's $1

@@ -50,6 +50,9 @@ impl Io for Seen {
         }
     }
     fn frag_needed(&mut self, _: &Seg<'_>, _: u16) {}
+    fn sent_by(&mut self, _: u32) -> bool {
+        true
+    }
 }
 
 /// Client `i`'s address and port (up to 50,000 ports per address).

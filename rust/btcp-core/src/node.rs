@@ -244,6 +244,10 @@ pub trait Io {
     /// send the client an ICMP "fragmentation needed" from the VIP,
     /// quoting the segment, with this next-hop MTU.
     fn frag_needed(&mut self, seg: &Seg<'_>, mtu: u16);
+    /// Whether the segment in hand came over its link from the host at
+    /// `addr` (its link-layer source is that host's): a forwarded client
+    /// segment is taken only from the front-end that handed its flow off.
+    fn sent_by(&mut self, addr: u32) -> bool;
 }
 
 /// The payload of the segment in hand, read only when the front-end
@@ -372,6 +376,9 @@ pub struct NodeStats {
     /// (outside the window, or acknowledging what was never sent: RFC
     /// 5961), dropped at the front-end.
     pub forward_refused: u64,
+    /// Client segments for a back-end flow that did not come from the
+    /// front-end that handed it off, dropped.
+    pub forward_foreign: u64,
 }
 
 impl NodeStats {
@@ -400,10 +407,11 @@ impl NodeStats {
         sum(&mut self.cookies_validated, o.cookies_validated);
         sum(&mut self.cookies_rejected, o.cookies_rejected);
         sum(&mut self.forward_refused, o.forward_refused);
+        sum(&mut self.forward_foreign, o.forward_foreign);
     }
 
     /// Name and value of each counter, in a fixed order.
-    pub fn rows(&self) -> [(&'static str, u64); 22] {
+    pub fn rows(&self) -> [(&'static str, u64); 23] {
         [
             ("syns", self.syns),
             ("syn_table_full", self.syn_table_full),
@@ -427,6 +435,7 @@ impl NodeStats {
             ("cookies_validated", self.cookies_validated),
             ("cookies_rejected", self.cookies_rejected),
             ("forward_refused", self.forward_refused),
+            ("forward_foreign", self.forward_foreign),
         ]
     }
 }
@@ -617,7 +626,25 @@ impl<S: Store> Node<S> {
                 return d;
             }
         }
-        // A client segment another front-end forwarded to us.
+        self.peer_forwarded(seg, now, io)
+    }
+
+    /// A client segment another front-end forwarded to us: for a back-end
+    /// flow, taken only if it came from the node that handed the flow off
+    /// (anyone else on the link could forge it); dropped and counted
+    /// otherwise. Segments of no flow of ours go on untouched.
+    fn peer_forwarded(&mut self, seg: &Seg<'_>, now: u64, io: &mut impl Io) -> Disposition {
+        let Some(origin) = self.be.peek(&seg.key_from_client()).map(|f| f.origin()) else {
+            return Disposition::Accept;
+        };
+        let own = self.cfg.node.map(|n| n.id);
+        if Some(origin) != own {
+            let from = self.cfg.node_by_id(origin).map(|p| p.addr);
+            if !from.is_some_and(|addr| io.sent_by(addr)) {
+                bump(&mut self.stats.forward_foreign);
+                return Disposition::Drop;
+            }
+        }
         self.on_forwarded(seg, now, io);
         Disposition::Accept
     }

@@ -245,3 +245,47 @@ fn local_handoff_spoofed_rst_then_syn() {
     );
     completes(net);
 }
+
+#[test]
+fn a_segment_forged_at_the_back_end_by_another_host_is_dropped() {
+    // Someone on the back-end's link who sees the connection sends the
+    // client's next bytes, with the right acknowledgment, straight to
+    // the back-end as if the front-end had forwarded them: the back-end
+    // takes forwarded segments only from the front-end that handed the
+    // flow off (issue 11, item 3), so nothing reaches its stack.
+    let mut net = download();
+    let nxt = net.client_snd_max;
+    let xlate = *net
+        .fe_node
+        .fe()
+        .values()
+        .next()
+        .unwrap()
+        .flow
+        .xlate()
+        .unwrap();
+    let ack = xlate.ack_to_be(net.to_client_snd_max.unwrap());
+    let forged_be = |seq, flags, payload: &[u8]| {
+        let s = OutSegment {
+            src: Endpoint::new(C, CLIENT_PORT),
+            dst: Endpoint::new(B, PORT),
+            seq,
+            ack,
+            flags,
+            window: 65535,
+            payload_len: u32::try_from(payload.len()).unwrap(),
+            ..OutSegment::default()
+        };
+        write(&s, payload)
+    };
+    let other_host = 0x0a03_0063; // 10.3.0.99
+    net.inject_at_be(
+        forged_be(nxt, Flags::ACK | Flags::PSH, b"GET /evil HTTP/1.1\r\n\r\n"),
+        other_host,
+    );
+    net.inject_at_be(forged_be(nxt, Flags::RST, &[]), other_host);
+    net.run_for(2 * FE_BE_LINK_MS + 1);
+    assert_eq!(net.be_node.stats().forward_foreign, 2);
+    assert_eq!(net.be_state(), Some(BeState::Established));
+    completes(net);
+}

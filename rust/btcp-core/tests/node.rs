@@ -67,6 +67,9 @@ impl Io for Log {
         }
     }
     fn frag_needed(&mut self, _: &Seg<'_>, _: u16) {}
+    fn sent_by(&mut self, _: u32) -> bool {
+        true
+    }
 }
 
 fn client(i: u16) -> Endpoint {
@@ -360,6 +363,9 @@ fn a_back_end_full_of_live_flows_refuses_with_overloaded() {
             self.0.push(buf);
         }
         fn frag_needed(&mut self, _: &Seg<'_>, _: u16) {}
+        fn sent_by(&mut self, _: u32) -> bool {
+            true
+        }
     }
     let mut fe = node(TWO_PEERS, 16);
     for i in 0..2 {

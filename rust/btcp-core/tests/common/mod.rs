@@ -73,6 +73,7 @@ use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
 pub const C: u32 = 0x0a01_0001; // 10.1.0.1, the client
 pub const V: u32 = 0x0a02_0001; // 10.2.0.1, the VIP on the front-end
+pub const FE_ADDR: u32 = 0x0a02_0002; // 10.2.0.2, the front-end's own
 pub const B: u32 = 0x0a03_0001; // 10.3.0.1, the back-end
 pub const PORT: u16 = 80;
 pub const CLIENT_PORT: u16 = 49152;
@@ -603,6 +604,8 @@ pub enum Event {
     ToClient(Vec<u8>),
     /// A forwarded client packet arriving at the back-end node.
     ToBe(Vec<u8>),
+    /// A client packet someone else put on the back-end's link.
+    ForgedToBe(Vec<u8>, u32),
     /// A control frame arriving at the back-end / front-end.
     CtrlToBe(Vec<u8>),
     CtrlToFe(Vec<u8>),
@@ -626,6 +629,9 @@ pub enum Action {
 pub struct Actions {
     node: u16,
     seq: u64,
+    /// The address of the host the segment in hand came from over its
+    /// link (`None`: none, a timer or a control message).
+    from: Option<u32>,
     pub list: Vec<Action>,
 }
 
@@ -640,6 +646,10 @@ impl Io for Actions {
 
     fn recycle_time_wait(&mut self, _: FlowKey) {
         // smoltcp keeps no TIME-WAIT socket the replayed SYN could meet.
+    }
+
+    fn sent_by(&mut self, addr: u32) -> bool {
+        self.from == Some(addr)
     }
 
     fn send(&mut self, to: u16, msg: &Message<'_>) {
@@ -1070,6 +1080,7 @@ impl Net {
         Actions {
             node,
             seq: self.ctrl_seq,
+            from: None,
             list: vec![],
         }
     }
@@ -1345,13 +1356,44 @@ impl Net {
 
     /// A forwarded client packet arriving at the back-end node: its node
     /// watches it on its way into the stack.
-    fn be_ingress(&mut self, pkt: Vec<u8>) {
+    /// A client segment reaching the back-end node: in a local handoff
+    /// the front-end's translated one; else one forwarded over the link
+    /// from `from` (the front-end, unless forged).
+    fn be_ingress(&mut self, pkt: Vec<u8>, from: u32) {
         let (now, id) = self.be_side_now();
         let seg = Seg::parse(&pkt).unwrap();
         let mut acts = self.actions(id);
-        self.be_side_mut().on_forwarded(&seg, now, &mut acts);
-        self.deliver_to_be_stack(pkt, false);
+        acts.from = Some(from);
+        let taken = if self.sc.local {
+            self.be_side_mut().on_forwarded(&seg, now, &mut acts);
+            true
+        } else {
+            let mut payload: &[u8] = seg.pkt.payload(&pkt);
+            let d = self
+                .be_node
+                .on_client_segment(&seg, &mut payload, 0, now, &mut acts);
+            match d {
+                Disposition::Accept => true,
+                Disposition::Drop => false,
+                d => panic!("the back-end node forwarded a forwarded segment: {d:?}"),
+            }
+        };
+        if taken {
+            self.deliver_to_be_stack(pkt, false);
+        } else {
+            trace(self.t, "be dropped", &pkt);
+        }
         self.perform(acts);
+    }
+
+    /// Puts a crafted client packet on the back-end's link from another
+    /// host there (`from`), as if the front-end had forwarded it.
+    pub fn inject_at_be(&mut self, pkt: Vec<u8>, from: u32) {
+        trace(self.t, "forged at be", &pkt);
+        let seg = Seg::parse(&pkt).expect("a TCP segment");
+        self.forged
+            .push((seg.seq(), seg.payload_len(), seg.flags()));
+        self.send(None, FE_BE_LINK_MS, Event::ForgedToBe(pkt, from));
     }
 
     /// A packet the back-end stack sends.
@@ -1552,7 +1594,8 @@ impl Net {
             match entry.remove() {
                 Event::ToFe(p) => self.fe_input(p),
                 Event::ToClient(p) => self.deliver_to_client(p),
-                Event::ToBe(p) => self.be_ingress(p),
+                Event::ToBe(p) => self.be_ingress(p, FE_ADDR),
+                Event::ForgedToBe(p, from) => self.be_ingress(p, from),
                 Event::CtrlToBe(f) => self.be_ctrl(f),
                 Event::CtrlToFe(f) => self.fe_ctrl(f),
                 Event::PmtuToClient(mtu) => {
