@@ -26,6 +26,7 @@
 
 use crate::btcp_core::build::{write_icmp_frag_needed, ICMP_QUOTE_PAYLOAD};
 use crate::btcp_core::classify::{classify, Class};
+use crate::btcp_core::client_limit::ClientCounts;
 use crate::btcp_core::config::{Ipv4, NodeConfig};
 use crate::btcp_core::dispatch::Dispatcher;
 use crate::btcp_core::flow::{Config as CoreConfig, Endpoint, FlowKey, Verdict as CoreVerdict};
@@ -69,6 +70,7 @@ impl Store for KernelStore {
     type Config = Arc<NodeConfig>;
     type Dispatcher = KBox<Dispatcher>;
     type Balance = KernelBalance;
+    type Clients = Arc<ClientCounts>;
 }
 
 /// The balance the namespace's shards share, under its own lock (taken
@@ -348,6 +350,10 @@ impl Handoff {
         // copy is what a peer's handoff carried.
         let fe_mem = Arc::new(RequestMemory::new(params::max_request_bytes()), GFP_KERNEL)?;
         let be_mem = Arc::new(RequestMemory::new(usize::MAX), GFP_KERNEL)?;
+        // Per-client counts, hashed with a seed of the namespace's own.
+        let mut seed = [0u8; 4];
+        random_bytes(&mut seed);
+        let clients = Arc::new(ClientCounts::new(u32::from_ne_bytes(seed)), GFP_KERNEL)?;
         let now = now_ms();
         let mut shards = KVec::with_capacity(n, GFP_KERNEL)?;
         for i in 0..n {
@@ -359,6 +365,7 @@ impl Handoff {
                 FlowTable::new(limit, be_mem.clone(), filter.clone(), now),
                 cfg.clone(),
                 balance.clone(),
+                clients.clone(),
                 CoreConfig::default(),
                 secret,
                 CookieKeys::new(cookie_key, now),

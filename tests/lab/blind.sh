@@ -34,10 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-topology_up || { bad topology "topology_up failed"; summary blind; exit 1; }
-content=$("$lab/content.sh" be1) && "$lab/nginx.sh" start be1 || { bad nginx "did not start"; summary blind; exit 1; }
-declare -A want=()
-while read -r sum path; do want[$path]=$sum; done <"$content/manifest.sha256"
+up_with_be1 blind
 vip=$LAB_VIP client=$(ns_ip client)
 # The attacker: its own namespace on the bridge, at an address no node has.
 ip netns add $attacker &&
@@ -46,7 +43,6 @@ ip netns add $attacker &&
   ip -n $attacker addr add "$LAB_NET.66/$LAB_PREFIX" dev eth0 &&
   ip -n $attacker link set eth0 up &&
   ip -n $attacker link set lo up || { bad attacker-namespace "could not make it"; summary blind; exit 1; }
-counter() { in_ns "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/btcp/counters; }
 
 if cluster_config "default=2" && cluster_wait_up; then ok cluster-up
 else bad cluster-up "control channel not up"; summary blind; exit 1; fi

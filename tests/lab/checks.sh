@@ -34,3 +34,17 @@ live_flows() {
   done
   echo "$t"
 }
+# counter NODE NAME: NODE's counter NAME in /proc/net/btcp/counters.
+counter() { in_ns "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/btcp/counters; }
+# up_with_be1 NAME: the lab topology, with nginx on be1 serving the lab
+# content, and want[PATH] set to each file's sha256; on failure reports
+# it, prints NAME's summary and exits. Needs topology.sh and $lab; the
+# caller's EXIT trap stops nginx and takes the topology down.
+declare -A want=()
+up_with_be1() {
+  local content sum path
+  topology_up || { bad topology "topology_up failed"; summary "$1"; exit 1; }
+  content=$("$lab/content.sh" be1) && "$lab/nginx.sh" start be1 ||
+    { bad nginx "did not start"; summary "$1"; exit 1; }
+  while read -r sum path; do want[$path]=$sum; done <"$content/manifest.sha256"
+}

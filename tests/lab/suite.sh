@@ -25,7 +25,7 @@ for s in "$@"; do
   t0=$SECONDS
   bash "$here/$s.sh" </dev/null >"$log" 2>&1
   rc=$?
-  last=$(grep -E '^[a-z-]*:? ?[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  last=$(grep -E '^[a-z_-]*:? ?[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
   if [ "$rc" = 0 ]; then ok "$s (${last:-no summary}; $((SECONDS - t0)) s)"
   else bad "$s" "exit $rc, ${last:-no summary}, $((SECONDS - t0)) s: $(grep '^FAIL' "$log" | cut -c1-200 | tr '\n' '|')"; fi
 done

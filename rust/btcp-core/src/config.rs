@@ -18,6 +18,7 @@
 //! handshake-ms 30000           # timeouts (see timeouts.rs); left out: default
 //! syncookies auto              # SYN cookies: auto (default), always, never
 //! syn-backlog 256              # half-open flows before `auto` sends cookies
+//! client-flows 256             # flows one client address may hold before handoff
 //! key 00112233...              # 32-byte cluster key, 64 hex digits
 //! ```
 //!
@@ -38,6 +39,7 @@
 
 use ::core::fmt;
 
+use super::client_limit::{DEFAULT_CLIENT_FLOWS, MAX_CLIENT_FLOWS};
 use super::flow::Endpoint;
 use super::policy::{LardParams, MemberState};
 use super::rules::{PoolName, RuleParseError, RuleTable, Target};
@@ -355,6 +357,9 @@ pub struct NodeConfig {
     pub syncookies: CookieMode,
     /// Half-open front-end flows of the namespace before `auto` cookies.
     pub syn_backlog: u32,
+    /// Front-end flows one client address may hold before their handoff
+    /// (`client_limit.rs`).
+    pub client_flows: u32,
 }
 
 impl Default for NodeConfig {
@@ -388,6 +393,7 @@ impl NodeConfig {
         timeouts: Timeouts::DEFAULT,
         syncookies: CookieMode::Auto,
         syn_backlog: DEFAULT_SYN_BACKLOG,
+        client_flows: DEFAULT_CLIENT_FLOWS,
     };
 
     /// The configured peers.
@@ -465,6 +471,7 @@ impl NodeConfig {
         self.timeouts = Timeouts::DEFAULT;
         self.syncookies = CookieMode::Auto;
         self.syn_backlog = DEFAULT_SYN_BACKLOG;
+        self.client_flows = DEFAULT_CLIENT_FLOWS;
         // Lines of the pools (by slot) and of the rules, for the checks at
         // the end.
         let mut pool_lines = [0usize; MAX_POOLS];
@@ -657,6 +664,10 @@ impl NodeConfig {
                 n @ 1..=MAX_SYN_BACKLOG => self.syn_backlog = n,
                 _ => return Err(ConfigErrorKind::BadNumber),
             },
+            "client-flows" => match parse_u32(arg()?)? {
+                n @ 1..=MAX_CLIENT_FLOWS => self.client_flows = n,
+                _ => return Err(ConfigErrorKind::BadNumber),
+            },
             _ => return Err(ConfigErrorKind::UnknownCommand),
         }
         if words.next().is_some() {
@@ -727,6 +738,9 @@ impl fmt::Display for NodeConfig {
         }
         if self.syn_backlog != DEFAULT_SYN_BACKLOG {
             writeln!(f, "syn-backlog {}", self.syn_backlog)?;
+        }
+        if self.client_flows != DEFAULT_CLIENT_FLOWS {
+            writeln!(f, "client-flows {}", self.client_flows)?;
         }
         if let Some(key) = self.key {
             write!(f, "key ")?;
@@ -835,7 +849,7 @@ mod tests {
 
     const FULL: &str = "node 1 10.99.0.1\nctrl-port 7447\npeer 2 10.99.0.11\npeer 3 10.99.0.12\n\
 service 10.99.0.100:80\nrules /img/=2,/video/=3,default=1\nlinger-ms 2000\n\
-syncookies always\nsyn-backlog 64\n\
+syncookies always\nsyn-backlog 64\nclient-flows 8\n\
 key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
 
     #[test]
@@ -914,6 +928,8 @@ key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
             ("syncookies", 1, ConfigErrorKind::Arity),
             ("syn-backlog 0", 1, ConfigErrorKind::BadNumber),
             ("syn-backlog 1048577", 1, ConfigErrorKind::BadNumber),
+            ("client-flows 0", 1, ConfigErrorKind::BadNumber),
+            ("client-flows 65536", 1, ConfigErrorKind::BadNumber),
             ("handshake-ms 0", 1, ConfigErrorKind::BadTimeout),
             ("handoff-ms 9", 1, ConfigErrorKind::BadTimeout),
             ("idle-ms 86400001", 1, ConfigErrorKind::BadTimeout),

@@ -226,6 +226,9 @@ pub struct FeOutput<'b> {
     /// The packet in hand (dropped) is a client segment after the handoff
     /// that no stack would accept (RFC 5961): count it.
     pub refused: bool,
+    /// The flow no longer counts against its client's `client-flows`
+    /// (handed off, or over): give its count back.
+    pub client_done: bool,
 }
 
 impl FeOutput<'_> {
@@ -328,6 +331,9 @@ pub struct FeFlow {
     /// not handed off): the most a client segment may carry beyond 40
     /// bytes of headers to reach it whole.
     be_mss: u16,
+    /// Counted against its client address's `client-flows` (the node sets
+    /// it when it inserts the flow; cleared once handed off or over).
+    counted: bool,
     xlate: Xlate,
 }
 
@@ -419,6 +425,7 @@ impl FeFlow {
             fwd_ack: 0,
             fwd_edge: 0,
             be_mss: 0,
+            counted: false,
             xlate: Xlate::default(),
         }
     }
@@ -1100,7 +1107,10 @@ impl FeFlow {
         };
         self.state = FeState::Forwarding;
         self.last_seen = now_ms;
-        FeOutput::default()
+        FeOutput {
+            client_done: self.leave_client_count(),
+            ..FeOutput::default()
+        }
     }
 
     /// A HANDOFF_NACK for this flow from node `from`: dispatch again
@@ -1180,7 +1190,27 @@ impl FeFlow {
     ) -> FeOutput<'static> {
         self.state = FeState::Linger;
         self.deadline = deadline(now_ms, cfg.linger_ms);
-        FeOutput::drop_with(reply)
+        FeOutput {
+            client_done: self.leave_client_count(),
+            ..FeOutput::drop_with(reply)
+        }
+    }
+
+    /// Counts the flow against its client address's `client-flows` (the
+    /// node's bookkeeping, `client_limit.rs`).
+    pub fn count_client(&mut self) {
+        self.counted = true;
+    }
+
+    /// Whether the flow counts against its client's `client-flows`.
+    pub fn counts_for_client(&self) -> bool {
+        self.counted
+    }
+
+    /// The flow stops counting against its client's `client-flows`;
+    /// whether it did.
+    fn leave_client_count(&mut self) -> bool {
+        core::mem::replace(&mut self.counted, false)
     }
 
     /// Records the client's window and timestamp from an acceptable segment.

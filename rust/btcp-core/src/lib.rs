@@ -50,6 +50,7 @@ pub mod backend;
 pub mod build;
 mod bytes;
 pub mod classify;
+pub mod client_limit;
 pub mod config;
 pub mod csum;
 pub mod dispatch;

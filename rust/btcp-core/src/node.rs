@@ -26,6 +26,7 @@
 //! that side's answers straight back.
 
 use super::backend::{BeFlow, BeOutput, BeState};
+use super::client_limit::ClientCounts;
 use super::config::{NodeConfig, MAX_PEERS};
 use super::dispatch::Dispatcher;
 use super::flow::{Config, Endpoint, FlowKey, Verdict};
@@ -139,6 +140,9 @@ pub trait Store {
     type Dispatcher: DerefMut<Target = Dispatcher>;
     /// The load-balancing state, shared with the namespace's other shards.
     type Balance: Shared<Self::Dispatcher>;
+    /// The namespace's per-client flow counts, shared with its other
+    /// shards (atomics: no lock).
+    type Clients: Deref<Target = ClientCounts>;
 }
 
 /// The load-balancing state every shard of a namespace's node shares:
@@ -379,6 +383,9 @@ pub struct NodeStats {
     /// Client segments for a back-end flow that did not come from the
     /// front-end that handed it off, dropped.
     pub forward_foreign: u64,
+    /// SYNs and cookie ACKs of a client address already holding its
+    /// `client-flows`: answered with a cookie, or refused.
+    pub client_limited: u64,
 }
 
 impl NodeStats {
@@ -408,10 +415,11 @@ impl NodeStats {
         sum(&mut self.cookies_rejected, o.cookies_rejected);
         sum(&mut self.forward_refused, o.forward_refused);
         sum(&mut self.forward_foreign, o.forward_foreign);
+        sum(&mut self.client_limited, o.client_limited);
     }
 
     /// Name and value of each counter, in a fixed order.
-    pub fn rows(&self) -> [(&'static str, u64); 23] {
+    pub fn rows(&self) -> [(&'static str, u64); 24] {
         [
             ("syns", self.syns),
             ("syn_table_full", self.syn_table_full),
@@ -436,6 +444,7 @@ impl NodeStats {
             ("cookies_rejected", self.cookies_rejected),
             ("forward_refused", self.forward_refused),
             ("forward_foreign", self.forward_foreign),
+            ("client_limited", self.client_limited),
         ]
     }
 }
@@ -475,6 +484,7 @@ pub struct Node<S: Store> {
     be: S::Be,
     cfg: S::Config,
     balance: S::Balance,
+    clients: S::Clients,
     /// The machines' options, from the shell.
     base: Config,
     /// `base` with the configuration's timeouts.
@@ -499,11 +509,13 @@ impl<S: Store> Node<S> {
     /// balance made for it; `base` gives the machines' options (MSS,
     /// window scale, SACK, timestamps) and the timeouts the configuration
     /// leaves out.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         fe: S::Fe,
         be: S::Be,
         cfg: S::Config,
         balance: S::Balance,
+        clients: S::Clients,
         base: Config,
         secret: IsnSecret,
         cookies: CookieKeys,
@@ -514,6 +526,7 @@ impl<S: Store> Node<S> {
             flow_cfg: cfg.timeouts.apply(base),
             cfg,
             balance,
+            clients,
             base,
             secret,
             cookies,
@@ -689,6 +702,11 @@ impl<S: Store> Node<S> {
             return None;
         };
         bump(&mut self.stats.cookies_validated);
+        if self.client_full(key.client.addr) {
+            bump(&mut self.stats.client_limited);
+            io.transmit(Side::Fe, &rst_for(seg));
+            return Some(Disposition::Drop);
+        }
         if !self.fe_room() {
             // Every slot live: the client learns at once.
             io.transmit(Side::Fe, &rst_for(seg));
@@ -758,14 +776,17 @@ impl<S: Store> Node<S> {
     /// A SYN to one of our services.
     fn fe_syn(&mut self, seg: &Seg<'_>, now: u64, io: &mut impl Io) -> Disposition {
         bump(&mut self.stats.syns);
-        if self.use_cookies() {
-            let cfg = self.flow_cfg;
-            if let Some(synack) = FeFlow::cookie_synack(seg, &self.cookies, &self.secret, &cfg, now)
-            {
-                bump(&mut self.stats.cookies_sent);
-                self.cookies_until = now.saturating_add(COOKIE_LIFE_MS);
-                io.transmit(Side::Fe, &synack);
+        if self.client_full(seg.src().addr) {
+            // This address holds its share: no state for it, a cookie at
+            // most (its ACK is refused while it is still over).
+            bump(&mut self.stats.client_limited);
+            if self.cfg.syncookies != CookieMode::Never {
+                self.cookie_reply(seg, now, io);
             }
+            return Disposition::Drop;
+        }
+        if self.use_cookies() {
+            self.cookie_reply(seg, now, io);
             return Disposition::Drop;
         }
         if !self.fe_room() {
@@ -783,6 +804,21 @@ impl<S: Store> Node<S> {
             io.transmit(Side::Fe, &r);
         }
         Disposition::Drop
+    }
+
+    /// Answers SYN `seg` with a cookie SYN/ACK, keeping no state.
+    fn cookie_reply(&mut self, seg: &Seg<'_>, now: u64, io: &mut impl Io) {
+        let cfg = self.flow_cfg;
+        if let Some(synack) = FeFlow::cookie_synack(seg, &self.cookies, &self.secret, &cfg, now) {
+            bump(&mut self.stats.cookies_sent);
+            self.cookies_until = now.saturating_add(COOKIE_LIFE_MS);
+            io.transmit(Side::Fe, &synack);
+        }
+    }
+
+    /// Whether client address `addr` holds its `client-flows` already.
+    fn client_full(&self, addr: u32) -> bool {
+        self.clients.count(addr) >= self.cfg.client_flows
     }
 
     /// Room in the front-end table for one more flow, the flow that
@@ -814,11 +850,13 @@ impl<S: Store> Node<S> {
     /// Inserts a new flow in SYN-RECEIVED (after [`Node::fe_room`]) and
     /// schedules it. No request buffer yet: it comes with the first
     /// request byte.
-    fn fe_insert_half_open(&mut self, flow: FeFlow) -> bool {
+    fn fe_insert_half_open(&mut self, mut flow: FeFlow) -> bool {
         let key = flow.key();
+        flow.count_client();
         if !self.fe.insert(flow, Default::default()) {
             return false;
         }
+        self.clients.add(key.client.addr);
         self.half_open = self.half_open.saturating_add(1);
         self.fe.settle(&key, &self.flow_cfg);
         true
@@ -886,6 +924,9 @@ impl<S: Store> Node<S> {
 
     /// Carries out a front-end output (all but its verdict).
     fn fe_output(&mut self, key: FlowKey, out: FeOutput<'_>, now: u64, io: &mut impl Io) {
+        if out.client_done {
+            self.clients.sub(key.client.addr);
+        }
         if let Some(r) = out.reply {
             io.transmit(Side::Fe, &r);
         }
@@ -906,6 +947,9 @@ impl<S: Store> Node<S> {
 
     /// Forgets what the node knew of a front-end flow that was freed.
     fn fe_forget(&mut self, flow: &FeFlow) {
+        if flow.counts_for_client() {
+            self.clients.sub(flow.key().client.addr);
+        }
         if let (Some(_), Some(t)) = (flow.xlate(), flow.target()) {
             self.balance.with(|b| b.open.sub(t.node));
         }
@@ -1250,6 +1294,7 @@ fn without_control(out: &FeOutput<'_>) -> FeOutput<'static> {
         restart: out.restart,
         frag_needed: out.frag_needed,
         refused: out.refused,
+        client_done: out.client_done,
     }
 }
 

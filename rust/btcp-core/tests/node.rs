@@ -606,3 +606,98 @@ fn auto_cookies_start_at_the_backlog_and_stop_below_it() {
     }
     assert_eq!(n.stats().cookies_sent, 1);
 }
+
+/// `client-flows` (`client_limit.rs`): an address holding its share of
+/// flows before their handoff gets cookies and no state; its cookie ACKs
+/// are refused while it is still over; a flow handed off or gone gives
+/// its share back; other addresses are not affected; the count is the
+/// namespace's, whichever shard a flow is in.
+#[test]
+fn a_client_address_holds_at_most_client_flows_before_handoff() {
+    use btcp_core::config::NodeConfig;
+    let text = format!("{TWO_PEERS}client-flows 3\n");
+    let cfg = NodeConfig::parse(text.as_bytes()).unwrap();
+    let balance = HostBalance::new(&cfg);
+    // Two shards sharing the counts: the address's flows in both.
+    let mut shards: Vec<HostNode> = (0..2)
+        .map(|_| {
+            let mut s = shard_node(&cfg, balance.clone(), Config::default(), [1; 16], (16, 16));
+            s.set_live(live_2_3());
+            s
+        })
+        .collect();
+    let mut log = Log::default();
+    for i in 0..3u16 {
+        let s = &mut shards[usize::from(i % 2)];
+        feed(s, &syn_with(client(i), 1_000, false), 0, &mut log);
+    }
+    let held: usize = shards.iter().map(|s| s.fe().occupancy().total()).sum();
+    assert_eq!(held, 3);
+    // The fourth: a cookie, no flow; its good ACK is refused with an RST.
+    feed(
+        &mut shards[1],
+        &syn_with(client(3), 1_000, false),
+        1,
+        &mut log,
+    );
+    let cookie = log.synack_seq;
+    assert_eq!(shards[1].stats().cookies_sent, 1);
+    assert_eq!(shards[1].stats().client_limited, 1);
+    let ack = third_ack(client(3), 1_001, cookie.wrapping_add(1), None);
+    assert_eq!(feed(&mut shards[1], &ack, 2, &mut log), Disposition::Drop);
+    assert_eq!(shards[1].stats().client_limited, 2);
+    assert_eq!(log.to_client.last(), Some(&Flags::RST));
+    assert!(shards[1].fe().peek(&key(3)).is_none());
+    // Another address is not limited.
+    let other = Endpoint::new(0x0a01_0002, 10_000);
+    feed(&mut shards[1], &syn_with(other, 1_000, false), 3, &mut log);
+    assert_eq!(shards[1].stats().client_limited, 2);
+    // Client 0's flow is handed off: its share comes back, and the
+    // address gets a flow again.
+    let s0 = &mut shards[0];
+    let isn_f = s0.fe().peek(&key(0)).unwrap().isn_fe();
+    feed(
+        s0,
+        &third_ack(client(0), 1_001, isn_f.wrapping_add(1), None),
+        5,
+        &mut log,
+    );
+    let (to, flow) = *log.reqs.last().unwrap();
+    s0.on_message(to, &ack_from(to, flow), 6, &mut log);
+    assert_eq!(s0.fe().peek(&key(0)).unwrap().state(), FeState::Forwarding);
+    feed(
+        &mut shards[1],
+        &syn_with(client(4), 1_000, false),
+        7,
+        &mut log,
+    );
+    assert!(shards[1].fe().peek(&key(4)).is_some(), "room again");
+    // Half-open flows that time out give theirs back too: three fit
+    // again, and a fourth does not.
+    for s in &mut shards {
+        s.on_timers(60_000, &mut Log::default());
+    }
+    for i in 5..9u16 {
+        feed(
+            &mut shards[0],
+            &syn_with(client(i), 1_000, false),
+            60_001,
+            &mut log,
+        );
+    }
+    let fresh = (5..9u16).filter(|&i| shards[0].fe().peek(&key(i)).is_some());
+    assert_eq!(fresh.count(), 3);
+}
+
+#[test]
+fn over_client_flows_without_cookies_a_syn_is_dropped() {
+    let text = format!("{TWO_PEERS}client-flows 1\nsyncookies never\n");
+    let mut n = node(&text, 16);
+    let mut log = Log::default();
+    feed(&mut n, &syn_with(client(0), 1_000, false), 0, &mut log);
+    let replies = log.to_client.len();
+    feed(&mut n, &syn_with(client(1), 1_000, false), 1, &mut log);
+    assert_eq!(log.to_client.len(), replies, "no answer");
+    assert_eq!((n.stats().client_limited, n.stats().cookies_sent), (1, 0));
+    assert_eq!(n.fe().occupancy().total(), 1);
+}

@@ -786,11 +786,12 @@ pub fn set_timeout(text: &str, name: &str, ms: &str) -> Result<String, EditError
 }
 
 /// The text with the one-word setting `name` (`syncookies`,
-/// `syn-backlog`) set to `value`, or removed (its default) for "default".
-pub fn set_cookie_setting(text: &str, name: &str, value: &str) -> Result<String, EditError> {
+/// `syn-backlog`, `client-flows`) set to `value`, or removed (its
+/// default) for "default".
+pub fn set_hostile_setting(text: &str, name: &str, value: &str) -> Result<String, EditError> {
     parse(text)?;
-    if !matches!(name, "syncookies" | "syn-backlog") {
-        return err(format!("{name:?} is no SYN cookie setting"));
+    if !matches!(name, "syncookies" | "syn-backlog" | "client-flows") {
+        return err(format!("{name:?} is no SYN cookie or client limit setting"));
     }
     set_setting(text, name, value)
 }
@@ -1005,16 +1006,21 @@ mod tests {
             .starts_with("bad port"));
         let t2 = set_ctrl_port(&t, "7500").unwrap();
         assert!(t2.contains("\nctrl-port 7500\n"), "{t2}");
-        let c = set_cookie_setting(&t2, "syncookies", "always").unwrap();
+        let c = set_hostile_setting(&t2, "syncookies", "always").unwrap();
         assert!(c.contains("\nsyncookies always\n"), "{c}");
-        let c = set_cookie_setting(&c, "syn-backlog", "64").unwrap();
+        let c = set_hostile_setting(&c, "syn-backlog", "64").unwrap();
         assert!(c.contains("\nsyn-backlog 64\n"), "{c}");
-        assert!(!set_cookie_setting(&c, "syncookies", "default")
+        assert!(!set_hostile_setting(&c, "syncookies", "default")
             .unwrap()
             .contains("syncookies"));
-        assert!(set_cookie_setting(&c, "syncookies", "maybe").is_err());
-        assert!(set_cookie_setting(&c, "syn-backlog", "0").is_err());
-        assert!(set_cookie_setting(&c, "linger-ms", "5").is_err());
+        assert!(set_hostile_setting(&c, "syncookies", "maybe").is_err());
+        assert!(set_hostile_setting(&c, "syn-backlog", "0").is_err());
+        let c = set_hostile_setting(&c, "client-flows", "32").unwrap();
+        assert!(c.contains("\nclient-flows 32\n"), "{c}");
+        assert!(set_hostile_setting(&c, "client-flows", "65536").is_err());
+        let c = set_hostile_setting(&c, "client-flows", "default").unwrap();
+        assert!(!c.contains("client-flows"), "{c}");
+        assert!(set_hostile_setting(&c, "linger-ms", "5").is_err());
         let t3 = set_timeout(&t2, "linger-ms", "default").unwrap();
         assert!(!t3.contains("linger-ms"), "{t3}");
         assert!(set_timeout(&t, "linger-ms", "-1").is_err());

@@ -234,6 +234,9 @@ enum SetCmd {
     Syncookies { mode: String },
     /// Half-open flows before `auto` sends cookies (N|default: 256)
     SynBacklog { n: String },
+    /// Flows one client address may hold before their handoff; beyond it
+    /// its SYNs get cookies (N, 1-65535|default: 256)
+    ClientFlows { n: String },
 }
 
 /// Everything that ends a run with status 1.
@@ -409,9 +412,12 @@ fn run(cmd: Cmd) -> Result<(), Error> {
             SetCmd::HandoffMs { ms } => modify(|t| edit::set_timeout(t, "handoff-ms", &ms)),
             SetCmd::IdleMs { ms } => modify(|t| edit::set_timeout(t, "idle-ms", &ms)),
             SetCmd::Syncookies { mode } => {
-                modify(|t| edit::set_cookie_setting(t, "syncookies", &mode))
+                modify(|t| edit::set_hostile_setting(t, "syncookies", &mode))
             }
-            SetCmd::SynBacklog { n } => modify(|t| edit::set_cookie_setting(t, "syn-backlog", &n)),
+            SetCmd::SynBacklog { n } => modify(|t| edit::set_hostile_setting(t, "syn-backlog", &n)),
+            SetCmd::ClientFlows { n } => {
+                modify(|t| edit::set_hostile_setting(t, "client-flows", &n))
+            }
         },
     }
 }

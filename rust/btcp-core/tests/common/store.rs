@@ -4,6 +4,7 @@
 //! (`btcp/table.rs`: red-black trees and a timer wheel).
 
 use btcp_core::backend::BeFlow;
+use btcp_core::client_limit::ClientCounts;
 use btcp_core::config::NodeConfig;
 use btcp_core::dispatch::Dispatcher;
 use btcp_core::flow::{Config, FlowKey};
@@ -175,18 +176,23 @@ impl Store for HostStore {
     type Config = Box<NodeConfig>;
     type Dispatcher = Box<Dispatcher>;
     type Balance = HostBalance;
+    type Clients = Rc<ClientCounts>;
 }
 
-/// The balance the shards of one host node share.
+/// What the shards of one host node share: the balance, and the
+/// per-client flow counts.
 #[derive(Clone)]
-pub struct HostBalance(pub Rc<RefCell<Balance<Box<Dispatcher>>>>);
+pub struct HostBalance(
+    pub Rc<RefCell<Balance<Box<Dispatcher>>>>,
+    pub Rc<ClientCounts>,
+);
 
 impl HostBalance {
     pub fn new(cfg: &NodeConfig) -> Self {
-        HostBalance(Rc::new(RefCell::new(Balance::new(
-            Box::new(Dispatcher::new()),
-            cfg,
-        ))))
+        HostBalance(
+            Rc::new(RefCell::new(Balance::new(Box::new(Dispatcher::new()), cfg))),
+            Rc::new(ClientCounts::new(0x5eed)),
+        )
     }
 }
 
@@ -225,7 +231,8 @@ pub fn shard_node(
         Table::new(max.0),
         Table::new(max.1),
         Box::new(cfg.clone()),
-        balance,
+        balance.clone(),
+        balance.1,
         base,
         btcp_core::isn::IsnSecret::new(secret),
         // Another key for the cookies, from the same seed.
