@@ -8,7 +8,7 @@ export KVARIANT
 # CLIPPY=1 builds the module through clippy-driver (the kernel's CLIPPY=1).
 CLIPPY ?=
 
-.PHONY: all deps kernel module tools core-test fuzz test test-faults test-debug demo bench bench-lard bench-scale clean
+.PHONY: all deps kernel module tools core-test fuzz test test-faults test-debug demo bench bench-lard bench-scale bench-attack clean
 
 all: module
 
@@ -59,6 +59,11 @@ bench-lard: module tools
 # linger, forwarding rate with 1 and 2 vCPUs.
 bench-scale: module tools
 	@bash scripts/bench-scale.sh
+
+# Not a test: a SYN flood against btcp and a back-end's own stack, slow
+# heads from one address, blind injection; legitimate requests served.
+bench-attack: module tools
+	@bash scripts/lab-show.sh bench_attack 900
 
 clean:
 	@kdir=$$(bash scripts/kernel.sh --dir 2>/dev/null); \

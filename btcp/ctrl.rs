@@ -9,9 +9,11 @@
 //! connects" a non-question (no simultaneous-open tie-breaks) and lets each
 //! side reconnect on its own. A received frame is acted on only if its MAC
 //! verifies, its sender is the peer configured at the connection's source
-//! address, and its sequence number is above the last one accepted from
-//! that peer. Send counters start from the wall clock in milliseconds
-//! (shifted left 16), so they keep growing across module reloads.
+//! address, its recipient is this node (the MAC covers both ids), and its
+//! sequence number is above the last one accepted from that peer. Each
+//! link (peer) has its own send counter, started from the wall clock in
+//! milliseconds (shifted left 16), so it keeps growing across module
+//! reloads.
 //!
 //! Everything here runs in process context, from the namespace's work,
 //! under the channel's mutex; socket callbacks only kick the work. The
@@ -50,6 +52,9 @@ struct Outbound {
     sock: Option<KernelSocket>,
     out: KVec<u8>,
     link: PeerLink,
+    /// This link's sequence numbers, kept across reconnects; from the
+    /// wall clock, so they keep growing across module reloads.
+    seq: SendCounter,
 }
 
 impl Outbound {
@@ -93,7 +98,6 @@ struct Inner {
     listener: Option<KernelSocket>,
     peers: KVec<Outbound>,
     inbound: KVec<Inbound>,
-    send_seq: SendCounter,
     /// Replay guards by peer id, kept across reconnects.
     guards: KVec<(u16, ReplayGuard)>,
     frames_in: u64,
@@ -169,9 +173,6 @@ impl Ctrl {
                 listener: None,
                 peers: KVec::new(),
                 inbound: KVec::new(),
-                // From the wall clock, so it keeps growing across
-                // module reloads.
-                send_seq: SendCounter::new(real_ms() << 16),
                 guards: KVec::new(),
                 frames_in: 0,
                 frames_out: 0,
@@ -335,6 +336,7 @@ impl Inner {
                         sock: None,
                         out: KVec::new(),
                         link: PeerLink::new(),
+                        seq: SendCounter::new(real_ms() << 16),
                     },
                     GFP_KERNEL,
                 );
@@ -422,8 +424,8 @@ impl Inner {
         if p.out.extend_with(n, 0, GFP_KERNEL).is_err() {
             return false;
         }
-        let ok = match (self.send_seq.next_seq(), p.out.get_mut(start..)) {
-            (Ok(seq), Some(buf)) => msg.encode_sealed(setup.node, seq, mac, buf).is_ok(),
+        let ok = match (p.seq.next_seq(), p.out.get_mut(start..)) {
+            (Ok(seq), Some(buf)) => msg.encode_sealed(setup.node, p.id, seq, mac, buf).is_ok(),
             _ => false,
         };
         if !ok {
@@ -484,6 +486,7 @@ impl Inner {
 
     fn receive(&mut self, on_msg: OnMessage<'_>) {
         let Inner {
+            setup,
             mac,
             inbound,
             guards,
@@ -493,7 +496,9 @@ impl Inner {
             ..
         } = self;
         let now = now_ms();
-        let Some(mac) = mac.as_ref() else { return };
+        let (Some(mac), Some(own)) = (mac.as_ref(), setup.map(|s| s.node)) else {
+            return;
+        };
         for c in inbound.iter_mut() {
             // The connection's buffer, its first `kept` bytes a frame's
             // start from an earlier receive.
@@ -523,7 +528,7 @@ impl Inner {
                     match reader.next_verified(mac) {
                         Ok(Some(frame)) => {
                             let guard = guard_of(guards, c.peer);
-                            if !guard.is_some_and(|g| accept_frame(c.peer, &frame, g)) {
+                            if !guard.is_some_and(|g| accept_frame(own, c.peer, &frame, g)) {
                                 *frames_rejected += 1;
                                 c.dead = true;
                                 break;

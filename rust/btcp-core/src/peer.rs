@@ -111,19 +111,78 @@ impl PeerLink {
     }
 }
 
-/// Whether to act on `frame` (its MAC verified), which arrived on a
-/// connection from the address of configured peer `peer` (`None`: an
-/// address no peer has): its sender must be that peer, and its sequence
+/// Whether node `own` acts on `frame` (its MAC verified), which arrived
+/// on a connection from the address of configured peer `peer` (`None`:
+/// an address no peer has): its sender must be that peer, its recipient
+/// `own` (a frame captured on another link is refused), and its sequence
 /// number above the last one accepted from it (`guard`, the peer's, kept
 /// across reconnects).
-pub fn accept_frame(peer: Option<u16>, frame: &Frame<'_>, guard: &mut ReplayGuard) -> bool {
-    peer == Some(frame.header.sender) && guard.accept(frame.header.seq).is_ok()
+pub fn accept_frame(
+    own: u16,
+    peer: Option<u16>,
+    frame: &Frame<'_>,
+    guard: &mut ReplayGuard,
+) -> bool {
+    peer == Some(frame.header.sender)
+        && frame.header.recipient == own
+        && guard.accept(frame.header.seq).is_ok()
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing
+    )]
     use super::*;
+
+    /// A frame is taken only from the connection's peer, for us, and
+    /// newer than the last: a frame captured on another link (for another
+    /// recipient) or replayed is refused.
+    #[test]
+    fn frames_are_bound_to_their_link_and_fresh() {
+        use crate::wire::{self, Mac, Message, ReplayGuard, WireError, MAC_LEN};
+        struct Toy;
+        impl Mac for Toy {
+            fn compute(&self, data: &[u8], tag: &mut [u8; MAC_LEN]) -> Result<(), WireError> {
+                *tag = [0; MAC_LEN];
+                for (i, b) in data.iter().enumerate() {
+                    tag[i % MAC_LEN] ^= b;
+                }
+                Ok(())
+            }
+        }
+        let hb = Message::Heartbeat(Heartbeat {
+            node_id: 2,
+            active_flows: 0,
+            load: 0,
+            timestamp_ms: 0,
+        });
+        let frame = |to: u16, seq: u64| {
+            let mut buf = [0u8; 128];
+            let n = hb.encode_sealed(2, to, seq, &Toy, &mut buf).unwrap();
+            (buf, n)
+        };
+        let mut guard = ReplayGuard::new();
+        let (b, n) = frame(1, 10);
+        let (f, _) = wire::decode_verified(&b[..n], &Toy).unwrap();
+        assert!(
+            !accept_frame(1, Some(3), &f, &mut guard),
+            "not the link's peer"
+        );
+        assert!(accept_frame(1, Some(2), &f, &mut guard));
+        assert!(!accept_frame(1, Some(2), &f, &mut guard), "replayed");
+        let (b, n) = frame(4, 11);
+        let (f, _) = wire::decode_verified(&b[..n], &Toy).unwrap();
+        assert!(!accept_frame(1, Some(2), &f, &mut guard), "for node 4");
+        let (b, n) = frame(1, 12);
+        let (f, _) = wire::decode_verified(&b[..n], &Toy).unwrap();
+        assert!(
+            accept_frame(1, Some(2), &f, &mut guard),
+            "the refusals moved nothing"
+        );
+    }
 
     #[test]
     fn backoff_doubles_to_its_cap_and_resets_when_up() {

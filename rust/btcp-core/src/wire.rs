@@ -9,12 +9,12 @@
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 2 | magic [`MAGIC`] (`0xB7C9`) |
-//! | 2 | 1 | version [`VERSION`] (1) |
+//! | 2 | 1 | version [`VERSION`] (3) |
 //! | 3 | 1 | message type ([`MsgType`]) |
 //! | 4 | 4 | payload length |
 //! | 8 | 8 | sequence number: a per-direction counter, for replay protection |
 //! | 16 | 2 | sender node id |
-//! | 18 | 2 | reserved, must be zero |
+//! | 18 | 2 | recipient node id |
 //! | 20 | n | payload |
 //! | 20 + n | 32 | MAC (HMAC-SHA256) over bytes `0..20 + n` |
 //!
@@ -34,15 +34,18 @@
 //! A receiver, for each frame, in this order:
 //! 1. [`decode_verified`] (or [`FrameReader::next_verified`]);
 //! 2. checks that [`Header::sender`] is the node this connection was
-//!    authenticated as (a frame reflected back to its sender then fails);
+//!    authenticated as (a frame reflected back to its sender then fails)
+//!    and [`Header::recipient`] is itself (a frame captured on another
+//!    link then fails: the MAC covers both ids);
 //! 3. [`ReplayGuard::accept`]s the sequence number; only then acts on it.
 //!
 //! Any error other than [`WireError::Incomplete`] means the byte stream can
 //! no longer be trusted to be in step: close the connection.
 //!
-//! Sequence numbers must never repeat under one key: a sender keeps its
-//! [`SendCounter`] across reconnects (or the cluster rotates the key), and
-//! the receiver keeps its [`ReplayGuard`] likewise.
+//! Sequence numbers must never repeat on one link (sender, recipient)
+//! under one key: a sender keeps one [`SendCounter`] per peer across
+//! reconnects (or the cluster rotates the key), and the receiver keeps its
+//! [`ReplayGuard`] per peer likewise.
 //!
 //! ```
 //! use btcp_core::wire::{self, Mac, Message, Heartbeat, ReplayGuard, WireError, MAC_LEN};
@@ -66,12 +69,12 @@
 //!     timestamp_ms: 1_700_000_000_000,
 //! });
 //! let mut buf = [0u8; 128];
-//! let n = msg.encode_sealed(2, 1, &Xor(7), &mut buf).unwrap();
+//! let n = msg.encode_sealed(2, 5, 1, &Xor(7), &mut buf).unwrap();
 //!
 //! let mut guard = ReplayGuard::new();
 //! let (frame, used) = wire::decode_verified(&buf[..n], &Xor(7)).unwrap();
 //! assert_eq!(used, n);
-//! assert_eq!(frame.header.sender, 2);
+//! assert_eq!((frame.header.sender, frame.header.recipient), (2, 5));
 //! guard.accept(frame.header.seq).unwrap();
 //! assert_eq!(frame.message, msg);
 //! // The same frame again is a replay; a wrong key fails the MAC.
@@ -84,7 +87,7 @@ use ::core::fmt;
 /// First two bytes of every frame.
 pub const MAGIC: u16 = 0xB7C9;
 /// The protocol version this codec speaks.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 /// Length of the frame header.
 pub const HEADER_LEN: usize = 20;
 /// Length of the MAC trailer (HMAC-SHA256).
@@ -113,8 +116,8 @@ const OFF_LEN: usize = 4;
 const OFF_SEQ: usize = 8;
 /// Offset of the sender node id.
 const OFF_SENDER: usize = 16;
-/// Offset of the reserved field.
-const OFF_RESERVED: usize = 18;
+/// Offset of the recipient node id.
+const OFF_RECIPIENT: usize = 18;
 
 /// Why a frame could not be encoded, decoded or accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -715,8 +718,8 @@ impl<'a> Message<'a> {
     /// Writes the frame (header, payload, zeroed MAC) into the start of
     /// `buf` and returns its length; [`seal`] then fills in the MAC.
     ///
-    /// `sender` is this node's id; `seq` the next value of this
-    /// direction's [`SendCounter`].
+    /// `sender` is this node's id, `recipient` the peer's; `seq` the next
+    /// value of this link's [`SendCounter`].
     ///
     /// # Errors
     ///
@@ -724,7 +727,13 @@ impl<'a> Message<'a> {
     /// bytes above [`MAX_REQUEST`]; [`WireError::InvalidValue`] for a window
     /// scale above 14; [`WireError::SenderMismatch`] if the message's node
     /// id is not `sender`. Nothing is written on error.
-    pub fn encode(&self, sender: u16, seq: u64, buf: &mut [u8]) -> Result<usize, WireError> {
+    pub fn encode(
+        &self,
+        sender: u16,
+        recipient: u16,
+        seq: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, WireError> {
         self.check(sender)?;
         let payload_len = self.payload_len();
         let len32 = u32::try_from(payload_len).map_err(|_| WireError::TooLong)?;
@@ -737,7 +746,7 @@ impl<'a> Message<'a> {
         w.u32(len32)?;
         w.u64(seq)?;
         w.u16(sender)?;
-        w.u16(0)?;
+        w.u16(recipient)?;
         self.write_payload(&mut w)?;
         w.bytes(&[0u8; MAC_LEN])?;
         Ok(w.pos)
@@ -751,11 +760,12 @@ impl<'a> Message<'a> {
     pub fn encode_sealed<M: Mac + ?Sized>(
         &self,
         sender: u16,
+        recipient: u16,
         seq: u64,
         mac: &M,
         buf: &mut [u8],
     ) -> Result<usize, WireError> {
-        let n = self.encode(sender, seq, buf)?;
+        let n = self.encode(sender, recipient, seq, buf)?;
         seal(buf.get_mut(..n).ok_or(WireError::BufferTooSmall)?, mac)?;
         Ok(n)
     }
@@ -914,6 +924,8 @@ pub struct Header {
     pub seq: u64,
     /// Sender node id.
     pub sender: u16,
+    /// Recipient node id.
+    pub recipient: u16,
 }
 
 impl Header {
@@ -926,8 +938,8 @@ impl Header {
     /// # Errors
     ///
     /// [`WireError::BadMagic`], [`WireError::BadVersion`],
-    /// [`WireError::UnknownType`], [`WireError::TooLong`],
-    /// [`WireError::BadReserved`], or [`WireError::Incomplete`] if `buf`
+    /// [`WireError::UnknownType`], [`WireError::TooLong`], or
+    /// [`WireError::Incomplete`] if `buf`
     /// holds a valid prefix of a header. An empty `buf` is incomplete.
     pub fn parse(buf: &[u8]) -> Result<Header, WireError> {
         let magic = MAGIC.to_be_bytes();
@@ -951,17 +963,15 @@ impl Header {
             }
             None => None,
         };
-        if field::<2>(buf, OFF_RESERVED).is_some_and(|r| r != [0, 0]) {
-            return Err(WireError::BadReserved);
-        }
         let needed = payload_len.map_or(HEADER_LEN, frame_len_for);
         match (
             msg_type,
             payload_len,
             field::<8>(buf, OFF_SEQ),
             field::<2>(buf, OFF_SENDER),
+            field::<2>(buf, OFF_RECIPIENT),
         ) {
-            (Some(msg_type), Some(payload_len), Some(seq), Some(sender))
+            (Some(msg_type), Some(payload_len), Some(seq), Some(sender), Some(recipient))
                 if buf.len() >= HEADER_LEN =>
             {
                 Ok(Header {
@@ -969,6 +979,7 @@ impl Header {
                     payload_len,
                     seq: u64::from_be_bytes(seq),
                     sender: u16::from_be_bytes(sender),
+                    recipient: u16::from_be_bytes(recipient),
                 })
             }
             _ => Err(WireError::Incomplete { needed }),
@@ -1533,7 +1544,10 @@ mod tests {
 
     fn sealed(sender: u16, seq: u64, msg: &Message<'_>) -> Vec<u8> {
         let mut buf = vec![0u8; MAX_FRAME_LEN];
-        let n = msg.encode_sealed(sender, seq, &Toy(1), &mut buf).unwrap();
+        // Every sample to node 77.
+        let n = msg
+            .encode_sealed(sender, 77, seq, &Toy(1), &mut buf)
+            .unwrap();
         buf.truncate(n);
         buf
     }
@@ -1555,6 +1569,7 @@ mod tests {
                     payload_len: msg.payload_len() as u32,
                     seq,
                     sender: *sender,
+                    recipient: 77,
                 }
             );
             assert_eq!(frame.signed, &buf[..buf.len() - MAC_LEN]);
@@ -1579,13 +1594,15 @@ mod tests {
             reason: NackReason::Refused,
         });
         let mut buf = [0xaau8; 96];
-        let n = msg.encode(0x0a0b, 0x1122_3344_5566_7788, &mut buf).unwrap();
+        let n = msg
+            .encode(0x0a0b, 0x0c0d, 0x1122_3344_5566_7788, &mut buf)
+            .unwrap();
         assert_eq!(n, HEADER_LEN + 17 + MAC_LEN);
         assert_eq!(
             &buf[..37],
             &[
-                0xb7, 0xc9, 2, 4, 0, 0, 0, 17, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
-                0x0a, 0x0b, 0, 0, // header
+                0xb7, 0xc9, 3, 4, 0, 0, 0, 17, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+                0x0a, 0x0b, 0x0c, 0x0d, // header
                 1, 2, 3, 4, 0x0a, 0, 0, 1, 0x12, 0x34, 0x0a, 0, 0, 0x64, 0, 80, // flow
                 2   // reason
             ]
@@ -1661,13 +1678,17 @@ mod tests {
         assert_eq!(decode(&bad(1, 0)), Err(WireError::BadMagic));
         // Detected from the first wrong byte on.
         assert_eq!(decode(&[0x47]), Err(WireError::BadMagic));
-        assert_eq!(decode(&[0xb7, 0xc9, 1]), Err(WireError::BadVersion));
+        assert_eq!(decode(&[0xb7, 0xc9, 2]), Err(WireError::BadVersion));
         assert_eq!(decode(&bad(2, 0)), Err(WireError::BadVersion));
         for t in [0u8, 7, 0x80, 0xff] {
             assert_eq!(decode(&bad(3, t)), Err(WireError::UnknownType), "{t}");
         }
-        assert_eq!(decode(&bad(18, 1)), Err(WireError::BadReserved));
-        assert_eq!(decode(&bad(19, 0x80)), Err(WireError::BadReserved));
+        // The recipient is any id; the MAC covers it.
+        assert_eq!(decode(&bad(18, 1)).unwrap().0.header.recipient, 0x014d);
+        assert_eq!(
+            decode_verified(&bad(19, 0x80), &Toy(1)).err(),
+            Some(WireError::BadMac)
+        );
         // Length: oversize, longer than the buffer, shorter than the message.
         assert_eq!(decode(&bad(4, 1)), Err(WireError::TooLong));
         let mut b = good.clone();
@@ -1761,29 +1782,32 @@ mod tests {
         let mut req = sample_req();
         req.request = &big;
         assert_eq!(
-            Message::HandoffReq(req).encode(1, 1, &mut buf),
+            Message::HandoffReq(req).encode(1, 2, 1, &mut buf),
             Err(WireError::TooLong)
         );
         req.request = &big[..MAX_REQUEST];
-        let n = Message::HandoffReq(req).encode(1, 1, &mut buf).unwrap();
+        let n = Message::HandoffReq(req).encode(1, 2, 1, &mut buf).unwrap();
         assert!(n <= MAX_FRAME_LEN);
         assert!(decode(&buf[..n]).is_ok());
         req.client_opts.wscale = Some(15);
         assert_eq!(
-            Message::HandoffReq(req).encode(1, 1, &mut buf),
+            Message::HandoffReq(req).encode(1, 2, 1, &mut buf),
             Err(WireError::InvalidValue)
         );
         let (_, hello) = samples()[0];
-        assert_eq!(hello.encode(9, 1, &mut buf), Err(WireError::SenderMismatch));
+        assert_eq!(
+            hello.encode(9, 2, 1, &mut buf),
+            Err(WireError::SenderMismatch)
+        );
         // Too small a buffer: error, nothing written.
         let mut small = [0x55u8; 40];
         assert_eq!(
-            hello.encode(3, 1, &mut small),
+            hello.encode(3, 2, 1, &mut small),
             Err(WireError::BufferTooSmall)
         );
         assert!(small.iter().all(|&b| b == 0x55));
         assert_eq!(
-            hello.encode_sealed(3, 1, &Broken, &mut buf),
+            hello.encode_sealed(3, 2, 1, &Broken, &mut buf),
             Err(WireError::MacFailure)
         );
         assert_eq!(

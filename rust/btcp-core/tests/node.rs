@@ -358,7 +358,7 @@ fn a_back_end_full_of_live_flows_refuses_with_overloaded() {
         fn recycle_time_wait(&mut self, _: FlowKey) {}
         fn send(&mut self, _: u16, msg: &Message<'_>) {
             let mut buf = vec![0; btcp_core::wire::MAX_FRAME_LEN];
-            let n = msg.encode(1, 1, &mut buf).unwrap();
+            let n = msg.encode(1, 2, 1, &mut buf).unwrap();
             buf.truncate(n);
             self.0.push(buf);
         }

@@ -202,7 +202,7 @@ fn owned() -> impl Strategy<Value = Owned> {
 
 fn sealed(msg: &Message<'_>, sender: u16, seq: u64) -> Vec<u8> {
     let mut buf = vec![0u8; MAX_FRAME_LEN];
-    let n = msg.encode_sealed(sender, seq, &KEY, &mut buf).unwrap();
+    let n = msg.encode_sealed(sender, 1, seq, &KEY, &mut buf).unwrap();
     buf.truncate(n);
     buf
 }
@@ -298,7 +298,7 @@ proptest! {
                 prop_assert_eq!(f.header.msg_type as u8, ty);
                 // What decodes re-encodes to the same bytes (MAC aside).
                 let mut again = vec![0u8; used];
-                let n = f.message.encode(f.header.sender, f.header.seq, &mut again).unwrap();
+                let n = f.message.encode(f.header.sender, f.header.recipient, f.header.seq, &mut again).unwrap();
                 prop_assert_eq!(n, used);
                 prop_assert_eq!(&again[..used - MAC_LEN], &buf[..used - MAC_LEN]);
             }
@@ -391,7 +391,7 @@ proptest! {
             be_opts: SynOptions { mss: 1460, wscale: Some(ws), sack_permitted: false, timestamps: false },
             be_tsval: 3,
         };
-        prop_assert_eq!(Message::HandoffAck(ack).encode(sender, 1, &mut buf), Err(WireError::InvalidValue));
+        prop_assert_eq!(Message::HandoffAck(ack).encode(sender, 1, 1, &mut buf), Err(WireError::InvalidValue));
         let big = vec![0u8; MAX_REQUEST + extra];
         let opts = SynOptions { mss: 1460, wscale: None, sack_permitted: true, timestamps: true };
         let req = HandoffReq {
@@ -412,10 +412,10 @@ proptest! {
             fin: false,
             request: &big,
         };
-        prop_assert_eq!(Message::HandoffReq(req).encode(sender, 1, &mut buf), Err(WireError::TooLong));
+        prop_assert_eq!(Message::HandoffReq(req).encode(sender, 1, 1, &mut buf), Err(WireError::TooLong));
         if other != sender {
             let hb = Heartbeat { node_id: other, active_flows: 0, load: 0, timestamp_ms: 0 };
-            prop_assert_eq!(Message::Heartbeat(hb).encode(sender, 1, &mut buf), Err(WireError::SenderMismatch));
+            prop_assert_eq!(Message::Heartbeat(hb).encode(sender, 1, 1, &mut buf), Err(WireError::SenderMismatch));
         }
     }
 }

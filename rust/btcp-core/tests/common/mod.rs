@@ -656,7 +656,7 @@ impl Io for Actions {
         self.seq += 1;
         let mut buf = vec![0u8; wire::MAX_FRAME_LEN];
         let n = msg
-            .encode_sealed(self.node, self.seq, &ToyMac, &mut buf)
+            .encode_sealed(self.node, to, self.seq, &ToyMac, &mut buf)
             .unwrap();
         buf.truncate(n);
         // The message again, owned, for the fault points.
@@ -1313,7 +1313,7 @@ impl Net {
         if std::env::var_os("BTCP_SIM_TRACE").is_some() {
             eprintln!("{:6} ctrl to fe   {:?}", self.t, f.message);
         }
-        assert_eq!(f.header.sender, BE_NODE);
+        assert_eq!((f.header.sender, f.header.recipient), (BE_NODE, FE_NODE));
         match &f.message {
             Message::HandoffAck(_) => self.stats.handoff_acks += 1,
             Message::HandoffNack(_) => self.stats.handoff_nacks += 1,
@@ -1334,7 +1334,7 @@ impl Net {
         if std::env::var_os("BTCP_SIM_TRACE").is_some() {
             eprintln!("{:6} ctrl to be   {:?}", self.t, f.message.msg_type());
         }
-        assert_eq!(f.header.sender, FE_NODE);
+        assert_eq!((f.header.sender, f.header.recipient), (FE_NODE, BE_NODE));
         assert!(
             matches!(f.message, Message::HandoffReq(_)),
             "unexpected {:?}",
