@@ -44,6 +44,7 @@ use crate::btcp_core::xlate::{EditKind, Edits};
 use crate::btcp_core::{backend::BeFlow, frontend::FeFlow};
 use crate::ctrl::{ChannelCfg, Ctrl};
 use crate::filter::{FlowFilter, Services};
+use crate::kernel_ext::heap::unique_arc_copy;
 use crate::kernel_ext::net::{now_ms, random_bytes, Net, TimeWait};
 use crate::kernel_ext::netfilter::Verdict;
 use crate::kernel_ext::params;
@@ -54,7 +55,7 @@ use core::fmt::{self, Write};
 use core::pin::Pin;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
-use kernel::sync::{Arc, UniqueArc};
+use kernel::sync::Arc;
 
 /// Longest IPv4 + TCP header.
 const HEADERS_MAX: usize = 120;
@@ -340,7 +341,7 @@ impl Handoff {
     ) -> Result<(KVec<ShardLock>, KernelBalance)> {
         let max = params::max_flows();
         let n = shard::count(max);
-        let cfg = Arc::new(NodeConfig::new(), GFP_KERNEL)?;
+        let cfg: Arc<NodeConfig> = unique_arc_copy(&NodeConfig::EMPTY, GFP_KERNEL)?.into();
         let dispatcher = KBox::new(Dispatcher::new(), GFP_KERNEL)?;
         let balance = KernelBalance(Arc::pin_init(
             crate::new_spinlock_bh!(Balance::new(dispatcher, &cfg)),
@@ -666,7 +667,7 @@ impl Handoff {
         // Parsed in place on the heap, then put in force whole: the
         // balance first, then each shard (a packet meanwhile sees the old
         // configuration or the new one, never a mix).
-        let mut cfg = UniqueArc::new(NodeConfig::new(), GFP_KERNEL)?;
+        let mut cfg = unique_arc_copy(&NodeConfig::EMPTY, GFP_KERNEL)?;
         cfg.parse_into(text).map_err(|e| {
             let _ = write!(why, "{e}");
             EINVAL

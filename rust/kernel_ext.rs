@@ -5,6 +5,7 @@
 
 pub mod bindings;
 pub mod genl;
+pub mod heap;
 pub mod hmac;
 pub mod net;
 pub mod netfilter;

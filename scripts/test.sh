@@ -24,7 +24,8 @@ stage() {
 }
 
 # The module must build warning-free under clippy (CLIPPY=1, the kernel's
-# own lint set plus the core's deny list).
+# own lint set plus the core's deny list), and no function of it may take
+# a large share of the kernel stack (scripts/stack-frames.sh).
 module_clippy() {
   local log=$out/module-build.out
   make -s module CLIPPY=1 2>&1 | tee "$log"
@@ -32,6 +33,7 @@ module_clippy() {
   if grep -qiE '(^|[^a-z])(warning|error)(\[|:)' "$log"; then
     echo "module build printed warnings (see above)"; return 1
   fi
+  bash scripts/stack-frames.sh btcp.ko && bash scripts/stack-frames.sh btcp_kunit.ko
 }
 
 host_lints() {

@@ -800,12 +800,16 @@ run_case drop-fe-synack be1 drop_body fe "" "$from_vip match u8 0x12 0x12 at 33"
 run_case drop-client-third-ack be1 drop_body client "" "$to_vip match u8 0x10 0xff at 33 $small" \
   py_get pausedget /small/1m.bin
 run_case drop-client-request be1 drop_body client "$to_vip $small" "$to_vip" "${g1m[@]}"
-# Control frames: magic b7c9, version 2, type at TCP payload offset 3 (the
-# control connections carry timestamps: 32-byte TCP headers).
+# Control frames: magic b7c9, the protocol version (read from wire.rs, so
+# the match follows it), type at TCP payload offset 3 (the control
+# connections carry timestamps: 32-byte TCP headers).
+wire_version=$(sed -n 's/^pub const VERSION: u8 = \([0-9]*\);/\1/p' "$here/../../rust/btcp-core/src/wire.rs")
+[ -n "$wire_version" ] || fatal wire-version "no VERSION in rust/btcp-core/src/wire.rs"
+ctrl_word() { printf '0xb7c9%02x%02x' "$wire_version" "$1"; } # TYPE
 run_case drop-ctrl-handoff-req be1 drop_body fe "" \
-  "match ip dst $be1/32 match ip dport 7447 0xffff match u32 0xb7c90202 0xffffffff at 52" "${g1m[@]}"
+  "match ip dst $be1/32 match ip dport 7447 0xffff match u32 $(ctrl_word 2) 0xffffffff at 52" "${g1m[@]}"
 run_case drop-ctrl-handoff-ack be1 drop_body be1 "" \
-  "match ip dst $fe/32 match ip dport 7447 0xffff match u32 0xb7c90203 0xffffffff at 52" "${g1m[@]}"
+  "match ip dst $fe/32 match ip dport 7447 0xffff match u32 $(ctrl_word 3) 0xffffffff at 52" "${g1m[@]}"
 # The response's first packet: it starts with "HTTP" (a GSO packet of up to
 # 64 KiB here: what the back-end's stack hands to the device).
 run_case drop-be-first-response be1 drop_body be1 "" "$from_vip match u32 0x48545450 0xffffffff at 52" "${g1m[@]}"

@@ -336,7 +336,7 @@ impl fmt::Display for ConfigError {
 }
 
 /// A node's whole configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeConfig {
     /// This node's id and control address, once set.
     pub node: Option<Peer>,
@@ -372,11 +372,9 @@ impl NodeConfig {
     /// The empty configuration: no node, no peers, no services, every
     /// request to node 0.
     ///
-    /// Always inlined, as a copy of [`NodeConfig::EMPTY`]: a `NodeConfig`
-    /// is 8 KiB, and `KBox::new(NodeConfig::new(), ..)` then compiles to a
-    /// copy from the constant into the allocation instead of building the
-    /// value on the (kernel) stack.
-    #[inline(always)]
+    /// A `NodeConfig` is 8 KiB: the kernel copies [`NodeConfig::EMPTY`]
+    /// straight into an allocation (`heap.rs`) instead of building this
+    /// value on its stack. `Copy` for that reason only.
     pub const fn new() -> NodeConfig {
         NodeConfig::EMPTY
     }
@@ -449,6 +447,7 @@ impl NodeConfig {
     /// Parses `text` as a whole new configuration, by value: for the host;
     /// the kernel parses into an allocated one with
     /// [`NodeConfig::parse_into`].
+    #[inline] // so the kernel, which never calls it, has no copy of it
     pub fn parse(text: &[u8]) -> Result<NodeConfig, ConfigError> {
         let mut cfg = NodeConfig::new();
         cfg.parse_into(text)?;

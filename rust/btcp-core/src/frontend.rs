@@ -112,16 +112,18 @@
 //!   timer). The back-end machine applies the same rules with what only
 //!   it knows (`backend.rs`).
 //! - A SYN on the 4-tuple of a handed-off flow is a new connection once
-//!   the flow lingers (the back-end said the connection is over) or the
-//!   client's RST at its next sequence number went through: the flow is
-//!   freed and the SYN handled anew ([`FeOutput::restart`]), as a stack's
-//!   TIME-WAIT takes a new SYN. "A SYN" is what a stack's TIME-WAIT would
-//!   take for a new connection: a sequence number past the old
-//!   connection's, or a newer timestamp; a stale copy of the old SYN is
-//!   forwarded like any segment. Before that, the SYN is forwarded, and
-//!   the back-end's stack answers it as RFC 5961 4.2 says (a challenge
-//!   ACK); a client FIN does not close the connection (the back-end may
-//!   still be sending).
+//!   the flow lingers (the back-end said the connection is over), or an
+//!   acceptable FIN or the client's RST at its next sequence number went
+//!   through: the flow is freed and the SYN handled anew
+//!   ([`FeOutput::restart`]), as a stack's TIME-WAIT takes a new SYN. The
+//!   FIN counts because a client opens a new connection on the 4-tuple
+//!   only once its side of the old one is closed, and that new SYN can
+//!   overtake the back-end's TERMINATE. "A SYN" is what a stack's
+//!   TIME-WAIT would take for a new connection: a sequence number past
+//!   the old connection's, or a newer timestamp; a stale copy of the old
+//!   SYN is forwarded like any segment. Before that, the SYN is
+//!   forwarded, and the back-end's stack answers it as RFC 5961 4.2 says
+//!   (a challenge ACK).
 
 use super::config::NodeConfig;
 use super::flow::{deadline, Config, Endpoint, FlowKey, SideOptions, Verdict};
@@ -316,8 +318,8 @@ pub struct FeFlow {
     resends: u8,
     /// The flow was handed off (xlate is valid).
     handed_off: bool,
-    /// After the handoff, the client's RST at its next sequence number
-    /// went through.
+    /// After the handoff, an acceptable client FIN, or its RST at its
+    /// next sequence number, went through.
     client_closed: bool,
     /// After the handoff, the end of the client's sequence space seen in
     /// acceptable segments.
@@ -908,6 +910,7 @@ impl FeFlow {
             if f.rst() {
                 self.client_closed = true;
             } else {
+                self.client_closed |= f.fin();
                 self.note_forwarded(seg);
             }
         }

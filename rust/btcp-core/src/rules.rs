@@ -781,7 +781,7 @@ fn is_name(s: &[u8]) -> bool {
 ///
 /// About 7.6 KB (7584 bytes), inline: in the kernel, allocate it (don't build it on
 /// the stack) and fill it in place with [`RuleTable::parse_into`].
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub struct RuleTable {
     rules: [Rule; MAX_RULES],
     len: usize,
@@ -958,6 +958,7 @@ impl RuleTable {
     /// # Errors
     ///
     /// The first offending item and what is wrong with it.
+    #[inline] // so the kernel, which never calls it, has no copy of it
     pub fn parse(text: &[u8]) -> Result<RuleTable, RuleParseError> {
         let mut t = RuleTable::new(0);
         t.parse_into(text)?;

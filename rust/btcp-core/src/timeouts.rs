@@ -154,7 +154,7 @@ mod tests {
         let text = std::format!("{}", c.timeouts);
         assert_eq!(text, "handoff-ms 250\nidle-ms 5000\nlinger-ms 0\n");
         // A later text without them restores every default.
-        let mut c2 = c.clone();
+        let mut c2 = c;
         c2.parse_into(b"ctrl-port 7447").unwrap();
         assert_eq!(c2.timeouts, Timeouts::DEFAULT);
         assert_eq!(c2.timeouts.flow_config(), d);

@@ -543,7 +543,7 @@ proptest! {
         // parse.
         let c = c.map_err(|e| TestCaseError::fail(format!("{e}: {}", w.text)))?;
         // Display round-trips the generated text.
-        prop_assert_eq!(NodeConfig::parse(c.to_string().as_bytes()).unwrap(), c.clone());
+        prop_assert_eq!(NodeConfig::parse(c.to_string().as_bytes()).unwrap(), c);
         let mut d = Box::new(Dispatcher::new());
         if configure {
             d.configure(&c);

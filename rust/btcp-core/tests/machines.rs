@@ -1300,21 +1300,15 @@ fn a_syn_on_the_tuple_restarts_the_flow_once_the_client_reset() {
     assert!(!out.free);
     // A copy of the original SYN is forwarded too, never a restart.
     let end = ISN_C.wrapping_add(1 + REQ.len() as u32);
-    let a = fe.isn_f().wrapping_add(1);
     let out = fe.seg(syn(ISN_C), &[], 6);
-    assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
-    let out = fe.seg(client_seg(end, a, Flags::ACK | Flags::FIN, None), &[], 7);
-    assert!(matches!(out.verdict, Verdict::Forward(_)));
-    // The client's FIN does not close the connection (the back-end's
-    // side may still be sending): a SYN is still one for the stack to
-    // challenge, however new.
-    let out = fe.seg(syn(ISN_C), &[], 8);
     assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
     // An RST at the client's next sequence number closes it. A stale copy
     // of the old SYN is still just forwarded; a SYN past the old sequence
     // space, or with a newer timestamp, is a new connection (as a
     // TIME-WAIT would take it).
     let out = fe.seg(client_seg(end.wrapping_add(1), 0, Flags::RST, None), &[], 8);
+    assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
+    let out = fe.seg(client_seg(end, 0, Flags::RST, None), &[], 8);
     assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
     let out = fe.seg(client_seg(ISN_C, 0, Flags::SYN, Some((1000, 0))), &[], 8);
     assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
@@ -1326,4 +1320,34 @@ fn a_syn_on_the_tuple_restarts_the_flow_once_the_client_reset() {
         10,
     );
     assert!(out.free && out.restart, "past the old sequence space");
+}
+
+/// A client that closes and opens its next connection from the same port
+/// at once (Connection: close, the server closed first): its SYN can
+/// arrive before the back-end's TERMINATE, and must not wait for it (the
+/// lab saw 15 SYNs of 2,000 retransmitted after a second).
+#[test]
+fn a_syn_on_the_tuple_restarts_the_flow_once_the_client_finished() {
+    let mut fe = Fe::forwarding(cfg());
+    let end = ISN_C.wrapping_add(1 + REQ.len() as u32);
+    let a = fe.isn_f().wrapping_add(1);
+    // A FIN no stack would take (it acknowledges data never sent) closes
+    // nothing: a new SYN is still the stack's to challenge.
+    let far = a.wrapping_add(1 << 30);
+    let out = fe.seg(client_seg(end, far, Flags::ACK | Flags::FIN, None), &[], 7);
+    assert!(out.refused && !out.free);
+    let out = fe.seg(client_seg(end.wrapping_add(5), 0, Flags::SYN, None), &[], 8);
+    assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
+    // The client's own FIN: a SYN past its sequence space is a new
+    // connection, a stale copy of the old SYN is not.
+    let out = fe.seg(client_seg(end, a, Flags::ACK | Flags::FIN, None), &[], 9);
+    assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
+    let out = fe.seg(client_seg(ISN_C, 0, Flags::SYN, None), &[], 10);
+    assert!(matches!(out.verdict, Verdict::Forward(_)) && !out.free);
+    let out = fe.seg(
+        client_seg(end.wrapping_add(5), 0, Flags::SYN, None),
+        &[],
+        11,
+    );
+    assert!(out.free && out.restart);
 }

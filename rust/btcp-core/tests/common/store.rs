@@ -230,7 +230,7 @@ pub fn shard_node(
     HostNode::new(
         Table::new(max.0),
         Table::new(max.1),
-        Box::new(cfg.clone()),
+        Box::new(*cfg),
         balance.clone(),
         balance.1,
         base,

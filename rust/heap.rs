@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Large values copied straight into a heap allocation. The kernel stack
+//! is 16 KiB: `UniqueArc::new(value)` may build `value` in a stack frame
+//! first (whether it does is the compiler's choice, and a change of
+//! kernel or compiler once turned a configuration of 8 KiB into a double
+//! fault at load), so what is several KiB never goes through one.
+
+use kernel::alloc::{AllocError, Flags};
+use kernel::sync::UniqueArc;
+
+/// A `UniqueArc` holding a copy of `*src`, copied from where it is into
+/// the allocation.
+pub fn unique_arc_copy<T: Copy>(src: &T, flags: Flags) -> Result<UniqueArc<T>, AllocError> {
+    let mut arc = UniqueArc::<T>::new_uninit(flags)?;
+    // SAFETY: `arc` is a fresh allocation for one `T`, so the destination is
+    // valid for a write of one `T`, aligned, and cannot overlap `src`, a
+    // live reference; `T: Copy`, so a bitwise copy is a valid `T` that owns
+    // nothing `*src` also owns.
+    unsafe { arc.as_mut_ptr().copy_from_nonoverlapping(src, 1) };
+    // SAFETY: the copy above initialised the whole value.
+    Ok(unsafe { arc.assume_init() })
+}
