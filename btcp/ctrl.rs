@@ -22,10 +22,12 @@
 //! `btcp_core::wire`; this file is their socket I/O.
 
 use crate::btcp_core::config::{Ipv4, NodeConfig, Peer, MAX_PEERS};
+use crate::btcp_core::keyroll::{Key, KeyRoll, Slot};
 use crate::btcp_core::node::LivePeers;
 use crate::btcp_core::peer::{accept_frame, PeerLink};
 use crate::btcp_core::wire::{
-    FrameReader, Heartbeat, Message, ReplayGuard, SendCounter, MAX_FRAME_LEN,
+    FrameReader, Heartbeat, Mac, Message, ReplayGuard, SendCounter, WireError, MAC_LEN,
+    MAX_FRAME_LEN,
 };
 use crate::kernel_ext::hmac::HmacSha256;
 use crate::kernel_ext::net::{now_ms, real_ms, Net};
@@ -81,20 +83,96 @@ struct Inbound {
     dead: bool,
 }
 
-/// What the channel is set up for, to notice configuration changes.
+/// What the channel is set up for, to notice configuration changes. The
+/// keys are not part of it: they change under a running channel (`Keys`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Setup {
     node: u16,
     addr: u32,
     port: u16,
-    key: [u8; 32],
+}
+
+/// The cluster keys in use, with a MAC for each (`btcp_core::keyroll`).
+struct Keys {
+    roll: KeyRoll,
+    /// By slot: `key`, `key-next`.
+    macs: [Option<HmacSha256>; 2],
+}
+
+impl Keys {
+    fn new(roll: KeyRoll) -> Keys {
+        let mac = |slot| roll.key(slot).and_then(|k| HmacSha256::new(k).ok());
+        Keys {
+            roll,
+            macs: [mac(Slot::Key), mac(Slot::Next)],
+        }
+    }
+
+    /// Follows the configuration; the MACs are rebuilt if a key changed.
+    fn follow(&mut self, key: Key, next: Option<Key>, overlap_s: u32, now: u64) {
+        if self.roll.update(key, next, overlap_s, now) {
+            *self = Keys::new(self.roll);
+        }
+    }
+
+    fn mac(&self, slot: Slot) -> Option<&HmacSha256> {
+        let i = match slot {
+            Slot::Key => 0,
+            Slot::Next => 1,
+        };
+        self.macs.get(i).and_then(Option::as_ref)
+    }
+
+    /// What frames are sealed with now.
+    fn sealing(&self, now: u64) -> Option<&HmacSha256> {
+        self.mac(self.roll.sealing(now))
+    }
+
+    /// What a received frame may be sealed with now.
+    fn opening(&self, now: u64) -> Opening<'_> {
+        let open = |slot| self.mac(slot).filter(|_| self.roll.opens(slot, now));
+        Opening([open(Slot::Key), open(Slot::Next)])
+    }
+
+    /// Where the roll stands, for /proc.
+    fn state(&self, now: u64) -> &'static str {
+        match (self.roll.key(Slot::Next), self.roll.settled(now)) {
+            (None, _) => "none",
+            (Some(_), true) => "done",
+            (Some(_), false) if self.roll.sealing(now) == Slot::Key => "opening-next",
+            (Some(_), false) => "sealing-next",
+        }
+    }
+}
+
+/// The keys a received frame may be sealed with: either will do.
+struct Opening<'a>([Option<&'a HmacSha256>; 2]);
+
+impl Mac for Opening<'_> {
+    fn compute(&self, data: &[u8], tag: &mut [u8; MAC_LEN]) -> Result<(), WireError> {
+        match self.0.iter().flatten().next() {
+            Some(m) => m.compute(data, tag),
+            None => Err(WireError::MacFailure),
+        }
+    }
+
+    fn verify(&self, data: &[u8], tag: &[u8; MAC_LEN]) -> Result<(), WireError> {
+        let mut result = Err(WireError::BadMac);
+        for m in self.0.iter().flatten() {
+            result = m.verify(data, tag);
+            if result.is_ok() {
+                break;
+            }
+        }
+        result
+    }
 }
 
 struct Inner {
     setup: Option<Setup>,
     /// The setup whose listen failed, already reported.
     listen_failed: Option<Setup>,
-    mac: Option<HmacSha256>,
+    keys: Option<Keys>,
     listener: Option<KernelSocket>,
     peers: KVec<Outbound>,
     inbound: KVec<Inbound>,
@@ -103,6 +181,8 @@ struct Inner {
     frames_in: u64,
     frames_out: u64,
     frames_rejected: u64,
+    /// Connections dialled to peers.
+    dials: u64,
 }
 
 /// The control channel of a namespace.
@@ -118,7 +198,9 @@ pub(crate) struct Ctrl {
 pub(crate) struct ChannelCfg {
     node: Option<Peer>,
     port: u16,
-    key: Option<[u8; 32]>,
+    key: Option<Key>,
+    key_next: Option<Key>,
+    key_overlap_s: u32,
     peers: [Option<Peer>; MAX_PEERS],
 }
 
@@ -132,6 +214,8 @@ impl ChannelCfg {
             node: cfg.node,
             port: cfg.ctrl_port,
             key: cfg.key,
+            key_next: cfg.key_next,
+            key_overlap_s: cfg.key_overlap_s,
             peers,
         }
     }
@@ -169,7 +253,7 @@ impl Ctrl {
             inner <- kernel::new_mutex!(Inner {
                 setup: None,
                 listen_failed: None,
-                mac: None,
+                keys: None,
                 listener: None,
                 peers: KVec::new(),
                 inbound: KVec::new(),
@@ -177,6 +261,7 @@ impl Ctrl {
                 frames_in: 0,
                 frames_out: 0,
                 frames_rejected: 0,
+                dials: 0,
             }),
         })
     }
@@ -236,7 +321,11 @@ impl Ctrl {
         writeln!(w, "ctrl_frames_in {}", g.frames_in)?;
         writeln!(w, "ctrl_frames_out {}", g.frames_out)?;
         writeln!(w, "ctrl_frames_rejected {}", g.frames_rejected)?;
+        writeln!(w, "ctrl_dials {}", g.dials)?;
         let now = now_ms();
+        if let Some(k) = g.keys.as_ref() {
+            writeln!(w, "ctrl_key_roll {}", k.state(now))?;
+        }
         for p in g.peers.iter() {
             write!(
                 w,
@@ -279,28 +368,33 @@ impl Inner {
         for i in core::mem::take(&mut self.inbound) {
             i.sock.abort();
         }
-        self.mac = None;
         self.setup = None;
     }
 
-    /// Rebuilds the channel when this node's id, address, port or key
-    /// changed, and the peer list when peers came or went.
+    /// Rebuilds the channel when this node's id, address or port changed
+    /// or its key went, the peer list when peers came or went, and the
+    /// MACs when a key changed (`Keys`).
     fn follow(&mut self, net: &Net, cfg: &ChannelCfg) {
         let want = match (cfg.node, cfg.key) {
-            (Some(n), Some(key)) => Some(Setup {
+            (Some(n), Some(_)) => Some(Setup {
                 node: n.id,
                 addr: n.addr,
                 port: cfg.port,
-                key,
             }),
             _ => None,
         };
+        let now = now_ms();
+        match (cfg.key, self.keys.as_mut()) {
+            (None, _) => self.keys = None,
+            (Some(key), Some(k)) => k.follow(key, cfg.key_next, cfg.key_overlap_s, now),
+            (Some(key), None) => {
+                let roll = KeyRoll::new(key, cfg.key_next, cfg.key_overlap_s, now);
+                self.keys = Some(Keys::new(roll));
+            }
+        }
         if want != self.setup {
             self.teardown();
             let Some(s) = want else { return };
-            let Ok(mac) = HmacSha256::new(&s.key) else {
-                return;
-            };
             let Ok(listener) = KernelSocket::listen(net, s.addr, s.port) else {
                 // Retried every tick (the address may come up later);
                 // said once per configuration.
@@ -316,7 +410,6 @@ impl Inner {
                 listener.set_callback(k);
             }
             self.listener = Some(listener);
-            self.mac = Some(mac);
             self.setup = Some(s);
         }
         // Peers: drop the ones no longer configured, add new ones.
@@ -398,6 +491,7 @@ impl Inner {
                 p.out = KVec::new();
             }
             p.link.dialled(now);
+            self.dials += 1;
             let Ok(k) = net.kicker() else { continue };
             if let Ok(s) = KernelSocket::connect_with_callback(net, p.addr, setup.port, k) {
                 s.set_nodelay();
@@ -410,7 +504,9 @@ impl Inner {
     /// Seals `msg` onto peer `i`'s queue. False if the channel is not set
     /// up or the queue is full.
     fn queue(&mut self, i: usize, msg: &Message<'_>) -> bool {
-        let (Some(setup), Some(mac)) = (self.setup, self.mac.as_ref()) else {
+        let now = now_ms();
+        let (Some(setup), Some(mac)) = (self.setup, self.keys.as_ref().and_then(|k| k.sealing(now)))
+        else {
             return false;
         };
         let Some(p) = self.peers.get_mut(i) else {
@@ -487,7 +583,7 @@ impl Inner {
     fn receive(&mut self, on_msg: OnMessage<'_>) {
         let Inner {
             setup,
-            mac,
+            keys,
             inbound,
             guards,
             peers,
@@ -496,9 +592,10 @@ impl Inner {
             ..
         } = self;
         let now = now_ms();
-        let (Some(mac), Some(own)) = (mac.as_ref(), setup.map(|s| s.node)) else {
+        let (Some(keys), Some(own)) = (keys.as_ref(), setup.map(|s| s.node)) else {
             return;
         };
+        let mac = &keys.opening(now);
         for c in inbound.iter_mut() {
             // The connection's buffer, its first `kept` bytes a frame's
             // start from an earlier receive.

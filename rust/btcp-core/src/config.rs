@@ -20,6 +20,8 @@
 //! syn-backlog 256              # half-open flows before `auto` sends cookies
 //! client-flows 256             # flows one client address may hold before handoff
 //! key 00112233...              # 32-byte cluster key, 64 hex digits
+//! key-next 44556677...         # the key to roll to (see keyroll.rs)
+//! key-overlap 60               # seconds each roll step lasts (default 60)
 //! ```
 //!
 //! `node` and `peer` take `weight W` (1..=65535, default 1) and `state
@@ -41,6 +43,7 @@ use ::core::fmt;
 
 use super::client_limit::{DEFAULT_CLIENT_FLOWS, MAX_CLIENT_FLOWS};
 use super::flow::Endpoint;
+use super::keyroll::{DEFAULT_KEY_OVERLAP_S, MAX_KEY_OVERLAP_S};
 use super::policy::{LardParams, MemberState};
 use super::rules::{PoolName, RuleParseError, RuleTable, Target};
 use super::syncookie::{CookieMode, DEFAULT_SYN_BACKLOG};
@@ -349,6 +352,10 @@ pub struct NodeConfig {
     pub rules: RuleTable,
     /// The cluster key authenticating the control channel.
     pub key: Option<[u8; KEY_LEN]>,
+    /// The key the channel rolls to, without going down (`keyroll.rs`).
+    pub key_next: Option<[u8; KEY_LEN]>,
+    /// Seconds each step of a key roll lasts.
+    pub key_overlap_s: u32,
     /// The flows' timeouts that differ from the defaults (the linger:
     /// how long a closed connection's translation is kept for TIME_WAIT
     /// and retransmitted FINs; handshake, request head, handoff, idle).
@@ -388,6 +395,8 @@ impl NodeConfig {
         pools: [None; MAX_POOLS],
         rules: RuleTable::new(0),
         key: None,
+        key_next: None,
+        key_overlap_s: DEFAULT_KEY_OVERLAP_S,
         timeouts: Timeouts::DEFAULT,
         syncookies: CookieMode::Auto,
         syn_backlog: DEFAULT_SYN_BACKLOG,
@@ -467,6 +476,8 @@ impl NodeConfig {
         self.rules.clear();
         self.rules.set_default(0);
         self.key = None;
+        self.key_next = None;
+        self.key_overlap_s = DEFAULT_KEY_OVERLAP_S;
         self.timeouts = Timeouts::DEFAULT;
         self.syncookies = CookieMode::Auto;
         self.syn_backlog = DEFAULT_SYN_BACKLOG;
@@ -655,6 +666,11 @@ impl NodeConfig {
             }
             "pool" => self.pool_line(words)?,
             "key" => self.key = Some(parse_key(arg()?)?),
+            "key-next" => self.key_next = Some(parse_key(arg()?)?),
+            "key-overlap" => match parse_u32(arg()?)? {
+                n @ 1..=MAX_KEY_OVERLAP_S => self.key_overlap_s = n,
+                _ => return Err(ConfigErrorKind::BadNumber),
+            },
             t if Timeouts::is_setting(t) => self.timeouts.set(t, arg()?)?,
             "syncookies" => {
                 self.syncookies = CookieMode::parse(arg()?).ok_or(ConfigErrorKind::BadOption)?;
@@ -741,12 +757,16 @@ impl fmt::Display for NodeConfig {
         if self.client_flows != DEFAULT_CLIENT_FLOWS {
             writeln!(f, "client-flows {}", self.client_flows)?;
         }
-        if let Some(key) = self.key {
-            write!(f, "key ")?;
+        for (name, key) in [("key", self.key), ("key-next", self.key_next)] {
+            let Some(key) = key else { continue };
+            write!(f, "{name} ")?;
             for b in key {
                 write!(f, "{b:02x}")?;
             }
             writeln!(f)?;
+        }
+        if self.key_overlap_s != DEFAULT_KEY_OVERLAP_S {
+            writeln!(f, "key-overlap {}", self.key_overlap_s)?;
         }
         Ok(())
     }
@@ -849,7 +869,9 @@ mod tests {
     const FULL: &str = "node 1 10.99.0.1\nctrl-port 7447\npeer 2 10.99.0.11\npeer 3 10.99.0.12\n\
 service 10.99.0.100:80\nrules /img/=2,/video/=3,default=1\nlinger-ms 2000\n\
 syncookies always\nsyn-backlog 64\nclient-flows 8\n\
-key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
+key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n\
+key-next 1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100\n\
+key-overlap 5\n";
 
     #[test]
     fn full_config_round_trips() {
@@ -867,6 +889,8 @@ key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
         }));
         assert_eq!(cfg.rules.select_path(None, b"/video/x"), 3);
         assert_eq!(cfg.key.unwrap()[31], 0x1f);
+        assert_eq!(cfg.key_next.unwrap()[31], 0x00);
+        assert_eq!(cfg.key_overlap_s, 5);
         assert_eq!(cfg.to_string(), FULL);
         assert_eq!(NodeConfig::parse(cfg.to_string().as_bytes()).unwrap(), cfg);
     }
@@ -929,6 +953,9 @@ key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
             ("syn-backlog 1048577", 1, ConfigErrorKind::BadNumber),
             ("client-flows 0", 1, ConfigErrorKind::BadNumber),
             ("client-flows 65536", 1, ConfigErrorKind::BadNumber),
+            ("key-next abcd", 1, ConfigErrorKind::BadKey),
+            ("key-overlap 0", 1, ConfigErrorKind::BadNumber),
+            ("key-overlap 3601", 1, ConfigErrorKind::BadNumber),
             ("handshake-ms 0", 1, ConfigErrorKind::BadTimeout),
             ("handoff-ms 9", 1, ConfigErrorKind::BadTimeout),
             ("idle-ms 86400001", 1, ConfigErrorKind::BadTimeout),

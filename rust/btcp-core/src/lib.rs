@@ -60,6 +60,7 @@ pub mod frontend;
 pub mod http;
 pub mod ipv4;
 pub mod isn;
+pub mod keyroll;
 pub mod node;
 pub mod peer;
 pub mod policy;

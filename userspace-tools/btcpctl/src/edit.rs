@@ -760,6 +760,28 @@ pub fn set_key(text: &str, hex: &str) -> Result<String, EditError> {
     rewrite(text, |l| first_word_is(l, "key"), [format!("key {hex}")])
 }
 
+/// `set key-next HEX`: the key to roll to (the core's keyroll.rs), or,
+/// for `none`, no roll.
+pub fn set_key_next(text: &str, hex: &str) -> Result<String, EditError> {
+    parse(text)?;
+    let hex = hex.trim();
+    let line = if hex == "none" {
+        None
+    } else if word("key-next", hex).is_ok() && parse_line(&format!("key-next {hex}")).is_ok() {
+        Some(format!("key-next {hex}"))
+    } else {
+        return err("bad key: want 64 hex digits (32 bytes)");
+    };
+    rewrite(text, |l| first_word_is(l, "key-next"), line)
+}
+
+/// `set key-overlap SECONDS|default`: how long each step of a key roll
+/// lasts.
+pub fn set_key_overlap(text: &str, secs: &str) -> Result<String, EditError> {
+    parse(text)?;
+    set_setting(text, "key-overlap", secs)
+}
+
 /// `set ctrl-port PORT`.
 pub fn set_ctrl_port(text: &str, port: &str) -> Result<String, EditError> {
     parse(text)?;
@@ -825,8 +847,11 @@ pub fn timeouts_in_force(text: &str) -> Result<String, EditError> {
 pub fn redact_key(text: &str) -> String {
     text.lines()
         .map(|l| {
-            if first_word_is(l, "key") {
-                "key (hidden; btcpctl save prints it)\n".to_string()
+            if let Some(name) = ["key", "key-next"]
+                .into_iter()
+                .find(|k| first_word_is(l, k))
+            {
+                format!("{name} (hidden; btcpctl save prints it)\n")
             } else {
                 format!("{l}\n")
             }
@@ -1041,6 +1066,21 @@ mod tests {
             !shown.contains(KEY) && shown.contains("key (hidden"),
             "{shown}"
         );
+        // A key roll: the next key, hidden like the key; none ends it.
+        let next = "ff".repeat(32);
+        let r = set_key_next(&t, &next).unwrap();
+        assert!(r.contains(&format!("\nkey-next {next}\n")), "{r}");
+        let shown = redact_key(&r);
+        assert!(
+            !shown.contains(&next) && shown.contains("key-next (hidden"),
+            "{shown}"
+        );
+        assert!(set_key_next(&t, "abcd").is_err());
+        assert_eq!(set_key_next(&r, "none").unwrap(), t);
+        let o = set_key_overlap(&r, "5").unwrap();
+        assert!(o.contains("\nkey-overlap 5\n"), "{o}");
+        assert!(set_key_overlap(&r, "0").is_err() && set_key_overlap(&r, "3601").is_err());
+        assert_eq!(set_key_overlap(&o, "default").unwrap(), r);
     }
 
     #[test]

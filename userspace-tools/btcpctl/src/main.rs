@@ -218,6 +218,11 @@ enum RuleCmd {
 enum SetCmd {
     /// The 32-byte cluster key: a file holding 64 hex digits, - for standard input
     Key { file: String },
+    /// The key to roll to without dropping the channel (FILE as for key, or
+    /// none): set it on every node within one key-overlap
+    KeyNext { file: String },
+    /// Seconds each step of a key roll lasts (1-3600|default: 60)
+    KeyOverlap { secs: String },
     /// The control channel's TCP port (the same on every node)
     CtrlPort { port: String },
     /// How long closed flows are kept, in milliseconds, or "default"
@@ -405,6 +410,15 @@ fn run(cmd: Cmd) -> Result<(), Error> {
                 let hex = read_input(&file)?;
                 modify(|t| edit::set_key(t, &hex))
             }
+            SetCmd::KeyNext { file } => {
+                let hex = if file == "none" {
+                    file
+                } else {
+                    read_input(&file)?
+                };
+                modify(|t| edit::set_key_next(t, &hex))
+            }
+            SetCmd::KeyOverlap { secs } => modify(|t| edit::set_key_overlap(t, &secs)),
             SetCmd::CtrlPort { port } => modify(|t| edit::set_ctrl_port(t, &port)),
             SetCmd::LingerMs { ms } => modify(|t| edit::set_timeout(t, "linger-ms", &ms)),
             SetCmd::HandshakeMs { ms } => modify(|t| edit::set_timeout(t, "handshake-ms", &ms)),
