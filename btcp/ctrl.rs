@@ -25,9 +25,10 @@ use crate::btcp_core::config::{Ipv4, NodeConfig, Peer, MAX_PEERS};
 use crate::btcp_core::keyroll::{Key, KeyRoll, Slot};
 use crate::btcp_core::node::LivePeers;
 use crate::btcp_core::peer::{accept_frame, PeerLink};
+use crate::btcp_core::scope;
 use crate::btcp_core::wire::{
-    FrameReader, Heartbeat, Mac, Message, ReplayGuard, SendCounter, WireError, MAC_LEN,
-    MAX_FRAME_LEN,
+    Capabilities, FlowRef, FrameReader, HandoffNack, Heartbeat, Hello, Mac, Message, NackReason,
+    ReplayGuard, SendCounter, Services, WireError, MAC_LEN, MAX_FRAME_LEN,
 };
 use crate::kernel_ext::hmac::HmacSha256;
 use crate::kernel_ext::net::{now_ms, real_ms, Net};
@@ -57,6 +58,8 @@ struct Outbound {
     /// This link's sequence numbers, kept across reconnects; from the
     /// wall clock, so they keep growing across module reloads.
     seq: SendCounter,
+    /// The services it fronts, from its last HELLO: what it may hand us.
+    fronts: Option<Services>,
 }
 
 impl Outbound {
@@ -183,6 +186,11 @@ struct Inner {
     frames_rejected: u64,
     /// Connections dialled to peers.
     dials: u64,
+    /// What our HELLOs say we front, and how many we have sent.
+    services: Services,
+    hellos: u32,
+    /// HANDOFF_REQs refused by `scope::check`.
+    out_of_scope: u64,
 }
 
 /// The control channel of a namespace.
@@ -205,6 +213,11 @@ pub(crate) struct ChannelCfg {
 }
 
 impl ChannelCfg {
+    /// Whether `addr` is a node of the cluster: this one or a peer.
+    fn is_node(&self, addr: u32) -> bool {
+        self.node.is_some_and(|n| n.addr == addr) || self.peer_by_addr(addr).is_some()
+    }
+
     pub(crate) fn of(cfg: &NodeConfig) -> Self {
         let mut peers = [None; MAX_PEERS];
         for (slot, p) in peers.iter_mut().zip(cfg.peers()) {
@@ -262,6 +275,9 @@ impl Ctrl {
                 frames_out: 0,
                 frames_rejected: 0,
                 dials: 0,
+                services: Services::NONE,
+                hellos: 0,
+                out_of_scope: 0,
             }),
         })
     }
@@ -289,8 +305,27 @@ impl Ctrl {
         inner.connect(net);
         inner.heartbeat(report);
         inner.flush();
-        inner.receive(on_msg);
+        inner.receive(cfg, on_msg);
         inner.flush();
+    }
+
+    /// Tells every peer the services this node fronts now, if they
+    /// changed. Called before the shards get a new configuration, so a
+    /// HANDOFF_REQ for a new service never goes out before the HELLO
+    /// that announces it (each link delivers in order).
+    pub(crate) fn announce(&self, cfg: &NodeConfig) {
+        let services = Services::of(cfg.services());
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        if inner.services == services {
+            return;
+        }
+        inner.services = services;
+        for i in 0..inner.peers.len() {
+            if inner.peers.get(i).is_some_and(|p| p.sock.is_some()) {
+                inner.hello(i);
+            }
+        }
     }
 
     /// Queues `msg` for node `to` (sent by the next `work`). False if the
@@ -322,6 +357,7 @@ impl Ctrl {
         writeln!(w, "ctrl_frames_out {}", g.frames_out)?;
         writeln!(w, "ctrl_frames_rejected {}", g.frames_rejected)?;
         writeln!(w, "ctrl_dials {}", g.dials)?;
+        writeln!(w, "ctrl_out_of_scope {}", g.out_of_scope)?;
         let now = now_ms();
         if let Some(k) = g.keys.as_ref() {
             writeln!(w, "ctrl_key_roll {}", k.state(now))?;
@@ -430,6 +466,7 @@ impl Inner {
                         out: KVec::new(),
                         link: PeerLink::new(),
                         seq: SendCounter::new(real_ms() << 16),
+                        fronts: None,
                     },
                     GFP_KERNEL,
                 );
@@ -476,7 +513,8 @@ impl Inner {
     fn connect(&mut self, net: &Net) {
         let Some(setup) = self.setup else { return };
         let now = now_ms();
-        for p in self.peers.iter_mut() {
+        for i in 0..self.peers.len() {
+            let Some(p) = self.peers.get_mut(i) else { break };
             let dead = match p.sock.as_ref() {
                 None => true,
                 Some(s) => s.state() == State::Closed || s.error().is_some(),
@@ -486,10 +524,11 @@ impl Inner {
             }
             if let Some(s) = p.sock.take() {
                 s.abort();
-                // Frames half-sent on the dead connection are lost with it;
-                // the machines resend what matters.
-                p.out = KVec::new();
             }
+            // Frames half-sent on a dead connection are lost with it, and
+            // a new one starts with our HELLO; the machines resend what
+            // matters.
+            p.out = KVec::new();
             p.link.dialled(now);
             self.dials += 1;
             let Ok(k) = net.kicker() else { continue };
@@ -497,8 +536,22 @@ impl Inner {
                 s.set_nodelay();
                 s.set_user_timeout(USER_TIMEOUT_MS);
                 p.sock = Some(s);
+                self.hello(i);
             }
         }
+    }
+
+    /// Queues a HELLO with the services we front for peer `i`.
+    fn hello(&mut self, i: usize) {
+        let Some(setup) = self.setup else { return };
+        self.hellos = self.hellos.wrapping_add(1);
+        let msg = Message::Hello(Hello {
+            node_id: setup.node,
+            capabilities: Capabilities::BACKEND,
+            generation: self.hellos,
+            services: self.services,
+        });
+        self.queue(i, &msg);
     }
 
     /// Seals `msg` onto peer `i`'s queue. False if the channel is not set
@@ -580,7 +633,9 @@ impl Inner {
         }
     }
 
-    fn receive(&mut self, on_msg: OnMessage<'_>) {
+    fn receive(&mut self, cfg: &ChannelCfg, on_msg: OnMessage<'_>) {
+        // NACKs for requests out of scope, queued once the receive is done.
+        let mut refused: KVec<(u16, HandoffNack)> = KVec::new();
         let Inner {
             setup,
             keys,
@@ -589,6 +644,7 @@ impl Inner {
             peers,
             frames_in,
             frames_rejected,
+            out_of_scope,
             ..
         } = self;
         let now = now_ms();
@@ -631,14 +687,31 @@ impl Inner {
                                 break;
                             }
                             *frames_in += 1;
-                            if let Some(p) = peers.iter_mut().find(|p| Some(p.id) == c.peer) {
-                                let report = match frame.message {
-                                    Message::Heartbeat(h) => Some(h),
-                                    _ => None,
-                                };
-                                p.link.heard(now, report);
+                            let Some(p) = peers.iter_mut().find(|p| Some(p.id) == c.peer) else {
+                                continue;
+                            };
+                            let report = match frame.message {
+                                Message::Heartbeat(h) => Some(h),
+                                _ => None,
+                            };
+                            p.link.heard(now, report);
+                            match frame.message {
+                                Message::Hello(h) => p.fronts = Some(h.services),
+                                Message::HandoffReq(r) => {
+                                    let fronts = p.fronts.as_ref();
+                                    if scope::check(&r, fronts, |a| cfg.is_node(a)).is_err() {
+                                        *out_of_scope += 1;
+                                        let nack = HandoffNack {
+                                            flow: FlowRef::of(&r),
+                                            reason: NackReason::OutOfScope,
+                                        };
+                                        let _ = refused.push((p.id, nack), GFP_KERNEL);
+                                        continue;
+                                    }
+                                    on_msg(frame.header.sender, &frame.message);
+                                }
+                                _ => on_msg(frame.header.sender, &frame.message),
                             }
-                            on_msg(frame.header.sender, &frame.message);
                         }
                         Ok(None) => break,
                         Err(_) => {
@@ -659,6 +732,11 @@ impl Inner {
                 c.sock.abort();
             } else {
                 let _ = inbound.push(c, GFP_KERNEL);
+            }
+        }
+        for (id, nack) in refused.iter() {
+            if let Some(i) = self.peers.iter().position(|p| p.id == *id) {
+                self.queue(i, &Message::HandoffNack(*nack));
             }
         }
     }

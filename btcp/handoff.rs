@@ -675,6 +675,7 @@ impl Handoff {
         let cfg: Arc<NodeConfig> = cfg.into();
         self.balance.with(|b| b.configure(&cfg));
         self.services.set(&cfg);
+        self.ctrl.announce(&cfg);
         for shard in self.shards.iter() {
             let old = shard.lock().node.configure(cfg.clone());
             // The last reference to the old one is freed here, unlocked.

@@ -66,6 +66,7 @@ pub mod peer;
 pub mod policy;
 pub mod reqbuf;
 pub mod rules;
+pub mod scope;
 pub mod segment;
 pub mod seq;
 pub mod shard;

@@ -366,6 +366,9 @@ pub struct NodeStats {
     pub nack_overloaded: u64,
     pub nack_bad_request: u64,
     pub nack_internal: u64,
+    /// Refused because the back-end does not take that VIP:port or client
+    /// from us (`crate::scope`).
+    pub nack_out_of_scope: u64,
     /// Flows reset because every candidate node refused them.
     pub handoffs_abandoned: u64,
     pub handoffs_received: u64,
@@ -407,6 +410,7 @@ impl NodeStats {
         sum(&mut self.nack_overloaded, o.nack_overloaded);
         sum(&mut self.nack_bad_request, o.nack_bad_request);
         sum(&mut self.nack_internal, o.nack_internal);
+        sum(&mut self.nack_out_of_scope, o.nack_out_of_scope);
         sum(&mut self.handoffs_abandoned, o.handoffs_abandoned);
         sum(&mut self.handoffs_received, o.handoffs_received);
         sum(&mut self.handoff_repeats, o.handoff_repeats);
@@ -419,7 +423,7 @@ impl NodeStats {
     }
 
     /// Name and value of each counter, in a fixed order.
-    pub fn rows(&self) -> [(&'static str, u64); 24] {
+    pub fn rows(&self) -> [(&'static str, u64); 25] {
         [
             ("syns", self.syns),
             ("syn_table_full", self.syn_table_full),
@@ -436,6 +440,7 @@ impl NodeStats {
             ("nack_overloaded", self.nack_overloaded),
             ("nack_bad_request", self.nack_bad_request),
             ("nack_internal", self.nack_internal),
+            ("nack_out_of_scope", self.nack_out_of_scope),
             ("handoffs_abandoned", self.handoffs_abandoned),
             ("handoffs_received", self.handoffs_received),
             ("handoff_repeats", self.handoff_repeats),
@@ -1179,6 +1184,7 @@ impl<S: Store> Node<S> {
                     NackReason::Overloaded => &mut s.nack_overloaded,
                     NackReason::BadRequest => &mut s.nack_bad_request,
                     NackReason::Internal => &mut s.nack_internal,
+                    NackReason::OutOfScope => &mut s.nack_out_of_scope,
                 });
                 flow.on_handoff_nack(&nack, from, &cfg, now)
             }

@@ -9,7 +9,7 @@
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 2 | magic [`MAGIC`] (`0xB7C9`) |
-//! | 2 | 1 | version [`VERSION`] (3) |
+//! | 2 | 1 | version [`VERSION`] (4) |
 //! | 3 | 1 | message type ([`MsgType`]) |
 //! | 4 | 4 | payload length |
 //! | 8 | 8 | sequence number: a per-direction counter, for replay protection |
@@ -84,10 +84,13 @@
 
 use ::core::fmt;
 
+use super::config::MAX_SERVICES;
+use super::flow::Endpoint;
+
 /// First two bytes of every frame.
 pub const MAGIC: u16 = 0xB7C9;
 /// The protocol version this codec speaks.
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
 /// Length of the frame header.
 pub const HEADER_LEN: usize = 20;
 /// Length of the MAC trailer (HMAC-SHA256).
@@ -294,6 +297,10 @@ pub enum NackReason {
     BadRequest = 4,
     /// Any other failure (allocation, injection).
     Internal = 5,
+    /// The sender may not hand off this connection to this node: it did
+    /// not announce the VIP:port in its HELLO, or the client address
+    /// cannot be a client's (`crate::scope`).
+    OutOfScope = 6,
 }
 
 impl NackReason {
@@ -305,6 +312,7 @@ impl NackReason {
             3 => Some(NackReason::Overloaded),
             4 => Some(NackReason::BadRequest),
             5 => Some(NackReason::Internal),
+            6 => Some(NackReason::OutOfScope),
             _ => None,
         }
     }
@@ -444,22 +452,65 @@ impl SynOptions {
     }
 }
 
-/// First message on a new connection, each way.
+/// First message on each connection a node dials, and again whenever its
+/// services change: who it is and which VIP:port services it fronts, so
+/// the peer takes HANDOFF_REQs from it for those only (`crate::scope`).
 ///
-/// Payload (10 bytes): node id (2), capabilities (4), cluster generation (4).
+/// Payload (59 bytes): node id (2), capabilities (4), generation (4),
+/// service count (1, at most [`MAX_SERVICES`]), then [`MAX_SERVICES`]
+/// slots of address (4) and port (2), the first `count` used, the rest
+/// zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Hello {
     /// The sender's node id; must equal the header's sender.
     pub node_id: u16,
     /// What the sender supports.
     pub capabilities: Capabilities,
-    /// The cluster configuration generation the sender runs.
+    /// Counts the sender's HELLOs since its module loaded: a later one
+    /// replaces what an earlier one said.
     pub generation: u32,
+    /// The services the sender fronts.
+    pub services: Services,
 }
 
 impl Hello {
     /// Payload length.
-    pub const LEN: usize = 10;
+    pub const LEN: usize = 11 + MAX_SERVICES * 6;
+}
+
+/// Up to [`MAX_SERVICES`] VIP:port endpoints, as a [`Hello`] carries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Services {
+    len: u8,
+    eps: [Endpoint; MAX_SERVICES],
+}
+
+impl Services {
+    /// No service.
+    pub const NONE: Services = Services {
+        len: 0,
+        eps: [Endpoint::new(0, 0); MAX_SERVICES],
+    };
+
+    /// The first [`MAX_SERVICES`] of `eps` (a configuration holds no more).
+    pub fn of<'a>(eps: impl IntoIterator<Item = &'a Endpoint>) -> Services {
+        let mut s = Services::NONE;
+        for (slot, ep) in s.eps.iter_mut().zip(eps) {
+            *slot = *ep;
+            s.len = s.len.saturating_add(1);
+        }
+        s
+    }
+
+    /// The endpoints, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Endpoint> {
+        self.eps.iter().take(usize::from(self.len))
+    }
+
+    /// Whether `ep` is one of them.
+    pub fn contains(&self, ep: Endpoint) -> bool {
+        self.iter().any(|e| *e == ep)
+    }
 }
 
 /// Front-end to back-end: take over this connection (Documentation/handoff.md, step 4).
@@ -775,7 +826,13 @@ impl<'a> Message<'a> {
             Message::Hello(h) => {
                 w.u16(h.node_id)?;
                 w.u32(h.capabilities.0)?;
-                w.u32(h.generation)
+                w.u32(h.generation)?;
+                w.u8(h.services.len)?;
+                for ep in h.services.eps.iter() {
+                    w.u32(ep.addr)?;
+                    w.u16(ep.port)?;
+                }
+                Ok(())
             }
             Message::HandoffReq(r) => {
                 let req_len = u32::try_from(r.request.len()).map_err(|_| WireError::TooLong)?;
@@ -836,11 +893,31 @@ impl<'a> Message<'a> {
     ) -> Result<Message<'a>, WireError> {
         let mut r = Reader { buf: payload };
         let msg = match ty {
-            MsgType::Hello => Message::Hello(Hello {
-                node_id: r.u16()?,
-                capabilities: Capabilities(r.u32()?),
-                generation: r.u32()?,
-            }),
+            MsgType::Hello => {
+                let node_id = r.u16()?;
+                let capabilities = Capabilities(r.u32()?);
+                let generation = r.u32()?;
+                let len = r.u8()?;
+                if usize::from(len) > MAX_SERVICES {
+                    return Err(WireError::InvalidValue);
+                }
+                let mut services = Services {
+                    len,
+                    ..Services::NONE
+                };
+                for (i, ep) in services.eps.iter_mut().enumerate() {
+                    *ep = Endpoint::new(r.u32()?, r.u16()?);
+                    if i >= usize::from(len) && *ep != Endpoint::default() {
+                        return Err(WireError::BadReserved);
+                    }
+                }
+                Message::Hello(Hello {
+                    node_id,
+                    capabilities,
+                    generation,
+                    services,
+                })
+            }
             MsgType::HandoffReq => {
                 let fe_flow_id = r.u32()?;
                 let client_addr = r.u32()?;
@@ -1495,6 +1572,10 @@ mod tests {
                     node_id: 3,
                     capabilities: Capabilities::SACK.union(Capabilities::TIMESTAMPS),
                     generation: 42,
+                    services: Services::of(&[
+                        Endpoint::new(0x0a63_0064, 80),
+                        Endpoint::new(0x0a63_0064, 443),
+                    ]),
                 }),
             ),
             (1, Message::HandoffReq(sample_req())),
@@ -1601,7 +1682,7 @@ mod tests {
         assert_eq!(
             &buf[..37],
             &[
-                0xb7, 0xc9, 3, 4, 0, 0, 0, 17, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+                0xb7, 0xc9, 4, 4, 0, 0, 0, 17, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
                 0x0a, 0x0b, 0x0c, 0x0d, // header
                 1, 2, 3, 4, 0x0a, 0, 0, 1, 0x12, 0x34, 0x0a, 0, 0, 0x64, 0, 80, // flow
                 2   // reason
@@ -1733,12 +1814,39 @@ mod tests {
         ] {
             let (s, m) = samples()[idx];
             let good = sealed(s, 1, &m);
-            for v in [0u8, 6, 0xff] {
+            let past = if idx == 3 { 7 } else { 4 };
+            for v in [0u8, past, 0xff] {
                 let mut b = good.clone();
                 b[off] = v;
                 assert_eq!(decode(&b), Err(WireError::InvalidValue), "{idx} {v}");
             }
         }
+        // HELLO: more services than a configuration holds; a slot past
+        // the count that is not zero.
+        let (s, m) = samples()[0];
+        let good = sealed(s, 1, &m);
+        let count = HEADER_LEN + 10;
+        assert_eq!(good[count], 2);
+        let mut b = good.clone();
+        b[count] = MAX_SERVICES as u8 + 1;
+        assert_eq!(decode(&b), Err(WireError::InvalidValue));
+        let mut b = good.clone();
+        b[count + 1 + 2 * 6 + 5] = 1;
+        assert_eq!(decode(&b), Err(WireError::BadReserved));
+        let mut b = good.clone();
+        b[count] = 3;
+        // A zero slot counted in is a service (0.0.0.0:0, fronted by no one).
+        let services = match decode(&b) {
+            Ok((
+                Frame {
+                    message: Message::Hello(h),
+                    ..
+                },
+                _,
+            )) => h.services.iter().count(),
+            _ => 0,
+        };
+        assert_eq!(services, 3);
         // Options in a HANDOFF_ACK: wscale above 14, scale without its bit,
         // reserved flag bits.
         let (s, m) = samples()[2];

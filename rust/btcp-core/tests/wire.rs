@@ -11,9 +11,11 @@
 
 use btcp_core::wire::{
     self, Capabilities, FlowRef, FrameReader, HandoffAck, HandoffNack, HandoffReq, Heartbeat,
-    Hello, Mac, Message, MsgType, NackReason, ReplayGuard, SendCounter, SynOptions, Terminate,
-    TerminateReason, WireError, HEADER_LEN, MAC_LEN, MAGIC, MAX_FRAME_LEN, MAX_REQUEST, VERSION,
+    Hello, Mac, Message, MsgType, NackReason, ReplayGuard, SendCounter, Services, SynOptions,
+    Terminate, TerminateReason, WireError, HEADER_LEN, MAC_LEN, MAGIC, MAX_FRAME_LEN, MAX_REQUEST,
+    VERSION,
 };
+use btcp_core::{config::MAX_SERVICES, flow::Endpoint};
 use proptest::prelude::*;
 
 /// A toy MAC: FNV-1a 64 under four keyed seeds. Each step of FNV-1a is a
@@ -161,7 +163,7 @@ fn flow_ref() -> impl Strategy<Value = FlowRef> {
 }
 
 fn nack_reason() -> impl Strategy<Value = NackReason> {
-    (1u8..=5).prop_map(|v| NackReason::from_u8(v).unwrap())
+    (1u8..=6).prop_map(|v| NackReason::from_u8(v).unwrap())
 }
 
 fn terminate_reason() -> impl Strategy<Value = TerminateReason> {
@@ -170,11 +172,21 @@ fn terminate_reason() -> impl Strategy<Value = TerminateReason> {
 
 fn owned() -> impl Strategy<Value = Owned> {
     prop_oneof![
-        (any::<u32>(), any::<u32>()).prop_map(|(c, generation)| Owned::Hello(Hello {
-            node_id: 0,
-            capabilities: Capabilities(c),
-            generation,
-        })),
+        (
+            any::<u32>(),
+            any::<u32>(),
+            proptest::collection::vec((any::<u32>(), any::<u16>()), 0..=MAX_SERVICES)
+        )
+            .prop_map(|(c, generation, eps)| {
+                let eps: Vec<Endpoint> =
+                    eps.into_iter().map(|(a, p)| Endpoint::new(a, p)).collect();
+                Owned::Hello(Hello {
+                    node_id: 0,
+                    capabilities: Capabilities(c),
+                    generation,
+                    services: Services::of(&eps),
+                })
+            }),
         handoff_req(),
         (flow_ref(), any::<u32>(), syn_options(), any::<u32>()).prop_map(
             |(flow, isn_be, be_opts, be_tsval)| Owned::Ack(HandoffAck {
