@@ -514,7 +514,9 @@ impl Inner {
         let Some(setup) = self.setup else { return };
         let now = now_ms();
         for i in 0..self.peers.len() {
-            let Some(p) = self.peers.get_mut(i) else { break };
+            let Some(p) = self.peers.get_mut(i) else {
+                break;
+            };
             let dead = match p.sock.as_ref() {
                 None => true,
                 Some(s) => s.state() == State::Closed || s.error().is_some(),
@@ -558,7 +560,8 @@ impl Inner {
     /// up or the queue is full.
     fn queue(&mut self, i: usize, msg: &Message<'_>) -> bool {
         let now = now_ms();
-        let (Some(setup), Some(mac)) = (self.setup, self.keys.as_ref().and_then(|k| k.sealing(now)))
+        let (Some(setup), Some(mac)) =
+            (self.setup, self.keys.as_ref().and_then(|k| k.sealing(now)))
         else {
             return false;
         };

@@ -29,11 +29,13 @@ use crate::btcp_core::classify::{classify, Class};
 use crate::btcp_core::client_limit::ClientCounts;
 use crate::btcp_core::config::{Ipv4, NodeConfig};
 use crate::btcp_core::dispatch::Dispatcher;
+use crate::btcp_core::encap::{ipip_packet, IpipPacket};
 use crate::btcp_core::flow::{Config as CoreConfig, Endpoint, FlowKey, Verdict as CoreVerdict};
 use crate::btcp_core::ipv4::Ipv4Header;
 use crate::btcp_core::isn::IsnSecret;
 use crate::btcp_core::node::{
     Balance, Disposition, FlowStore, Io, Node, NodeStats, Payload, Served, Shared, Side, Store,
+    Tunnelled,
 };
 use crate::btcp_core::segment::{OutSegment, Seg};
 use crate::btcp_core::shard;
@@ -207,6 +209,10 @@ pub(crate) struct Stats {
     frag_needed_sent: AtomicU64,
     fe_forwarded_packets: AtomicU64,
     fe_forwarded_bytes: AtomicU64,
+    /// Of the forwarded packets, those sent inside IPIP (`encap ipip`).
+    fe_tunnelled_packets: AtomicU64,
+    /// IPIP packets from a front-end whose outer header we stripped.
+    be_decapsulated_packets: AtomicU64,
     be_translated_packets: AtomicU64,
     be_translated_bytes: AtomicU64,
     rewrite_failures: AtomicU64,
@@ -415,6 +421,9 @@ impl Handoff {
             return Verdict::Accept;
         };
         let Some(seg) = Seg::parse(h) else {
+            if let Some(t) = ipip_packet(h) {
+                return self.tunnelled(net, skb, h, t);
+            }
             return self.not_a_segment(h);
         };
         if !self.services.contains(seg.dst()) && !self.filter.may_hold(&seg.key_from_client()) {
@@ -447,7 +456,11 @@ impl Handoff {
         let verdict = match disposition {
             Disposition::Accept => Verdict::Accept,
             Disposition::Drop => Verdict::Drop,
-            Disposition::Forward { edits, local } => {
+            Disposition::Forward {
+                edits,
+                local,
+                tunnel_from,
+            } => {
                 let mut fields = [FieldEdit::default(); 16];
                 let n = field_edits(&edits, &mut fields);
                 if skb.rewrite(fields.get(..n).unwrap_or(&[])).is_err() {
@@ -462,9 +475,58 @@ impl Handoff {
                     // translated segment on its way into our own stack.
                     self.be_forwarded(skb, now, &mut sends);
                     Verdict::Accept
+                } else if let Some(src) = tunnel_from {
+                    // Inside IPIP from our address (`encap ipip`).
+                    bump(&self.stats.fe_tunnelled_packets, 1);
+                    Verdict::Tunnel(src)
                 } else {
                     // Now addressed to the back-end: routed out again.
                     Verdict::Output
+                }
+            }
+        };
+        self.flush(net, sends);
+        verdict
+    }
+
+    /// PRE_ROUTING for an IPIP packet: a client segment a front-end
+    /// tunnelled to one of our back-end flows goes in, its outer header
+    /// stripped, only if it came from that front-end; anything else that
+    /// is for one of our flows is dropped, and the rest left alone.
+    fn tunnelled(&self, net: &Net, skb: &SkBuff, h: &[u8], t: IpipPacket) -> Verdict {
+        let Some(seg) = h.get(t.inner_offset..).and_then(Seg::parse) else {
+            return Verdict::Accept;
+        };
+        if !self.filter.may_hold(&seg.key_from_client()) {
+            return Verdict::Accept;
+        }
+        let Some(shard) = self.shard(seg.src()) else {
+            return Verdict::Accept;
+        };
+        let now = now_ms();
+        let mut sends = Sends::default();
+        let taken = {
+            let mut guard = shard.lock();
+            let Shard { node, deferred } = &mut *guard;
+            let mut io = KernelIo {
+                sends: &mut sends,
+                deferred,
+                stats: &self.stats,
+                skb: Some(skb),
+            };
+            node.on_tunnelled(&seg, t.outer_src, now, &mut io)
+        };
+        let verdict = match taken {
+            Tunnelled::NotOurs => Verdict::Accept,
+            Tunnelled::Drop => Verdict::Drop,
+            Tunnelled::Decap => {
+                let offset = u32::try_from(t.inner_offset).unwrap_or(u32::MAX);
+                if skb.decap(offset).is_ok() {
+                    bump(&self.stats.be_decapsulated_packets, 1);
+                    Verdict::Accept
+                } else {
+                    bump(&self.stats.rewrite_failures, 1);
+                    Verdict::Drop
                 }
             }
         };
@@ -749,13 +811,15 @@ impl Handoff {
             writeln!(w, "{name} {v}")?;
         }
         let s = &self.stats;
-        let rows: [(&str, &AtomicU64); 14] = [
+        let rows: [(&str, &AtomicU64); 16] = [
             ("timewait_recycled", &s.timewait_recycled),
             ("timewait_busy", &s.timewait_busy),
             ("fragments_dropped", &s.fragments_dropped),
             ("frag_needed_sent", &s.frag_needed_sent),
             ("fe_forwarded_packets", &s.fe_forwarded_packets),
             ("fe_forwarded_bytes", &s.fe_forwarded_bytes),
+            ("fe_tunnelled_packets", &s.fe_tunnelled_packets),
+            ("be_decapsulated_packets", &s.be_decapsulated_packets),
             ("be_translated_packets", &s.be_translated_packets),
             ("be_translated_bytes", &s.be_translated_bytes),
             ("rewrite_failures", &s.rewrite_failures),

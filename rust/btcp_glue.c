@@ -24,6 +24,7 @@
 #include <net/inet_hashtables.h>
 #include <net/inet_timewait_sock.h>
 #include <net/ip.h>
+#include <net/ip_tunnels.h>
 #include <net/route.h>
 #include <net/netns/generic.h>
 #include "btcp_glue.h"
@@ -66,17 +67,20 @@ static struct workqueue_struct *btcp_wq;
 static DEFINE_PER_CPU(bool, btcp_in_own);
 
 static int btcp_skb_output(struct net *net, struct sk_buff *skb);
+static int btcp_skb_tunnel(struct net *net, struct sk_buff *skb, __be32 saddr);
 
 static unsigned int btcp_nf_hook(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
-	unsigned int verdict;
+	unsigned int verdict, tunnel_src = 0;
 
 	if (this_cpu_read(btcp_in_own))
 		return NF_ACCEPT;
-	verdict = btcp_ops->hook(priv, state->hook, skb);
+	verdict = btcp_ops->hook(priv, state->hook, skb, &tunnel_src);
 	if (verdict == BTCP_VERDICT_OUTPUT)
 		return btcp_skb_output(state->net, skb) ? NF_DROP : NF_STOLEN;
+	if (verdict == BTCP_VERDICT_TUNNEL)
+		return btcp_skb_tunnel(state->net, skb, htonl(tunnel_src)) ? NF_DROP : NF_STOLEN;
 	return verdict;
 }
 
@@ -571,6 +575,92 @@ static int btcp_skb_output(struct net *net, struct sk_buff *skb)
 	__this_cpu_write(btcp_in_own, was);
 	local_bh_enable();
 	return 0;
+}
+
+/* Sends skb inside IPIP from saddr; see BTCP_VERDICT_TUNNEL. */
+static int btcp_skb_tunnel(struct net *net, struct sk_buff *skb, __be32 saddr)
+{
+	const struct iphdr *inner = ip_hdr(skb);
+	__be16 df = inner->frag_off & htons(IP_DF);
+	__be32 daddr = inner->daddr;
+	u8 tos = inner->tos;
+	struct flowi4 fl4 = {};
+	struct rtable *rt;
+	struct iphdr *iph;
+	bool was;
+
+	fl4.daddr = daddr;
+	fl4.saddr = saddr;
+	fl4.flowi4_proto = IPPROTO_IPIP;
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return PTR_ERR(rt);
+	/* Room for the outer header (the head may be shared with a tap). */
+	if (skb_cow_head(skb, LL_RESERVED_SPACE(rt->dst.dev) + sizeof(*iph))) {
+		ip_rt_put(rt);
+		return -ENOMEM;
+	}
+	skb_dst_drop(skb);
+	skb_forward_csum(skb);
+	nf_reset_ct(skb);
+	/* GSO packets (GRO merged on the way in) are segmented as IPIP. */
+	if (iptunnel_handle_offloads(skb, SKB_GSO_IPXIP4)) {
+		ip_rt_put(rt);
+		return -EINVAL;
+	}
+	skb_set_inner_ipproto(skb, IPPROTO_IPIP);
+	skb_push(skb, sizeof(*iph));
+	skb_reset_network_header(skb);
+	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
+	iph = ip_hdr(skb);
+	iph->version = 4;
+	iph->ihl = sizeof(*iph) >> 2;
+	iph->tos = tos;
+	iph->frag_off = df;
+	iph->protocol = IPPROTO_IPIP;
+	iph->ttl = ip4_dst_hoplimit(&rt->dst);
+	iph->saddr = saddr;
+	iph->daddr = daddr;
+	skb_dst_set(skb, &rt->dst);
+	ip_select_ident(net, skb, NULL);
+	skb->pkt_type = PACKET_HOST;
+
+	/* ip_local_out() sets the total length and the header checksum. */
+	local_bh_disable();
+	was = __this_cpu_read(btcp_in_own);
+	__this_cpu_write(btcp_in_own, true);
+	ip_local_out(net, NULL, skb);
+	__this_cpu_write(btcp_in_own, was);
+	local_bh_enable();
+	return 0;
+}
+
+int btcp_skb_decap(struct sk_buff *skb, unsigned int inner_off)
+{
+	const struct iphdr *iph;
+	unsigned int ihl, len;
+
+	if (!pskb_may_pull(skb, inner_off + sizeof(*iph)))
+		return -EINVAL;
+	iph = (const struct iphdr *)(skb->data + inner_off);
+	ihl = iph->ihl * 4;
+	if (iph->version != 4 || ihl < sizeof(*iph))
+		return -EINVAL;
+	if (!pskb_may_pull(skb, inner_off + ihl))
+		return -EINVAL;
+	iph = (const struct iphdr *)(skb->data + inner_off);
+	len = ntohs(iph->tot_len);
+	if (ip_fast_csum((const u8 *)iph, iph->ihl) || len < ihl ||
+	    skb->len < inner_off + len)
+		return -EINVAL;
+	/* Pulls the outer header (checksum kept right), clears the outer
+	 * packet's dst, conntrack and tunnel GSO bits. */
+	if (__iptunnel_pull_header(skb, inner_off, htons(ETH_P_IP), false, false))
+		return -ENOMEM;
+	skb->skb_iif = skb->dev ? skb->dev->ifindex : 0;
+	skb_reset_network_header(skb);
+	skb_set_transport_header(skb, ihl);
+	return pskb_trim_rcsum(skb, len) ? -ENOMEM : 0;
 }
 
 unsigned long long btcp_real_ms(void)

@@ -43,7 +43,7 @@ struct btcp_pernet_ops {
 	void *(*init)(struct net *net);
 	void (*exit)(void *state);
 	unsigned int (*hook)(void *state, unsigned int hooknum,
-			     struct sk_buff *skb);
+			     struct sk_buff *skb, unsigned int *tunnel_src);
 	void (*work)(void *state);
 	int (*show)(void *state, unsigned int file, struct seq_file *m);
 	int (*config)(void *state, const unsigned char *text, size_t len,
@@ -136,6 +136,23 @@ int btcp_timewait_recycle(struct net *net, unsigned int saddr, unsigned short sp
  * route).
  */
 #define BTCP_VERDICT_OUTPUT 0x100
+
+/*
+ * Another: send the packet on towards its (rewritten) destination inside
+ * an IPIP header from *tunnel_src (host order), which hook() set. The glue
+ * routes the outer packet and hands it to ip_local_out() as for
+ * BTCP_VERDICT_OUTPUT (IPVS's tunnel mode builds the same packet).
+ */
+#define BTCP_VERDICT_TUNNEL 0x101
+
+/*
+ * Strips the outer IPv4 header, the first inner_off bytes, of an IPIP
+ * packet in PRE_ROUTING, so the inner packet goes on through the hooks and
+ * ip_rcv_finish() as if it had arrived as it is (a tunnel device's receive,
+ * without the device). The inner header is checked as ip_rcv() checked the
+ * outer. 0, or -errno and the packet must be dropped.
+ */
+int btcp_skb_decap(struct sk_buff *skb, unsigned int inner_off);
 
 /* Wall-clock milliseconds (control-channel counters survive reloads). */
 unsigned long long btcp_real_ms(void);

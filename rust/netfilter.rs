@@ -69,6 +69,9 @@ pub enum Verdict {
     /// rewrote: it is routed again as if sent by this node (the glue
     /// steals it from netfilter; see `BTCP_VERDICT_OUTPUT`).
     Output,
+    /// As `Output`, inside an IPIP header from this address (host order;
+    /// see `BTCP_VERDICT_TUNNEL`).
+    Tunnel(u32),
 }
 
 impl Verdict {
@@ -77,6 +80,7 @@ impl Verdict {
             Verdict::Accept => bindings::NF_ACCEPT,
             Verdict::Drop => bindings::NF_DROP,
             Verdict::Output => bindings::BTCP_VERDICT_OUTPUT,
+            Verdict::Tunnel(_) => bindings::BTCP_VERDICT_TUNNEL,
         }
     }
 }
@@ -257,6 +261,7 @@ unsafe extern "C" fn hook_state<T: PernetState>(
     state: *mut c_void,
     hooknum: c_uint,
     skb: *mut bindings::sk_buff,
+    tunnel_src: *mut c_uint,
 ) -> c_uint {
     // SAFETY: `state` is the namespace's live state (freed only after the
     // hooks are unregistered and synchronize_net()).
@@ -264,10 +269,16 @@ unsafe extern "C" fn hook_state<T: PernetState>(
     // SAFETY: netfilter passes a valid skb that we neither free nor keep
     // beyond this call.
     let skb = unsafe { SkBuff::from_raw(skb) };
-    match HookPoint::from_raw(hooknum) {
-        Some(hook) => state.hook(hook, skb).to_raw(),
-        None => bindings::NF_ACCEPT,
+    let Some(hook) = HookPoint::from_raw(hooknum) else {
+        return bindings::NF_ACCEPT;
+    };
+    let verdict = state.hook(hook, skb);
+    if let Verdict::Tunnel(src) = verdict {
+        // SAFETY: the glue passes its local variable, valid for writes
+        // for the length of this call.
+        unsafe { tunnel_src.write(src) };
     }
+    verdict.to_raw()
 }
 
 /// Renders the namespace's proc file.

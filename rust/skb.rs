@@ -103,6 +103,16 @@ impl SkBuff {
         to_result(unsafe { bindings::btcp_skb_rewrite(self.as_ptr(), raw.as_ptr(), n) })
     }
 
+    /// Strips the outer header, the first `inner_offset` bytes, of an IPIP
+    /// packet in PRE_ROUTING: the inner packet goes on in its place. Fails,
+    /// and the packet must then be dropped, if the inner header is not a
+    /// valid IPv4 header or the head cannot be made writable.
+    pub fn decap(&self, inner_offset: u32) -> Result {
+        // SAFETY: by the type invariant the buffer is valid, and the hook
+        // that lent it to us is its only user right now.
+        to_result(unsafe { bindings::btcp_skb_decap(self.as_ptr(), inner_offset) })
+    }
+
     /// Reads `buf.len()` bytes at `offset` from the start of the packet,
     /// whether they sit in the linear area (returned in place) or in
     /// fragments (copied into `buf`). `None` if the packet is shorter.

@@ -5,7 +5,7 @@
 # the modules are unloaded (a leak fails the run too).
 #
 #   scripts/test-debug.sh [SCRIPT...]   default: kunit smoke handoff
-#                          handoff_remote reuse btcpctl pools table cookies blind client_limit key_roll scope unload
+#                          handoff_remote reuse btcpctl pools table cookies blind client_limit key_roll scope encap unload
 #
 # KUnit boots on its own; the other scripts share one boot
 # (tests/lab/suite.sh), run with `--load light` (DEBUG_LOAD=full for the
@@ -22,7 +22,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export KVARIANT=debug
 out=$root/out/debug
 scripts=("$@")
-[ ${#scripts[@]} -gt 0 ] || scripts=(kunit smoke handoff handoff_remote reuse btcpctl pools table cookies blind client_limit key_roll scope unload)
+[ ${#scripts[@]} -gt 0 ] || scripts=(kunit smoke handoff handoff_remote reuse btcpctl pools table cookies blind client_limit key_roll scope encap unload)
 load=${DEBUG_LOAD:-light}
 
 kdir=$(bash scripts/kernel.sh | tail -1) || { echo "debug: FAILED: kernel build" >&2; exit 1; }

@@ -68,8 +68,8 @@ stage lab-btcpctl lab lab-btcpctl "$root/btcp.ko" tests/lab/btcpctl.sh
 stage lab-pools lab lab-pools "$root/btcp.ko" tests/lab/pools.sh
 stage lab-table lab lab-table "$root/btcp.ko" tests/lab/table.sh
 # Hostile traffic, one boot: a SYN flood, blind injection, slow heads, a
-# key roll under load, a rogue node with the key.
-stage lab-hostile lab lab-hostile "$root/btcp.ko" tests/lab/suite.sh cookies blind client_limit key_roll scope
+# key roll under load, a rogue node with the key, forwarding inside IPIP.
+stage lab-hostile lab lab-hostile "$root/btcp.ko" tests/lab/suite.sh cookies blind client_limit key_roll scope encap
 # The fault matrix (make test-faults): netem, one-packet drops, request
 # shapes, options, MTU, slow readers, hand-made packets; one boot.
 stage lab-faults bash scripts/test-faults.sh

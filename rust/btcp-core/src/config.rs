@@ -19,6 +19,7 @@
 //! syncookies auto              # SYN cookies: auto (default), always, never
 //! syn-backlog 256              # half-open flows before `auto` sends cookies
 //! client-flows 256             # flows one client address may hold before handoff
+//! encap none                   # forwarding to back-ends: none (default) or ipip
 //! key 00112233...              # 32-byte cluster key, 64 hex digits
 //! key-next 44556677...         # the key to roll to (see keyroll.rs)
 //! key-overlap 60               # seconds each roll step lasts (default 60)
@@ -42,6 +43,7 @@
 use ::core::fmt;
 
 use super::client_limit::{DEFAULT_CLIENT_FLOWS, MAX_CLIENT_FLOWS};
+use super::encap::Encap;
 use super::flow::Endpoint;
 use super::keyroll::{DEFAULT_KEY_OVERLAP_S, MAX_KEY_OVERLAP_S};
 use super::policy::{LardParams, MemberState};
@@ -367,6 +369,8 @@ pub struct NodeConfig {
     /// Front-end flows one client address may hold before their handoff
     /// (`client_limit.rs`).
     pub client_flows: u32,
+    /// How client packets are forwarded to remote back-ends (`encap.rs`).
+    pub encap: Encap,
 }
 
 impl Default for NodeConfig {
@@ -401,6 +405,7 @@ impl NodeConfig {
         syncookies: CookieMode::Auto,
         syn_backlog: DEFAULT_SYN_BACKLOG,
         client_flows: DEFAULT_CLIENT_FLOWS,
+        encap: Encap::None,
     };
 
     /// The configured peers.
@@ -482,6 +487,7 @@ impl NodeConfig {
         self.syncookies = CookieMode::Auto;
         self.syn_backlog = DEFAULT_SYN_BACKLOG;
         self.client_flows = DEFAULT_CLIENT_FLOWS;
+        self.encap = Encap::None;
         // Lines of the pools (by slot) and of the rules, for the checks at
         // the end.
         let mut pool_lines = [0usize; MAX_POOLS];
@@ -683,6 +689,7 @@ impl NodeConfig {
                 n @ 1..=MAX_CLIENT_FLOWS => self.client_flows = n,
                 _ => return Err(ConfigErrorKind::BadNumber),
             },
+            "encap" => self.encap = Encap::parse(arg()?).ok_or(ConfigErrorKind::BadOption)?,
             _ => return Err(ConfigErrorKind::UnknownCommand),
         }
         if words.next().is_some() {
@@ -756,6 +763,9 @@ impl fmt::Display for NodeConfig {
         }
         if self.client_flows != DEFAULT_CLIENT_FLOWS {
             writeln!(f, "client-flows {}", self.client_flows)?;
+        }
+        if self.encap != Encap::None {
+            writeln!(f, "encap {}", self.encap.name())?;
         }
         for (name, key) in [("key", self.key), ("key-next", self.key_next)] {
             let Some(key) = key else { continue };
@@ -868,7 +878,7 @@ mod tests {
 
     const FULL: &str = "node 1 10.99.0.1\nctrl-port 7447\npeer 2 10.99.0.11\npeer 3 10.99.0.12\n\
 service 10.99.0.100:80\nrules /img/=2,/video/=3,default=1\nlinger-ms 2000\n\
-syncookies always\nsyn-backlog 64\nclient-flows 8\n\
+syncookies always\nsyn-backlog 64\nclient-flows 8\nencap ipip\n\
 key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n\
 key-next 1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100\n\
 key-overlap 5\n";
@@ -948,6 +958,8 @@ key-overlap 5\n";
             ("linger-ms -1", 1, ConfigErrorKind::BadNumber),
             ("linger-ms 1 2", 1, ConfigErrorKind::Arity),
             ("syncookies sometimes", 1, ConfigErrorKind::BadOption),
+            ("encap gre", 1, ConfigErrorKind::BadOption),
+            ("encap", 1, ConfigErrorKind::Arity),
             ("syncookies", 1, ConfigErrorKind::Arity),
             ("syn-backlog 0", 1, ConfigErrorKind::BadNumber),
             ("syn-backlog 1048577", 1, ConfigErrorKind::BadNumber),

@@ -184,6 +184,10 @@ pub struct Config {
     /// Front-end: agree to timestamps when the client offers them. Every
     /// back-end must have them on, or it refuses handoffs with a NACK.
     pub ts: bool,
+    /// Front-end: bytes the forwarding encapsulation adds to every packet
+    /// to a remote back-end (`encap.rs`); the MSS we announce and the
+    /// segment sizes we forward leave room for it.
+    pub encap_overhead: u16,
 }
 
 impl Default for Config {
@@ -202,6 +206,7 @@ impl Default for Config {
             wscale: Some(7),
             sack: true,
             ts: true,
+            encap_overhead: 0,
         }
     }
 }
@@ -212,6 +217,12 @@ impl Config {
     pub fn request_cap(&self) -> u32 {
         // MAX_REQUEST is 16 KiB and fits a u32.
         self.request_buf.clamp(1, MAX_REQUEST as u32)
+    }
+
+    /// The MSS we announce to clients: [`Config::mss`], less what the
+    /// encapsulation takes.
+    pub fn announced_mss(&self) -> u16 {
+        self.mss.saturating_sub(self.encap_overhead).max(1)
     }
 }
 

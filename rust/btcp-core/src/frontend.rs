@@ -387,7 +387,7 @@ impl FeFlow {
     ) -> FeFlow {
         let (isn_c, window, client_tsval) = syn;
         let agreed = SideOptions {
-            mss: client_opts.mss.min(cfg.mss).max(1),
+            mss: client_opts.mss.min(cfg.announced_mss()).max(1),
             wscale: match (client_opts.wscale, cfg.wscale) {
                 (Some(_), Some(ours)) => Some(ours.min(super::tcp_options::MAX_WSCALE)),
                 _ => None,
@@ -454,7 +454,8 @@ impl FeFlow {
             client_opts.wscale = None;
             client_opts.sack = false;
         }
-        let (cookie, mss) = keys.make(&key, seg.seq(), client_opts.mss, now_ms);
+        let offer = client_opts.mss.min(cfg.announced_mss());
+        let (cookie, mss) = keys.make(&key, seg.seq(), offer, now_ms);
         client_opts.mss = mss;
         let tsval = seg.timestamps().map_or(0, |t| t.0);
         let mut flow = FeFlow::syn_rcvd_flow(
@@ -1057,7 +1058,6 @@ impl FeFlow {
         cfg: &Config,
         now_ms: u64,
     ) -> FeOutput<'static> {
-        let _ = cfg;
         if ack.flow.fe_flow_id != self.id || ack.be_node != self.target.node || self.tries == 0 {
             return FeOutput::default();
         }
@@ -1103,10 +1103,12 @@ impl FeFlow {
             .wrapping_add(self.client_window_bytes(self.client_window));
         // A local handoff crosses no link. Below what stacks take as a
         // path MTU (Linux: 552) the client could not comply: no check then.
-        self.be_mss = if self.xlate.is_local() || ack.be_opts.mss < MIN_PMTU_MSS {
+        // An encapsulating front-end's outer header takes its share.
+        let be_mss = ack.be_opts.mss.saturating_sub(cfg.encap_overhead);
+        self.be_mss = if self.xlate.is_local() || be_mss < MIN_PMTU_MSS {
             0
         } else {
-            ack.be_opts.mss
+            be_mss
         };
         self.state = FeState::Forwarding;
         self.last_seen = now_ms;

@@ -54,6 +54,7 @@ pub mod client_limit;
 pub mod config;
 pub mod csum;
 pub mod dispatch;
+pub mod encap;
 pub mod error;
 pub mod flow;
 pub mod frontend;

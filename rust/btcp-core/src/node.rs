@@ -29,6 +29,7 @@ use super::backend::{BeFlow, BeOutput, BeState};
 use super::client_limit::ClientCounts;
 use super::config::{NodeConfig, MAX_PEERS};
 use super::dispatch::Dispatcher;
+use super::encap::Encap;
 use super::flow::{Config, Endpoint, FlowKey, Verdict};
 use super::frontend::{FeFlow, FeOutput, FeState, Target};
 use super::http::DEFAULT_HEAD_LIMIT;
@@ -282,7 +283,22 @@ pub enum Disposition {
         edits: Edits,
         /// The back-end is this node.
         local: bool,
+        /// Send it inside an IPIP header from this address (host order)
+        /// to the (rewritten) destination (`encap.rs`); `None`: as it is.
+        tunnel_from: Option<u32>,
     },
+}
+
+/// What a back-end does with an IPIP packet (`encap.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tunnelled {
+    /// Not for a flow of ours: leave it as it is.
+    NotOurs,
+    /// For one of our flows, from its front-end: strip the outer header
+    /// and let the inner packet in.
+    Decap,
+    /// For one of our flows from someone else: drop it.
+    Drop,
 }
 
 /// The peers that may get new handoffs: (id, the connections it said it
@@ -457,6 +473,15 @@ impl NodeStats {
 /// How long after the last cookie sent an ACK may still bring one back.
 const COOKIE_LIFE_MS: u64 = (syncookie::MAX_AGE_SLOTS as u64 + 1) * syncookie::SLOT_MS;
 
+/// The machines' configuration: `base` with the node's timeouts and its
+/// encapsulation's overhead.
+fn machines_config(base: Config, cfg: &NodeConfig) -> Config {
+    Config {
+        encap_overhead: cfg.encap.overhead(),
+        ..cfg.timeouts.apply(base)
+    }
+}
+
 /// The RST that answers `seg` (RFC 9293 3.10.7.1: from its ACK number).
 fn rst_for(seg: &Seg<'_>) -> OutSegment {
     OutSegment {
@@ -528,7 +553,7 @@ impl<S: Store> Node<S> {
         Node {
             fe,
             be,
-            flow_cfg: cfg.timeouts.apply(base),
+            flow_cfg: machines_config(base, &cfg),
             cfg,
             balance,
             clients,
@@ -549,7 +574,7 @@ impl<S: Store> Node<S> {
     /// [`Balance::configure`], once per namespace.
     pub fn configure(&mut self, cfg: S::Config) -> S::Config {
         // Every timeout the text leaves out is back at its default.
-        self.flow_cfg = cfg.timeouts.apply(self.base);
+        self.flow_cfg = machines_config(self.base, &cfg);
         core::mem::replace(&mut self.cfg, cfg)
     }
 
@@ -665,6 +690,36 @@ impl<S: Store> Node<S> {
         }
         self.on_forwarded(seg, now, io);
         Disposition::Accept
+    }
+
+    /// The outer source of what this node tunnels, if it does.
+    fn tunnel_from(&self) -> Option<u32> {
+        match self.cfg.encap {
+            Encap::None => None,
+            Encap::Ipip => self.cfg.node.map(|n| n.addr),
+        }
+    }
+
+    /// The inner segment of an IPIP packet whose outer source is
+    /// `outer_src`: for a back-end flow, taken only if that is the node
+    /// that handed the flow off, as `peer_forwarded` takes link-layer
+    /// forwarding.
+    pub fn on_tunnelled(
+        &mut self,
+        seg: &Seg<'_>,
+        outer_src: u32,
+        now: u64,
+        io: &mut impl Io,
+    ) -> Tunnelled {
+        let Some(origin) = self.be.peek(&seg.key_from_client()).map(|f| f.origin()) else {
+            return Tunnelled::NotOurs;
+        };
+        if self.cfg.node_by_id(origin).map(|p| p.addr) != Some(outer_src) {
+            bump(&mut self.stats.forward_foreign);
+            return Tunnelled::Drop;
+        }
+        self.on_forwarded(seg, now, io);
+        Tunnelled::Decap
     }
 
     /// Whether `seg`, of no front-end flow, may be the third ACK of a
@@ -923,7 +978,11 @@ impl<S: Store> Node<S> {
         Some(match verdict {
             Verdict::Accept => Disposition::Accept,
             Verdict::Drop => Disposition::Drop,
-            Verdict::Forward(edits) => Disposition::Forward { edits, local },
+            Verdict::Forward(edits) => Disposition::Forward {
+                edits,
+                local,
+                tunnel_from: self.tunnel_from().filter(|_| !local),
+            },
         })
     }
 

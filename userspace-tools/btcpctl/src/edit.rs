@@ -818,6 +818,13 @@ pub fn set_hostile_setting(text: &str, name: &str, value: &str) -> Result<String
     set_setting(text, name, value)
 }
 
+/// The text with `encap` set to `mode` (`none`, `ipip`), or removed (its
+/// default, none) for "default".
+pub fn set_encap(text: &str, mode: &str) -> Result<String, EditError> {
+    parse(text)?;
+    set_setting(text, "encap", mode)
+}
+
 /// Sets the line `name value` (checked as the module would), or removes
 /// it for "default".
 fn set_setting(text: &str, name: &str, value: &str) -> Result<String, EditError> {
@@ -1039,6 +1046,10 @@ mod tests {
             .unwrap()
             .contains("syncookies"));
         assert!(set_hostile_setting(&c, "syncookies", "maybe").is_err());
+        let e = set_encap(&t2, "ipip").unwrap();
+        assert!(e.contains("\nencap ipip\n"), "{e}");
+        assert!(!set_encap(&e, "default").unwrap().contains("encap"));
+        assert!(set_encap(&e, "gre").is_err());
         assert!(set_hostile_setting(&c, "syn-backlog", "0").is_err());
         let c = set_hostile_setting(&c, "client-flows", "32").unwrap();
         assert!(c.contains("\nclient-flows 32\n"), "{c}");

@@ -242,6 +242,9 @@ enum SetCmd {
     /// Flows one client address may hold before their handoff; beyond it
     /// its SYNs get cookies (N, 1-65535|default: 256)
     ClientFlows { n: String },
+    /// How client packets are forwarded to remote back-ends: none (as
+    /// they are, back-ends on this link), ipip, or default (none)
+    Encap { mode: String },
 }
 
 /// Everything that ends a run with status 1.
@@ -432,6 +435,7 @@ fn run(cmd: Cmd) -> Result<(), Error> {
             SetCmd::ClientFlows { n } => {
                 modify(|t| edit::set_hostile_setting(t, "client-flows", &n))
             }
+            SetCmd::Encap { mode } => modify(|t| edit::set_encap(t, &mode)),
         },
     }
 }

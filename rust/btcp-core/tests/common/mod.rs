@@ -50,7 +50,7 @@ pub use btcp_core::csum;
 pub use btcp_core::flow::{Config, Endpoint, FlowKey, SideOptions, Verdict};
 pub use btcp_core::frontend::FeState;
 pub use btcp_core::isn::IsnSecret;
-pub use btcp_core::node::{Disposition, FlowStore, Io, Side};
+pub use btcp_core::node::{Disposition, FlowStore, Io, Side, Tunnelled};
 pub use btcp_core::segment::{OutSegment, Seg};
 pub use btcp_core::seq;
 pub use btcp_core::tcp::Flags;
@@ -614,6 +614,24 @@ pub enum Event {
     PmtuToClient(u16),
 }
 
+/// `pkt` inside an IPIP header from `src` to its own destination, as the
+/// kernel's front-end sends it.
+pub fn ipip(src: u32, pkt: &[u8]) -> Vec<u8> {
+    let total = u16::try_from(pkt.len() + 20).unwrap();
+    let mut p = vec![0u8; 20];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&total.to_be_bytes());
+    p[6] = pkt[6] & 0x40; // the inner DF
+    p[8] = 64;
+    p[9] = btcp_core::encap::IPPROTO_IPIP;
+    p[12..16].copy_from_slice(&src.to_be_bytes());
+    p[16..20].copy_from_slice(&pkt[16..20]);
+    let sum = csum::ipv4_header_checksum(&p).unwrap();
+    p[10..12].copy_from_slice(&sum.to_be_bytes());
+    p.extend_from_slice(pkt);
+    p
+}
+
 /// What a node asked for during one call, carried out by the network
 /// after it (as the kernel shell carries it out after its lock).
 pub enum Action {
@@ -677,6 +695,10 @@ impl Io for Actions {
 
 #[derive(Default)]
 pub struct Stats {
+    /// Client packets the front-end sent inside IPIP, and the largest
+    /// outer packet.
+    pub tunnelled: usize,
+    pub tunnelled_max: usize,
     pub to_client: usize,
     pub to_be_stack: usize,
     pub injected: usize,
@@ -1299,9 +1321,20 @@ impl Net {
             self.client_mss = seg.opts.mss;
         }
         self.perform(acts);
-        if let Disposition::Forward { edits, local } = disposition {
+        if let Disposition::Forward {
+            edits,
+            local,
+            tunnel_from,
+        } = disposition
+        {
             let mut p = pkt;
             xlate::apply(&mut p, &edits).unwrap();
+            if let Some(src) = tunnel_from {
+                p = ipip(src, &p);
+                self.stats.tunnelled += 1;
+                self.stats.tunnelled_max = self.stats.tunnelled_max.max(p.len());
+                assert!(p.len() <= self.sc.be_mtu, "{} bytes tunnelled", p.len());
+            }
             let delay = if local { 0 } else { FE_BE_LINK_MS };
             self.send(None, delay, Event::ToBe(p));
         }
@@ -1361,6 +1394,20 @@ impl Net {
     /// from `from` (the front-end, unless forged).
     fn be_ingress(&mut self, pkt: Vec<u8>, from: u32) {
         let (now, id) = self.be_side_now();
+        if let Some(t) = btcp_core::encap::ipip_packet(&pkt) {
+            // As the kernel does: the inner segment, judged by the outer
+            // source.
+            let inner = pkt[t.inner_offset..].to_vec();
+            let seg = Seg::parse(&inner).unwrap();
+            let mut acts = self.actions(id);
+            match self.be_node.on_tunnelled(&seg, t.outer_src, now, &mut acts) {
+                Tunnelled::Decap => self.deliver_to_be_stack(inner, false),
+                Tunnelled::Drop => trace(self.t, "be dropped", &pkt),
+                Tunnelled::NotOurs => panic!("an IPIP packet for no flow"),
+            }
+            self.perform(acts);
+            return;
+        }
         let seg = Seg::parse(&pkt).unwrap();
         let mut acts = self.actions(id);
         acts.from = Some(from);
@@ -1390,7 +1437,9 @@ impl Net {
     /// host there (`from`), as if the front-end had forwarded it.
     pub fn inject_at_be(&mut self, pkt: Vec<u8>, from: u32) {
         trace(self.t, "forged at be", &pkt);
-        let seg = Seg::parse(&pkt).expect("a TCP segment");
+        let inner =
+            btcp_core::encap::ipip_packet(&pkt).map_or(&pkt[..], |t| &pkt[t.inner_offset..]);
+        let seg = Seg::parse(inner).expect("a TCP segment");
         self.forged
             .push((seg.seq(), seg.payload_len(), seg.flags()));
         self.send(None, FE_BE_LINK_MS, Event::ForgedToBe(pkt, from));

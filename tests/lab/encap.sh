@@ -1,0 +1,88 @@
+#!/bin/bash
+# Guest script: forwarding inside IPIP (`encap ipip`;
+# rust/btcp-core/src/encap.rs). The front-end sends the client's packets
+# to be1 inside an outer IPv4 header from its node address; be1 strips it
+# and serves as before. A 64 MiB download and a 900 KiB upload go through
+# byte-exact (the upload to a CGI of busybox httpd on be2 that answers
+# with the body's sha256), be1's link carries the client's packets only inside IPIP,
+# and no client segment is too big for the tunnel (the front-end
+# announced a 20-byte smaller MSS: no "fragmentation needed" sent). An
+# attacker on the link (tests/lab/attacker.sh) that sends segments for
+# the connection to be1 inside IPIP from its own address gets them
+# dropped and counted (forward_foreign), and the download completes.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+lab=$(cd "$here/../../qemu" && pwd)
+# shellcheck source=SCRIPTDIR/../../qemu/topology.sh
+source "$lab/topology.sh"
+# shellcheck source=SCRIPTDIR/../../qemu/cluster.sh
+source "$lab/cluster.sh"
+# shellcheck source=SCRIPTDIR/checks.sh
+source "$here/checks.sh"
+# shellcheck source=SCRIPTDIR/attacker.sh
+source "$here/attacker.sh"
+tmp=$(mktemp -d)
+cleanup() { attacker_down; "$lab/nginx.sh" stop be1; "$lab/nginx.sh" stop be2 --busybox; topology_down; }
+trap cleanup EXIT
+
+up_with_be1 encap
+vip=$LAB_VIP client=$(ns_ip client) be1=$(ns_ip be1) fe=$(ns_ip fe)
+attacker_up || { bad attacker-namespace "could not make it"; summary encap; exit 1; }
+content=$("$lab/content.sh" be2) && mkdir -p "$content/www/be2/cgi-bin" && cat >"$content/www/be2/cgi-bin/sum" <<'CGI'
+#!/bin/sh
+# POST body in, its length and sha256 out.
+printf 'Content-Type: text/plain\r\n\r\n'
+sum=$(/usr/bin/head -c "${CONTENT_LENGTH:-0}" | /usr/bin/sha256sum)
+echo "len=${CONTENT_LENGTH:-0} sha=${sum%% *}"
+CGI
+chmod 755 "$content/www/be2/cgi-bin/sum" && "$lab/nginx.sh" start be2 --busybox || bad busybox-be2 "did not start"
+if cluster_config "/cgi-bin/=3,default=2" "encap ipip" && cluster_wait_up; then ok cluster-up
+else bad cluster-up "control channel not up"; summary encap; exit 1; fi
+
+tun0=$(counter fe fe_tunnelled_packets) dec0=$(($(counter be1 be_decapsulated_packets) + $(counter be2 be_decapsulated_packets)))
+frag0=$(counter fe frag_needed_sent)
+# be1's link, during the transfers: IPIP from fe, and plain client
+# segments (there must be none).
+in_ns be1 timeout 300 tcpdump -i eth0 -nn -q -w "$tmp/be1.pcap" \
+  "(ip proto 4 and src host $fe) or (tcp and src host $client)" 2>/dev/null &
+dump=$!
+sleep 1
+path=/big/64m.bin
+got=$(in_ns client curl -sS --noproxy '*' --fail --max-time 240 "http://$vip$path" 2>"$tmp/err" | sha256sum | cut -d' ' -f1)
+if [ "$got" = "${want[$path]}" ]; then ok "download-byte-exact ($path)"; else bad download-byte-exact "sha256 $got: $(cat "$tmp/err")"; fi
+# An upload of 4 MiB, to be2's CGI.
+head -c $((4 << 20)) /dev/urandom >"$tmp/4m"
+body=$(in_ns client curl -sS --noproxy '*' --fail --max-time 120 -H 'Expect:' --data-binary "@$tmp/4m" \
+  "http://$vip/cgi-bin/sum" 2>"$tmp/err")
+if [ "$body" = "len=$((4 << 20)) sha=$(sha256sum <"$tmp/4m" | cut -d' ' -f1)" ]; then ok "upload-4m-byte-exact"
+else bad upload-4m-byte-exact "answer '$body': $(cat "$tmp/err")"; fi
+sleep 0.5; kill "$dump" 2>/dev/null; wait "$dump" 2>/dev/null
+ipip=$(tcpdump -nn -r "$tmp/be1.pcap" 'ip proto 4' 2>/dev/null | wc -l)
+plain=$(tcpdump -nn -r "$tmp/be1.pcap" 'tcp' 2>/dev/null | wc -l)
+tun=$(($(counter fe fe_tunnelled_packets) - tun0))
+dec=$(($(counter be1 be_decapsulated_packets) + $(counter be2 be_decapsulated_packets) - dec0))
+if [ "$ipip" -gt 300 ] && [ "$plain" = 0 ] && [ "$tun" -gt 300 ] && [ "$dec" -ge "$tun" ]; then
+  ok "client-packets-only-inside-ipip ($ipip IPIP packets on be1's link, $plain plain; fe tunnelled $tun, be1 and be2 stripped $dec)"
+else bad client-packets-only-inside-ipip "$ipip IPIP, $plain plain on be1's link; fe tunnelled $tun, be1 stripped $dec"; fi
+frag=$(($(counter fe frag_needed_sent) - frag0))
+[ "$frag" = 0 ] && ok "no-segment-too-big-for-the-tunnel" || bad no-segment-too-big-for-the-tunnel "frag_needed_sent +$frag"
+
+# Forged segments inside IPIP from the attacker's own address.
+port=45123
+foreign0=$(counter be1 forward_foreign)
+# shellcheck disable=SC2046 # two words: SEQ ACK
+paused_fetch "$path" $port "$tmp" && set -- $(cat "$tmp/aim")
+if [ $# = 2 ]; then ok "client-paused-mid-download"
+else bad client-paused-mid-download "peek: $(tr '\n' '|' <"$tmp/peek") fetch: $(tr '\n' '|' <"$tmp/fetch")"; summary encap; exit 1; fi
+sent=$(in_ns $ATTACKER timeout 60 /usr/bin/python3 "$ATTACKER_PY" forward "$be1" "$client" $port "$1" 40 "$LAB_NET.66" 2>"$tmp/forward")
+foreign=$(($(counter be1 forward_foreign) - foreign0))
+resume_fetch "$tmp"
+if [ "$FETCH_SHA" = "${want[$path]}" ]; then ok "download-byte-exact-under-attack"
+else bad download-byte-exact-under-attack "$(tail -3 "$tmp/fetch" | tr '\n' '|')"; fi
+if [ "$foreign" -ge 40 ]; then ok "ipip-from-another-host-dropped ($sent; forward_foreign +$foreign)"
+else bad ipip-from-another-host-dropped "forward_foreign +$foreign: $(tail -2 "$tmp/forward" | tr '\n' '|')"; fi
+
+for _ in $(seq 50); do [ "$(live_flows fe be1)" = 0 ] && break; sleep 0.2; done
+if [ "$(live_flows fe be1)" = 0 ]; then ok live-flows-freed
+else bad live-flows-freed "$(in_ns fe head -2 /proc/net/btcp/flows | tr '\n' '|')"; fi
+summary encap
