@@ -25,20 +25,21 @@ attacker_down() {
   return 0
 }
 
-# paused_fetch PATH PORT DIR: starts the victim's download of PATH from
-# the VIP from client port PORT, paused after 256 KiB, and writes "SEQ
+# paused_fetch PATH PORT DIR [AT]: starts the victim's download of PATH
+# from the VIP from client port PORT, paused after AT bytes (256 KiB by
+# default), and writes "SEQ
 # ACK" to DIR/aim (the client's next sequence number and its
 # acknowledgment, seen on the client's own interface, to aim the
 # offsets); fails if it did not get that far. Not in a subshell: the
 # download is this shell's child (resume_fetch waits for it); its output
 # is in DIR/fetch.
 paused_fetch() {
-  local path=$1 port=$2 dir=$3 peek
+  local path=$1 port=$2 dir=$3 at=${4:-262144} peek
   rm -f "$dir/go" "$dir/fetch" "$dir/peek" "$dir/aim"
   in_ns client timeout 120 /usr/bin/python3 "$ATTACKER_PY" peek "$port" >"$dir/peek" 2>&1 &
   peek=$!
   for _ in $(seq 300); do grep -q ready "$dir/peek" && break; sleep 0.1; done
-  in_ns client timeout 600 /usr/bin/python3 "$ATTACKER_PY" fetch "$LAB_VIP" "$path" "$port" 262144 "$dir/go" \
+  in_ns client timeout 600 /usr/bin/python3 "$ATTACKER_PY" fetch "$LAB_VIP" "$path" "$port" "$at" "$dir/go" \
     >"$dir/fetch" 2>&1 &
   FETCH_PID=$!
   wait $peek

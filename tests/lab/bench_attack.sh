@@ -6,7 +6,7 @@
 # forges its victim's address, as it must, from a namespace of its own).
 #
 #   (a) a SYN flood (hping3 --flood from $LAB_NET.200, until ab is done,
-#       120 s at most) against the VIP (btcp's SYN cookies) and against
+#       120 s at most; its SYNs and their rate printed) against the VIP (btcp's SYN cookies) and against
 #       be1's own address (Linux's): legitimate requests served during it
 #       (of 200, 1 KiB each, 10 at a time, from the client's own address),
 #       the front-end's live flows and the guest's slab before, during and
@@ -15,8 +15,9 @@
 #       the front-end holds for it, and another address's requests served;
 #   (c) the blind-injection matrix: each attack (tests/lab/blind.py: RSTs,
 #       SYNs, FINs, data, all four, and segments forged straight at the
-#       back-end) against a 1 MiB download paused after 256 KiB: whether
-#       it completed byte-exact, and what the nodes counted.
+#       back-end) against a 1 MiB download paused as its response head arrives and
+#       after 256 KiB: whether it completed byte-exact, and what the nodes
+#       counted.
 # Every cell must show no lost or corrupted legitimate request.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,11 +45,12 @@ slab_kb() { awk '$1 == "Slab:" { print $2 }' /proc/meminfo; }
 lost=0
 
 echo "== (a) SYN flood: hping3 --flood from $LAB_NET.200 (at most 120 s) while ab sends 200 requests of 1 KiB (10 at a time)"
-printf '  %-6s %8s %8s %12s %16s %16s %16s %13s\n' target served failed "flood SYNs" "fe flows b/d/a" "slab MiB b/d/a" "cookies sent/ok" "be1 SYN-RECV"
+printf '  %-6s %8s %8s %12s %10s %16s %16s %16s %13s\n' target served failed "flood SYNs" "SYNs/s" "fe flows b/d/a" "slab MiB b/d/a" "cookies sent/ok" "be1 SYN-RECV"
 for target in vip be1; do
   addr=$vip; [ $target = be1 ] && addr=$be1
   sent0=$(counter fe cookies_sent) valid0=$(counter fe cookies_validated)
   f_before=$(fe_flows) s_before=$(slab_kb)
+  t0=$(now_ms)
   in_ns client timeout -s INT 120 hping3 -q -S -a "$LAB_NET.200" -p 80 --flood "$addr" >"$tmp/hping" 2>&1 &
   flood=$!
   sleep 2
@@ -57,6 +59,7 @@ for target in vip be1; do
   in_ns client timeout 110 ab -q -r -n 200 -c 10 -s 10 "http://$addr/small/1k.bin" >"$tmp/ab" 2>&1
   kill -INT $flood 2>/dev/null
   wait $flood
+  flood_ms=$(($(now_ms) - t0))
   done_=$(awk '/^Complete requests:/ { print $3 }' "$tmp/ab")
   failed=$(awk '/^Failed requests:/ { print $3 }' "$tmp/ab")
   served=$(( ${done_:-0} - ${failed:-0} ))
@@ -67,7 +70,8 @@ for target in vip be1; do
   sleep 32
   f_after=$(fe_flows) s_after=$(slab_kb)
   lost=$((lost + failed))
-  printf '  %-6s %8s %8s %12s %16s %16s %16s %13s\n' "$target" "$served" "$failed" "${syns:-?}" \
+  printf '  %-6s %8s %8s %12s %10s %16s %16s %16s %13s\n' "$target" "$served" "$failed" "${syns:-?}" \
+    "$(( ${syns:-0} * 1000 / (flood_ms > 0 ? flood_ms : 1) ))" \
     "$f_before/$f_during/$f_after" "$((s_before / 1024))/$((s_during / 1024))/$((s_after / 1024))" \
     "$(($(counter fe cookies_sent) - sent0))/$(($(counter fe cookies_validated) - valid0))" "$synrecv"
 done
@@ -86,14 +90,16 @@ lost=$((lost + failed))
 echo "  slow address: $(cat "$tmp/slow") (connected: sent their first line); peak $peak front-end flows; client_limited +$(($(counter fe client_limited) - limited0))"
 echo "  other address: $served served, $failed failed"
 
-echo "== (c) blind injection into a 1 MiB download (paused after 256 KiB), each attack up to 600 segments in 20 s"
+echo "== (c) blind injection into a 1 MiB download, paused as its response head arrives or after 256 KiB, each attack up to 600 segments in 20 s"
 printf '  %-22s %-14s %-10s %18s %18s\n' attack point outcome forward_refused forward_foreign
 port=46000
-for attack in rst syn fin data all forged-at-be1; do
+for cell in {rst,syn,fin,data,all,forged-at-be1}:{response-head,mid-download}; do
+  attack=${cell%%:*} point=${cell#*:}
+  at=262144; [ "$point" = response-head ] && at=1
   port=$((port + 1))
   r0=$(counter fe forward_refused) x0=$(counter be1 forward_foreign)
   outcome=BROKEN
-  if paused_fetch /small/1m.bin $port "$tmp"; then
+  if paused_fetch /small/1m.bin $port "$tmp" $at; then
     read -r seq ack <"$tmp/aim"
     case $attack in
       rst) kinds=R ;; syn) kinds=S ;; fin) kinds=F ;; data) kinds=D ;; *) kinds=RSFD ;;
@@ -107,7 +113,7 @@ for attack in rst syn fin data all forged-at-be1; do
     [ "$FETCH_SHA" = "${want[/small/1m.bin]}" ] && outcome=byte-exact
   fi
   [ $outcome = byte-exact ] || lost=$((lost + 1))
-  printf '  %-22s %-14s %-10s %18s %18s\n' "$attack" mid-download $outcome \
+  printf '  %-22s %-14s %-10s %18s %18s\n' "$attack" "$point" $outcome \
     "+$(($(counter fe forward_refused) - r0))" "+$(($(counter be1 forward_foreign) - x0))"
 done
 

@@ -10,6 +10,10 @@
 # attacker on the link (tests/lab/attacker.sh) that sends segments for
 # the connection to be1 inside IPIP from its own address gets them
 # dropped and counted (forward_foreign), and the download completes.
+# Last, a back-end on another subnet: node 5 ("far", 10.98.0.2) behind a
+# router namespace ("rtr"), which Ethernet-source forwarding could not
+# reach: /big/ is routed to it and a 64 MiB download is byte-exact,
+# answered by far's nginx straight to the client through the router.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 lab=$(cd "$here/../../qemu" && pwd)
@@ -22,7 +26,36 @@ source "$here/checks.sh"
 # shellcheck source=SCRIPTDIR/attacker.sh
 source "$here/attacker.sh"
 tmp=$(mktemp -d)
-cleanup() { attacker_down; "$lab/nginx.sh" stop be1; "$lab/nginx.sh" stop be2 --busybox; topology_down; }
+far_net=10.98.0 rtr_addr=$LAB_NET.60
+# far_up: the router (a leg on the lab bridge, one into far) and far.
+far_up() {
+  ip netns add rtr && ip netns add far &&
+    ip link add v-rtr type veth peer name eth0 netns rtr &&
+    ip link set v-rtr master "$LAB_BRIDGE" up &&
+    ip -n rtr link add eth1 type veth peer name eth0 netns far &&
+    ip -n rtr -batch - <<<"link set lo up
+addr add $rtr_addr/$LAB_PREFIX dev eth0
+addr add $far_net.1/24 dev eth1
+link set eth0 up
+link set eth1 up" &&
+    in_ns rtr sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
+      net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.eth1.rp_filter=0 &&
+    ip -n far -batch - <<<"link set lo up
+addr add $far_net.2/24 dev eth0
+link set eth0 up
+route add $LAB_NET.0/$LAB_PREFIX via $far_net.1" &&
+    ip -n fe route add "$far_net.0/24" via "$rtr_addr"
+}
+far_down() {
+  ip netns pids far 2>/dev/null | xargs -r kill 2>/dev/null
+  ip link del v-rtr 2>/dev/null
+  ip netns del far 2>/dev/null; ip netns del rtr 2>/dev/null
+  return 0
+}
+cleanup() {
+  attacker_down; "$lab/nginx.sh" stop far; far_down
+  "$lab/nginx.sh" stop be1; "$lab/nginx.sh" stop be2 --busybox; topology_down
+}
 trap cleanup EXIT
 
 up_with_be1 encap
@@ -82,7 +115,22 @@ else bad download-byte-exact-under-attack "$(tail -3 "$tmp/fetch" | tr '\n' '|')
 if [ "$foreign" -ge 40 ]; then ok "ipip-from-another-host-dropped ($sent; forward_foreign +$foreign)"
 else bad ipip-from-another-host-dropped "forward_foreign +$foreign: $(tail -2 "$tmp/forward" | tr '\n' '|')"; fi
 
-for _ in $(seq 50); do [ "$(live_flows fe be1)" = 0 ] && break; sleep 0.2; done
-if [ "$(live_flows fe be1)" = 0 ]; then ok live-flows-freed
+# A back-end on another subnet.
+ctl() { local n=$1; shift; in_ns "$n" "$LAB_BTCPCTL" "$@"; }
+if far_up && "$lab/content.sh" far >/dev/null && "$lab/nginx.sh" start far &&
+  printf 'node 5 %s\npeer 1 %s\nkey %s\n' "$far_net.2" "$fe" "$LAB_KEY" | ctl far restore - &&
+  ctl fe node add 5 "$far_net.2" && ctl fe rule add /big/ 5; then ok "far-back-end-set-up"
+else bad far-back-end-set-up "$(dmesg | tail -2 | tr '\n' '|')"; fi
+for _ in $(seq 50); do [ "$(peer_field fe 5 heard_ms_ago)" != "" ] && break; sleep 0.2; done
+dec0=$(counter far be_decapsulated_packets)
+got=$(in_ns client curl -sS --noproxy '*' --fail --max-time 240 "http://$vip$path" 2>"$tmp/err" | sha256sum | cut -d' ' -f1)
+dec=$(($(counter far be_decapsulated_packets) - dec0))
+log=$("$lab/nginx.sh" log far)
+if [ "$got" = "${want[$path]}" ] && [ "$dec" -gt 0 ] && grep -q "^$client:.*GET $path" "$log"; then
+  ok "far-back-end-byte-exact ($path from far's nginx, across the router; far stripped $dec IPIP packets)"
+else bad far-back-end-byte-exact "sha256 $got, far stripped $dec, far log: $(grep -c "GET $path" "$log" 2>/dev/null): $(cat "$tmp/err")"; fi
+
+for _ in $(seq 50); do [ "$(live_flows fe be1 far)" = 0 ] && break; sleep 0.2; done
+if [ "$(live_flows fe be1 far)" = 0 ]; then ok live-flows-freed
 else bad live-flows-freed "$(in_ns fe head -2 /proc/net/btcp/flows | tr '\n' '|')"; fi
 summary encap
