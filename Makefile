@@ -63,7 +63,7 @@ bench-scale: module tools
 # Not a test: a SYN flood against btcp and a back-end's own stack, slow
 # heads from one address, blind injection; legitimate requests served.
 bench-attack: module tools
-	@bash scripts/lab-show.sh bench_attack 900
+	@bash scripts/lab-show.sh bench_attack 1200
 
 clean:
 	@kdir=$$(bash scripts/kernel.sh --dir 2>/dev/null); \
