@@ -8,7 +8,7 @@ export KVARIANT
 # CLIPPY=1 builds the module through clippy-driver (the kernel's CLIPPY=1).
 CLIPPY ?=
 
-.PHONY: all deps kernel module tools core-test fuzz test test-faults test-debug demo bench bench-lard bench-scale bench-attack clean
+.PHONY: all deps kernel module tools core-test fuzz test test-faults test-debug test-vms demo bench bench-lard bench-scale bench-attack clean
 
 all: module
 
@@ -62,6 +62,11 @@ bench-scale: module tools
 
 # Not a test: a SYN flood against btcp and a back-end's own stack, slow
 # heads from one address, blind injection; legitimate requests served.
+# The multi-VM lab (one VM per node, qemu/run-cluster.sh): the remote
+# handoff across VMs and each node's CPU time for a 64 MiB download.
+test-vms: module tools
+	@bash qemu/run-cluster.sh --modules $(CURDIR)/btcp.ko --out out/vms tests/lab/vm/handoff.sh
+
 bench-attack: module tools
 	@bash scripts/lab-show.sh bench_attack 1200
 

@@ -13,7 +13,9 @@
 # $LAB_WEB/NS-PORT (default /run/lab/web/NS-PORT): the root is read-only.
 # Workers run as root: nothing to chown in the read-only root. nginx's
 # environment knobs: NGINX_WORKERS (1), NGINX_CONNS (worker_connections,
-# 1024), NGINX_KEEPALIVE (keepalive_timeout, 30s).
+# 1024), NGINX_KEEPALIVE (keepalive_timeout, 30s). In a VM of the
+# multi-VM lab (LAB_VM set, qemu/vm-node.sh) NS is the VM's own node and
+# the server runs in its root namespace.
 set -euo pipefail
 
 usage() { sed -n '2,6s/^# \{0,1\}//p' "$0" >&2; exit 2; }
@@ -32,7 +34,9 @@ while [ $# -gt 0 ]; do
 done
 state=${LAB_WEB:-/run/lab/web}/$ns-$port
 
-listening() { [ -n "$(ip netns exec "$ns" ss -Hltn "sport = :$port")" ]; }
+# in_node CMD...: CMD in the node's namespace (or the VM that is the node).
+in_node() { if [ -n "${LAB_VM:-}" ]; then "$@"; else ip netns exec "$ns" "$@"; fi; }
+listening() { [ -n "$(in_node ss -Hltn "sport = :$port")" ]; }
 
 start() {
   [ -d "$docroot" ] || { echo "nginx.sh: no docroot $docroot (run content.sh)" >&2; exit 1; }
@@ -40,7 +44,7 @@ start() {
   rm -rf "$state"; mkdir -p "$state/tmp"
   if [ "$busybox" = 1 ]; then
     # Backgrounded with its output in files, so it holds no caller's pipe.
-    ip netns exec "$ns" busybox httpd -f -vv -p "0.0.0.0:$port" -h "$docroot" \
+    in_node busybox httpd -f -vv -p "0.0.0.0:$port" -h "$docroot" \
       </dev/null >"$state/access.log" 2>&1 &
     echo $! >"$state/pid"
     echo busybox >"$state/kind"
@@ -74,7 +78,7 @@ http {
 }
 EOF
     # -e: the compiled-in error log must not be needed before the config is read.
-    ip netns exec "$ns" nginx -p "$state" -e "$state/error.log" -c "$state/nginx.conf"
+    in_node nginx -p "$state" -e "$state/error.log" -c "$state/nginx.conf"
     echo nginx >"$state/kind"
   fi
   for _ in $(seq 100); do listening && return 0; sleep 0.1; done

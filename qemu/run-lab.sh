@@ -5,6 +5,7 @@
 #   qemu/run-lab.sh [--kernel BZIMAGE] [--modules "a.ko b.ko"] [--mem 2G]
 #                   [--cpus 2] [--timeout SECS] [--append "KARGS"]
 #                   [--keep-modules] [--quiet] [--load full|light]
+#                   [--netns NS --tap TAP --mac MAC]
 #                   --out DIR SCRIPT [ARGS...]
 #
 # The guest's root is the host's own root, shared read-only over 9p (as
@@ -16,6 +17,9 @@
 # Files in DIR afterwards: console.log (whole serial console), script.log,
 # dmesg.log, status, qemu.log, kmemleak.log (debug kernels only), lab.env.
 #
+# --netns/--tap/--mac (qemu/run-cluster.sh): QEMU runs in the host network
+# namespace NS and the guest's eth0 (virtio-net, MAC) is the tap TAP there.
+#
 # Exit status: the script's, unless
 #   124  the run hit --timeout (QEMU killed)
 #   125  no status from the guest (QEMU failed, guest init crashed, panic)
@@ -25,7 +29,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 
-usage() { sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '2,26s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 die() { echo "run-lab: $*" >&2; exit 2; }
 
 kernel=${BTCP_BZIMAGE:-}
@@ -40,6 +44,7 @@ quiet=0
 # for slow guests (the debug kernel); what they check stays the same.
 load=${BTCP_LAB_LOAD:-full}
 out=""
+netns="" tap="" mac=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --kernel) kernel=$2; shift 2 ;;
@@ -52,6 +57,9 @@ while [ $# -gt 0 ]; do
     --quiet) quiet=1; shift ;;
     --load) load=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --netns) netns=$2; shift 2 ;;
+    --tap) tap=$2; shift 2 ;;
+    --mac) mac=$2; shift 2 ;;
     -h|--help) usage ;;
     --) shift; break ;;
     -*) die "unknown option $1 (see --help)" ;;
@@ -136,6 +144,11 @@ qemu=(qemu-system-x86_64
   -fsdev "local,id=results,path=$out,security_model=none,multidevs=remap"
   -device virtio-9p-pci,fsdev=results,mount_tag=results
 )
+if [ -n "$tap" ]; then
+  qemu+=(-netdev "tap,id=lab,ifname=$tap,script=no,downscript=no"
+    -device "virtio-net-pci,netdev=lab,mac=${mac:-52:54:00:12:34:56}")
+fi
+[ -z "$netns" ] || qemu=(ip netns exec "$netns" "${qemu[@]}")
 
 echo "run-lab: $(basename "$kernel") from $(dirname "$kernel"), script $script, out $out, timeout ${timeout}s" >&2
 start=$(date +%s%N)

@@ -3,7 +3,7 @@
 # rust/btcp-core/src/encap.rs). The front-end sends the client's packets
 # to be1 inside an outer IPv4 header from its node address; be1 strips it
 # and serves as before. A 64 MiB download and a 900 KiB upload go through
-# byte-exact (the upload to a CGI of busybox httpd on be2 that answers
+# byte-exact (1 MiB each with --load light; the upload to a CGI of busybox httpd on be2 that answers
 # with the body's sha256), be1's link carries the client's packets only inside IPIP,
 # and no client segment is too big for the tunnel (the front-end
 # announced a 20-byte smaller MSS: no "fragmentation needed" sent). An
@@ -12,7 +12,7 @@
 # dropped and counted (forward_foreign), and the download completes.
 # Last, a back-end on another subnet: node 5 ("far", 10.98.0.2) behind a
 # router namespace ("rtr"), which Ethernet-source forwarding could not
-# reach: /big/ is routed to it and a 64 MiB download is byte-exact,
+# reach: the download is routed to it and is byte-exact,
 # answered by far's nginx straight to the client through the router.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -80,21 +80,23 @@ in_ns be1 timeout 300 tcpdump -i eth0 -nn -q -w "$tmp/be1.pcap" \
   "(ip proto 4 and src host $fe) or (tcp and src host $client)" 2>/dev/null &
 dump=$!
 sleep 1
-path=/big/64m.bin
+# 64 MiB (1 MiB with --load light: the debug kernel).
+path=$(by_load /big/64m.bin /small/1m.bin)
 got=$(in_ns client curl -sS --noproxy '*' --fail --max-time 240 "http://$vip$path" 2>"$tmp/err" | sha256sum | cut -d' ' -f1)
 if [ "$got" = "${want[$path]}" ]; then ok "download-byte-exact ($path)"; else bad download-byte-exact "sha256 $got: $(cat "$tmp/err")"; fi
-# An upload of 4 MiB, to be2's CGI.
-head -c $((4 << 20)) /dev/urandom >"$tmp/4m"
+# An upload of 4 MiB (1 MiB light), to be2's CGI.
+up=$(by_load $((4 << 20)) $((1 << 20)))
+head -c "$up" /dev/urandom >"$tmp/4m"
 body=$(in_ns client curl -sS --noproxy '*' --fail --max-time 120 -H 'Expect:' --data-binary "@$tmp/4m" \
   "http://$vip/cgi-bin/sum" 2>"$tmp/err")
-if [ "$body" = "len=$((4 << 20)) sha=$(sha256sum <"$tmp/4m" | cut -d' ' -f1)" ]; then ok "upload-4m-byte-exact"
-else bad upload-4m-byte-exact "answer '$body': $(cat "$tmp/err")"; fi
+if [ "$body" = "len=$up sha=$(sha256sum <"$tmp/4m" | cut -d' ' -f1)" ]; then ok "upload-byte-exact ($up bytes)"
+else bad upload-byte-exact "answer '$body': $(cat "$tmp/err")"; fi
 sleep 0.5; kill "$dump" 2>/dev/null; wait "$dump" 2>/dev/null
 ipip=$(tcpdump -nn -r "$tmp/be1.pcap" 'ip proto 4' 2>/dev/null | wc -l)
 plain=$(tcpdump -nn -r "$tmp/be1.pcap" 'tcp' 2>/dev/null | wc -l)
 tun=$(($(counter fe fe_tunnelled_packets) - tun0))
 dec=$(($(counter be1 be_decapsulated_packets) + $(counter be2 be_decapsulated_packets) - dec0))
-if [ "$ipip" -gt 300 ] && [ "$plain" = 0 ] && [ "$tun" -gt 300 ] && [ "$dec" -ge "$tun" ]; then
+if [ "$ipip" -gt "$(by_load 300 20)" ] && [ "$plain" = 0 ] && [ "$tun" -gt "$(by_load 300 20)" ] && [ "$dec" -ge "$tun" ]; then
   ok "client-packets-only-inside-ipip ($ipip IPIP packets on be1's link, $plain plain; fe tunnelled $tun, be1 and be2 stripped $dec)"
 else bad client-packets-only-inside-ipip "$ipip IPIP, $plain plain on be1's link; fe tunnelled $tun, be1 stripped $dec"; fi
 frag=$(($(counter fe frag_needed_sent) - frag0))
@@ -119,7 +121,7 @@ else bad ipip-from-another-host-dropped "forward_foreign +$foreign: $(tail -2 "$
 ctl() { local n=$1; shift; in_ns "$n" "$LAB_BTCPCTL" "$@"; }
 if far_up && "$lab/content.sh" far >/dev/null && "$lab/nginx.sh" start far &&
   printf 'node 5 %s\npeer 1 %s\nkey %s\n' "$far_net.2" "$fe" "$LAB_KEY" | ctl far restore - &&
-  ctl fe node add 5 "$far_net.2" && ctl fe rule add /big/ 5; then ok "far-back-end-set-up"
+  ctl fe node add 5 "$far_net.2" && ctl fe rule add "$path" 5; then ok "far-back-end-set-up"
 else bad far-back-end-set-up "$(dmesg | tail -2 | tr '\n' '|')"; fi
 for _ in $(seq 50); do [ "$(peer_field fe 5 heard_ms_ago)" != "" ] && break; sleep 0.2; done
 dec0=$(counter far be_decapsulated_packets)
