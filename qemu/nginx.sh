@@ -34,9 +34,12 @@ while [ $# -gt 0 ]; do
 done
 state=${LAB_WEB:-/run/lab/web}/$ns-$port
 
-# in_node CMD...: CMD in the node's namespace (or the VM that is the node).
-in_node() { if [ -n "${LAB_VM:-}" ]; then "$@"; else ip netns exec "$ns" "$@"; fi; }
-listening() { [ -n "$(in_node ss -Hltn "sport = :$port")" ]; }
+# "${in_node[@]}" CMD...: CMD in the node's namespace (or the VM that is
+# the node). A prefix, not a function: a backgrounded function would be a
+# subshell, and $! its pid rather than the server's.
+in_node=(ip netns exec "$ns")
+[ -z "${LAB_VM:-}" ] || in_node=()
+listening() { [ -n "$("${in_node[@]}" ss -Hltn "sport = :$port")" ]; }
 
 start() {
   [ -d "$docroot" ] || { echo "nginx.sh: no docroot $docroot (run content.sh)" >&2; exit 1; }
@@ -44,7 +47,7 @@ start() {
   rm -rf "$state"; mkdir -p "$state/tmp"
   if [ "$busybox" = 1 ]; then
     # Backgrounded with its output in files, so it holds no caller's pipe.
-    in_node busybox httpd -f -vv -p "0.0.0.0:$port" -h "$docroot" \
+    "${in_node[@]}" busybox httpd -f -vv -p "0.0.0.0:$port" -h "$docroot" \
       </dev/null >"$state/access.log" 2>&1 &
     echo $! >"$state/pid"
     echo busybox >"$state/kind"
@@ -78,7 +81,7 @@ http {
 }
 EOF
     # -e: the compiled-in error log must not be needed before the config is read.
-    in_node nginx -p "$state" -e "$state/error.log" -c "$state/nginx.conf"
+    "${in_node[@]}" nginx -p "$state" -e "$state/error.log" -c "$state/nginx.conf"
     echo nginx >"$state/kind"
   fi
   for _ in $(seq 100); do listening && return 0; sleep 0.1; done

@@ -76,10 +76,12 @@ tun0=$(counter fe fe_tunnelled_packets) dec0=$(($(counter be1 be_decapsulated_pa
 frag0=$(counter fe frag_needed_sent)
 # be1's link, during the transfers: IPIP from fe, and plain client
 # segments (there must be none).
-in_ns be1 timeout 300 tcpdump -i eth0 -nn -q -w "$tmp/be1.pcap" \
+in_ns be1 timeout 300 tcpdump -U -i eth0 -nn -q -w "$tmp/be1.pcap" \
   "(ip proto 4 and src host $fe) or (tcp and src host $client)" 2>/dev/null &
 dump=$!
-sleep 1
+# Capturing once the file has its header (seconds on the debug kernel).
+for _ in $(seq 100); do [ -s "$tmp/be1.pcap" ] && break; sleep 0.2; done
+sleep 0.5
 # 64 MiB (1 MiB with --load light: the debug kernel).
 path=$(by_load /big/64m.bin /small/1m.bin)
 got=$(in_ns client curl -sS --noproxy '*' --fail --max-time 240 "http://$vip$path" 2>"$tmp/err" | sha256sum | cut -d' ' -f1)

@@ -112,13 +112,18 @@ if [ "$t" = 0 ]; then ok live-flows-freed-everywhere
 else bad live-flows-freed-everywhere "$(for n in fe be1 be2; do in_ns "$n" head -2 /proc/net/btcp/flows; done | tr '\n' ' ')"; fi
 # --- a back-end that refuses: busybox on be3 stops, so be3's stack resets
 # the replayed SYN; be3 NACKs and the front-end hands the request to the
-# default node (be1) instead.
+# default node (be1) instead. be3 must be live, and seen so by the
+# shards, for that (a silent be3 is skipped without a NACK).
+live() { in_ns fe awk -v id="$1" '$1 == "ctrl_peer" && $2 == id { print $4 }' /proc/net/btcp/counters; }
 "$lab/nginx.sh" stop be3 --busybox
+heard() { peer_field fe 4 heard_ms_ago; }
+for _ in $(seq 60); do [ "$(live 4)" = live ] && [ "$(heard)" -lt 1500 ] && break; sleep 0.25; done
+sleep 0.5 # the shards take the peers' liveness on their next work run
 n0=$(stat fe nack_refused)
 fetch refused-handoff-goes-elsewhere /small/4k.bin "${want[/small/4k.bin]}"
 if [ "$(stat fe nack_refused)" = $((n0 + 1)) ] && grep -q "GET /small/4k.bin" "$("$lab/nginx.sh" log be1)"; then
   ok "nack-then-default-node (be3 refused, be1 served)"
-else bad nack-then-default-node "nack_refused $n0 -> $(stat fe nack_refused); be1 log: $(grep -c 4k.bin "$("$lab/nginx.sh" log be1)")"; fi
+else bad nack-then-default-node "nack_refused $n0 -> $(stat fe nack_refused) (handoff_nacks $(stat fe handoff_nacks), be3 $(live 4), heard $(heard) ms ago); be1 log: $(grep -c 4k.bin "$("$lab/nginx.sh" log be1)")"; fi
 
 # --- a silent back-end: be2's link goes down, its heartbeats stop, and
 # after 5 s the front-end stops handing it new connections (/big/ goes to
@@ -126,7 +131,6 @@ else bad nack-then-default-node "nack_refused $n0 -> $(stat fe nack_refused); be
 # would retransmit the heartbeats only every 20 s or so, and be2 would stay
 # silent for that long after the link came back; the channel's user
 # timeout (5 s) redials instead, so be2 is live again within seconds.
-live() { in_ns fe awk -v id="$1" '$1 == "ctrl_peer" && $2 == id { print $4 }' /proc/net/btcp/counters; }
 in_ns be2 ip link set eth0 down
 down_ms=$(now_ms)
 for _ in $(seq 80); do [ "$(live 3)" = silent ] && break; sleep 0.25; done
