@@ -397,6 +397,27 @@ impl Handoff {
         self.shards.get(i).map(|s| s.as_ref().get_ref())
     }
 
+    /// Runs `f` on the shard's node under its lock, with the I/O it asks
+    /// for collected in `sends` and the shard's deferred work (`skb`: the
+    /// packet in hand, if any).
+    fn on_node<R>(
+        &self,
+        shard: &SpinLockBh<Shard>,
+        sends: &mut Sends,
+        skb: Option<&SkBuff>,
+        f: impl FnOnce(&mut Node<KernelStore>, &mut KernelIo<'_>) -> R,
+    ) -> R {
+        let mut guard = shard.lock();
+        let Shard { node, deferred } = &mut *guard;
+        let mut io = KernelIo {
+            sends,
+            deferred,
+            stats: &self.stats,
+            skb,
+        };
+        f(node, &mut io)
+    }
+
     /// PRE_ROUTING for a packet that is no TCP segment we can read: a TCP
     /// fragment for a service address is dropped and counted. We cannot
     /// tell whose flow it belongs to, and reassembled by the stack it
@@ -505,17 +526,9 @@ impl Handoff {
         };
         let now = now_ms();
         let mut sends = Sends::default();
-        let taken = {
-            let mut guard = shard.lock();
-            let Shard { node, deferred } = &mut *guard;
-            let mut io = KernelIo {
-                sends: &mut sends,
-                deferred,
-                stats: &self.stats,
-                skb: Some(skb),
-            };
-            node.on_tunnelled(&seg, t.outer_src, now, &mut io)
-        };
+        let taken = self.on_node(shard, &mut sends, Some(skb), |node, io| {
+            node.on_tunnelled(&seg, t.outer_src, now, io)
+        });
         let verdict = match taken {
             Tunnelled::NotOurs => Verdict::Accept,
             Tunnelled::Drop => Verdict::Drop,
@@ -545,15 +558,9 @@ impl Handoff {
         let Some(shard) = self.shard(seg.src()) else {
             return;
         };
-        let mut guard = shard.lock();
-        let Shard { node, deferred } = &mut *guard;
-        let mut io = KernelIo {
-            sends,
-            deferred,
-            stats: &self.stats,
-            skb: Some(skb),
-        };
-        node.on_forwarded(&seg, now, &mut io);
+        self.on_node(shard, sends, Some(skb), |node, io| {
+            node.on_forwarded(&seg, now, io)
+        });
     }
 
     /// POST_ROUTING: what the local stack sends on handed-off connections.
@@ -573,17 +580,9 @@ impl Handoff {
         };
         let now = now_ms();
         let mut sends = Sends::default();
-        let verdict = {
-            let mut guard = shard.lock();
-            let Shard { node, deferred } = &mut *guard;
-            let mut io = KernelIo {
-                sends: &mut sends,
-                deferred,
-                stats: &self.stats,
-                skb: None,
-            };
-            node.on_egress(&seg, now, &mut io)
-        };
+        let verdict = self.on_node(shard, &mut sends, None, |node, io| {
+            node.on_egress(&seg, now, io)
+        });
         let verdict = match verdict {
             CoreVerdict::Accept => Verdict::Accept,
             CoreVerdict::Drop => Verdict::Drop,

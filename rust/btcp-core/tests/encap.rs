@@ -27,15 +27,6 @@ fn encap() -> Scenario {
     }
 }
 
-fn post_head(body_len: usize) -> Vec<u8> {
-    format!("POST /big/upload HTTP/1.1\r\nHost: example.com\r\nContent-Length: {body_len}\r\n\r\n")
-        .into_bytes()
-}
-
-fn post_body(len: usize) -> Vec<u8> {
-    (0..len).map(|i| b'a' + (i % 26) as u8).collect()
-}
-
 #[test]
 fn a_download_through_ipip_is_byte_exact() {
     let net = run(encap());

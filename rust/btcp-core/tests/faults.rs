@@ -454,15 +454,6 @@ fn request_larger_than_the_mss() {
     assert!(fe_in(&net, Point::ClientData, Some(FeState::Receiving)) >= 6);
 }
 
-fn post_head(body_len: usize) -> Vec<u8> {
-    format!("POST /big/upload HTTP/1.1\r\nHost: example.com\r\nContent-Length: {body_len}\r\n\r\n")
-        .into_bytes()
-}
-
-fn post_body(len: usize) -> Vec<u8> {
-    (0..len).map(|i| b'a' + (i % 26) as u8).collect()
-}
-
 #[test]
 fn post_body_sent_with_the_head() {
     // Head and 5 KB of body in one write: part of the body is in the

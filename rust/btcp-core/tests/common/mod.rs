@@ -614,6 +614,17 @@ pub enum Event {
     PmtuToClient(u16),
 }
 
+/// A POST head for a body of `body_len` bytes.
+pub fn post_head(body_len: usize) -> Vec<u8> {
+    format!("POST /big/upload HTTP/1.1\r\nHost: example.com\r\nContent-Length: {body_len}\r\n\r\n")
+        .into_bytes()
+}
+
+/// `len` bytes of body, not repeating within 26.
+pub fn post_body(len: usize) -> Vec<u8> {
+    (0..len).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
 /// `pkt` inside an IPIP header from `src` to its own destination, as the
 /// kernel's front-end sends it.
 pub fn ipip(src: u32, pkt: &[u8]) -> Vec<u8> {
