@@ -47,13 +47,17 @@ test-debug: deps tools
 demo: module tools
 	@bash scripts/lab-show.sh demo 600
 
-# Not a test: wrk through btcp and HAProxy against a back-end directly.
+# Not a test: one VM per node; wrk against a back-end directly, btcp,
+# HAProxy, nginx as a proxy and IPVS-DR, with 1-3 back-ends; each node's
+# CPU time; tables, ratios and plots in out/bench/.
 bench: module tools
-	@bash scripts/lab-show.sh bench 900
+	@bash scripts/bench.sh
 
-# Not a test: LARD/R and LARD against weighted round-robin, cache hit ratios.
+# Not a test: LARD/R and LARD against weighted round-robin on the multi-VM
+# lab (a SURGE-like workload, disk-bound back-ends): throughput, cache hit
+# ratios, disk reads.
 bench-lard: module tools
-	@bash scripts/lab-show.sh bench_lard 900
+	@bash scripts/bench-lard.sh
 
 # Not a test: held connections' memory, Connection: close at the default
 # linger, forwarding rate with 1 and 2 vCPUs.

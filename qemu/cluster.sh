@@ -7,6 +7,9 @@
 #                                  RULES is the front-end's rule text, EXTRA
 #                                  more lines for every node
 #   cluster_wait_up                wait until fe's channel to all peers is up
+#
+# In the multi-VM lab (qemu/vms.sh sourced) the nodes are the VMs that
+# exist (VM_NODES) and each is configured in its VM, through in_vm.
 
 # shellcheck disable=SC2034 # used by the scripts that source this
 declare -A LAB_NODE_ID=([fe]=1 [be1]=2 [be2]=3 [be3]=4)
@@ -16,25 +19,40 @@ LAB_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
 # (`make tools` builds it).
 LAB_BTCPCTL=${BTCPCTL:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/release/btcpctl}
 
+# cluster_bes: the back-ends there are (in the multi-VM lab, those with a VM).
+cluster_bes() {
+  local n
+  for n in "${LAB_BES[@]}"; do
+    [ -z "${VM_NODES+set}" ] || [[ " ${VM_NODES[*]} " == *" $n "* ]] && echo "$n"
+  done
+}
+
 cluster_config() {
-  local rules=$1 extra=${2:-} n p cfg
-  for n in fe "${LAB_BES[@]}"; do
+  local rules=$1 extra=${2:-} n p cfg bes
+  mapfile -t bes < <(cluster_bes)
+  for n in fe "${bes[@]}"; do
     cfg="node ${LAB_NODE_ID[$n]} $(ns_ip "$n")"
-    for p in fe "${LAB_BES[@]}"; do
+    for p in fe "${bes[@]}"; do
       [ "$p" = "$n" ] || cfg+=$'\n'"peer ${LAB_NODE_ID[$p]} $(ns_ip "$p")"
     done
     [ "$n" != fe ] || cfg+=$'\n'"service $LAB_VIP:80"$'\n'"rules $rules"
     cfg+=$'\n'"key $LAB_KEY"
     [ -z "$extra" ] || cfg+=$'\n'"$extra"
-    printf '%s\n' "$cfg" | in_ns "$n" "$LAB_BTCPCTL" restore - || return 1
+    if [ -n "${VM_NODES+set}" ]; then
+      in_vm "$n" "printf '%s\n' $(printf %q "$cfg") | $LAB_BTCPCTL restore -" || return 1
+    else
+      printf '%s\n' "$cfg" | in_ns "$n" "$LAB_BTCPCTL" restore - || return 1
+    fi
   done
 }
 
 cluster_wait_up() {
-  local up _
-  for _ in $(seq 50); do
-    up=$(in_ns fe grep -c '^ctrl_peer .* up ' /proc/net/btcp/counters)
-    [ "$up" = "${#LAB_BES[@]}" ] && return 0
+  local up _ want cmd="grep -c '^ctrl_peer .* up ' /proc/net/btcp/counters"
+  want=$(cluster_bes | wc -l)
+  # 30 s: a VM's peers come up later than namespaces in one guest do.
+  for _ in $(seq 150); do
+    if [ -n "${VM_NODES+set}" ]; then up=$(in_vm fe "$cmd"); else up=$(in_ns fe bash -c "$cmd"); fi
+    [ "$up" = "$want" ] && return 0
     sleep 0.2
   done
   return 1

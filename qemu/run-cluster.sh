@@ -12,7 +12,10 @@
 # VM runs the same kernel and the host's root over 9p, as the single-VM
 # lab does, and qemu/vm-node.sh: it gives the VM its node's address
 # (qemu/topology.sh's plan) and, in the client's VM, runs SCRIPT with
-# qemu/vms.sh's in_vm to reach the others.
+# qemu/vms.sh's in_vm to reach the others. qemu/cpu-meter.py runs in the
+# namespace on an address of the lab subnet no node has (vms.sh's
+# VM_METER_IP), so the driver can read each VM's CPU time as the host
+# counts it (vms.sh's vm_cpu).
 #
 # Exit status: the client VM's (run-lab.sh's: the script's, or 124/125/126),
 # or the first other VM's failure (a kernel splat, no status).
@@ -52,6 +55,13 @@ trap cleanup EXIT
 ip netns add "$ns"
 ip -n "$ns" link add br0 type bridge forward_delay 0 stp_state 0
 ip -n "$ns" link set br0 up
+VM_NODES=$nodes
+# shellcheck source=SCRIPTDIR/vms.sh
+source "$here/vms.sh"
+ip -n "$ns" addr add "$VM_METER_IP/$LAB_PREFIX" dev br0
+# shellcheck disable=SC2086 # one node per word
+ip netns exec "$ns" python3 "$here/cpu-meter.py" "$VM_METER_IP" "$VM_METER_PORT" $nodes \
+  >"$out/cpu-meter.log" 2>&1 &
 i=0
 declare -A pid=()
 for n in $nodes; do

@@ -7,6 +7,12 @@
 #                        answer). On the client's own VM it runs locally.
 #   vms_wait_up          wait (120 s at most) until every VM's agent answers
 #   vms_shutdown         tell every agent to stop (its VM then ends)
+#   vm_cpu               one line from the host's qemu/cpu-meter.py: "ms=T
+#                        host=MS NODE=MS ...", each VM's CPU time in ms
+#   vm_cpu_delta A B     "KEY MS" lines: B's values less A's (two vm_cpu
+#                        lines; ms is the wall time between them)
+#   direct_source NODE   (on the client) reach NODE's own address from a
+#                        second address, VM_DIRECT_SRC
 #
 # VM_NODES holds the nodes that have a VM (qemu/run-cluster.sh's --nodes).
 # Addresses are qemu/topology.sh's: the same as in the single-VM lab.
@@ -14,6 +20,15 @@
 # shellcheck source=SCRIPTDIR/topology.sh
 source "$(dirname "${BASH_SOURCE[0]}")/topology.sh"
 VM_AGENT_PORT=7000
+# qemu/cpu-meter.py's address: on the lab subnet, no node's.
+VM_METER_IP=$LAB_NET.254 VM_METER_PORT=7001
+# The client's second address, for connections straight to a back-end: a
+# back-end's stack sees a handed-off connection as its own address and the
+# client's (Documentation/handoff.md), so a direct connection from a port a
+# handoff used would meet that connection's TIME-WAIT there, be challenged
+# and wait a second for its SYN's retransmission (a 1 KiB close-mode
+# direct run measured 15 req/s so instead of 334).
+VM_DIRECT_SRC=$LAB_NET.20
 read -r -a VM_NODES <<<"${VM_NODES:-client fe be1 be2 be3}"
 
 in_vm() {
@@ -30,6 +45,25 @@ in_vm() {
   [[ "$last" =~ ^rc\ [0-9]+$ ]] || return 125
   [ "$last" = "$out" ] || printf '%s\n' "${out%$'\n'"$last"}"
   return "${last#rc }"
+}
+
+vm_cpu() {
+  local fd
+  { exec {fd}<>"/dev/tcp/$VM_METER_IP/$VM_METER_PORT"; } 2>/dev/null || return 1
+  cat <&"$fd"
+  exec {fd}<&-
+}
+
+vm_cpu_delta() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    n = split(a, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, "="); old[kv[1]] = kv[2] }
+    n = split(b, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, "="); print kv[1], kv[2] - old[kv[1]] }
+  }'
+}
+
+direct_source() {
+  ip addr show dev eth0 | grep -q " $VM_DIRECT_SRC/" || ip addr add "$VM_DIRECT_SRC/32" dev eth0 || return
+  ip route replace "$(ns_ip "$1")/32" dev eth0 src "$VM_DIRECT_SRC"
 }
 
 vms_wait_up() {

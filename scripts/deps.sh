@@ -16,8 +16,12 @@ APT_PKGS=(
   # hand-made packets in the fault matrix (tests/lab/faults/probe.py) and
   # a blind attacker (tests/lab/blind.py)
   python3-scapy
+  # where the front-end's CPU goes (make bench, --profile)
+  linux-perf
   # SYN floods from unassigned lab addresses (tests/lab/cookies.sh)
   hping3
+  # make bench: IPVS-DR as the alternative, plots of its tables
+  ipvsadm gnuplot-nox
 )
 BINDGEN_VERSION=0.73.2
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo` and `make bench`: boot the lab with btcp.ko, run the guest
+# `make demo` and the single-VM benchmarks: boot the lab with btcp.ko, run the guest
 # script tests/lab/NAME.sh, and show what it printed.
 #   scripts/lab-show.sh NAME TIMEOUT
 set -euo pipefail

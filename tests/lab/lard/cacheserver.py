@@ -3,14 +3,17 @@
 
 It serves files under ROOT like a static server whose working set does not
 fit its memory: an LRU cache of CACHE_BYTES holds file bodies; a miss
-costs MISS_MS of simulated disk time on a disk that serves one miss at a
-time, as the disk-bound back-ends of the LARD paper do (the lab guest has
+costs MISS_MS of simulated disk time (plus the file's size at DISK_KIBPS
+KiB/s, if given) on a disk that serves one miss at a time, as the
+disk-bound back-ends of the LARD paper do (the lab guest has
 no cgroups to limit a real server's page cache, and its disk is the
 host's page cache anyway), and then enters the cache. GET /_stats answers
-"hits N misses N bytes N" and POST-less GET /_reset empties cache and
-counters. Threaded, HTTP/1.1 keep-alive.
+"hits N misses N bytes N disk_bytes N" (bytes: what the cache holds;
+disk_bytes: what misses read), GET /_reset empties cache and counters,
+GET /_zero zeroes the counters only (after a warm-up). Threaded, HTTP/1.1
+keep-alive.
 
-    cacheserver.py ADDR PORT ROOT CACHE_BYTES MISS_MS
+    cacheserver.py ADDR PORT ROOT CACHE_BYTES MISS_MS [DISK_KIBPS]
 """
 import collections
 import os
@@ -20,10 +23,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 addr, port, root, cache_bytes, miss_ms = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+disk_kibps = float(sys.argv[6]) if len(sys.argv) > 6 else 0.0
 lock = threading.Lock()
 disk = threading.Lock()  # one miss at a time
 cache = collections.OrderedDict()  # path -> bytes, oldest first
-state = {"bytes": 0, "hits": 0, "misses": 0}
+state = {"bytes": 0, "hits": 0, "misses": 0, "disk_bytes": 0}
 
 
 def lookup(path):
@@ -35,10 +39,12 @@ def lookup(path):
             return body
         state["misses"] += 1
     with disk:
-        time.sleep(miss_ms / 1000.0)
         with open(os.path.join(root, path.lstrip("/")), "rb") as f:
             body = f.read()
+        transfer = len(body) / 1024.0 / disk_kibps if disk_kibps else 0.0
+        time.sleep(miss_ms / 1000.0 + transfer)
     with lock:
+        state["disk_bytes"] += len(body)
         if path not in cache and len(body) <= cache_bytes:
             cache[path] = body
             state["bytes"] += len(body)
@@ -63,13 +69,18 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/_stats":
             with lock:
-                text = "hits %d misses %d bytes %d\n" % (state["hits"], state["misses"], state["bytes"])
+                text = "hits %d misses %d bytes %d disk_bytes %d\n" % (
+                    state["hits"], state["misses"], state["bytes"], state["disk_bytes"])
             return self.reply(200, text.encode())
         if self.path == "/_reset":
             with lock:
                 cache.clear()
-                state.update(bytes=0, hits=0, misses=0)
+                state.update(bytes=0, hits=0, misses=0, disk_bytes=0)
             return self.reply(200, b"reset\n")
+        if self.path == "/_zero":
+            with lock:
+                state.update(hits=0, misses=0, disk_bytes=0)
+            return self.reply(200, b"zeroed\n")
         path = os.path.normpath(self.path.split("?", 1)[0])
         if ".." in path or not os.path.isfile(os.path.join(root, path.lstrip("/"))):
             return self.reply(404, b"not found\n")
