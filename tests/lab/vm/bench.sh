@@ -235,8 +235,6 @@ for wl in "${want_workloads[@]}"; do
   for nb in "${want_bes[@]}"; do
     [ "$nb" -ge 1 ] && [ "$nb" -le "${#bes[@]}" ] || die "BENCH_BES: $nb of ${#bes[@]} back-ends"
     set_bes "$nb"
-    # btcp first: the direct run's TIME-WAITs on be1 would meet its reused
-    # client ports (Documentation/handoff.md).
     ! wanted btcp "${want_targets[@]}" || measure "$wl" "$nb" btcp "http://$LAB_VIP"
     [ "$nb" != 1 ] || ! wanted direct "${want_targets[@]}" || measure "$wl" 1 direct "http://${be_ips[0]}"
     ! wanted haproxy "${want_targets[@]}" || measure "$wl" "$nb" haproxy "http://$(ns_ip fe):$((8080 + nb))"

@@ -68,7 +68,7 @@ stats() { curl -s "http://$(ns_ip "$1")/_stats" | awk '{ print $2, $4, $8 }'; }
 # run NAME URL: warm-up, measure, one row.
 declare -A rps=()
 run() {
-  local name=$1 url=$2 n out c0 c1 h m d th=0 tm=0 td=0 per="" be_ms=0 r served=0 bytes
+  local name=$1 url=$2 n out c0 c1 h m d th=0 tm=0 td=0 per="" be_ms r served=0 bytes
   shift 2
   for n in "$@"; do curl -s "http://$(ns_ip "$n")/_reset" >/dev/null; done
   LARD_TRACE=$work/trace LARD_OFFSET=0 wrk -t1 -c"$conns" -d"${warmup}s" --timeout 30s \
@@ -82,8 +82,8 @@ run() {
     read -r h m d < <(stats "$n")
     th=$((th + h)); tm=$((tm + m)); td=$((td + d))
     per+="$n $(( (h + m) ? 100 * h / (h + m) : 0 ))% ($((h + m)))  "
-    be_ms=$(awk -v a="$be_ms" -v k="$n" '$1 == k { print a + $2 }' < <(vm_cpu_delta "$c0" "$c1"))
   done
+  be_ms=$(vm_cpu_delta "$c0" "$c1" | awk -v nodes=" $* " 'index(nodes, " " $1 " ") { t += $2 } END { print t + 0 }')
   r=$(awk '/Requests\/sec/ { print $2 }' <<<"$out"); rps[$name]=$r
   served=$(awk '/ requests in / { print $1 }' <<<"$out")
   bytes=$(awk '/ requests in / { print $5 }' <<<"$out")
