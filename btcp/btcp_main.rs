@@ -64,8 +64,8 @@ impl PernetState for NetState {
         }
     }
 
-    fn work(&self) {
-        self.handoff.work(&self.net);
+    fn work(&self, tick: bool) {
+        self.handoff.work(&self.net, tick);
     }
 
     /// The reason of a refusal goes to `why`: the writer sees it (dmesg

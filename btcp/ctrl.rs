@@ -30,6 +30,7 @@ use crate::btcp_core::wire::{
     Capabilities, FlowRef, FrameReader, HandoffNack, Heartbeat, Hello, Mac, Message, NackReason,
     ReplayGuard, SendCounter, Services, WireError, MAC_LEN, MAX_FRAME_LEN,
 };
+use crate::kernel_ext::heap::drain_front;
 use crate::kernel_ext::hmac::HmacSha256;
 use crate::kernel_ext::net::{now_ms, real_ms, Net};
 use crate::kernel_ext::socket::{KernelSocket, Recv, State};
@@ -249,17 +250,6 @@ impl ChannelCfg {
 /// A message received from a peer, handed to the caller.
 pub(crate) type OnMessage<'a> = &'a mut dyn FnMut(u16, &Message<'_>);
 
-/// `v` without its first `n` bytes (6.12's `KVec` has no `drain`).
-fn consume(v: &mut KVec<u8>, n: usize) {
-    let mut rest = KVec::new();
-    if rest
-        .extend_from_slice(v.get(n..).unwrap_or(&[]), GFP_KERNEL)
-        .is_ok()
-    {
-        *v = rest;
-    }
-}
-
 impl Ctrl {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Ctrl {
@@ -448,7 +438,16 @@ impl Inner {
             self.listener = Some(listener);
             self.setup = Some(s);
         }
-        // Peers: drop the ones no longer configured, add new ones.
+        // Peers: drop the ones no longer configured, add new ones (on
+        // every run, so only when they differ: rebuilding allocates).
+        let same = self.peers.len() == cfg.peers().count()
+            && self
+                .peers
+                .iter()
+                .all(|p| cfg.peer(p.id).is_some_and(|c| c.addr == p.addr));
+        if same {
+            return;
+        }
         for p in core::mem::take(&mut self.peers) {
             if cfg.peer(p.id).is_some_and(|c| c.addr == p.addr) {
                 let _ = self.peers.push(p, GFP_KERNEL);
@@ -625,7 +624,7 @@ impl Inner {
             p.link.connected(now);
             match s.send(&p.out) {
                 Ok(0) => {}
-                Ok(n) => consume(&mut p.out, n),
+                Ok(n) => drain_front(&mut p.out, n),
                 Err(_) => {
                     if let Some(s) = p.sock.take() {
                         s.abort();
@@ -730,11 +729,13 @@ impl Inner {
             }
             c.kept = reader.suspend();
         }
-        for c in core::mem::take(inbound) {
-            if c.dead {
-                c.sock.abort();
-            } else {
-                let _ = inbound.push(c, GFP_KERNEL);
+        if inbound.iter().any(|c| c.dead) {
+            for c in core::mem::take(inbound) {
+                if c.dead {
+                    c.sock.abort();
+                } else {
+                    let _ = inbound.push(c, GFP_KERNEL);
+                }
             }
         }
         for (id, nack) in refused.iter() {

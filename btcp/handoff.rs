@@ -34,8 +34,8 @@ use crate::btcp_core::flow::{Config as CoreConfig, Endpoint, FlowKey, Verdict as
 use crate::btcp_core::ipv4::Ipv4Header;
 use crate::btcp_core::isn::IsnSecret;
 use crate::btcp_core::node::{
-    Balance, Disposition, FlowStore, Io, Node, NodeStats, Payload, Served, Shared, Side, Store,
-    Tunnelled,
+    Balance, Disposition, FlowStore, Io, LivePeers, Node, NodeStats, Payload, Served, Shared, Side,
+    Store, Tunnelled,
 };
 use crate::btcp_core::segment::{OutSegment, Seg};
 use crate::btcp_core::shard;
@@ -57,7 +57,7 @@ use core::fmt::{self, Write};
 use core::pin::Pin;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, Mutex};
 
 /// Longest IPv4 + TCP header.
 const HEADERS_MAX: usize = 120;
@@ -105,11 +105,29 @@ struct Shard {
 
 type ShardLock = Pin<KBox<SpinLockBh<Shard>>>;
 
+/// A shard's lock and its bit in `Handoff::pending`.
+#[derive(Clone, Copy)]
+struct ShardRef<'a> {
+    lock: &'a SpinLockBh<Shard>,
+    bit: u64,
+}
+
 /// Packets to send once the lock is released.
 #[derive(Default)]
 struct Sends {
     packets: KVec<KVec<u8>>,
+    /// The work must run: `pending`'s shards left it something.
     kick: bool,
+    pending: u64,
+}
+
+/// What the work keeps between runs (only it takes the lock).
+#[derive(Default)]
+struct WorkState {
+    /// The live peers the shards were last told of.
+    live: LivePeers,
+    /// The back-end flows of all shards, as of the last tick.
+    served: Served,
 }
 
 /// The node's [`Io`] while the lock is held: packets for the hook to send
@@ -120,12 +138,15 @@ struct KernelIo<'a> {
     stats: &'a Stats,
     /// The packet in hand, if the call is for one that arrived.
     skb: Option<&'a SkBuff>,
+    /// The shard's bit in `Handoff::pending`.
+    bit: u64,
 }
 
 impl KernelIo<'_> {
     fn defer(&mut self, d: Deferred) {
         if self.deferred.push(d, GFP_ATOMIC).is_ok() {
             self.sends.kick = true;
+            self.sends.pending |= self.bit;
         }
     }
 }
@@ -242,6 +263,19 @@ pub(crate) struct Handoff {
     /// the services in force.
     filter: Arc<FlowFilter>,
     services: Services,
+    /// Shards with deferred work, a bit each (`shard::MAX_SHARDS` is 64):
+    /// a kicked run visits only those, a tick all of them.
+    pending: AtomicU64,
+    #[pin]
+    work_state: Mutex<WorkState>,
+}
+
+/// Shard `i`'s bit in `Handoff::pending` (all bits past the 64th).
+fn shard_bit(i: usize) -> u64 {
+    u32::try_from(i)
+        .ok()
+        .and_then(|i| 1u64.checked_shl(i))
+        .unwrap_or(u64::MAX)
 }
 
 /// Serialises `seg` (its payload, if any, from `reqbuf`).
@@ -335,6 +369,8 @@ impl Handoff {
             stats: Stats::default(),
             filter: filter?,
             services: Services::new(),
+            pending: AtomicU64::new(0),
+            work_state <- kernel::new_mutex!(WorkState::default()),
         }? Error)
     }
 
@@ -392,9 +428,12 @@ impl Handoff {
 
     /// The shard of the connection whose client is `client` (there is
     /// always one: `new` makes at least one).
-    fn shard(&self, client: Endpoint) -> Option<&SpinLockBh<Shard>> {
+    fn shard(&self, client: Endpoint) -> Option<ShardRef<'_>> {
         let i = shard::of(client, self.seed, self.shards.len());
-        self.shards.get(i).map(|s| s.as_ref().get_ref())
+        self.shards.get(i).map(|s| ShardRef {
+            lock: s.as_ref().get_ref(),
+            bit: shard_bit(i),
+        })
     }
 
     /// Runs `f` on the shard's node under its lock, with the I/O it asks
@@ -402,18 +441,19 @@ impl Handoff {
     /// packet in hand, if any).
     fn on_node<R>(
         &self,
-        shard: &SpinLockBh<Shard>,
+        shard: ShardRef<'_>,
         sends: &mut Sends,
         skb: Option<&SkBuff>,
         f: impl FnOnce(&mut Node<KernelStore>, &mut KernelIo<'_>) -> R,
     ) -> R {
-        let mut guard = shard.lock();
+        let mut guard = shard.lock.lock();
         let Shard { node, deferred } = &mut *guard;
         let mut io = KernelIo {
             sends,
             deferred,
             stats: &self.stats,
             skb,
+            bit: shard.bit,
         };
         f(node, &mut io)
     }
@@ -462,17 +502,9 @@ impl Handoff {
             len: seg.payload_len() as usize,
             copy: KVec::new(),
         };
-        let disposition = {
-            let mut guard = shard.lock();
-            let Shard { node, deferred } = &mut *guard;
-            let mut io = KernelIo {
-                sends: &mut sends,
-                deferred,
-                stats: &self.stats,
-                skb: Some(skb),
-            };
-            node.on_client_segment(&seg, &mut payload, skb.gso_size(), now, &mut io)
-        };
+        let disposition = self.on_node(shard, &mut sends, Some(skb), |node, io| {
+            node.on_client_segment(&seg, &mut payload, skb.gso_size(), now, io)
+        });
         drop(payload);
         let verdict = match disposition {
             Disposition::Accept => Verdict::Accept,
@@ -605,58 +637,81 @@ impl Handoff {
 
     /// Process context: the shards' deferred work and timers, the control
     /// channel and its messages. A few rounds, so a message received is
-    /// answered in the same run, and always a bounded amount of work.
-    pub(crate) fn work(&self, net: &Net) {
+    /// answered in the same run, and always a bounded amount of work. A
+    /// kicked run visits only the shards that left work (it runs for
+    /// every connection's messages, and a namespace has up to 64 shards);
+    /// the tick, and a change of live peers, visit all of them.
+    pub(crate) fn work(&self, net: &Net, tick: bool) {
         let mut sends = Sends::default();
+        let mut state = self.work_state.lock();
+        // What the channel needs of the configuration (the same in every
+        // shard).
+        let Some(chan) = self
+            .shards
+            .first()
+            .map(|s| ChannelCfg::of(s.lock().node.config()))
+        else {
+            return;
+        };
         for round in 0..WORK_ROUNDS {
             let live = self.ctrl.live_peers();
+            let all = (tick && round == 0) || live != state.live;
+            let pending = self.pending.swap(0, Ordering::Acquire);
             let mut served = Served::default();
-            let mut chan = None;
-            for shard in self.shards.iter() {
+            for (i, shard) in self.shards.iter().enumerate() {
+                if !all && pending & shard_bit(i) == 0 {
+                    continue;
+                }
                 let now = now_ms();
                 let later = {
                     let mut guard = shard.lock();
                     let Shard { node, deferred } = &mut *guard;
-                    node.set_live(live);
-                    if node.cookie_key_due(now) {
-                        let mut key = [0u8; 16];
-                        random_bytes(&mut key);
-                        node.rotate_cookie_key(key, now);
+                    if all {
+                        node.set_live(live);
+                        if node.cookie_key_due(now) {
+                            let mut key = [0u8; 16];
+                            random_bytes(&mut key);
+                            node.rotate_cookie_key(key, now);
+                        }
+                        served = served.plus(node.served());
                     }
-                    if round == 0 {
+                    if tick && round == 0 {
                         let mut io = KernelIo {
                             sends: &mut sends,
                             deferred,
                             stats: &self.stats,
                             skb: None,
+                            bit: shard_bit(i),
                         };
                         node.on_timers(now, &mut io);
                     }
-                    served = served.plus(node.served());
-                    chan.get_or_insert_with(|| ChannelCfg::of(node.config()));
                     core::mem::take(deferred)
                 };
                 self.run_later(net, later);
             }
-            let here = u32::try_from(served.live).unwrap_or(u32::MAX);
-            self.balance.with(|b| b.set_served_here(here));
-            let Some(chan) = chan else { break };
+            if all {
+                state.live = live;
+                state.served = served;
+                let here = u32::try_from(served.live).unwrap_or(u32::MAX);
+                self.balance.with(|b| b.set_served_here(here));
+            }
             // Messages from peers: each handled under its flow's shard's
             // lock, what they ask for carried out after.
             let mut received = KVec::new();
             self.ctrl
-                .work(net, &chan, served.heartbeat(), &mut |from, msg| {
+                .work(net, &chan, state.served.heartbeat(), &mut |from, msg| {
                     let Some(shard) = shard::client_of(msg).and_then(|c| self.shard(c)) else {
                         return;
                     };
                     let now = now_ms();
-                    let mut guard = shard.lock();
+                    let mut guard = shard.lock.lock();
                     let Shard { node, deferred } = &mut *guard;
                     let mut io = KernelIo {
                         sends: &mut sends,
                         deferred,
                         stats: &self.stats,
                         skb: None,
+                        bit: shard.bit,
                     };
                     node.on_message(from, msg, now, &mut io);
                     for d in core::mem::take(deferred) {
@@ -718,6 +773,7 @@ impl Handoff {
             }
         }
         if sends.kick {
+            self.pending.fetch_or(sends.pending, Ordering::Release);
             net.kick();
         }
     }

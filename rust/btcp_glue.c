@@ -88,14 +88,14 @@ static void btcp_work_fn(struct work_struct *work)
 {
 	struct btcp_pernet *pn = container_of(work, struct btcp_pernet, work);
 
-	btcp_ops->work(pn->state);
+	btcp_ops->work(pn->state, 0);
 }
 
 static void btcp_tick_fn(struct work_struct *work)
 {
 	struct btcp_pernet *pn = container_of(to_delayed_work(work), struct btcp_pernet, tick);
 
-	btcp_ops->work(pn->state);
+	btcp_ops->work(pn->state, 1);
 	if (!READ_ONCE(pn->dying))
 		queue_delayed_work(btcp_wq, &pn->tick, msecs_to_jiffies(BTCP_TICK_MS));
 }

@@ -30,10 +30,10 @@ enum btcp_proc_file {
  * Callbacks into Rust for per-network-namespace state. Every namespace,
  * existing and future, gets one opaque state from init(); hook() runs in
  * softirq or process context with that state; work() runs in process
- * context on btcp's workqueue, when kicked (btcp_pernet_kick) and every
- * BTCP_TICK_MS; show() renders a /proc/net/btcp file (into /proc's
- * seq_file, or one the glue sets up for netlink) and config() takes a whole
- * new configuration text (a write to the config file, or netlink's
+ * context on btcp's workqueue, when kicked (btcp_pernet_kick; tick 0) and
+ * every BTCP_TICK_MS (tick 1); show() renders a /proc/net/btcp file (into
+ * /proc's seq_file, or one the glue sets up for netlink) and config() takes
+ * a whole new configuration text (a write to the config file, or netlink's
  * CONFIG_SET): 0 or -errno, and on error it may say why in err, err_len
  * bytes (BTCP_CONFIG_ERR_MAX), NUL-terminated. The glue serialises config()
  * calls of a namespace. exit() runs once no hook, work, reader or netlink
@@ -44,7 +44,7 @@ struct btcp_pernet_ops {
 	void (*exit)(void *state);
 	unsigned int (*hook)(void *state, unsigned int hooknum,
 			     struct sk_buff *skb, unsigned int *tunnel_src);
-	void (*work)(void *state);
+	void (*work)(void *state, int tick);
 	int (*show)(void *state, unsigned int file, struct seq_file *m);
 	int (*config)(void *state, const unsigned char *text, size_t len,
 		      char *err, size_t err_len);

@@ -25,6 +25,7 @@
 #include <linux/net.h>
 #include <linux/slab.h>
 #include <linux/tcp.h>
+#include <net/inet_connection_sock.h>
 #include <net/sock.h>
 #include <net/tcp_states.h>
 #include <trace/events/sock.h>
@@ -192,6 +193,13 @@ int btcp_sock_accept(struct btcp_sock *listener, struct btcp_sock **out)
 	struct btcp_sock *bs;
 	int err;
 
+	/*
+	 * Called on every run of the channel's work: an empty queue, read
+	 * without the lock like poll() does, costs no allocation (a racing
+	 * arrival fires the listener's callback, and the next run takes it).
+	 */
+	if (reqsk_queue_empty(&inet_csk(listener->sock->sk)->icsk_accept_queue))
+		return -EAGAIN;
 	/* Allocate first: failing after kernel_accept() would drop a peer. */
 	bs = kzalloc(sizeof(*bs), GFP_KERNEL);
 	if (!bs)
@@ -268,7 +276,17 @@ int btcp_sock_recv(struct btcp_sock *bs, void *buf, size_t len)
 		.iov_len = min_t(size_t, len, INT_MAX),
 	};
 	struct msghdr msg = {};
+	struct sock *sk = bs->sock->sk;
 
+	/*
+	 * Nothing queued, no error, not shut: what tcp_recvmsg() would say,
+	 * without taking the socket lock (data arriving after this check
+	 * fires the socket's callback, so the next run reads it).
+	 */
+	if (skb_queue_empty_lockless(&sk->sk_receive_queue) && !READ_ONCE(sk->sk_err) &&
+	    !(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) &&
+	    READ_ONCE(sk->sk_state) == TCP_ESTABLISHED)
+		return -EAGAIN;
 	return kernel_recvmsg(bs->sock, &msg, &iov, 1, iov.iov_len, MSG_DONTWAIT);
 }
 

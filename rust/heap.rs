@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Large values copied straight into a heap allocation. The kernel stack
-//! is 16 KiB: `UniqueArc::new(value)` may build `value` in a stack frame
-//! first (whether it does is the compiler's choice, and a change of
+//! Heap helpers the kernel crate lacks.
+//!
+//! Large values are copied straight into a heap allocation. The kernel
+//! stack is 16 KiB: `UniqueArc::new(value)` may build `value` in a stack
+//! frame first (whether it does is the compiler's choice, and a change of
 //! kernel or compiler once turned a configuration of 8 KiB into a double
 //! fault at load), so what is several KiB never goes through one.
 
-use kernel::alloc::{AllocError, Flags};
+use kernel::alloc::{AllocError, Flags, KVec};
 use kernel::sync::UniqueArc;
 
 /// A `UniqueArc` holding a copy of `*src`, copied from where it is into
@@ -19,4 +21,17 @@ pub fn unique_arc_copy<T: Copy>(src: &T, flags: Flags) -> Result<UniqueArc<T>, A
     unsafe { arc.as_mut_ptr().copy_from_nonoverlapping(src, 1) };
     // SAFETY: the copy above initialised the whole value.
     Ok(unsafe { arc.assume_init() })
+}
+
+/// Drops the first `n` bytes of `v` (all of them if `n` is past its end),
+/// keeping its allocation: 6.12's `KVec` has no `drain` or `truncate`, and a
+/// queue that is written and sent on every run should not be reallocated
+/// on each.
+pub fn drain_front(v: &mut KVec<u8>, n: usize) {
+    let len = v.len();
+    let n = n.min(len);
+    v.as_mut_slice().copy_within(n.., 0);
+    // SAFETY: `len - n <= len`, so the new length is within the
+    // initialised part, and `u8` has no destructor to skip.
+    unsafe { v.set_len(len - n) };
 }

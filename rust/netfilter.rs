@@ -118,9 +118,9 @@ pub trait PernetState: Send + Sync + Sized {
     /// Sees one IPv4 packet at `hook`.
     fn hook(&self, hook: HookPoint, skb: &SkBuff) -> Verdict;
     /// Process-context work, on btcp's workqueue: run when kicked
-    /// (`Net::kick`) and every `TICK_MS` milliseconds. Never concurrently
-    /// with itself for one namespace.
-    fn work(&self) {}
+    /// (`Net::kick`, `tick` false) and every `TICK_MS` milliseconds (`tick`
+    /// true). Never concurrently with itself for one namespace.
+    fn work(&self, _tick: bool) {}
     /// Renders one file of /proc/net/btcp/ (for /proc, or for netlink's
     /// `STATS_GET`, `FLOWS_GET` and `CONFIG_GET`).
     fn show(&self, file: ProcFile, m: &mut SeqFile) -> core::fmt::Result;
@@ -310,11 +310,11 @@ unsafe extern "C" fn show_state<T: PernetState>(
 ///
 /// `state` must be a live state from `init_state::<T>`; the glue cancels
 /// the work before freeing it.
-unsafe extern "C" fn work_state<T: PernetState>(state: *mut c_void) {
+unsafe extern "C" fn work_state<T: PernetState>(state: *mut c_void, tick: c_int) {
     // SAFETY: the glue waits for and cancels the work before exit frees
     // the state.
     let state = unsafe { &*state.cast::<T>() };
-    state.work();
+    state.work(tick != 0);
 }
 
 /// Hands a new configuration text (a write of /proc/net/btcp/config or a

@@ -231,6 +231,9 @@ pub struct FeOutput<'b> {
     /// The flow no longer counts against its client's `client-flows`
     /// (handed off, or over): give its count back.
     pub client_done: bool,
+    /// The connection is over: it no longer counts in this node's open
+    /// handoffs (give its count back).
+    pub open_done: Option<u16>,
 }
 
 impl FeOutput<'_> {
@@ -336,6 +339,10 @@ pub struct FeFlow {
     /// Counted against its client address's `client-flows` (the node sets
     /// it when it inserts the flow; cleared once handed off or over).
     counted: bool,
+    /// Counted in the node's open handoffs to its target, the load the
+    /// policies weigh (set when the handoff is acknowledged; cleared once
+    /// the connection is over, so a lingering flow is no load).
+    open: bool,
     xlate: Xlate,
 }
 
@@ -428,6 +435,7 @@ impl FeFlow {
             fwd_edge: 0,
             be_mss: 0,
             counted: false,
+            open: false,
             xlate: Xlate::default(),
         }
     }
@@ -1197,8 +1205,30 @@ impl FeFlow {
         self.deadline = deadline(now_ms, cfg.linger_ms);
         FeOutput {
             client_done: self.leave_client_count(),
+            open_done: self.leave_open_count(),
             ..FeOutput::drop_with(reply)
         }
+    }
+
+    /// Counts the flow in its target's open handoffs (the node's
+    /// bookkeeping of load): the node whose count it joins, if it has a
+    /// target.
+    pub fn count_open(&mut self) -> Option<u16> {
+        self.open = self.target().is_some();
+        self.counted_open()
+    }
+
+    /// The node whose open handoffs count the flow, if any.
+    pub fn counted_open(&self) -> Option<u16> {
+        self.target().filter(|_| self.open).map(|t| t.node)
+    }
+
+    /// The flow stops counting in its target's open handoffs; the node
+    /// whose count it was in.
+    fn leave_open_count(&mut self) -> Option<u16> {
+        let node = self.counted_open();
+        self.open = false;
+        node
     }
 
     /// Counts the flow against its client address's `client-flows` (the

@@ -991,6 +991,9 @@ impl<S: Store> Node<S> {
         if out.client_done {
             self.clients.sub(key.client.addr);
         }
+        if let Some(n) = out.open_done {
+            self.balance.with(|b| b.open.sub(n));
+        }
         if let Some(r) = out.reply {
             io.transmit(Side::Fe, &r);
         }
@@ -1014,8 +1017,8 @@ impl<S: Store> Node<S> {
         if flow.counts_for_client() {
             self.clients.sub(flow.key().client.addr);
         }
-        if let (Some(_), Some(t)) = (flow.xlate(), flow.target()) {
-            self.balance.with(|b| b.open.sub(t.node));
+        if let Some(n) = flow.counted_open() {
+            self.balance.with(|b| b.open.sub(n));
         }
     }
 
@@ -1228,8 +1231,8 @@ impl<S: Store> Node<S> {
                 let out = flow.on_handoff_ack(&ack, &cfg, now);
                 if waiting && flow.state() == FeState::Forwarding {
                     bump(&mut self.stats.handoff_acks);
-                    if let Some(t) = flow.target() {
-                        self.balance.with(|b| b.open.add(t.node));
+                    if let Some(n) = flow.count_open() {
+                        self.balance.with(|b| b.open.add(n));
                     }
                 }
                 out
@@ -1360,6 +1363,7 @@ fn without_control(out: &FeOutput<'_>) -> FeOutput<'static> {
         frag_needed: out.frag_needed,
         refused: out.refused,
         client_done: out.client_done,
+        open_done: out.open_done,
     }
 }
 

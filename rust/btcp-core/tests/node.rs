@@ -246,6 +246,32 @@ fn handoffs_spread_by_open_connections_and_an_ack_starts_forwarding() {
 }
 
 #[test]
+fn a_connection_that_ended_is_no_load_while_it_lingers() {
+    // Clients 0 and 1 go to nodes 2 and 3 (least-conn, ties to the first).
+    let mut n = node(TWO_PEERS, 16);
+    let mut log = Log::default();
+    for i in 0..2 {
+        connect(&mut n, i, 0, &mut log);
+        let (to, id) = log.reqs[usize::from(i)];
+        assert_eq!(to, 2 + i);
+        n.on_message(to, &ack_from(to, id), 0, &mut log);
+    }
+    // Node 3's connection ends: the flow lingers for late packets, but
+    // node 3 has nothing open, so the next connection goes there (LARD
+    // and least-conn weigh open connections; counting lingering flows
+    // made every node look overloaded under Connection: close).
+    let (_, id1) = log.reqs[1];
+    let end = Message::Terminate(Terminate {
+        flow: id1,
+        reason: TerminateReason::Fin,
+    });
+    n.on_message(3, &end, 1, &mut log);
+    assert_eq!(n.fe().peek(&key(1)).unwrap().state(), FeState::Linger);
+    connect(&mut n, 2, 2, &mut log);
+    assert_eq!(log.reqs[2].0, 3, "a lingering flow is no load");
+}
+
+#[test]
 fn a_refused_handoff_goes_to_the_other_node() {
     let mut n = node(TWO_PEERS, 16);
     let mut log = Log::default();

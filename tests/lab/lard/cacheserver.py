@@ -8,10 +8,13 @@ KiB/s, if given) on a disk that serves one miss at a time, as the
 disk-bound back-ends of the LARD paper do (the lab guest has
 no cgroups to limit a real server's page cache, and its disk is the
 host's page cache anyway), and then enters the cache. GET /_stats answers
-"hits N misses N bytes N disk_bytes N" (bytes: what the cache holds;
-disk_bytes: what misses read), GET /_reset empties cache and counters,
-GET /_zero zeroes the counters only (after a warm-up). Threaded, HTTP/1.1
-keep-alive.
+"hits N misses N bytes N disk_bytes N files N" (bytes: what the cache
+holds; disk_bytes: what misses read; files: the distinct files asked for,
+which shows how a policy partitions the content), GET /_reset empties cache and counters,
+GET /_warm makes misses skip the disk's delay (a warm-up fills the caches
+with what the policy under test sends each back-end, in seconds instead
+of the disk's time), GET /_zero zeroes the counters and puts the disk's
+delay back (the measurement starts). Threaded, HTTP/1.1 keep-alive.
 
     cacheserver.py ADDR PORT ROOT CACHE_BYTES MISS_MS [DISK_KIBPS]
 """
@@ -27,22 +30,26 @@ disk_kibps = float(sys.argv[6]) if len(sys.argv) > 6 else 0.0
 lock = threading.Lock()
 disk = threading.Lock()  # one miss at a time
 cache = collections.OrderedDict()  # path -> bytes, oldest first
-state = {"bytes": 0, "hits": 0, "misses": 0, "disk_bytes": 0}
+state = {"bytes": 0, "hits": 0, "misses": 0, "disk_bytes": 0, "warm": False}
+seen = set()  # the distinct paths asked for since the counters were zeroed
 
 
 def lookup(path):
     with lock:
+        seen.add(path)
         body = cache.get(path)
         if body is not None:
             cache.move_to_end(path)
             state["hits"] += 1
             return body
         state["misses"] += 1
+        warm = state["warm"]
     with disk:
         with open(os.path.join(root, path.lstrip("/")), "rb") as f:
             body = f.read()
         transfer = len(body) / 1024.0 / disk_kibps if disk_kibps else 0.0
-        time.sleep(miss_ms / 1000.0 + transfer)
+        if not warm:
+            time.sleep(miss_ms / 1000.0 + transfer)
     with lock:
         state["disk_bytes"] += len(body)
         if path not in cache and len(body) <= cache_bytes:
@@ -69,17 +76,23 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/_stats":
             with lock:
-                text = "hits %d misses %d bytes %d disk_bytes %d\n" % (
-                    state["hits"], state["misses"], state["bytes"], state["disk_bytes"])
+                text = "hits %d misses %d bytes %d disk_bytes %d files %d\n" % (
+                    state["hits"], state["misses"], state["bytes"], state["disk_bytes"], len(seen))
             return self.reply(200, text.encode())
         if self.path == "/_reset":
             with lock:
                 cache.clear()
-                state.update(bytes=0, hits=0, misses=0, disk_bytes=0)
+                seen.clear()
+                state.update(bytes=0, hits=0, misses=0, disk_bytes=0, warm=False)
             return self.reply(200, b"reset\n")
+        if self.path == "/_warm":
+            with lock:
+                state.update(warm=True)
+            return self.reply(200, b"warming\n")
         if self.path == "/_zero":
             with lock:
-                state.update(hits=0, misses=0, disk_bytes=0)
+                seen.clear()
+                state.update(hits=0, misses=0, disk_bytes=0, warm=False)
             return self.reply(200, b"zeroed\n")
         path = os.path.normpath(self.path.split("?", 1)[0])
         if ".." in path or not os.path.isfile(os.path.join(root, path.lstrip("/"))):

@@ -13,8 +13,11 @@
 # (the three caches together hold about the working set, one holds a
 # third of it) in front of a simulated disk that serves one miss at a time
 # (--miss-ms per miss, 100, plus the file at --disk-kibps, 10240). For each
-# policy: the caches emptied, a warm-up (--warmup s, 20) of the trace's
-# first half, then --seconds (30) of its second half measured: requests/s,
+# policy: the caches emptied, a warm-up (--warmup s, 30) of the trace's
+# first half through the policy with the disk's delay off (so the caches
+# reach the steady state the policy gives them: at the disk's pace, a
+# cold cache would spend the whole run on first misses, under any
+# policy), then --seconds (30) of its second half measured: requests/s,
 # cache hits, disk reads and bytes per back-end, each VM's CPU time.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,7 +28,7 @@ source "$lab/vms.sh"
 # shellcheck source=SCRIPTDIR/../../../qemu/cluster.sh
 source "$lab/cluster.sh"
 work=$1; shift
-secs=30 warmup=20 miss_ms=100 disk_kibps=10240 conns=24
+secs=30 warmup=30 miss_ms=100 disk_kibps=10240 conns=24
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) secs=$2 ;;
@@ -60,17 +63,17 @@ echo "   $files files, $((tree_bytes >> 20)) MiB (tests/lab/lard/workload.py: SU
 echo "   popularity with temporal locality), a trace of $trace_len requests; each back-end"
 echo "   caches $((cache >> 20)) MiB (a third); a miss costs ${miss_ms} ms + size at $((disk_kibps / 1024)) MiB/s on a"
 echo "   disk that serves one at a time. wrk, $conns connections, Connection: close;"
-echo "   per policy ${warmup} s of warm-up, then ${secs} s measured."
-printf '\n  %-9s %8s %6s %7s %9s %9s %9s  %s\n' policy "req/s" "hit%" "read" "disk rd/s" "disk MiB" "BE us/req" "per back-end: hit% (requests)"
+echo "   per policy ${warmup} s of warm-up (no disk delay), then ${secs} s measured."
+printf '\n  %-9s %8s %6s %7s %9s %9s %9s  %s\n' policy "req/s" "hit%" "read" "disk rd/s" "disk MiB" "BE us/req" "per back-end: hit% (requests, distinct files)"
 
-# stats NODE: hits misses disk_bytes (cacheserver's /_stats)
-stats() { curl -s "http://$(ns_ip "$1")/_stats" | awk '{ print $2, $4, $8 }'; }
+# stats NODE: hits misses disk_bytes files (cacheserver's /_stats)
+stats() { curl -s "http://$(ns_ip "$1")/_stats" | awk '{ print $2, $4, $8, $10 }'; }
 # run NAME URL: warm-up, measure, one row.
 declare -A rps=()
 run() {
-  local name=$1 url=$2 n out c0 c1 h m d th=0 tm=0 td=0 per="" be_ms r served=0 bytes
+  local name=$1 url=$2 n out c0 c1 h m d f th=0 tm=0 td=0 per="" be_ms r served=0 bytes
   shift 2
-  for n in "$@"; do curl -s "http://$(ns_ip "$n")/_reset" >/dev/null; done
+  for n in "$@"; do curl -s "http://$(ns_ip "$n")/_reset" "http://$(ns_ip "$n")/_warm" >/dev/null; done
   LARD_TRACE=$work/trace LARD_OFFSET=0 wrk -t1 -c"$conns" -d"${warmup}s" --timeout 30s \
     -H "Connection: close" -s "$lard/trace.lua" "$url" >/dev/null 2>&1
   for n in "$@"; do curl -s "http://$(ns_ip "$n")/_zero" >/dev/null; done
@@ -79,9 +82,9 @@ run() {
     -H "Connection: close" -s "$lard/trace.lua" "$url" 2>&1)
   c1=$(vm_cpu)
   for n in "$@"; do
-    read -r h m d < <(stats "$n")
+    read -r h m d f < <(stats "$n")
     th=$((th + h)); tm=$((tm + m)); td=$((td + d))
-    per+="$n $(( (h + m) ? 100 * h / (h + m) : 0 ))% ($((h + m)))  "
+    per+="$n $(( (h + m) ? 100 * h / (h + m) : 0 ))% ($((h + m)), $f files)  "
   done
   be_ms=$(vm_cpu_delta "$c0" "$c1" | awk -v nodes=" $* " 'index(nodes, " " $1 " ") { t += $2 } END { print t + 0 }')
   r=$(awk '/Requests\/sec/ { print $2 }' <<<"$out"); rps[$name]=$r
