@@ -28,7 +28,7 @@ use crate::btcp_core::build::{write_icmp_frag_needed, ICMP_QUOTE_PAYLOAD};
 use crate::btcp_core::classify::{classify, Class};
 use crate::btcp_core::client_limit::ClientCounts;
 use crate::btcp_core::config::{Ipv4, NodeConfig};
-use crate::btcp_core::dispatch::Dispatcher;
+use crate::btcp_core::dispatch::{Dispatcher, TargetEntry};
 use crate::btcp_core::encap::{ipip_packet, IpipPacket};
 use crate::btcp_core::flow::{Config as CoreConfig, Endpoint, FlowKey, Verdict as CoreVerdict};
 use crate::btcp_core::ipv4::Ipv4Header;
@@ -71,7 +71,8 @@ impl Store for KernelStore {
     type Fe = FlowTable<FeFlow>;
     type Be = FlowTable<BeFlow>;
     type Config = Arc<NodeConfig>;
-    type Dispatcher = KBox<Dispatcher>;
+    type Targets = KVVec<TargetEntry>;
+    type Dispatcher = KBox<KernelDispatcher>;
     type Balance = KernelBalance;
     type Clients = Arc<ClientCounts>;
 }
@@ -79,10 +80,13 @@ impl Store for KernelStore {
 /// The balance the namespace's shards share, under its own lock (taken
 /// inside a shard's).
 #[derive(Clone)]
-pub(crate) struct KernelBalance(Arc<SpinLockBh<Balance<KBox<Dispatcher>>>>);
+pub(crate) struct KernelBalance(Arc<SpinLockBh<Balance<KBox<KernelDispatcher>>>>);
 
-impl Shared<KBox<Dispatcher>> for KernelBalance {
-    fn with<R>(&self, f: impl FnOnce(&mut Balance<KBox<Dispatcher>>) -> R) -> R {
+/// The policies' state, over LARD tables of `lard_targets` entries.
+type KernelDispatcher = Dispatcher<KVVec<TargetEntry>>;
+
+impl Shared<KBox<KernelDispatcher>> for KernelBalance {
+    fn with<R>(&self, f: impl FnOnce(&mut Balance<KBox<KernelDispatcher>>) -> R) -> R {
         f(&mut self.0.lock())
     }
 }
@@ -384,7 +388,12 @@ impl Handoff {
         let max = params::max_flows();
         let n = shard::count(max);
         let cfg: Arc<NodeConfig> = unique_arc_copy(&NodeConfig::EMPTY, GFP_KERNEL)?.into();
-        let dispatcher = KBox::new(Dispatcher::new(), GFP_KERNEL)?;
+        let mut dispatcher = KBox::new(Dispatcher::new(), GFP_KERNEL)?;
+        let targets = params::lard_targets();
+        dispatcher.set_target_tables(
+            KVVec::from_elem(TargetEntry::FREE, targets, GFP_KERNEL)?,
+            KVVec::from_elem(TargetEntry::FREE, targets, GFP_KERNEL)?,
+        );
         let balance = KernelBalance(Arc::pin_init(
             crate::new_spinlock_bh!(Balance::new(dispatcher, &cfg)),
             GFP_KERNEL,

@@ -25,6 +25,11 @@ module_param(hash_buckets, uint, 0444);
 MODULE_PARM_DESC(hash_buckets,
 		 "Slots of each namespace's lock-free flow filter, rounded up to a power of two, 1024 to 1048576 (0: about max_flows)");
 
+static unsigned int lard_targets;
+module_param(lard_targets, uint, 0444);
+MODULE_PARM_DESC(lard_targets,
+		 "Targets in each of a namespace's two LARD tables (lard, lard-r pools), 40 bytes each; size it to hold the working set (0: max_flows / 8, 4096 to 65536)");
+
 static unsigned long btcp_ram_bytes(void)
 {
 	return totalram_pages() << PAGE_SHIFT;
@@ -42,6 +47,13 @@ unsigned long btcp_param_max_request_bytes(void)
 	if (max_request_kb)
 		return (unsigned long)max_request_kb << 10;
 	return max_t(unsigned long, btcp_ram_bytes() >> 6, 1UL << 20);
+}
+
+unsigned int btcp_param_lard_targets(void)
+{
+	if (lard_targets)
+		return min_t(unsigned int, lard_targets, 1 << 20);
+	return clamp_t(unsigned int, btcp_param_max_flows() / 8, 4096, 65536);
 }
 
 unsigned int btcp_param_hash_buckets(void)

@@ -8,6 +8,9 @@ unsigned int btcp_param_max_flows(void);
 /* Bytes of request a namespace's front-end buffers at once. */
 unsigned long btcp_param_max_request_bytes(void);
 
+/* Entries of each of the namespace's two LARD target tables. */
+unsigned int btcp_param_lard_targets(void);
+
 /* Slots of the namespace's flow filter (before rounding). */
 unsigned int btcp_param_hash_buckets(void);
 

@@ -24,3 +24,11 @@ pub fn hash_buckets() -> usize {
     let n = unsafe { bindings::btcp_param_hash_buckets() };
     usize::try_from(n).unwrap_or(usize::MAX)
 }
+
+/// Entries of each of a namespace's two LARD target tables
+/// (`lard_targets`).
+pub fn lard_targets() -> usize {
+    // SAFETY: reads a module parameter; no preconditions.
+    let n = unsafe { bindings::btcp_param_lard_targets() };
+    usize::try_from(n).unwrap_or(usize::MAX)
+}

@@ -91,6 +91,25 @@ else bad drain-under-load "be2 $at_drain -> $after, the others $others_at_drain 
 # Non-2xx are expected here (the paths do not exist): only socket errors count.
 ctl node set 3 --state up
 
+# --- LARD keeps each target on one node. Thresholds of 2 and 4 (the
+# paper's are 25 and 65): a node's load is its open connections, so
+# sequential Connection: close requests never reach them and no target
+# moves. (A finished connection lingers 60 s; counted as load, it made
+# every node "overloaded" after a few requests and LARD spread each
+# target over all nodes.)
+if ctl pool add lard --policy lard --nodes 2,3,4 --t-low 2 --t-high 4 && ctl rule add /lard/ lard; then
+  for i in $(seq "$(by_load 8 4)"); do
+    for t in a b c; do get "$vip" "/lard/$t" >/dev/null; done
+  done
+  spread=""; kept=1
+  for t in a b c; do
+    on=0
+    for n in be1 be2 be3; do c=$(served "$n" "/lard/$t"); [ "$c" -gt 0 ] && on=$((on + 1)); spread+="$t@$n=$c "; done
+    [ "$on" = 1 ] || kept=0
+  done
+  if [ "$kept" = 1 ]; then ok "lard-keeps-targets ($spread)"; else bad lard-keeps-targets "$spread"; fi
+else bad lard-keeps-targets "btcpctl pool add/rule add failed"; fi
+
 # --- a second front-end: be1 fronts 10.99.0.101 and sends it all to be3
 in_ns be1 ip addr add 10.99.0.101/"$LAB_PREFIX" dev eth0
 if in_ns be1 "$LAB_BTCPCTL" service add 10.99.0.101:80 && in_ns be1 "$LAB_BTCPCTL" rule default 4; then

@@ -28,11 +28,11 @@
 //! - `lard`, `lard-r`: LARD and LARD/R with the pool's thresholds (by
 //!   default the paper's, [`LardParams::DEFAULT`]: `T_low` 25, `T_high` 65
 //!   connections, `K` 20 s) and sets of up to [`LARD_SET`] members. All
-//!   LARD pools share one table of [`LARD_TARGETS`] targets, all LARD/R
-//!   pools another
-//!   (each target hash is salted with the pool's name, so pools do not
-//!   share targets); a table full of other targets evicts per 4-way
-//!   bucket, least recently used first.
+//!   LARD pools share one target table, all LARD/R pools another, both
+//!   the caller's ([`Dispatcher::set_target_tables`], sized to the working
+//!   set; without them LARD is least-loaded). Each target hash is salted
+//!   with the pool's name, so pools do not share targets; a table full of
+//!   other targets evicts per 4-way bucket, least recently used first.
 //! - `maglev`: Maglev consistent hashing over a table of [`MAGLEV_SIZE`]
 //!   slots per pool (a prime; 17 members of equal weight hold 14 or 15
 //!   each, so shares are honoured to within a slot or so). The table is
@@ -52,13 +52,14 @@
 //!
 //! # Sizes, and the kernel
 //!
-//! A [`Dispatcher`] is 47,008 bytes (46 KiB) on x86-64, inline
-//! ([`Dispatcher::SIZE`]): the two LARD tables (16 KiB + 20 KiB) and, per
-//! pool slot, a Maglev table with its populating cursors and the WRR
-//! counters (1.3 KiB each). Allocate it once per namespace (`KVBox`, or
-//! `KBox`: one order-4 allocation) from [`Dispatcher::new`], a `const fn`
-//! whose value the compiler copies from a constant rather than building it
-//! on the stack. Call [`Dispatcher::configure`] after every configuration
+//! A [`Dispatcher`] is 10,192 bytes on x86-64 ([`Dispatcher::SIZE`], for
+//! a `Vec`-like `T`): per pool slot, a Maglev table with its populating
+//! cursors and the WRR counters (1.3 KiB each). Allocate it once per
+//! namespace (`KBox`: one order-2 allocation) from [`Dispatcher::new`], a
+//! `const fn` whose value the compiler copies from a constant rather than
+//! building it on the stack, and give it the LARD tables (40 bytes an
+//! entry, allocated by the caller: any size, e.g. from a module
+//! parameter). Call [`Dispatcher::configure`] after every configuration
 //! change, in process context: it forgets pools that are gone, resets the
 //! state of pools that changed, keeps the others', and sets up Maglev
 //! storage (a 1 KiB temporary) so that [`Dispatcher::pick`] never does.
@@ -78,7 +79,7 @@
 //!       pool img policy wrr nodes 2,3\nrules *.jpg=img,default=1\n",
 //! )
 //! .unwrap();
-//! let mut d = Box::new(Dispatcher::new());
+//! let mut d: Box<Dispatcher<Vec<_>>> = Box::new(Dispatcher::new());
 //! d.configure(&cfg);
 //! let req = Request::parse(b"GET /a.jpg HTTP/1.1\r\nHost: h\r\n\r\n", DEFAULT_HEAD_LIMIT);
 //! let pick = d.pick(&cfg, &req, |_| 0, |_| true, &[], 0).unwrap();
@@ -92,7 +93,7 @@ use ::core::ops::{Deref, DerefMut};
 
 use super::config::{NodeConfig, Policy, Pool, MAX_POOLS, MAX_POOL_MEMBERS};
 use super::isn::siphash24;
-use super::policy::lard::{Lard, LardParams, LardR};
+use super::policy::lard::{Entry, Lard, LardParams, LardR};
 use super::policy::maglev::Maglev;
 use super::policy::wrr::SmoothWrr;
 use super::policy::{least_conn, target_hash, Member, MemberState};
@@ -100,8 +101,6 @@ use super::rules::{PoolName, Request, Target};
 
 /// Slots of each pool's Maglev table (a prime).
 pub const MAGLEV_SIZE: usize = 251;
-/// Targets in each of the shared LARD and LARD/R tables.
-pub const LARD_TARGETS: usize = 512;
 /// Most members of a LARD/R target's server set.
 pub const LARD_SET: usize = 4;
 /// Rehashes a Maglev pool tries when a target's node refused this flow.
@@ -338,41 +337,61 @@ impl<L: Fn(u16) -> u32, U: Fn(u16) -> bool> Ctx<'_, L, U> {
     }
 }
 
+/// An entry of the LARD and LARD/R target tables the caller gives a
+/// [`Dispatcher`] ([`Dispatcher::set_target_tables`]).
+pub type TargetEntry = Entry<LARD_SET>;
+
 /// Per-pool policy state for a node's configuration (see the module
-/// docs).
+/// docs); `T` holds a LARD target table.
 #[derive(Debug, Clone)]
-pub struct Dispatcher {
+pub struct Dispatcher<T> {
     slots: [Slot; MAX_POOLS],
-    lard: Lard<LARD_TARGETS>,
-    lard_r: LardR<LARD_TARGETS, LARD_SET>,
+    lard: Lard<T, LARD_SET>,
+    lard_r: LardR<T, LARD_SET>,
 }
 
-impl Default for Dispatcher {
+impl<T> Default for Dispatcher<T> {
     fn default() -> Self {
         Dispatcher::new()
     }
 }
 
-impl Dispatcher {
-    /// Its size in bytes (47,008 on x86-64).
-    pub const SIZE: usize = ::core::mem::size_of::<Dispatcher>();
+impl<T> Dispatcher<T> {
+    /// Its size in bytes (10,192 on x86-64 for a `T` of three words).
+    pub const SIZE: usize = ::core::mem::size_of::<Dispatcher<T>>();
 
-    /// No pools known yet: empty tables.
+    /// No pools known yet, and no LARD tables (LARD is least-loaded
+    /// until [`Dispatcher::set_target_tables`]).
     ///
     /// Always inlined, as a copy of [`Dispatcher::EMPTY`], so that
     /// `KBox::new(Dispatcher::new(), ..)` compiles to a copy from the
-    /// constant into the allocation, not a 46 KiB value on the stack.
+    /// constant into the allocation, not a 10 KiB value on the stack.
     #[inline(always)]
-    pub const fn new() -> Dispatcher {
-        Dispatcher::EMPTY
+    pub const fn new() -> Dispatcher<T> {
+        Self::EMPTY
     }
 
     /// No pools known yet, as a constant (see [`Dispatcher::new`]).
-    pub const EMPTY: Dispatcher = Dispatcher {
+    pub const EMPTY: Dispatcher<T> = Dispatcher {
         slots: [Slot::FREE; MAX_POOLS],
         lard: Lard::new(LardParams::DEFAULT),
         lard_r: LardR::new(LardParams::DEFAULT),
     };
+}
+
+impl<T: DerefMut<Target = [TargetEntry]>> Dispatcher<T> {
+    /// Gives LARD and LARD/R their target tables (each all
+    /// [`Entry::FREE`]; sized to hold the working set: see
+    /// `policy::lard`), forgetting the targets of any earlier ones.
+    pub fn set_target_tables(&mut self, lard: T, lard_r: T) {
+        self.lard.set_table(lard);
+        self.lard_r.set_table(lard_r);
+    }
+
+    /// The entries of the LARD and LARD/R tables.
+    pub fn target_capacity(&self) -> (usize, usize) {
+        (self.lard.capacity(), self.lard_r.capacity())
+    }
 
     /// Follows a new configuration: forgets the state of pools that are
     /// gone, resets that of pools whose policy, members, weights or states

@@ -28,7 +28,7 @@
 use super::backend::{BeFlow, BeOutput, BeState};
 use super::client_limit::ClientCounts;
 use super::config::{NodeConfig, MAX_PEERS};
-use super::dispatch::Dispatcher;
+use super::dispatch::{Dispatcher, TargetEntry};
 use super::encap::Encap;
 use super::flow::{Config, Endpoint, FlowKey, Verdict};
 use super::frontend::{FeFlow, FeOutput, FeState, Target};
@@ -137,8 +137,11 @@ pub trait Store {
     type Be: FlowStore<BeFlow>;
     /// A box for the configuration (it is large, and replaced whole).
     type Config: Deref<Target = NodeConfig>;
+    /// A LARD target table (an array the shell allocates, sized to the
+    /// working set).
+    type Targets: DerefMut<Target = [TargetEntry]>;
     /// A box for the pools' policy state.
-    type Dispatcher: DerefMut<Target = Dispatcher>;
+    type Dispatcher: DerefMut<Target = Dispatcher<Self::Targets>>;
     /// The load-balancing state, shared with the namespace's other shards.
     type Balance: Shared<Self::Dispatcher>;
     /// The namespace's per-client flow counts, shared with its other
@@ -159,7 +162,11 @@ pub struct Balance<D> {
     served_here: u32,
 }
 
-impl<D: DerefMut<Target = Dispatcher>> Balance<D> {
+impl<D, T> Balance<D>
+where
+    D: DerefMut<Target = Dispatcher<T>>,
+    T: DerefMut<Target = [TargetEntry]>,
+{
     /// The balance of a node with configuration `cfg`.
     pub fn new(mut dispatcher: D, cfg: &NodeConfig) -> Self {
         dispatcher.configure(cfg);

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use btcp_core::policy::lard::{Lard, LardParams, LardR};
+use btcp_core::policy::lard::{Entry, Lard, LardParams, LardR};
 use btcp_core::policy::least_conn::least_conn;
 use btcp_core::policy::maglev::{is_prime, Maglev, MaglevError, DEFAULT_SIZE};
 use btcp_core::policy::wrr::SmoothWrr;
@@ -22,6 +22,16 @@ use proptest::prelude::*;
 const KEY: [u8; 16] = *b"policy test key!";
 
 /// Up members with these weights, node ids 1, 2, ...
+/// LARD over a table of `n` free entries.
+fn lard_over(n: usize, params: LardParams) -> Lard<Vec<Entry<1>>, 1> {
+    Lard::with_table(params, vec![Entry::FREE; n])
+}
+
+/// LARD/R with sets of `R` over a table of `n` free entries.
+fn lard_r_over<const R: usize>(n: usize, params: LardParams) -> LardR<Vec<Entry<R>>, R> {
+    LardR::with_table(params, vec![Entry::FREE; n])
+}
+
 fn pool(weights: &[u16]) -> Vec<Member> {
     weights
         .iter()
@@ -85,9 +95,9 @@ fn slots(m: &Maglev<Vec<u16>, 64>) -> HashMap<u16, usize> {
 fn empty_pool_gives_none() {
     assert_eq!(least_conn(&[]), None);
     assert_eq!(SmoothWrr::<4>::new().pick(&[]), None);
-    assert_eq!(Lard::<16>::new(LardParams::DEFAULT).pick(&[], 1, 0), None);
+    assert_eq!(lard_over(16, LardParams::DEFAULT).pick(&[], 1, 0), None);
     assert_eq!(
-        LardR::<16, 4>::new(LardParams::DEFAULT).pick(&[], 1, 0),
+        lard_r_over::<4>(16, LardParams::DEFAULT).pick(&[], 1, 0),
         None
     );
     let mut m: Maglev<_, 4> = Maglev::new(vec![0u16; 251]).unwrap();
@@ -105,11 +115,11 @@ fn pool_without_usable_members_gives_none() {
     ];
     assert_eq!(least_conn(&p), None);
     assert_eq!(SmoothWrr::<4>::new().pick(&p), None);
-    let mut lard = Lard::<16>::new(LardParams::DEFAULT);
+    let mut lard = lard_over(16, LardParams::DEFAULT);
     assert_eq!(lard.pick(&p, 1, 0), None);
     assert_eq!(lard.targets(), 0);
     assert_eq!(
-        LardR::<16, 4>::new(LardParams::DEFAULT).pick(&p, 1, 0),
+        lard_r_over::<4>(16, LardParams::DEFAULT).pick(&p, 1, 0),
         None
     );
     let mut m = maglev(251, &pool(&[1, 1]));
@@ -130,8 +140,8 @@ proptest! {
             None => !p.iter().any(Member::takes_work),
         };
         let mut wrr = SmoothWrr::<8>::new();
-        let mut lard = Lard::<16>::new(LardParams { t_low: 20, t_high: 50, k_ms: 5 });
-        let mut lard_r = LardR::<16, 3>::new(LardParams { t_low: 20, t_high: 50, k_ms: 5 });
+        let mut lard = lard_over(16, LardParams { t_low: 20, t_high: 50, k_ms: 5 });
+        let mut lard_r = lard_r_over::<3>(16, LardParams { t_low: 20, t_high: 50, k_ms: 5 });
         let m = maglev(251, &p);
         for (now, &t) in targets.iter().enumerate() {
             let now = now as u64;
@@ -466,7 +476,7 @@ proptest! {
         n in 1usize..6,
         events in prop::collection::vec(event(), 1..200),
     ) {
-        let mut lard = Lard::<16>::new(SMALL);
+        let mut lard = lard_over(16, SMALL);
         run_lard(n, &events, |p, t, now| lard.pick(p, t, now))?;
     }
 
@@ -475,7 +485,7 @@ proptest! {
         n in 1usize..6,
         events in prop::collection::vec(event(), 1..200),
     ) {
-        let mut lard = LardR::<16, 3>::new(SMALL);
+        let mut lard = lard_r_over::<3>(16, SMALL);
         run_lard(n, &events, |p, t, now| {
             let pick = lard.pick(p, t, now);
             // A set only ever holds members that took work when it changed,
@@ -496,7 +506,7 @@ proptest! {
 #[test]
 fn lard_keeps_a_target_on_its_server_while_load_allows() {
     let mut p = pool(&[1, 1, 1]);
-    let mut lard = Lard::<64>::new(SMALL);
+    let mut lard = lard_over(64, SMALL);
     let mut home = HashMap::new();
     for round in 0..3 {
         for t in 0..6u64 {
@@ -516,7 +526,7 @@ fn lard_keeps_a_target_on_its_server_while_load_allows() {
 #[test]
 fn lard_moves_a_target_off_an_overloaded_server() {
     let mut p = pool(&[1, 1, 1]);
-    let mut lard = Lard::<64>::new(SMALL);
+    let mut lard = lard_over(64, SMALL);
     assert_eq!(lard.pick(&p, 7, 0), Some(1));
     // Above T_high with node 3 below T_low: move to the least loaded.
     p[0].load = SMALL.t_high + 1;
@@ -540,7 +550,7 @@ fn lard_moves_a_target_off_an_overloaded_server() {
 fn lard_table_evicts_the_least_recently_used_target() {
     // Four entries: a single bucket.
     let p = pool(&[1]);
-    let mut lard = Lard::<4>::new(LardParams::DEFAULT);
+    let mut lard = lard_over(4, LardParams::DEFAULT);
     for t in 0..4u64 {
         lard.pick(&p, t, t);
     }
@@ -554,17 +564,22 @@ fn lard_table_evicts_the_least_recently_used_target() {
     }
     lard.clear();
     assert_eq!(lard.targets(), 0);
-    // Without a table LARD is plain least-loaded.
-    let mut none = Lard::<0>::new(LardParams::DEFAULT);
+    // Without a table, or with an empty one, LARD is plain least-loaded.
+    let mut none = Lard::<Vec<Entry<1>>, 1>::new(LardParams::DEFAULT);
+    let mut q = pool(&[1, 1]);
+    q[0].load = 1;
+    assert_eq!(none.pick(&q, 1, 0), Some(2));
+    assert_eq!(none.capacity(), 0);
+    let mut none = lard_over(0, LardParams::DEFAULT);
     let mut q = pool(&[1, 1]);
     q[0].load = 1;
     assert_eq!(none.pick(&q, 1, 0), Some(2));
     assert_eq!(
-        LardR::<0, 4>::new(LardParams::DEFAULT).pick(&q, 1, 0),
+        lard_r_over::<4>(0, LardParams::DEFAULT).pick(&q, 1, 0),
         Some(2)
     );
     assert_eq!(
-        LardR::<4, 0>::new(LardParams::DEFAULT).pick(&q, 1, 0),
+        lard_r_over::<0>(4, LardParams::DEFAULT).pick(&q, 1, 0),
         Some(2)
     );
 }
@@ -594,7 +609,7 @@ fn lard_admission_limit_is_the_papers() {
 #[test]
 fn lard_r_set_grows_under_load_and_shrinks_after_k() {
     let mut p = pool(&[1, 1, 1, 1]);
-    let mut lard = LardR::<64, 4>::new(SMALL);
+    let mut lard = lard_r_over::<4>(64, SMALL);
     assert_eq!(lard.pick(&p, 9, 0), Some(1));
     assert_eq!(lard.servers(9), [1]);
     // Node 1 overloaded, node 3 underused and least loaded: 3 joins.
@@ -638,7 +653,7 @@ fn lard_r_set_grows_under_load_and_shrinks_after_k() {
 #[test]
 fn lard_r_full_set_replaces_its_most_loaded_member() {
     let mut p = pool(&[1, 1, 1]);
-    let mut lard = LardR::<64, 2>::new(SMALL);
+    let mut lard = lard_r_over::<2>(64, SMALL);
     lard.pick(&p, 5, 0);
     p[0].load = 5;
     assert_eq!(lard.pick(&p, 5, 1), Some(2));
@@ -652,7 +667,7 @@ fn lard_r_full_set_replaces_its_most_loaded_member() {
 #[test]
 fn lard_r_drops_members_that_stop_taking_work() {
     let mut p = pool(&[1, 1, 1]);
-    let mut lard = LardR::<64, 4>::new(SMALL);
+    let mut lard = lard_r_over::<4>(64, SMALL);
     lard.pick(&p, 5, 0);
     p[0].load = 5;
     assert_eq!(lard.pick(&p, 5, 1), Some(2));
@@ -671,7 +686,7 @@ fn lard_r_long_stable_set_trades_members_when_it_grows() {
     // change: a set unchanged for K that must grow also drops its most
     // loaded member, so a single server is replaced, not joined.
     let mut p = pool(&[1, 1]);
-    let mut lard = LardR::<64, 4>::new(SMALL);
+    let mut lard = lard_r_over::<4>(64, SMALL);
     lard.pick(&p, 5, 0);
     p[0].load = 5;
     assert_eq!(lard.pick(&p, 5, 2 * SMALL.k_ms), Some(2));

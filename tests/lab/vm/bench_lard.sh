@@ -64,7 +64,7 @@ echo "   popularity with temporal locality), a trace of $trace_len requests; eac
 echo "   caches $((cache >> 20)) MiB (a third); a miss costs ${miss_ms} ms + size at $((disk_kibps / 1024)) MiB/s on a"
 echo "   disk that serves one at a time. wrk, $conns connections, Connection: close;"
 echo "   per policy ${warmup} s of warm-up (no disk delay), then ${secs} s measured."
-printf '\n  %-9s %8s %6s %7s %9s %9s %9s  %s\n' policy "req/s" "hit%" "read" "disk rd/s" "disk MiB" "BE us/req" "per back-end: hit% (requests, distinct files)"
+printf '\n  %-9s %8s %6s %7s %9s %9s %9s %5s  %s\n' policy "req/s" "hit%" "read" "disk rd/s" "disk MiB" "BE us/req" "host" "per back-end: hit% (requests, distinct files)"
 
 # stats NODE: hits misses disk_bytes files (cacheserver's /_stats)
 stats() { curl -s "http://$(ns_ip "$1")/_stats" | awk '{ print $2, $4, $8, $10 }'; }
@@ -87,12 +87,14 @@ run() {
     per+="$n $(( (h + m) ? 100 * h / (h + m) : 0 ))% ($((h + m)), $f files)  "
   done
   be_ms=$(vm_cpu_delta "$c0" "$c1" | awk -v nodes=" $* " 'index(nodes, " " $1 " ") { t += $2 } END { print t + 0 }')
+  # The host's busy CPUs over the run (all VMs share them).
+  host=$(vm_cpu_delta "$c0" "$c1" | awk '$1 == "ms" { ms = $2 } $1 == "host" { b = $2 } END { if (ms > 0) printf "%.2f", b / ms; else print "-" }')
   r=$(awk '/Requests\/sec/ { print $2 }' <<<"$out"); rps[$name]=$r
   served=$(awk '/ requests in / { print $1 }' <<<"$out")
   bytes=$(awk '/ requests in / { print $5 }' <<<"$out")
-  printf '  %-9s %8s %5s%% %7s %9.1f %9.1f %9s  %s\n' "$name" "$r" "$(( (th + tm) ? 100 * th / (th + tm) : 0 ))" \
+  printf '  %-9s %8s %5s%% %7s %9.1f %9.1f %9s %5s  %s\n' "$name" "$r" "$(( (th + tm) ? 100 * th / (th + tm) : 0 ))" \
     "$bytes" "$(awk -v m="$tm" -v s="$secs" 'BEGIN { print m / s }')" "$(awk -v d="$td" 'BEGIN { print d / 1048576 }')" \
-    "$(awk -v c="$be_ms" -v q="${served:-0}" 'BEGIN { if (q > 0) printf "%.0f", 1000 * c / q; else print "-" }')" "$per"
+    "$(awk -v c="$be_ms" -v q="${served:-0}" 'BEGIN { if (q > 0) printf "%.0f", 1000 * c / q; else print "-" }')" "$host" "$per"
   grep -E 'Socket errors|Non-2xx' <<<"$out" | sed 's/^/    /'
 }
 
@@ -105,7 +107,8 @@ for policy in wrr lard-r lard; do
 done
 # A control without btcp: the same load straight at one back-end (one cache).
 run be1-only "http://$(ns_ip be1)/" be1
-echo "  (read: what wrk read; disk rd/s and MiB: the back-ends' misses; BE us/req: the back-ends' CPU per request, as the host counts it)"
+echo "  (read: what wrk read; disk rd/s and MiB: the back-ends' misses; BE us/req: the back-ends' CPU per request, as the host counts it;"
+echo "   host: the host CPUs busy over the run, all VMs together: near the host's count, the host and not the disks was the bound)"
 echo
 awk -v a="${rps[lard-r]:-0}" -v b="${rps[wrr]:-0}" -v c="${rps[lard]:-0}" \
   'BEGIN { if (b > 0) printf "  throughput LARD/R / WRR = %.2f, LARD / WRR = %.2f (target: 2 or more)\n", a / b, c / b }'

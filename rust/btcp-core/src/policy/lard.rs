@@ -50,30 +50,35 @@
 //!
 //! # The bounded target table
 //!
-//! The paper's table grows with the number of targets; here it has a
-//! fixed capacity `N`, stored inline. It is 4-way set-associative: a
-//! target's hash picks a bucket of 4 entries, and a new target takes a
-//! free entry of its bucket or evicts the least recently used one there.
-//! Lookups cost 4 comparisons, eviction is LRU per bucket (close to global
-//! LRU for a table much larger than the hot set), and an evicted target
-//! is simply reassigned to the least loaded node when it comes back:
-//! locality lost, never correctness. `N` should be a multiple of 4 (a
-//! remainder is unused); an entry is 25 bytes plus 2 per set member,
-//! padded to 8 (40 for `R = 4`), so `LardR<1024, 4>` is 40 KiB: allocate
-//! it, don't build it on a kernel stack.
+//! The paper's table grows with the number of targets; here the caller
+//! gives it a table of entries (`T`, any `DerefMut<Target = [Entry<R>]>`:
+//! a `Vec`, the kernel's `KVVec`, an array) whose size it chooses, and
+//! without one a policy is plain least-loaded. The table is 4-way
+//! set-associative: a target's hash picks a bucket of 4 entries, and a
+//! new target takes a free entry of its bucket or evicts the least
+//! recently used one there. Lookups cost 4 comparisons, eviction is LRU
+//! per bucket (close to global LRU for a table much larger than the hot
+//! set), and an evicted target is simply reassigned to the least loaded
+//! node when it comes back: locality lost, never correctness. So the table
+//! should hold the working set: size it at least twice the targets a site
+//! serves often. A remainder of the length past a multiple of 4 is unused;
+//! an entry is 25 bytes plus 2 per set member, padded to 8 (40 for
+//! `R = 4`).
 //!
 //! ```
-//! use btcp_core::policy::lard::{Lard, LardParams};
+//! use btcp_core::policy::lard::{Entry, Lard, LardParams};
 //! use btcp_core::policy::Member;
 //!
 //! let mut pool = [Member::new(1, 1), Member::new(2, 1)];
-//! let mut lard: Lard<64> = Lard::new(LardParams::DEFAULT);
+//! let mut lard = Lard::with_table(LardParams::DEFAULT, vec![Entry::<1>::FREE; 64]);
 //! let a = lard.pick(&pool, 0xa, 0).unwrap();
 //! pool.iter_mut().find(|m| m.node == a).unwrap().load += 1;
 //! let b = lard.pick(&pool, 0xb, 0).unwrap();
 //! assert_ne!(a, b); // new targets go to the least loaded node
 //! assert_eq!(lard.pick(&pool, 0xa, 1), Some(a)); // and then stay there
 //! ```
+
+use ::core::ops::DerefMut;
 
 use super::{least_loaded, usable, Member};
 
@@ -129,9 +134,10 @@ impl Default for LardParams {
     }
 }
 
-/// A target and its server set.
+/// A target and its server set: one slot of a target table (see the
+/// module docs), free as [`Entry::FREE`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Entry<const R: usize> {
+pub struct Entry<const R: usize> {
     target: u64,
     last_used_ms: u64,
     last_change_ms: u64,
@@ -141,7 +147,8 @@ struct Entry<const R: usize> {
 }
 
 impl<const R: usize> Entry<R> {
-    const FREE: Entry<R> = Entry {
+    /// A free slot: what a table starts with.
+    pub const FREE: Entry<R> = Entry {
         target: 0,
         last_used_ms: 0,
         last_change_ms: 0,
@@ -198,88 +205,98 @@ impl<const R: usize> Entry<R> {
     }
 }
 
-/// The bounded, 4-way set-associative target table (see the module docs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct TargetTable<const N: usize, const R: usize> {
-    entries: [Entry<R>; N],
+// The bounded, 4-way set-associative target table (see the module docs),
+// over the caller's entries.
+
+/// The bucket of `target` in a table of `n` entries; empty when `n` is 0.
+fn bucket_range(target: u64, n: usize) -> ::core::ops::Range<usize> {
+    let ways = WAYS.min(n);
+    let buckets = n.checked_div(ways).unwrap_or(0);
+    let b = u64::try_from(buckets)
+        .ok()
+        .and_then(|n| target.checked_rem(n))
+        .and_then(|i| usize::try_from(i).ok())
+        .unwrap_or(0);
+    let start = b.saturating_mul(ways);
+    start..start.saturating_add(ways)
 }
 
-impl<const N: usize, const R: usize> TargetTable<N, R> {
-    const fn new() -> Self {
-        TargetTable {
-            entries: [Entry::FREE; N],
-        }
-    }
-
-    /// The bucket `target` belongs to; empty only when `N` is 0.
-    fn bucket(&self, target: u64) -> &[Entry<R>] {
-        let range = Self::range(target);
-        self.entries.get(range).unwrap_or(&[])
-    }
-
-    fn range(target: u64) -> ::core::ops::Range<usize> {
-        let ways = WAYS.min(N);
-        let buckets = N.checked_div(ways).unwrap_or(0);
-        let b = u64::try_from(buckets)
-            .ok()
-            .and_then(|n| target.checked_rem(n))
-            .and_then(|i| usize::try_from(i).ok())
-            .unwrap_or(0);
-        let start = b.saturating_mul(ways);
-        start..start.saturating_add(ways)
-    }
-
-    fn get(&self, target: u64) -> Option<&Entry<R>> {
-        self.bucket(target)
-            .iter()
-            .find(|e| e.len > 0 && e.target == target)
-    }
-
-    /// The entry for `target`, marked used at `now_ms`: the existing one,
-    /// else a free or the least recently used entry of its bucket, emptied.
-    /// `None` only when `N` is 0.
-    fn entry(&mut self, target: u64, now_ms: u64) -> Option<&mut Entry<R>> {
-        let bucket = self.entries.get_mut(Self::range(target))?;
-        let hit = bucket.iter().position(|e| e.len > 0 && e.target == target);
-        let i = match hit {
-            Some(i) => i,
-            None => {
-                let (i, _) = bucket
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, e)| (e.len > 0, e.last_used_ms))?;
-                i
-            }
-        };
-        let e = bucket.get_mut(i)?;
-        if hit.is_none() {
-            *e = Entry::FREE;
-            e.target = target;
-            e.last_change_ms = now_ms;
-        }
-        e.last_used_ms = now_ms;
-        Some(e)
-    }
-
-    fn targets(&self) -> usize {
-        self.entries.iter().filter(|e| e.len > 0).count()
-    }
+/// The entry of `target`, if the table holds it.
+fn find<const R: usize>(entries: &[Entry<R>], target: u64) -> Option<&Entry<R>> {
+    entries
+        .get(bucket_range(target, entries.len()))?
+        .iter()
+        .find(|e| e.len > 0 && e.target == target)
 }
 
-/// Basic LARD: each target on one server, over a table of `N` targets.
+/// The entry for `target`, marked used at `now_ms`: the existing one, else
+/// a free or the least recently used entry of its bucket, emptied. `None`
+/// only for a table of no entries.
+fn entry<const R: usize>(
+    entries: &mut [Entry<R>],
+    target: u64,
+    now_ms: u64,
+) -> Option<&mut Entry<R>> {
+    let range = bucket_range(target, entries.len());
+    let bucket = entries.get_mut(range)?;
+    let hit = bucket.iter().position(|e| e.len > 0 && e.target == target);
+    let i = match hit {
+        Some(i) => i,
+        None => {
+            let (i, _) = bucket
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, e)| (e.len > 0, e.last_used_ms))?;
+            i
+        }
+    };
+    let e = bucket.get_mut(i)?;
+    if hit.is_none() {
+        *e = Entry::FREE;
+        e.target = target;
+        e.last_change_ms = now_ms;
+    }
+    e.last_used_ms = now_ms;
+    Some(e)
+}
+
+/// Targets in a table.
+fn targets<const R: usize>(entries: &[Entry<R>]) -> usize {
+    entries.iter().filter(|e| e.len > 0).count()
+}
+
+/// Basic LARD: each target on one server, over a table of `Entry<R>`
+/// (only a set's first member is used: `R` lets it share a table type
+/// with [`LardR`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lard<const N: usize> {
+pub struct Lard<T, const R: usize> {
     params: LardParams,
-    table: TargetTable<N, 1>,
+    table: Option<T>,
 }
 
-impl<const N: usize> Lard<N> {
-    /// An empty table.
+impl<T, const R: usize> Lard<T, R> {
+    /// No table yet: plain least-loaded until [`Lard::set_table`].
     pub const fn new(params: LardParams) -> Self {
         Lard {
             params,
-            table: TargetTable::new(),
+            table: None,
         }
+    }
+}
+
+impl<T: DerefMut<Target = [Entry<R>]>, const R: usize> Lard<T, R> {
+    /// Over `table`, whose entries are all [`Entry::FREE`] (or targets
+    /// kept from before).
+    pub fn with_table(params: LardParams, table: T) -> Self {
+        Lard {
+            params,
+            table: Some(table),
+        }
+    }
+
+    /// Uses `table` from now on (the targets of the old one are gone).
+    pub fn set_table(&mut self, table: T) {
+        self.table = Some(table);
     }
 
     /// The thresholds in use.
@@ -294,7 +311,9 @@ impl<const N: usize> Lard<N> {
 
     /// Forgets every target (e.g. after the pool changed a lot).
     pub fn clear(&mut self) {
-        self.table = TargetTable::new();
+        if let Some(t) = self.table.as_mut() {
+            t.fill(Entry::FREE);
+        }
     }
 
     /// The node for a request for `target` at `now_ms`, or `None` if no
@@ -302,7 +321,11 @@ impl<const N: usize> Lard<N> {
     pub fn pick(&mut self, pool: &[Member], target: u64, now_ms: u64) -> Option<u16> {
         let least = least_loaded(pool)?;
         let params = self.params;
-        let Some(e) = self.table.entry(target, now_ms) else {
+        let Some(e) = self
+            .table
+            .as_deref_mut()
+            .and_then(|t| entry(t, target, now_ms))
+        else {
             // No table: plain least-loaded.
             return Some(least.node);
         };
@@ -318,30 +341,54 @@ impl<const N: usize> Lard<N> {
 
     /// The server `target` is assigned to, if it is in the table.
     pub fn server(&self, target: u64) -> Option<u16> {
-        self.table.get(target)?.servers().first().copied()
+        find(self.table.as_deref()?, target)?
+            .servers()
+            .first()
+            .copied()
     }
 
     /// Targets in the table.
     pub fn targets(&self) -> usize {
-        self.table.targets()
+        self.table.as_deref().map_or(0, targets)
+    }
+
+    /// Entries of the table (0 without one).
+    pub fn capacity(&self) -> usize {
+        self.table.as_deref().map_or(0, <[Entry<R>]>::len)
     }
 }
 
-/// LARD/R: each target on a set of up to `R` servers, over a table of `N`
-/// targets.
+/// LARD/R: each target on a set of up to `R` servers, over a table of
+/// `Entry<R>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LardR<const N: usize, const R: usize> {
+pub struct LardR<T, const R: usize> {
     params: LardParams,
-    table: TargetTable<N, R>,
+    table: Option<T>,
 }
 
-impl<const N: usize, const R: usize> LardR<N, R> {
-    /// An empty table.
+impl<T, const R: usize> LardR<T, R> {
+    /// No table yet: plain least-loaded until [`LardR::set_table`].
     pub const fn new(params: LardParams) -> Self {
         LardR {
             params,
-            table: TargetTable::new(),
+            table: None,
         }
+    }
+}
+
+impl<T: DerefMut<Target = [Entry<R>]>, const R: usize> LardR<T, R> {
+    /// Over `table`, whose entries are all [`Entry::FREE`] (or targets
+    /// kept from before).
+    pub fn with_table(params: LardParams, table: T) -> Self {
+        LardR {
+            params,
+            table: Some(table),
+        }
+    }
+
+    /// Uses `table` from now on (the targets of the old one are gone).
+    pub fn set_table(&mut self, table: T) {
+        self.table = Some(table);
     }
 
     /// The thresholds in use.
@@ -356,7 +403,9 @@ impl<const N: usize, const R: usize> LardR<N, R> {
 
     /// Forgets every target.
     pub fn clear(&mut self) {
-        self.table = TargetTable::new();
+        if let Some(t) = self.table.as_mut() {
+            t.fill(Entry::FREE);
+        }
     }
 
     /// The node for a request for `target` at `now_ms`, or `None` if no
@@ -364,7 +413,11 @@ impl<const N: usize, const R: usize> LardR<N, R> {
     pub fn pick(&mut self, pool: &[Member], target: u64, now_ms: u64) -> Option<u16> {
         let least = least_loaded(pool)?;
         let params = self.params;
-        let Some(e) = self.table.entry(target, now_ms) else {
+        let Some(e) = self
+            .table
+            .as_deref_mut()
+            .and_then(|t| entry(t, target, now_ms))
+        else {
             return Some(least.node);
         };
         let mut changed = e.retain_usable(pool);
@@ -422,11 +475,19 @@ impl<const N: usize, const R: usize> LardR<N, R> {
 
     /// The server set of `target` (empty if it is not in the table).
     pub fn servers(&self, target: u64) -> &[u16] {
-        self.table.get(target).map_or(&[], Entry::servers)
+        self.table
+            .as_deref()
+            .and_then(|t| find(t, target))
+            .map_or(&[], Entry::servers)
     }
 
     /// Targets in the table.
     pub fn targets(&self) -> usize {
-        self.table.targets()
+        self.table.as_deref().map_or(0, targets)
+    }
+
+    /// Entries of the table (0 without one).
+    pub fn capacity(&self) -> usize {
+        self.table.as_deref().map_or(0, <[Entry<R>]>::len)
     }
 }

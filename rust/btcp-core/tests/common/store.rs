@@ -6,7 +6,7 @@
 use btcp_core::backend::BeFlow;
 use btcp_core::client_limit::ClientCounts;
 use btcp_core::config::NodeConfig;
-use btcp_core::dispatch::Dispatcher;
+use btcp_core::dispatch::{Dispatcher, TargetEntry};
 use btcp_core::flow::{Config, FlowKey};
 use btcp_core::frontend::FeFlow;
 use btcp_core::node::{Balance, FlowStore, Full, Machine, Shared, Store};
@@ -167,6 +167,20 @@ impl<F: Machine> FlowStore<F> for Table<F> {
     }
 }
 
+/// The policies' state, over LARD tables in `Vec`s.
+pub type HostDispatcher = Dispatcher<Vec<TargetEntry>>;
+
+/// Entries of each LARD table in the tests.
+pub const TARGETS: usize = 512;
+
+/// A dispatcher with LARD tables of [`TARGETS`] entries.
+pub fn host_dispatcher() -> Box<HostDispatcher> {
+    let mut d = Box::new(Dispatcher::new());
+    let table = || vec![TargetEntry::FREE; TARGETS];
+    d.set_target_tables(table(), table());
+    d
+}
+
 /// The host's storage for a node.
 pub struct HostStore;
 
@@ -174,7 +188,8 @@ impl Store for HostStore {
     type Fe = Table<FeFlow>;
     type Be = Table<BeFlow>;
     type Config = Box<NodeConfig>;
-    type Dispatcher = Box<Dispatcher>;
+    type Targets = Vec<TargetEntry>;
+    type Dispatcher = Box<HostDispatcher>;
     type Balance = HostBalance;
     type Clients = Rc<ClientCounts>;
 }
@@ -183,21 +198,21 @@ impl Store for HostStore {
 /// per-client flow counts.
 #[derive(Clone)]
 pub struct HostBalance(
-    pub Rc<RefCell<Balance<Box<Dispatcher>>>>,
+    pub Rc<RefCell<Balance<Box<HostDispatcher>>>>,
     pub Rc<ClientCounts>,
 );
 
 impl HostBalance {
     pub fn new(cfg: &NodeConfig) -> Self {
         HostBalance(
-            Rc::new(RefCell::new(Balance::new(Box::new(Dispatcher::new()), cfg))),
+            Rc::new(RefCell::new(Balance::new(host_dispatcher(), cfg))),
             Rc::new(ClientCounts::new(0x5eed)),
         )
     }
 }
 
-impl Shared<Box<Dispatcher>> for HostBalance {
-    fn with<R>(&self, f: impl FnOnce(&mut Balance<Box<Dispatcher>>) -> R) -> R {
+impl Shared<Box<HostDispatcher>> for HostBalance {
+    fn with<R>(&self, f: impl FnOnce(&mut Balance<Box<HostDispatcher>>) -> R) -> R {
         f(&mut self.0.borrow_mut())
     }
 }
