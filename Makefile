@@ -67,9 +67,11 @@ bench-scale: module tools
 # Not a test: a SYN flood against btcp and a back-end's own stack, slow
 # heads from one address, blind injection; legitimate requests served.
 # The multi-VM lab (one VM per node, qemu/run-cluster.sh): the remote
-# handoff across VMs and each node's CPU time for a 64 MiB download.
+# handoff across VMs and each node's CPU time for a 64 MiB download; a
+# back-end drained, unloaded and loaded again under wrk.
 test-vms: module tools
 	@bash qemu/run-cluster.sh --modules $(CURDIR)/btcp.ko --out out/vms tests/lab/vm/handoff.sh
+	@bash qemu/run-cluster.sh --modules $(CURDIR)/btcp.ko --out out/vms-upgrade tests/lab/vm/upgrade.sh
 
 bench-attack: module tools
 	@bash scripts/lab-show.sh bench_attack 1200

@@ -868,12 +868,20 @@ impl Handoff {
 
     pub(crate) fn render_stats(&self, w: &mut impl Write) -> fmt::Result {
         let mut node = NodeStats::default();
+        let (mut fe, mut be) = (Occupancy::default(), Occupancy::default());
         for s in self.shards.iter() {
-            node.merge(s.lock().node.stats());
+            let guard = s.lock();
+            node.merge(guard.node.stats());
+            fe = fe.plus(guard.node.fe().occupancy());
+            be = be.plus(guard.node.be().occupancy());
         }
         for (name, v) in node.rows() {
             writeln!(w, "{name} {v}")?;
         }
+        // Connections not over, as a front-end and as a back-end: what
+        // `btcpctl wait-drained` waits to see at 0.
+        writeln!(w, "fe_flows_live {}", fe.live())?;
+        writeln!(w, "be_flows_live {}", be.live())?;
         let s = &self.stats;
         let rows: [(&str, &AtomicU64); 16] = [
             ("timewait_recycled", &s.timewait_recycled),

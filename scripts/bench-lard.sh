@@ -5,7 +5,7 @@
 # out/bench-lard/work/, which the VMs read over their 9p root), boots one
 # VM per node and runs tests/lab/vm/bench_lard.sh in the client's.
 #   scripts/bench-lard.sh [--files N] [--requests N] [DRIVER OPTIONS]
-# The driver's options: --seconds, --warmup, --miss-ms, --disk-kibps.
+# The driver's options: --seconds, --warmup, --miss-ms, --disk-kibps, --conns.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/out/bench-lard

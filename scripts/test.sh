@@ -36,6 +36,18 @@ module_clippy() {
   bash scripts/stack-frames.sh btcp.ko && bash scripts/stack-frames.sh btcp_kunit.ko
 }
 
+# The multi-VM lab (make test-vms): one VM per node, two boots: the remote
+# handoff across VMs, and a back-end drained, unloaded and loaded again
+# under wrk (the upgrade procedure of Documentation/admin-guide.md).
+vms() {
+  local s rc=0
+  for s in handoff upgrade; do
+    bash qemu/run-cluster.sh --modules "$root/btcp.ko" --out "$out/lab-vms-$s" "tests/lab/vm/$s.sh" || rc=1
+    [ -f "$out/lab-vms-$s/client/script.log" ] && tail -n 20 "$out/lab-vms-$s/client/script.log"
+  done
+  return $rc
+}
+
 host_lints() {
   cargo fmt --all --check &&
     rustfmt --edition 2021 --check btcp/btcp_main.rs btcp/btcp_kunit.rs &&
@@ -67,6 +79,7 @@ stage lab-reuse lab lab-reuse "$root/btcp.ko" tests/lab/reuse.sh
 stage lab-btcpctl lab lab-btcpctl "$root/btcp.ko" tests/lab/btcpctl.sh
 stage lab-pools lab lab-pools "$root/btcp.ko" tests/lab/pools.sh
 stage lab-table lab lab-table "$root/btcp.ko" tests/lab/table.sh
+stage lab-vms vms
 # Hostile traffic, one boot: a SYN flood, blind injection, slow heads, a
 # key roll under load, a rogue node with the key, forwarding inside IPIP.
 stage lab-hostile lab lab-hostile "$root/btcp.ko" tests/lab/suite.sh cookies blind client_limit key_roll scope encap

@@ -80,6 +80,10 @@ for _ in 1 2 3 4; do
 done
 others() { local n t=0; for n in fe be1 be3; do t=$((t + $(served "$n" "/static/load"))); done; echo "$t"; }
 others_at_drain=$(others)
+# be2 empties while wrk goes on elsewhere: `wait-drained` returns on it.
+if in_ns be2 "$LAB_BTCPCTL" wait-drained --timeout 20 >/tmp/wait-drained 2>&1; then
+  ok "wait-drained ($(in_ns be2 grep -E '^(fe|be)_flows_live' /proc/net/btcp/counters | tr '\n' ' '))"
+else bad wait-drained "$(cat /tmp/wait-drained)"; fi
 wait "$wrk"
 after=$(served be2 "/static/load") others_after=$(others)
 reqs=$(awk '/requests in/ { print $1 }' /tmp/wrk-drain)

@@ -39,6 +39,7 @@ if insmod "$ko" max_flows=$max; then ok "insmod-max-flows-$max"
 else bad insmod "insmod $ko max_flows=$max failed"; summary table; exit 1; fi
 desc=$(modinfo -F parm "$ko" | tr '\n' '|')
 if [[ "$desc" == *"max_flows:"* ]] && [[ "$desc" == *"max_request_kb:"* ]] && [[ "$desc" == *"hash_buckets:"* ]] &&
+   [[ "$desc" == *"lard_targets:"* ]] &&
    [ "$(cat /sys/module/btcp/parameters/max_flows)" = $max ]; then ok "parameters-listed"
 else bad parameters-listed "modinfo: $desc; sysfs: $(cat /sys/module/btcp/parameters/max_flows 2>&1)"; fi
 

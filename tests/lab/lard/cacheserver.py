@@ -70,6 +70,10 @@ class Handler(BaseHTTPRequestHandler):
     def reply(self, code, body):
         self.send_response(code)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            # Said, so that a client that asked to close expects the EOF
+            # (wrk counts an unannounced one as a read error).
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 

@@ -1,6 +1,8 @@
 //! The library half of btcpctl: the structured edits of the configuration
-//! text ([`edit`], pure, unit-tested) and the client of the module's generic
-//! netlink family ([`nl`]). The command line is in main.rs.
+//! text ([`edit`], pure, unit-tested), what `wait-drained` reads of the
+//! counters ([`drain`]) and the client of the module's generic netlink
+//! family ([`nl`]). The command line is in main.rs.
 
+pub mod drain;
 pub mod edit;
 pub mod nl;

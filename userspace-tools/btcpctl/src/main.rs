@@ -11,9 +11,11 @@
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
+use btcpctl::drain;
 use btcpctl::edit::{self, EditError};
 use btcpctl::nl::{self, Btcp, NlError};
 
@@ -53,6 +55,14 @@ enum Cmd {
     Stats,
     /// Print the flow table (/proc/net/btcp/flows)
     Flows,
+    /// Wait until this node has no connection open, as a front-end or a
+    /// back-end: after draining it on every front-end (node set ID
+    /// --state drain), btcp can then be unloaded without cutting one
+    WaitDrained {
+        /// Give up after this many seconds (exit status 1)
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
     /// Print the configuration in its text form, key included, for restore
     Save,
     /// Replace the whole configuration with a saved one, all or nothing
@@ -335,6 +345,29 @@ fn current() -> Result<btcp_core::config::NodeConfig, Error> {
     Ok(edit::parse(&Btcp::open()?.config_get()?)?)
 }
 
+/// Polls the counters until nothing is open, or `timeout` passes.
+fn wait_drained(timeout: Duration) -> Result<(), Error> {
+    let mut nl = Btcp::open()?;
+    let start = Instant::now();
+    loop {
+        let live = drain::live(&nl.stats()?).ok_or_else(|| {
+            Error::Other("the module does not count its live flows (too old?)".into())
+        })?;
+        if live.drained() {
+            return print("drained\n");
+        }
+        if start.elapsed() >= timeout {
+            return Err(Error::Other(format!(
+                "not drained after {} s: {} connections open as a front-end, {} as a back-end",
+                timeout.as_secs(),
+                live.fe,
+                live.be
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn run(cmd: Cmd) -> Result<(), Error> {
     match cmd {
         Cmd::Show => {
@@ -344,6 +377,7 @@ fn run(cmd: Cmd) -> Result<(), Error> {
         Cmd::Save => print(&Btcp::open()?.config_get()?),
         Cmd::Stats => print(&Btcp::open()?.stats()?),
         Cmd::Flows => print(&Btcp::open()?.flows()?),
+        Cmd::WaitDrained { timeout } => wait_drained(Duration::from_secs(timeout)),
         Cmd::Restore {
             file,
             no_local_check,
