@@ -190,15 +190,19 @@ int btcp_sock_listen(struct net *net, unsigned int addr, unsigned short port,
 
 int btcp_sock_accept(struct btcp_sock *listener, struct btcp_sock **out)
 {
+	struct sock *sk = listener->sock->sk;
 	struct btcp_sock *bs;
 	int err;
 
 	/*
-	 * Called on every run of the channel's work: an empty queue, read
-	 * without the lock like poll() does, costs no allocation (a racing
-	 * arrival fires the listener's callback, and the next run takes it).
+	 * Called on every run of the channel's work: a listener's empty
+	 * queue, read without the lock like poll() does, costs no allocation
+	 * (a racing arrival fires the listener's callback, and the next run
+	 * takes it). A socket that does not listen gets kernel_accept()'s
+	 * error.
 	 */
-	if (reqsk_queue_empty(&inet_csk(listener->sock->sk)->icsk_accept_queue))
+	if (READ_ONCE(sk->sk_state) == TCP_LISTEN &&
+	    reqsk_queue_empty(&inet_csk(sk)->icsk_accept_queue))
 		return -EAGAIN;
 	/* Allocate first: failing after kernel_accept() would drop a peer. */
 	bs = kzalloc(sizeof(*bs), GFP_KERNEL);
