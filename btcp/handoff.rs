@@ -120,8 +120,8 @@ struct ShardRef<'a> {
 #[derive(Default)]
 struct Sends {
     packets: KVec<KVec<u8>>,
-    /// The work must run: `pending`'s shards left it something.
-    kick: bool,
+    /// Shards that left the work something (a bit each, as in
+    /// `Handoff::pending`): the work must run.
     pending: u64,
 }
 
@@ -149,7 +149,6 @@ struct KernelIo<'a> {
 impl KernelIo<'_> {
     fn defer(&mut self, d: Deferred) {
         if self.deferred.push(d, GFP_ATOMIC).is_ok() {
-            self.sends.kick = true;
             self.sends.pending |= self.bit;
         }
     }
@@ -672,9 +671,11 @@ impl Handoff {
                     continue;
                 }
                 let now = now_ms();
-                let later = {
-                    let mut guard = shard.lock();
-                    let Shard { node, deferred } = &mut *guard;
+                let shard = ShardRef {
+                    lock: shard.as_ref().get_ref(),
+                    bit: shard_bit(i),
+                };
+                let later = self.on_node(shard, &mut sends, None, |node, io| {
                     if all {
                         node.set_live(live);
                         if node.cookie_key_due(now) {
@@ -685,17 +686,10 @@ impl Handoff {
                         served = served.plus(node.served());
                     }
                     if tick && round == 0 {
-                        let mut io = KernelIo {
-                            sends: &mut sends,
-                            deferred,
-                            stats: &self.stats,
-                            skb: None,
-                            bit: shard_bit(i),
-                        };
-                        node.on_timers(now, &mut io);
+                        node.on_timers(now, io);
                     }
-                    core::mem::take(deferred)
-                };
+                    core::mem::take(io.deferred)
+                });
                 self.run_later(net, later);
             }
             if all {
@@ -713,17 +707,11 @@ impl Handoff {
                         return;
                     };
                     let now = now_ms();
-                    let mut guard = shard.lock.lock();
-                    let Shard { node, deferred } = &mut *guard;
-                    let mut io = KernelIo {
-                        sends: &mut sends,
-                        deferred,
-                        stats: &self.stats,
-                        skb: None,
-                        bit: shard.bit,
-                    };
-                    node.on_message(from, msg, now, &mut io);
-                    for d in core::mem::take(deferred) {
+                    let later = self.on_node(shard, &mut sends, None, |node, io| {
+                        node.on_message(from, msg, now, io);
+                        core::mem::take(io.deferred)
+                    });
+                    for d in later {
                         let _ = received.push(d, GFP_ATOMIC);
                     }
                 });
@@ -734,7 +722,7 @@ impl Handoff {
             }
         }
         // Kicks asked for while here are this run's own work, done.
-        sends.kick = false;
+        sends.pending = 0;
         self.flush(net, sends);
     }
 
@@ -781,7 +769,7 @@ impl Handoff {
                 Err(_) => bump(&self.stats.send_failures, 1),
             }
         }
-        if sends.kick {
+        if sends.pending != 0 {
             self.pending.fetch_or(sends.pending, Ordering::Release);
             net.kick();
         }

@@ -78,7 +78,7 @@
 //! assert_eq!(lard.pick(&pool, 0xa, 1), Some(a)); // and then stay there
 //! ```
 
-use ::core::ops::DerefMut;
+use ::core::ops::{Deref, DerefMut};
 
 use super::{least_loaded, usable, Member};
 
@@ -221,48 +221,81 @@ fn bucket_range(target: u64, n: usize) -> ::core::ops::Range<usize> {
     start..start.saturating_add(ways)
 }
 
-/// The entry of `target`, if the table holds it.
-fn find<const R: usize>(entries: &[Entry<R>], target: u64) -> Option<&Entry<R>> {
-    entries
-        .get(bucket_range(target, entries.len()))?
-        .iter()
-        .find(|e| e.len > 0 && e.target == target)
-}
+/// A policy's target table: the caller's entries, if it gave any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TargetTable<T>(Option<T>);
 
-/// The entry for `target`, marked used at `now_ms`: the existing one, else
-/// a free or the least recently used entry of its bucket, emptied. `None`
-/// only for a table of no entries.
-fn entry<const R: usize>(
-    entries: &mut [Entry<R>],
-    target: u64,
-    now_ms: u64,
-) -> Option<&mut Entry<R>> {
-    let range = bucket_range(target, entries.len());
-    let bucket = entries.get_mut(range)?;
-    let hit = bucket.iter().position(|e| e.len > 0 && e.target == target);
-    let i = match hit {
-        Some(i) => i,
-        None => {
-            let (i, _) = bucket
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, e)| (e.len > 0, e.last_used_ms))?;
-            i
-        }
-    };
-    let e = bucket.get_mut(i)?;
-    if hit.is_none() {
-        *e = Entry::FREE;
-        e.target = target;
-        e.last_change_ms = now_ms;
+impl<T> TargetTable<T> {
+    /// The entry of `target`, if the table holds it.
+    fn find<const R: usize>(&self, target: u64) -> Option<&Entry<R>>
+    where
+        T: Deref<Target = [Entry<R>]>,
+    {
+        let entries = self.0.as_deref()?;
+        entries
+            .get(bucket_range(target, entries.len()))?
+            .iter()
+            .find(|e| e.len > 0 && e.target == target)
     }
-    e.last_used_ms = now_ms;
-    Some(e)
-}
 
-/// Targets in a table.
-fn targets<const R: usize>(entries: &[Entry<R>]) -> usize {
-    entries.iter().filter(|e| e.len > 0).count()
+    /// The entry for `target`, marked used at `now_ms`: the existing one,
+    /// else a free or the least recently used entry of its bucket,
+    /// emptied. `None` without a table, or with one of no entries.
+    fn entry<const R: usize>(&mut self, target: u64, now_ms: u64) -> Option<&mut Entry<R>>
+    where
+        T: DerefMut<Target = [Entry<R>]>,
+    {
+        let entries = self.0.as_deref_mut()?;
+        let range = bucket_range(target, entries.len());
+        let bucket = entries.get_mut(range)?;
+        let hit = bucket.iter().position(|e| e.len > 0 && e.target == target);
+        let i = match hit {
+            Some(i) => i,
+            None => {
+                let (i, _) = bucket
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, e)| (e.len > 0, e.last_used_ms))?;
+                i
+            }
+        };
+        let e = bucket.get_mut(i)?;
+        if hit.is_none() {
+            *e = Entry::FREE;
+            e.target = target;
+            e.last_change_ms = now_ms;
+        }
+        e.last_used_ms = now_ms;
+        Some(e)
+    }
+
+    /// Forgets every target.
+    fn clear<const R: usize>(&mut self)
+    where
+        T: DerefMut<Target = [Entry<R>]>,
+    {
+        if let Some(t) = self.0.as_deref_mut() {
+            t.fill(Entry::FREE);
+        }
+    }
+
+    /// Targets in the table.
+    fn targets<const R: usize>(&self) -> usize
+    where
+        T: Deref<Target = [Entry<R>]>,
+    {
+        self.0
+            .as_deref()
+            .map_or(0, |t| t.iter().filter(|e| e.len > 0).count())
+    }
+
+    /// Entries of the table (0 without one).
+    fn capacity<const R: usize>(&self) -> usize
+    where
+        T: Deref<Target = [Entry<R>]>,
+    {
+        self.0.as_deref().map_or(0, <[Entry<R>]>::len)
+    }
 }
 
 /// Basic LARD: each target on one server, over a table of `Entry<R>`
@@ -271,7 +304,7 @@ fn targets<const R: usize>(entries: &[Entry<R>]) -> usize {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lard<T, const R: usize> {
     params: LardParams,
-    table: Option<T>,
+    table: TargetTable<T>,
 }
 
 impl<T, const R: usize> Lard<T, R> {
@@ -279,7 +312,7 @@ impl<T, const R: usize> Lard<T, R> {
     pub const fn new(params: LardParams) -> Self {
         Lard {
             params,
-            table: None,
+            table: TargetTable(None),
         }
     }
 }
@@ -290,13 +323,13 @@ impl<T: DerefMut<Target = [Entry<R>]>, const R: usize> Lard<T, R> {
     pub fn with_table(params: LardParams, table: T) -> Self {
         Lard {
             params,
-            table: Some(table),
+            table: TargetTable(Some(table)),
         }
     }
 
     /// Uses `table` from now on (the targets of the old one are gone).
     pub fn set_table(&mut self, table: T) {
-        self.table = Some(table);
+        self.table = TargetTable(Some(table));
     }
 
     /// The thresholds in use.
@@ -311,9 +344,7 @@ impl<T: DerefMut<Target = [Entry<R>]>, const R: usize> Lard<T, R> {
 
     /// Forgets every target (e.g. after the pool changed a lot).
     pub fn clear(&mut self) {
-        if let Some(t) = self.table.as_mut() {
-            t.fill(Entry::FREE);
-        }
+        self.table.clear();
     }
 
     /// The node for a request for `target` at `now_ms`, or `None` if no
@@ -321,11 +352,7 @@ impl<T: DerefMut<Target = [Entry<R>]>, const R: usize> Lard<T, R> {
     pub fn pick(&mut self, pool: &[Member], target: u64, now_ms: u64) -> Option<u16> {
         let least = least_loaded(pool)?;
         let params = self.params;
-        let Some(e) = self
-            .table
-            .as_deref_mut()
-            .and_then(|t| entry(t, target, now_ms))
-        else {
+        let Some(e) = self.table.entry(target, now_ms) else {
             // No table: plain least-loaded.
             return Some(least.node);
         };
@@ -341,20 +368,17 @@ impl<T: DerefMut<Target = [Entry<R>]>, const R: usize> Lard<T, R> {
 
     /// The server `target` is assigned to, if it is in the table.
     pub fn server(&self, target: u64) -> Option<u16> {
-        find(self.table.as_deref()?, target)?
-            .servers()
-            .first()
-            .copied()
+        self.table.find(target)?.servers().first().copied()
     }
 
     /// Targets in the table.
     pub fn targets(&self) -> usize {
-        self.table.as_deref().map_or(0, targets)
+        self.table.targets()
     }
 
     /// Entries of the table (0 without one).
     pub fn capacity(&self) -> usize {
-        self.table.as_deref().map_or(0, <[Entry<R>]>::len)
+        self.table.capacity()
     }
 }
 
@@ -363,7 +387,7 @@ impl<T: DerefMut<Target = [Entry<R>]>, const R: usize> Lard<T, R> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LardR<T, const R: usize> {
     params: LardParams,
-    table: Option<T>,
+    table: TargetTable<T>,
 }
 
 impl<T, const R: usize> LardR<T, R> {
@@ -371,7 +395,7 @@ impl<T, const R: usize> LardR<T, R> {
     pub const fn new(params: LardParams) -> Self {
         LardR {
             params,
-            table: None,
+            table: TargetTable(None),
         }
     }
 }
@@ -382,13 +406,13 @@ impl<T: DerefMut<Target = [Entry<R>]>, const R: usize> LardR<T, R> {
     pub fn with_table(params: LardParams, table: T) -> Self {
         LardR {
             params,
-            table: Some(table),
+            table: TargetTable(Some(table)),
         }
     }
 
     /// Uses `table` from now on (the targets of the old one are gone).
     pub fn set_table(&mut self, table: T) {
-        self.table = Some(table);
+        self.table = TargetTable(Some(table));
     }
 
     /// The thresholds in use.
@@ -403,9 +427,7 @@ impl<T: DerefMut<Target = [Entry<R>]>, const R: usize> LardR<T, R> {
 
     /// Forgets every target.
     pub fn clear(&mut self) {
-        if let Some(t) = self.table.as_mut() {
-            t.fill(Entry::FREE);
-        }
+        self.table.clear();
     }
 
     /// The node for a request for `target` at `now_ms`, or `None` if no
@@ -413,11 +435,7 @@ impl<T: DerefMut<Target = [Entry<R>]>, const R: usize> LardR<T, R> {
     pub fn pick(&mut self, pool: &[Member], target: u64, now_ms: u64) -> Option<u16> {
         let least = least_loaded(pool)?;
         let params = self.params;
-        let Some(e) = self
-            .table
-            .as_deref_mut()
-            .and_then(|t| entry(t, target, now_ms))
-        else {
+        let Some(e) = self.table.entry(target, now_ms) else {
             return Some(least.node);
         };
         let mut changed = e.retain_usable(pool);
@@ -475,19 +493,16 @@ impl<T: DerefMut<Target = [Entry<R>]>, const R: usize> LardR<T, R> {
 
     /// The server set of `target` (empty if it is not in the table).
     pub fn servers(&self, target: u64) -> &[u16] {
-        self.table
-            .as_deref()
-            .and_then(|t| find(t, target))
-            .map_or(&[], Entry::servers)
+        self.table.find(target).map_or(&[], Entry::servers)
     }
 
     /// Targets in the table.
     pub fn targets(&self) -> usize {
-        self.table.as_deref().map_or(0, targets)
+        self.table.targets()
     }
 
     /// Entries of the table (0 without one).
     pub fn capacity(&self) -> usize {
-        self.table.as_deref().map_or(0, <[Entry<R>]>::len)
+        self.table.capacity()
     }
 }
