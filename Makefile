@@ -72,6 +72,7 @@ bench-scale: module tools
 test-vms: module tools
 	@bash qemu/run-cluster.sh --modules $(CURDIR)/btcp.ko --out out/vms tests/lab/vm/handoff.sh
 	@bash qemu/run-cluster.sh --modules $(CURDIR)/btcp.ko --out out/vms-upgrade tests/lab/vm/upgrade.sh
+	@bash qemu/run-cluster.sh --modules $(CURDIR)/btcp.ko --out out/vms-backend-death tests/lab/vm/backend_death.sh
 
 bench-attack: module tools
 	@bash scripts/lab-show.sh bench_attack 1200

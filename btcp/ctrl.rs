@@ -24,7 +24,7 @@
 use crate::btcp_core::config::{Ipv4, NodeConfig, Peer, MAX_PEERS};
 use crate::btcp_core::keyroll::{Key, KeyRoll, Slot};
 use crate::btcp_core::node::LivePeers;
-use crate::btcp_core::peer::{accept_frame, PeerLink};
+use crate::btcp_core::peer::{accept_frame, PeerLink, PEER_DEAD_MS};
 use crate::btcp_core::scope;
 use crate::btcp_core::wire::{
     Capabilities, FlowRef, FrameReader, HandoffNack, Heartbeat, Hello, Mac, Message, NackReason,
@@ -70,9 +70,10 @@ impl Outbound {
             .is_some_and(|s| s.state() == State::Connected)
     }
 
-    /// May get new handoffs (`PeerLink::live`).
-    fn live(&self, now: u64) -> bool {
-        self.link.live(self.connected(), now)
+    /// May get new handoffs (`PeerLink::live`), peers being declared dead
+    /// after `dead_ms` of silence.
+    fn live(&self, now: u64, dead_ms: u64) -> bool {
+        self.link.live(self.connected(), now, dead_ms)
     }
 }
 
@@ -192,6 +193,8 @@ struct Inner {
     hellos: u32,
     /// HANDOFF_REQs refused by `scope::check`.
     out_of_scope: u64,
+    /// The `peer-dead-ms` setting.
+    dead_ms: u64,
 }
 
 /// The control channel of a namespace.
@@ -211,6 +214,7 @@ pub(crate) struct ChannelCfg {
     key_next: Option<Key>,
     key_overlap_s: u32,
     peers: [Option<Peer>; MAX_PEERS],
+    dead_ms: u64,
 }
 
 impl ChannelCfg {
@@ -231,6 +235,7 @@ impl ChannelCfg {
             key_next: cfg.key_next,
             key_overlap_s: cfg.key_overlap_s,
             peers,
+            dead_ms: cfg.timeouts.flow_config().peer_dead_ms,
         }
     }
 
@@ -268,6 +273,7 @@ impl Ctrl {
                 services: Services::NONE,
                 hellos: 0,
                 out_of_scope: 0,
+                dead_ms: PEER_DEAD_MS,
             }),
         })
     }
@@ -334,7 +340,7 @@ impl Ctrl {
         let g = self.inner.lock();
         let now = now_ms();
         let mut live = LivePeers::default();
-        for p in g.peers.iter().filter(|p| p.live(now)) {
+        for p in g.peers.iter().filter(|p| p.live(now, g.dead_ms)) {
             live.add(p.id, p.link.report().map_or(0, |r| r.active_flows));
         }
         live
@@ -358,7 +364,11 @@ impl Ctrl {
                 "ctrl_peer {} {} {} queued {}",
                 p.id,
                 if p.connected() { "up" } else { "down" },
-                if p.live(now) { "live" } else { "silent" },
+                if p.live(now, g.dead_ms) {
+                    "live"
+                } else {
+                    "silent"
+                },
                 p.out.len()
             )?;
             if let Some(ago) = p.link.heard_ago(now) {
@@ -410,6 +420,7 @@ impl Inner {
             _ => None,
         };
         let now = now_ms();
+        self.dead_ms = cfg.dead_ms;
         match (cfg.key, self.keys.as_mut()) {
             (None, _) => self.keys = None,
             (Some(key), Some(k)) => k.follow(key, cfg.key_next, cfg.key_overlap_s, now),
@@ -590,8 +601,9 @@ impl Inner {
         true
     }
 
-    /// A HEARTBEAT to every connected peer every `HEARTBEAT_MS`: it tells
-    /// the peer we are alive and how loaded we are.
+    /// A HEARTBEAT to every connected peer four times per `peer-dead-ms`
+    /// (`peer::heartbeat_ms`): it tells the peer we are alive and how
+    /// loaded we are.
     fn heartbeat(&mut self, (active_flows, load): (u32, u32)) {
         let Some(setup) = self.setup else { return };
         let now = now_ms();
@@ -605,7 +617,7 @@ impl Inner {
             let due = self
                 .peers
                 .get(i)
-                .is_some_and(|p| p.connected() && p.link.heartbeat_due(now));
+                .is_some_and(|p| p.connected() && p.link.heartbeat_due(now, self.dead_ms));
             if due && self.queue(i, &msg) {
                 if let Some(p) = self.peers.get_mut(i) {
                     p.link.heartbeat_sent(now);

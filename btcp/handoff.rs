@@ -184,6 +184,8 @@ impl Io for KernelIo<'_> {
             Message::HandoffAck(a) => Message::HandoffAck(a),
             Message::HandoffNack(n) => Message::HandoffNack(n),
             Message::Terminate(t) => Message::Terminate(t),
+            Message::HandoffConfirm(d) => Message::HandoffConfirm(d),
+            Message::HandoffCancel(d) => Message::HandoffCancel(d),
             _ => return,
         };
         self.defer(Deferred::Control(to, msg, request));

@@ -41,7 +41,7 @@ module_clippy() {
 # under wrk (the upgrade procedure of Documentation/admin-guide.md).
 vms() {
   local s rc=0
-  for s in handoff upgrade; do
+  for s in handoff upgrade backend_death; do
     bash qemu/run-cluster.sh --modules "$root/btcp.ko" --out "$out/lab-vms-$s" "tests/lab/vm/$s.sh" || rc=1
     [ -f "$out/lab-vms-$s/client/script.log" ] && tail -n 20 "$out/lab-vms-$s/client/script.log"
   done

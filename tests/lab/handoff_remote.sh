@@ -126,8 +126,8 @@ if [ "$(stat fe nack_refused)" = $((n0 + 1)) ] && grep -q "GET /small/4k.bin" "$
 else bad nack-then-default-node "nack_refused $n0 -> $(stat fe nack_refused) (handoff_nacks $(stat fe handoff_nacks), be3 $(live 4), heard $(heard) ms ago); be1 log: $(grep -c 4k.bin "$("$lab/nginx.sh" log be1)")"; fi
 
 # --- a silent back-end: be2's link goes down, its heartbeats stop, and
-# after 5 s the front-end stops handing it new connections (/big/ goes to
-# the default node meanwhile). The outage lasts 30 s: by then plain TCP
+# after peer-dead-ms (1.2 s) the front-end stops handing it new
+# connections (/big/ goes to the default node meanwhile). The outage lasts 30 s: by then plain TCP
 # would retransmit the heartbeats only every 20 s or so, and be2 would stay
 # silent for that long after the link came back; the channel's user
 # timeout (5 s) redials instead, so be2 is live again within seconds.

@@ -11,11 +11,15 @@
 //! every input returns a [`BeOutput`].
 //!
 //! ```text
-//!  HANDOFF_REQ ──► SynSent ──stack's SYN/ACK, options fit──► Established ──FINs acked / RST (TERMINATE)──► Linger ──► free
-//!   (inject SYN)     │  (drop it; inject ACK + request; HANDOFF_ACK)  │ replay not acked, idle:
-//!                    │                                                 └─ RST both ways ─► Linger
+//!  HANDOFF_REQ ──► SynSent ──stack's SYN/ACK, options fit──► Held ──HANDOFF_CONFIRM──► Established ──FINs acked / RST (TERMINATE)──► Linger ──► free
+//!   (inject SYN)     │  (drop it; inject ACK; HANDOFF_ACK)  │      (inject the request)  │ replay not acked, idle:
+//!                    │                                      │                             └─ RST both ways ─► Linger
+//!                    │      HANDOFF_CANCEL, no decision in time: RST into the stack, free (TERMINATE if timed out)
 //!                    └─ options do not fit / stack RST / no SYN/ACK ─► NACK (+ RST into the stack), free
 //! ```
+//!
+//! A local handoff (the front-end is this node) skips `Held`: its answer
+//! cannot be lost or late, so the request goes in with the ACK.
 //!
 //! # How the shell drives it
 //!
@@ -61,8 +65,22 @@
 //!   [`Config::handoff_ms`] are injected again ([`Config::handoff_resends`]
 //!   times); after that the connection is reset both ways. The request
 //!   stays in the shell's buffer until the stack has acknowledged it all.
-//! - HANDOFF_ACK is sent as soon as the ACK and the request are injected;
-//!   a repeated HANDOFF_REQ for the same handoff (same flow id and ISNs)
+//! - HANDOFF_ACK is sent as soon as the ACK is injected. The request
+//!   follows at once for a local handoff; for a peer's, only on its
+//!   HANDOFF_CONFIRM (`Held`): a front-end that got no answer in time may
+//!   have offered the connection to another node, and only the node it
+//!   confirms may ever answer the client. The stack's connection is then
+//!   established with nothing to answer, so it sends the client nothing:
+//!   HANDOFF_CANCEL, or no decision within [`hold_ms`] (the front-end's
+//!   longest wait on one back-end and a [`Config::handoff_ms`] more),
+//!   ends it with an RST injected into the stack; a timed-out hold also
+//!   sends TERMINATE (a confirm may have been lost with its channel).
+//!   Forwarded client segments are dropped while held (the client
+//!   retransmits), as is anything the stack sends but its SYN/ACK (which
+//!   gets the ACK again) and an RST (the connection is gone: NACK, as in
+//!   `SynSent`). A cancel after the confirm is ignored: the front-end
+//!   never sends one, and a served connection is never ended by one.
+//!   A repeated HANDOFF_REQ for the same handoff (same flow id and ISNs)
 //!   gets the same HANDOFF_ACK again (the front-end resends when an answer
 //!   is lost) or nothing while the SYN/ACK is awaited. A different request
 //!   for the 4-tuple is refused, unless the old flow is only lingering: then
@@ -96,15 +114,31 @@ use super::seq;
 use super::tcp::Flags;
 use super::tcp_options::MAX_WSCALE;
 use super::wire::{
-    FlowRef, HandoffAck, HandoffNack, HandoffReq, Message, NackReason, Terminate, TerminateReason,
+    FlowRef, HandoffAck, HandoffDecision, HandoffNack, HandoffReq, Message, NackReason, Terminate,
+    TerminateReason,
 };
 use super::xlate::Xlate;
+
+/// How long a held handoff waits for the front-end's decision: longer
+/// than the front-end waits on one back-end (a HANDOFF_REQ and its
+/// [`Config::handoff_resends`], [`Config::handoff_ms`] each), by one more
+/// [`Config::handoff_ms`]. Safety does not rest on it (only a confirm
+/// releases the request); it bounds what a lost decision costs.
+pub fn hold_ms(cfg: &Config) -> u64 {
+    cfg.handoff_ms
+        .saturating_mul(u64::from(cfg.handoff_resends).saturating_add(2))
+}
 
 /// Where the back-end flow is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BeState {
     /// The replayed SYN is injected; waiting for the stack's SYN/ACK.
     SynSent,
+    /// The replayed handshake is complete and HANDOFF_ACK sent; the
+    /// request waits for the front-end's HANDOFF_CONFIRM (a handoff from a
+    /// peer only). The stack has nothing to answer yet, so nothing of it
+    /// reaches the client, and a HANDOFF_CANCEL ends it silently.
+    Held,
     /// Replayed; the stack's segments are translated to the client.
     Established,
     /// Over: still translating until the linger ends.
@@ -431,7 +465,7 @@ impl BeFlow {
     /// When [`BeFlow::on_tick`] has something to do.
     pub fn next_deadline(&self, cfg: &Config) -> u64 {
         match self.state {
-            BeState::SynSent | BeState::Linger => self.deadline,
+            BeState::SynSent | BeState::Held | BeState::Linger => self.deadline,
             BeState::Established => {
                 let idle = deadline(self.last_seen, cfg.idle_ms);
                 if self.replay_done() {
@@ -469,7 +503,7 @@ impl BeFlow {
         }
         match self.state {
             BeState::SynSent => BeOutput::default(),
-            BeState::Established | BeState::Linger => BeOutput {
+            BeState::Held | BeState::Established | BeState::Linger => BeOutput {
                 control: Some(self.handoff_ack()),
                 ..BeOutput::default()
             },
@@ -485,9 +519,10 @@ impl BeFlow {
             }
             return BeOutput::default();
         }
-        if self.state == BeState::SynSent {
+        if matches!(self.state, BeState::SynSent | BeState::Held) {
             if f.rst() && (!f.ack() || seg.ack() == self.isn_c.wrapping_add(1)) {
-                // The stack refused the replayed SYN (no listener).
+                // The stack refused the replayed SYN (no listener), or
+                // dropped the held connection.
                 return self.nack(NackReason::Refused, false);
             }
             return BeOutput::default();
@@ -582,6 +617,16 @@ impl BeFlow {
         }
         match self.state {
             BeState::SynSent => {}
+            BeState::Held => {
+                // The stack did not get our ACK: inject it again.
+                if seg.seq() != self.isn_b {
+                    return BeOutput::default();
+                }
+                return BeOutput {
+                    inject: Some(self.ack_seg()),
+                    ..BeOutput::default()
+                };
+            }
             BeState::Established => {
                 // The stack did not get our ACK: inject it and the
                 // unacknowledged request again.
@@ -613,17 +658,57 @@ impl BeFlow {
             self.ws_be(),
             self.fe_opts.shift(),
         );
-        self.state = BeState::Established;
         self.client_ack = self.isn_b.wrapping_add(1);
         self.be_nxt = self.isn_b.wrapping_add(1);
         // The SYN/ACK's window is never scaled.
         self.be_edge = self.request_seq.wrapping_add(u32::from(seg.window()));
-        self.deadline = deadline(now_ms, cfg.handoff_ms);
         self.last_seen = now_ms;
+        let control = Some(self.handoff_ack());
+        if self.origin != self.node {
+            self.state = BeState::Held;
+            self.deadline = deadline(now_ms, hold_ms(cfg));
+            return BeOutput {
+                inject: Some(self.ack_seg()),
+                control,
+                ..BeOutput::default()
+            };
+        }
+        self.state = BeState::Established;
+        self.deadline = deadline(now_ms, cfg.handoff_ms);
         BeOutput {
             inject: Some(self.ack_seg()),
             replay: self.replay_from(self.replay_una, false),
-            control: Some(self.handoff_ack()),
+            control,
+            ..BeOutput::default()
+        }
+    }
+
+    /// HANDOFF_CONFIRM for this flow from its front-end: a held flow
+    /// gives the stack its request; anything else ignores it (a repeat).
+    pub fn on_confirm(&mut self, d: &HandoffDecision, cfg: &Config, now_ms: u64) -> BeOutput {
+        if self.state != BeState::Held || d.flow != self.flow_ref() {
+            return BeOutput::default();
+        }
+        self.state = BeState::Established;
+        self.deadline = deadline(now_ms, cfg.handoff_ms);
+        self.last_seen = now_ms;
+        BeOutput {
+            replay: self.replay_from(self.replay_una, false),
+            ..BeOutput::default()
+        }
+    }
+
+    /// HANDOFF_CANCEL for this flow from its front-end: a flow not yet
+    /// confirmed ends silently (an RST into the stack, nothing to the
+    /// client, no answer); a confirmed one ignores it.
+    pub fn on_cancel(&mut self, d: &HandoffDecision) -> BeOutput {
+        let undecided = matches!(self.state, BeState::SynSent | BeState::Held);
+        if !undecided || d.flow != self.flow_ref() {
+            return BeOutput::default();
+        }
+        BeOutput {
+            inject: Some(self.local_rst()),
+            free: true,
             ..BeOutput::default()
         }
     }
@@ -635,8 +720,11 @@ impl BeFlow {
             verdict: Verdict::Accept,
             ..BeOutput::default()
         };
-        if self.state == BeState::SynSent {
-            return out;
+        match self.state {
+            BeState::SynSent => return out,
+            // The client's segments wait for the confirm (it retransmits).
+            BeState::Held => return BeOutput::default(),
+            BeState::Established | BeState::Linger => {}
         }
         // Whatever the stack answers keeps the flow alive (its answer
         // would, on egress).
@@ -710,6 +798,15 @@ impl BeFlow {
         }
         match self.state {
             BeState::SynSent => self.nack(NackReason::Refused, true),
+            BeState::Held => BeOutput {
+                inject: Some(self.local_rst()),
+                control: Some(Message::Terminate(Terminate {
+                    flow: self.flow_ref(),
+                    reason: TerminateReason::Timeout,
+                })),
+                free: true,
+                ..BeOutput::default()
+            },
             BeState::Linger => BeOutput {
                 free: true,
                 ..BeOutput::default()
@@ -759,13 +856,7 @@ impl BeFlow {
     /// Refuses the handoff and frees the flow; `rst` injects an RST so the
     /// stack drops its embryonic connection.
     fn nack(&self, reason: NackReason, rst: bool) -> BeOutput {
-        let inject = rst.then_some(OutSegment {
-            src: self.key.client,
-            dst: self.key.server,
-            seq: self.isn_c.wrapping_add(1),
-            flags: Flags::RST,
-            ..OutSegment::default()
-        });
+        let inject = rst.then_some(self.local_rst());
         BeOutput {
             inject,
             control: Some(Message::HandoffNack(HandoffNack {
@@ -774,6 +865,18 @@ impl BeFlow {
             })),
             free: true,
             ..BeOutput::default()
+        }
+    }
+
+    /// An RST that ends the stack's connection before the request went
+    /// in: it answers an RST with nothing.
+    fn local_rst(&self) -> OutSegment {
+        OutSegment {
+            src: self.key.client,
+            dst: self.key.server,
+            seq: self.isn_c.wrapping_add(1),
+            flags: Flags::RST,
+            ..OutSegment::default()
         }
     }
 

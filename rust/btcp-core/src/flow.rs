@@ -168,6 +168,9 @@ pub struct Config {
     /// Both: how long a handed-off flow may see no packet at all before
     /// it is reset (back-end) or freed (front-end).
     pub idle_ms: u64,
+    /// Both: how long a peer may stay silent before it gets no new
+    /// handoffs (`peer.rs`); HEARTBEATs go out four times as often.
+    pub peer_dead_ms: u64,
     /// Front-end: bytes of request buffered per flow (at most
     /// [`MAX_REQUEST`], what a HANDOFF_REQ can carry). The shell's
     /// per-flow buffer must be at least this long.
@@ -200,6 +203,7 @@ impl Default for Config {
             handoff_tries: 3,
             linger_ms: 60_000,
             idle_ms: 600_000,
+            peer_dead_ms: super::peer::PEER_DEAD_MS,
             // MAX_REQUEST is 16 KiB and fits a u32.
             request_buf: MAX_REQUEST as u32,
             mss: 1460,

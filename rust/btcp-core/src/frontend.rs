@@ -12,7 +12,7 @@
 //!  SYN ──► SynRcvd ──ACK──► Receiving ──head complete / buffer full / FIN──► Dispatching
 //!                                                                             │ handoff(target)
 //!         Linger ◄── NACK with no tries left, no answer after resends ── HandingOff
-//!           ▲  (RST to the client)                                     NACK │ ▲ (dispatch again)
+//!           ▲  (RST to the client)                     NACK, no answer in time │ ▲ (dispatch again)
 //!           │                                                              ▼ │
 //!           └──── TERMINATE, client RST, idle ◄──── Forwarding ◄──HANDOFF_ACK─┘
 //! ```
@@ -29,13 +29,15 @@
 //!   to that node (or, for a local handoff, hand it to this node's own
 //!   [`super::backend`] machine).
 //! - Control messages for the flow: [`FeFlow::on_handoff_ack`],
-//!   [`FeFlow::on_handoff_nack`], [`FeFlow::on_terminate`].
+//!   [`FeFlow::on_handoff_nack`], [`FeFlow::on_terminate`]. A
+//!   HANDOFF_ACK goes to the flow if it comes from any node the flow was
+//!   offered to ([`FeFlow::tried`]): a late one is answered with a cancel.
 //! - A timer: [`FeFlow::on_tick`] at or after [`FeFlow::next_deadline`]
 //!   (a periodic sweep calling it for every flow is fine too).
 //!
 //! In every output: apply [`FeOutput::verdict`] to the packet in hand,
 //! send [`FeOutput::reply`] to the client, [`FeOutput::to_backend`] to the
-//! back-end, send [`FeOutput::control`], and
+//! back-end, send [`FeOutput::control`] and [`FeOutput::decision`], and
 //! free the flow if [`FeOutput::free`] (then, if [`FeOutput::restart`],
 //! handle the packet again as a new SYN).
 //!
@@ -80,13 +82,24 @@
 //!   PAWS check). New bytes, FINs, retransmissions and pure ACKs (e.g. of
 //!   response data the back-end sent before our HANDOFF_ACK arrived) are
 //!   dropped silently: the client or the back-end retransmits them.
-//! - No answer to a HANDOFF_REQ within [`Config::handoff_ms`]: it is sent
-//!   again to the same back-end, [`Config::handoff_resends`] times, then
-//!   the client is reset. Never to another back-end: the first may have
-//!   taken the connection and be answering the client already. A NACK
-//!   (which a back-end sends only when it holds no state for the flow)
-//!   lets the shell dispatch again, up to [`Config::handoff_tries`]
-//!   back-ends in all.
+//! - No answer to a HANDOFF_REQ to a peer within [`Config::handoff_ms`]:
+//!   the flow is dispatched again ([`FeOutput::dispatch`]), and if the
+//!   shell finds another node it goes there, with a HANDOFF_CANCEL to
+//!   the first ([`FeOutput::decision`]). This is safe because a peer that
+//!   took a handoff holds the request back from its stack until we send
+//!   it HANDOFF_CONFIRM, which we do only for the node the flow is handed
+//!   to, when its HANDOFF_ACK arrives (`backend.rs`): until then its
+//!   stack has nothing to answer, so the client hears from one back-end
+//!   only. A late HANDOFF_ACK from a node the flow was taken from is
+//!   answered with another cancel (the first may have been lost with its
+//!   channel; the back-end also gives up on its own). If no other node
+//!   can take it ([`FeFlow::abandon`]), the HANDOFF_REQ is sent again to
+//!   the same back-end, [`Config::handoff_resends`] times in all, then the
+//!   client is reset. A local handoff is never moved on a timeout: its
+//!   answer cannot be lost. A NACK (which a back-end sends only when it
+//!   holds no state for the flow) lets the shell dispatch again; NACKs
+//!   and timeouts together reach at most [`Config::handoff_tries`]
+//!   back-ends.
 //! - A client RST before the handoff counts only at exactly the next
 //!   expected sequence number (RFC 5961 3.2); one elsewhere in the window
 //!   gets a challenge ACK (none once the HANDOFF_REQ is out, see above).
@@ -134,7 +147,9 @@ use super::segment::{OutSegment, Seg};
 use super::seq;
 use super::syncookie::{ts_decode, ts_encode, CookieKeys, SynOpts};
 use super::tcp::Flags;
-use super::wire::{HandoffAck, HandoffNack, HandoffReq, Terminate};
+use super::wire::{
+    FlowRef, HandoffAck, HandoffDecision, HandoffNack, HandoffReq, Message, Terminate,
+};
 use super::xlate::Xlate;
 
 /// The smallest back-end MSS the front-end asks clients to fit into
@@ -234,6 +249,8 @@ pub struct FeOutput<'b> {
     /// The connection is over: it no longer counts in this node's open
     /// handoffs (give its count back).
     pub open_done: Option<u16>,
+    /// A HANDOFF_CONFIRM or HANDOFF_CANCEL to send to this node (a peer).
+    pub decision: Option<(u16, Message<'static>)>,
 }
 
 impl FeOutput<'_> {
@@ -319,6 +336,10 @@ pub struct FeFlow {
     tried: [u16; MAX_TRIED],
     tries: u8,
     resends: u8,
+    /// Dispatching again because the target did not answer in time: the
+    /// next [`FeFlow::handoff`] cancels it, [`FeFlow::abandon`] falls
+    /// back on it.
+    timed_out: bool,
     /// The flow was handed off (xlate is valid).
     handed_off: bool,
     /// After the handoff, an acceptable client FIN, or its RST at its
@@ -428,6 +449,7 @@ impl FeFlow {
             tried: [0; MAX_TRIED],
             tries: 0,
             resends: 0,
+            timed_out: false,
             handed_off: false,
             client_closed: false,
             fwd_nxt: 0,
@@ -618,8 +640,14 @@ impl FeFlow {
             .is_some_and(|t| t.is_local(self.key.server.addr))
     }
 
+    /// Whether the flow is being dispatched again because its target did
+    /// not answer in time.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
+    }
+
     /// The nodes handed to so far, oldest first (the last is the current
-    /// target; the others refused).
+    /// target; the others refused, or did not answer in time).
     pub fn tried(&self) -> &[u16] {
         let n = usize::from(self.tries).min(MAX_TRIED);
         self.tried.get(..n).unwrap_or(&[])
@@ -662,14 +690,51 @@ impl FeFlow {
         candidates.into_iter().find(|n| !tried.contains(n))
     }
 
-    /// No node is left to hand the flow to (in [`FeState::Dispatching`]):
-    /// reset the client and linger. Does nothing in other states.
-    pub fn abandon(&mut self, cfg: &Config, now_ms: u64) -> FeOutput<'static> {
+    /// No node is left to hand the flow to (in [`FeState::Dispatching`]).
+    /// If it is dispatched again because its target did not answer in
+    /// time, and resends are left, the HANDOFF_REQ goes to that target
+    /// again ([`FeOutput::control`]; `reqbuf` is the flow's request
+    /// buffer); otherwise the client is reset and the flow lingers (a
+    /// target that did not answer gets a cancel). Does nothing in other
+    /// states.
+    pub fn abandon<'b>(&mut self, reqbuf: &'b [u8], cfg: &Config, now_ms: u64) -> FeOutput<'b> {
         if self.state != FeState::Dispatching {
             return FeOutput::default();
         }
+        let timed_out = ::core::mem::take(&mut self.timed_out);
+        if timed_out && self.resends < cfg.handoff_resends {
+            self.resends = self.resends.saturating_add(1);
+            self.state = FeState::HandingOff;
+            self.deadline = deadline(now_ms, cfg.handoff_ms);
+            return FeOutput {
+                control: Some(self.handoff_req(reqbuf)),
+                ..FeOutput::default()
+            };
+        }
         let rst = self.rst_seg();
-        self.linger(cfg, now_ms, Some(rst))
+        let decision = timed_out.then(|| self.cancel(self.target.node));
+        FeOutput {
+            decision,
+            ..self.linger(cfg, now_ms, Some(rst))
+        }
+    }
+
+    /// A HANDOFF_CANCEL for this flow, to `node`.
+    fn cancel(&self, node: u16) -> (u16, Message<'static>) {
+        (node, Message::HandoffCancel(self.decision_for()))
+    }
+
+    /// The flow as the back-end's messages name it.
+    fn decision_for(&self) -> HandoffDecision {
+        HandoffDecision {
+            flow: FlowRef {
+                fe_flow_id: self.id,
+                client_addr: self.key.client.addr,
+                client_port: self.key.client.port,
+                vip_addr: self.key.server.addr,
+                vip_port: self.key.server.port,
+            },
+        }
     }
 
     /// A segment from the client (anything but the SYN that created the
@@ -1020,6 +1085,12 @@ impl FeFlow {
         if self.state != FeState::Dispatching {
             return FeOutput::default();
         }
+        // The target that did not answer in time may have taken the
+        // connection: it must end its side unheard.
+        let previous = self.target.node;
+        let decision = ::core::mem::take(&mut self.timed_out)
+            .then(|| self.cancel(previous))
+            .filter(|_| previous != target.node);
         if let Some(slot) = self.tried.get_mut(usize::from(self.tries)) {
             *slot = target.node;
         }
@@ -1030,6 +1101,7 @@ impl FeFlow {
         self.deadline = deadline(now_ms, cfg.handoff_ms);
         FeOutput {
             control: Some(self.handoff_req(reqbuf)),
+            decision,
             ..FeOutput::default()
         }
     }
@@ -1057,21 +1129,43 @@ impl FeFlow {
     }
 
     /// A HANDOFF_ACK for this flow from node `ack.be_node`: from now on
-    /// client segments are forwarded. Ignored unless it is the answer we
-    /// are waiting for (a repeated one is harmless); if we gave the flow up
-    /// meanwhile, [`FeOutput::to_backend`] resets the back-end's side.
+    /// client segments are forwarded, and a peer gets its
+    /// HANDOFF_CONFIRM ([`FeOutput::decision`], again for a repeated
+    /// ACK: the first confirm may have been lost with its channel). From
+    /// a node the flow was offered to before, or after we gave the flow
+    /// up, it is answered with a HANDOFF_CANCEL (a local handoff: an RST
+    /// to the back-end's side, [`FeOutput::to_backend`]).
     pub fn on_handoff_ack(
         &mut self,
         ack: &HandoffAck,
         cfg: &Config,
         now_ms: u64,
     ) -> FeOutput<'static> {
-        if ack.flow.fe_flow_id != self.id || ack.be_node != self.target.node || self.tries == 0 {
+        if ack.flow.fe_flow_id != self.id || !self.tried().contains(&ack.be_node) {
             return FeOutput::default();
         }
-        if self.state == FeState::Linger && !self.handed_off {
-            // We gave up (client reset, or no answer in time) but the
-            // back-end took the connection: reset its side too.
+        let current = ack.be_node == self.target.node;
+        let gave_up = self.state == FeState::Linger && !self.handed_off;
+        let local = self.is_local_handoff();
+        if !current || (gave_up && !local) {
+            return FeOutput {
+                decision: Some(self.cancel(ack.be_node)),
+                ..FeOutput::default()
+            };
+        }
+        let confirm = (!local).then(|| {
+            let d = self.decision_for();
+            (ack.be_node, Message::HandoffConfirm(d))
+        });
+        if self.state == FeState::Forwarding {
+            return FeOutput {
+                decision: confirm,
+                ..FeOutput::default()
+            };
+        }
+        if gave_up {
+            // We gave up (client reset, or no answer in time) but our own
+            // back-end side took the connection: reset it too.
             let rst = OutSegment {
                 src: self.key.client,
                 dst: Endpoint::new(self.target.addr, self.key.server.port),
@@ -1122,6 +1216,7 @@ impl FeFlow {
         self.last_seen = now_ms;
         FeOutput {
             client_done: self.leave_client_count(),
+            decision: confirm,
             ..FeOutput::default()
         }
     }
@@ -1181,6 +1276,16 @@ impl FeFlow {
                 self.linger(cfg, now_ms, Some(rst))
             }
             FeState::HandingOff => {
+                if !self.is_local_handoff() && self.tries < cfg.handoff_tries {
+                    // Offer it elsewhere (see the module's docs).
+                    self.state = FeState::Dispatching;
+                    self.timed_out = true;
+                    self.deadline = deadline(now_ms, cfg.handoff_ms);
+                    return FeOutput {
+                        dispatch: true,
+                        ..FeOutput::default()
+                    };
+                }
                 if self.resends < cfg.handoff_resends {
                     self.resends = self.resends.saturating_add(1);
                     self.deadline = deadline(now_ms, cfg.handoff_ms);

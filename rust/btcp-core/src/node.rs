@@ -40,7 +40,9 @@ use super::shard;
 use super::syncookie::{self, CookieKeys, CookieMode};
 use super::table::Occupancy;
 use super::tcp::Flags;
-use super::wire::{FlowRef, HandoffNack, HandoffReq, Message, NackReason};
+use super::wire::{
+    FlowRef, HandoffDecision, HandoffNack, HandoffReq, Message, MsgType, NackReason,
+};
 use super::xlate::Edits;
 use core::ops::{Deref, DerefMut};
 
@@ -396,6 +398,16 @@ pub struct NodeStats {
     pub handoffs_abandoned: u64,
     pub handoffs_received: u64,
     pub handoff_repeats: u64,
+    /// Front-end: handoffs offered to another node because their target
+    /// did not answer in time.
+    pub handoffs_redispatched: u64,
+    /// Front-end: HANDOFF_CANCELs sent (to a target that did not answer
+    /// in time, or answered late).
+    pub handoff_cancels: u64,
+    /// Back-end: held handoffs ended by their front-end's cancel.
+    pub handoffs_cancelled: u64,
+    /// Back-end: held handoffs ended because no decision came in time.
+    pub holds_expired: u64,
     /// SYNs answered with a cookie instead of a flow.
     pub cookies_sent: u64,
     /// Third ACKs whose cookie was good: a flow made from it.
@@ -437,6 +449,10 @@ impl NodeStats {
         sum(&mut self.handoffs_abandoned, o.handoffs_abandoned);
         sum(&mut self.handoffs_received, o.handoffs_received);
         sum(&mut self.handoff_repeats, o.handoff_repeats);
+        sum(&mut self.handoffs_redispatched, o.handoffs_redispatched);
+        sum(&mut self.handoff_cancels, o.handoff_cancels);
+        sum(&mut self.handoffs_cancelled, o.handoffs_cancelled);
+        sum(&mut self.holds_expired, o.holds_expired);
         sum(&mut self.cookies_sent, o.cookies_sent);
         sum(&mut self.cookies_validated, o.cookies_validated);
         sum(&mut self.cookies_rejected, o.cookies_rejected);
@@ -446,7 +462,7 @@ impl NodeStats {
     }
 
     /// Name and value of each counter, in a fixed order.
-    pub fn rows(&self) -> [(&'static str, u64); 25] {
+    pub fn rows(&self) -> [(&'static str, u64); 29] {
         [
             ("syns", self.syns),
             ("syn_table_full", self.syn_table_full),
@@ -467,6 +483,10 @@ impl NodeStats {
             ("handoffs_abandoned", self.handoffs_abandoned),
             ("handoffs_received", self.handoffs_received),
             ("handoff_repeats", self.handoff_repeats),
+            ("handoffs_redispatched", self.handoffs_redispatched),
+            ("handoff_cancels", self.handoff_cancels),
+            ("handoffs_cancelled", self.handoffs_cancelled),
+            ("holds_expired", self.holds_expired),
             ("cookies_sent", self.cookies_sent),
             ("cookies_validated", self.cookies_validated),
             ("cookies_rejected", self.cookies_rejected),
@@ -1007,6 +1027,12 @@ impl<S: Store> Node<S> {
         if let Some(r) = out.to_backend {
             io.transmit(Side::Fe, &r);
         }
+        if let Some((to, msg)) = out.decision {
+            if msg.msg_type() == MsgType::HandoffCancel {
+                bump(&mut self.stats.handoff_cancels);
+            }
+            io.send(to, &msg);
+        }
         if out.dispatch {
             self.dispatch(key, now, io);
         }
@@ -1082,12 +1108,24 @@ impl<S: Store> Node<S> {
                 0
             }
             None => {
-                bump(&mut stats.handoffs_abandoned);
-                let out = flow.abandon(&cfg, now);
-                self.fe_output(key, out, now, io);
+                let out = flow.abandon(buf, &cfg, now);
+                // A target that did not answer in time, offered the flow again.
+                let answer = match (out.control, flow.target()) {
+                    (Some(req), Some(t)) => offer(&req, t, own_id, be, stats, &cfg, now, io),
+                    _ => {
+                        bump(&mut stats.handoffs_abandoned);
+                        None
+                    }
+                };
+                let rest = without_control(&out);
+                self.fe_output(key, rest, now, io);
+                self.answer(key, answer, now, io);
                 return;
             }
         };
+        if flow.state() == FeState::Dispatching && !flow.tried().is_empty() && flow.timed_out() {
+            bump(&mut stats.handoffs_redispatched);
+        }
         let target = Target::resolve(node_cfg, node, key.server.addr);
         let out = flow.handoff(target, buf, &cfg, now);
         match target.is_local(key.server.addr) {
@@ -1187,14 +1225,54 @@ impl<S: Store> Node<S> {
                 }
             }
             Message::HandoffAck(a) => self.fe_message_from(a.flow, *msg, from, now, io),
+            Message::HandoffConfirm(d) | Message::HandoffCancel(d) => {
+                self.be_decision(from, &d, msg, now, io)
+            }
             Message::HandoffNack(n) => self.fe_message_from(n.flow, *msg, from, now, io),
             Message::Terminate(t) => self.fe_message_from(t.flow, *msg, from, now, io),
             _ => {}
         }
     }
 
+    /// A front-end's HANDOFF_CONFIRM or HANDOFF_CANCEL (`msg`, about
+    /// `d`) for a flow it handed to us.
+    fn be_decision(
+        &mut self,
+        from: u16,
+        d: &HandoffDecision,
+        msg: &Message<'_>,
+        now: u64,
+        io: &mut impl Io,
+    ) {
+        let local_addr = self.cfg.node.map_or(0, |n| n.addr);
+        let key = FlowKey::new(
+            Endpoint::new(d.flow.client_addr, d.flow.client_port),
+            Endpoint::new(local_addr, d.flow.vip_port),
+        );
+        let cfg = self.flow_cfg;
+        let Some((flow, _)) = self.be.get(&key) else {
+            return;
+        };
+        if flow.origin() != from {
+            return;
+        }
+        let out = match msg {
+            Message::HandoffConfirm(_) => flow.on_confirm(d, &cfg, now),
+            _ => {
+                let out = flow.on_cancel(d);
+                if out.free {
+                    bump(&mut self.stats.handoffs_cancelled);
+                }
+                out
+            }
+        };
+        self.be_output(key, &out, now, io);
+    }
+
     /// A message from peer `from` about front-end flow `flow`, which must
-    /// have been handed to it (the machine checks the id).
+    /// have been handed to it (the machine checks the id); a HANDOFF_ACK
+    /// may also come from a node the flow was offered to before (it is
+    /// told to cancel).
     fn fe_message_from(
         &mut self,
         flow: FlowRef,
@@ -1207,10 +1285,10 @@ impl<S: Store> Node<S> {
             Endpoint::new(flow.client_addr, flow.client_port),
             Endpoint::new(flow.vip_addr, flow.vip_port),
         );
-        let handed_to_from = self
-            .fe
-            .peek(&key)
-            .is_some_and(|f| f.target().is_some_and(|t| t.node == from));
+        let ack = matches!(msg, Message::HandoffAck(_));
+        let handed_to_from = self.fe.peek(&key).is_some_and(|f| {
+            f.target().is_some_and(|t| t.node == from) || (ack && f.tried().contains(&from))
+        });
         if handed_to_from {
             self.fe_message(key, msg, from, now, io);
         }
@@ -1296,7 +1374,11 @@ impl<S: Store> Node<S> {
             let Some((flow, _)) = self.be.get(&key) else {
                 continue;
             };
+            let held = flow.state() == BeState::Held;
             let out = flow.on_tick(&cfg, now);
+            if held && out.free {
+                bump(&mut self.stats.holds_expired);
+            }
             self.be_output(key, &out, now, io);
         }
     }
@@ -1371,6 +1453,7 @@ fn without_control(out: &FeOutput<'_>) -> FeOutput<'static> {
         refused: out.refused,
         client_done: out.client_done,
         open_done: out.open_done,
+        decision: out.decision,
     }
 }
 

@@ -10,13 +10,20 @@ use super::wire::{Frame, Heartbeat, ReplayGuard};
 pub const BACKOFF_MIN_MS: u64 = 100;
 /// Longest wait between connection attempts to a peer.
 pub const BACKOFF_MAX_MS: u64 = 5_000;
-/// A HEARTBEAT goes to each connected peer this often, whatever else is
-/// sent: it carries the load the peer's dispatch weighs.
-pub const HEARTBEAT_MS: u64 = 1_000;
 /// A peer not heard from for this long (its connection to us is up or
 /// not) gets no new handoffs; after our connection to it comes up it has
-/// this long to speak first.
-pub const SILENT_MS: u64 = 5_000;
+/// this long to speak first. The default of the `peer-dead-ms` setting:
+/// with the 100 ms work tick that applies it, a dead peer stops getting
+/// connections within 1.3 s.
+pub const PEER_DEAD_MS: u64 = 1_200;
+
+/// How often a HEARTBEAT goes to each connected peer, whatever else is
+/// sent (it carries the load the peer's dispatch weighs), when peers are
+/// declared dead after `dead_ms` of silence: four times in that span, so
+/// that one late or lost HEARTBEAT is no death.
+pub fn heartbeat_ms(dead_ms: u64) -> u64 {
+    (dead_ms / 4).max(1)
+}
 
 /// What the channel knows of one peer, by the clock `now` (ms) its
 /// methods take.
@@ -75,9 +82,10 @@ impl PeerLink {
         self.backoff_ms = BACKOFF_MIN_MS;
     }
 
-    /// Whether a HEARTBEAT is due on our (established) connection.
-    pub fn heartbeat_due(&self, now: u64) -> bool {
-        now.saturating_sub(self.heartbeat_ms) >= HEARTBEAT_MS
+    /// Whether a HEARTBEAT is due on our (established) connection, with
+    /// peers declared dead after `dead_ms`.
+    pub fn heartbeat_due(&self, now: u64, dead_ms: u64) -> bool {
+        now.saturating_sub(self.heartbeat_ms) >= heartbeat_ms(dead_ms)
     }
 
     /// A HEARTBEAT was queued for it.
@@ -94,9 +102,10 @@ impl PeerLink {
     }
 
     /// May get new handoffs: our connection to it is up (`connected`), and
-    /// it was heard from recently (or the connection just came up).
-    pub fn live(&self, connected: bool, now: u64) -> bool {
-        let recent = |t: u64| now.saturating_sub(t) < SILENT_MS;
+    /// it was heard from within `dead_ms` (or the connection came up
+    /// within that).
+    pub fn live(&self, connected: bool, now: u64, dead_ms: u64) -> bool {
+        let recent = |t: u64| now.saturating_sub(t) < dead_ms;
         connected && (self.heard_ms.is_some_and(recent) || self.up_ms.is_some_and(recent))
     }
 
@@ -204,32 +213,34 @@ mod tests {
 
     #[test]
     fn live_while_connected_and_heard_from() {
+        const D: u64 = PEER_DEAD_MS;
         let mut p = PeerLink::new();
-        assert!(!p.live(true, 0), "never up");
+        assert!(!p.live(true, 0, D), "never up");
         p.dialled(0);
         p.connected(1_000);
-        assert!(
-            p.live(true, 1_000 + SILENT_MS - 1),
-            "the grace to speak first"
-        );
-        assert!(!p.live(true, 1_000 + SILENT_MS));
-        assert!(!p.live(false, 1_001), "not connected");
+        assert!(p.live(true, 1_000 + D - 1, D), "the grace to speak first");
+        assert!(!p.live(true, 1_000 + D, D));
+        assert!(!p.live(false, 1_001, D), "not connected");
         p.heard(7_000, None);
-        assert!(p.live(true, 7_000 + SILENT_MS - 1));
-        assert!(!p.live(true, 7_000 + SILENT_MS));
+        assert!(p.live(true, 7_000 + D - 1, D));
+        assert!(!p.live(true, 7_000 + D, D));
+        assert!(p.live(true, 7_000 + 4_999, 5_000), "a longer setting");
         // A reconnect's grace runs from when it comes up, not the dial.
         p.dialled(20_000);
         p.connected(50_000);
-        assert!(p.live(true, 50_000 + SILENT_MS - 1));
+        assert!(p.live(true, 50_000 + D - 1, D));
     }
 
     #[test]
-    fn heartbeats_every_second_and_reports_are_kept() {
+    fn heartbeats_four_times_per_dead_span_and_reports_are_kept() {
+        const D: u64 = PEER_DEAD_MS;
+        let every = heartbeat_ms(D);
+        assert_eq!(every, 300);
         let mut p = PeerLink::new();
-        assert!(p.heartbeat_due(HEARTBEAT_MS));
-        p.heartbeat_sent(HEARTBEAT_MS);
-        assert!(!p.heartbeat_due(2 * HEARTBEAT_MS - 1));
-        assert!(p.heartbeat_due(2 * HEARTBEAT_MS));
+        assert!(p.heartbeat_due(every, D));
+        p.heartbeat_sent(every);
+        assert!(!p.heartbeat_due(2 * every - 1, D));
+        assert!(p.heartbeat_due(2 * every, D));
         let h = Heartbeat {
             node_id: 2,
             active_flows: 7,

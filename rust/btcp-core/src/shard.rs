@@ -63,6 +63,7 @@ pub fn client_of(msg: &Message<'_>) -> Option<Endpoint> {
         Message::HandoffAck(a) => a.flow,
         Message::HandoffNack(n) => n.flow,
         Message::Terminate(t) => t.flow,
+        Message::HandoffConfirm(d) | Message::HandoffCancel(d) => d.flow,
         _ => return None,
     };
     Some(Endpoint::new(r.client_addr, r.client_port))

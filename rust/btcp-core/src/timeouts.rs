@@ -1,5 +1,6 @@
 //! The per-node timeouts an operator may set in the configuration
-//! (`handshake-ms`, `request-ms`, `handoff-ms`, `idle-ms`, `linger-ms`).
+//! (`handshake-ms`, `request-ms`, `handoff-ms`, `idle-ms`, `linger-ms`,
+//! `peer-dead-ms`).
 //!
 //! Each is optional: a setting left out of a configuration means its
 //! default ([`Config::default`]), whatever an earlier configuration said,
@@ -17,12 +18,16 @@ pub const MAX_TIMEOUT_MS: u32 = 86_400_000;
 /// The timeout settings, in the order they are written: name, and the
 /// smallest value accepted (0 only where "at once" means something; below
 /// 10 ms a handoff's resend would race its answer on any real link).
-const SETTINGS: [(&str, u32); 5] = [
+/// A peer is declared dead after at least 100 ms of silence: its
+/// HEARTBEATs come every quarter of that, and a work queue's latency on a
+/// busy host is tens of milliseconds.
+const SETTINGS: [(&str, u32); 6] = [
     ("handshake-ms", 1),
     ("request-ms", 1),
     ("handoff-ms", 10),
     ("idle-ms", 1),
     ("linger-ms", 0),
+    ("peer-dead-ms", 100),
 ];
 
 /// The field of [`Config`] that setting `i` of [`SETTINGS`] sets.
@@ -33,6 +38,7 @@ fn field(c: &mut Config, i: usize) -> Option<&mut u64> {
         2 => Some(&mut c.handoff_ms),
         3 => Some(&mut c.idle_ms),
         4 => Some(&mut c.linger_ms),
+        5 => Some(&mut c.peer_dead_ms),
         _ => None,
     }
 }
@@ -41,7 +47,8 @@ fn field(c: &mut Config, i: usize) -> Option<&mut u64> {
 /// a SYN-RECEIVED flow waits for the client's ACK; a client has to send a
 /// complete request head; a HANDOFF_REQ (or a back-end's replay) waits
 /// for its answer before it is sent again; a handed-off flow may see no
-/// packet before it is ended; a closed flow keeps its translation. `None`
+/// packet before it is ended; a closed flow keeps its translation; a peer
+/// may stay silent before it gets no new handoffs. `None`
 /// is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Timeouts([Option<u32>; SETTINGS.len()]);
@@ -166,7 +173,8 @@ mod tests {
         t.set("request-ms", "2500").unwrap();
         assert_eq!(
             std::format!("{}", t.effective()),
-            "handshake-ms 30000 request-ms 2500 handoff-ms 1000 idle-ms 600000 linger-ms 60000"
+            "handshake-ms 30000 request-ms 2500 handoff-ms 1000 idle-ms 600000 linger-ms 60000 \
+             peer-dead-ms 1200"
         );
         assert_eq!(t.set("nope-ms", "1"), Err(ConfigErrorKind::UnknownCommand));
         assert_eq!(t.set("idle-ms", "+5"), Err(ConfigErrorKind::BadNumber));

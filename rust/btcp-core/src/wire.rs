@@ -9,7 +9,7 @@
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 2 | magic [`MAGIC`] (`0xB7C9`) |
-//! | 2 | 1 | version [`VERSION`] (4) |
+//! | 2 | 1 | version [`VERSION`] (5) |
 //! | 3 | 1 | message type ([`MsgType`]) |
 //! | 4 | 4 | payload length |
 //! | 8 | 8 | sequence number: a per-direction counter, for replay protection |
@@ -90,7 +90,7 @@ use super::flow::Endpoint;
 /// First two bytes of every frame.
 pub const MAGIC: u16 = 0xB7C9;
 /// The protocol version this codec speaks.
-pub const VERSION: u8 = 4;
+pub const VERSION: u8 = 5;
 /// Length of the frame header.
 pub const HEADER_LEN: usize = 20;
 /// Length of the MAC trailer (HMAC-SHA256).
@@ -252,6 +252,10 @@ pub enum MsgType {
     Terminate = 5,
     /// [`Heartbeat`].
     Heartbeat = 6,
+    /// [`HandoffDecision`]: the back-end serves the connection.
+    HandoffConfirm = 7,
+    /// [`HandoffDecision`]: the back-end ends its side silently.
+    HandoffCancel = 8,
 }
 
 impl MsgType {
@@ -264,6 +268,8 @@ impl MsgType {
             4 => Some(MsgType::HandoffNack),
             5 => Some(MsgType::Terminate),
             6 => Some(MsgType::Heartbeat),
+            7 => Some(MsgType::HandoffConfirm),
+            8 => Some(MsgType::HandoffCancel),
             _ => None,
         }
     }
@@ -278,6 +284,7 @@ impl MsgType {
             MsgType::HandoffNack => HandoffNack::LEN,
             MsgType::Terminate => Terminate::LEN,
             MsgType::Heartbeat => Heartbeat::LEN,
+            MsgType::HandoffConfirm | MsgType::HandoffCancel => HandoffDecision::LEN,
         }
     }
 }
@@ -673,6 +680,26 @@ impl Terminate {
     pub const LEN: usize = 17;
 }
 
+/// Front-end to back-end: what becomes of a handoff the back-end
+/// acknowledged (Documentation/handoff.md, step 6). A back-end that took
+/// a handoff from a peer holds the request back from its stack until the
+/// front-end confirms, so a front-end that gave up waiting and offered
+/// the connection elsewhere can cancel it before the stack says anything
+/// to the client. Sent as [`Message::HandoffConfirm`] (serve it) or
+/// [`Message::HandoffCancel`] (end the local side silently).
+///
+/// Payload (16 bytes): the flow ([`FlowRef`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HandoffDecision {
+    /// The front-end flow.
+    pub flow: FlowRef,
+}
+
+impl HandoffDecision {
+    /// Payload length.
+    pub const LEN: usize = FlowRef::LEN;
+}
+
 /// Periodic liveness and load report, for the dispatcher.
 ///
 /// Payload (18 bytes): node id (2), active flows (4), load (4),
@@ -710,6 +737,10 @@ pub enum Message<'a> {
     Terminate(Terminate),
     /// See [`Heartbeat`].
     Heartbeat(Heartbeat),
+    /// See [`HandoffDecision`]: serve the connection.
+    HandoffConfirm(HandoffDecision),
+    /// See [`HandoffDecision`]: end it silently.
+    HandoffCancel(HandoffDecision),
 }
 
 impl<'a> Message<'a> {
@@ -722,6 +753,8 @@ impl<'a> Message<'a> {
             Message::HandoffNack(_) => MsgType::HandoffNack,
             Message::Terminate(_) => MsgType::Terminate,
             Message::Heartbeat(_) => MsgType::Heartbeat,
+            Message::HandoffConfirm(_) => MsgType::HandoffConfirm,
+            Message::HandoffCancel(_) => MsgType::HandoffCancel,
         }
     }
 
@@ -875,6 +908,7 @@ impl<'a> Message<'a> {
                 w.u32(h.load)?;
                 w.u64(h.timestamp_ms)
             }
+            Message::HandoffConfirm(d) | Message::HandoffCancel(d) => d.flow.write(w),
         }
     }
 
@@ -980,6 +1014,12 @@ impl<'a> Message<'a> {
                 active_flows: r.u32()?,
                 load: r.u32()?,
                 timestamp_ms: r.u64()?,
+            }),
+            MsgType::HandoffConfirm => Message::HandoffConfirm(HandoffDecision {
+                flow: FlowRef::read(&mut r)?,
+            }),
+            MsgType::HandoffCancel => Message::HandoffCancel(HandoffDecision {
+                flow: FlowRef::read(&mut r)?,
             }),
         };
         if !r.buf.is_empty() {
@@ -1682,7 +1722,7 @@ mod tests {
         assert_eq!(
             &buf[..37],
             &[
-                0xb7, 0xc9, 4, 4, 0, 0, 0, 17, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+                0xb7, 0xc9, 5, 4, 0, 0, 0, 17, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
                 0x0a, 0x0b, 0x0c, 0x0d, // header
                 1, 2, 3, 4, 0x0a, 0, 0, 1, 0x12, 0x34, 0x0a, 0, 0, 0x64, 0, 80, // flow
                 2   // reason
@@ -1761,7 +1801,7 @@ mod tests {
         assert_eq!(decode(&[0x47]), Err(WireError::BadMagic));
         assert_eq!(decode(&[0xb7, 0xc9, 2]), Err(WireError::BadVersion));
         assert_eq!(decode(&bad(2, 0)), Err(WireError::BadVersion));
-        for t in [0u8, 7, 0x80, 0xff] {
+        for t in [0u8, 9, 0x80, 0xff] {
             assert_eq!(decode(&bad(3, t)), Err(WireError::UnknownType), "{t}");
         }
         // The recipient is any id; the MAC covers it.

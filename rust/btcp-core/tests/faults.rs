@@ -20,6 +20,7 @@
 
 mod common;
 
+use btcp_core::wire::MsgType;
 use common::*;
 
 const BODY: usize = 64 * 1024;
@@ -179,11 +180,15 @@ fn handoff_ack_late_so_req_resent_and_ack_duplicated() {
 }
 
 #[test]
-fn handoff_ack_overtaken_by_client_acks() {
-    // The back-end answers the client at once; the client's ACKs of that
-    // response reach the front-end before the HANDOFF_ACK does.
+fn the_response_waits_for_the_confirm() {
+    // A slow HANDOFF_ACK: the back-end holds the request back from its
+    // stack until the front-end confirms, so nothing of the response can
+    // reach the client (and be acknowledged) before the front-end
+    // forwards.
     let net = run(sc().delay(Point::HandoffAck, 1, 100));
-    assert!(fe_in(&net, Point::ClientAck, Some(FeState::HandingOff)) > 0);
+    assert_eq!(fe_in(&net, Point::ClientAck, Some(FeState::HandingOff)), 0);
+    assert_eq!(net.stats.handoff_confirms, 1);
+    assert_eq!(net.stats.handoff_cancels, 0);
 }
 
 #[test]
@@ -300,8 +305,8 @@ fn client_rst_while_the_request_is_buffered() {
 #[test]
 fn client_rst_while_the_handoff_is_pending() {
     // The HANDOFF_ACK is slow; the client gives up meanwhile. The FE
-    // lingers, and when the HANDOFF_ACK comes it resets the back-end's
-    // connection too.
+    // lingers, and when the HANDOFF_ACK comes it cancels the handoff: the
+    // back-end ends its held connection without a word to the client.
     let mut s = sc().delay(Point::HandoffAck, 1, 100);
     s.client.close = ClientClose::Never;
     s.client.abort_when = Some(|n: &Net| n.fe_state() == Some(FeState::HandingOff));
@@ -310,7 +315,86 @@ fn client_rst_while_the_handoff_is_pending() {
     assert_eq!(fe_in(&net, Point::ClientRst, Some(FeState::HandingOff)), 1);
     assert_eq!(net.stats.be_flows_created, 1);
     assert_eq!(net.stats.handoff_acks, 1);
-    assert!(net.stats.terminates.contains(&TerminateReason::Rst));
+    assert_eq!(net.stats.handoff_cancels, 1);
+    assert_eq!(net.be_node.stats().handoffs_cancelled, 1);
+    assert!(net.stats.terminates.is_empty());
+    assert_eq!(net.seen.get(&Point::BeData), None);
+}
+
+// ---------------------------------------------------------------------------
+// Handoffs that get no answer in time go to another node
+
+/// Runs until the connection was made and both nodes hold no flow
+/// again (a client that was reset does not close by itself).
+fn settle(net: &mut Net, limit_ms: u64) {
+    net.run_until(
+        |n| n.stats.fe_flows_created > 0 && n.fe_flows() == 0 && n.be_flows() == 0,
+        limit_ms,
+    );
+}
+
+#[test]
+fn an_unanswered_handoff_goes_to_the_other_node() {
+    // The rules name a node that died (its heartbeats not missed yet):
+    // after handoff_ms the front-end cancels it and hands the connection
+    // to the back-end, which serves every byte.
+    let mut s = sc();
+    s.silent = Silent::First;
+    let net = run(s);
+    assert_eq!(
+        net.stats.to_silent,
+        [MsgType::HandoffReq, MsgType::HandoffCancel]
+    );
+    assert_eq!(net.stats.handoff_reqs, 1);
+    assert_eq!(net.fe_node.stats().handoffs_redispatched, 1);
+    assert_eq!(net.fe_node.stats().handoff_cancels, 1);
+}
+
+/// The back-end's HANDOFF_ACK comes after the front-end gave up on it and
+/// offered the connection to the silent node; `lost_cancels` of the
+/// front-end's cancels to the back-end are lost.
+fn late_ack(lost_cancels: usize) -> Net {
+    let mut s = sc();
+    s.silent = Silent::Second;
+    s.client.close = ClientClose::Never;
+    let late = s.cfg.handoff_ms + 50;
+    s = s.delay(Point::HandoffAck, 1, late);
+    for n in 1..=lost_cancels {
+        s = s.lose(Point::HandoffCancel, n);
+    }
+    let mut net = Net::new(s);
+    settle(&mut net, 20_000);
+    // Nothing from the back-end ever reached the client, and its
+    // server's connection is gone.
+    assert_eq!(net.seen.get(&Point::BeData), None);
+    assert_eq!(net.seen.get(&Point::BeCtl), None);
+    assert!(matches!(
+        net.server_state(),
+        tcp::State::Closed | tcp::State::Listen
+    ));
+    // The silent node got the handoff, its resends, and finally a
+    // cancel; the client was reset.
+    assert_eq!(net.stats.to_silent.first(), Some(&MsgType::HandoffReq));
+    assert_eq!(net.stats.to_silent.last(), Some(&MsgType::HandoffCancel));
+    assert!(net.stats.fe_replies.iter().any(|f| f.rst()));
+    net
+}
+
+#[test]
+fn a_late_ack_is_cancelled_and_the_back_end_says_nothing() {
+    let net = late_ack(0);
+    // The cancel sent with the re-dispatch, and another for the late ACK.
+    assert_eq!(net.stats.handoff_cancels, 2);
+    assert_eq!(net.be_node.stats().handoffs_cancelled, 1);
+    assert!(net.stats.terminates.is_empty());
+}
+
+#[test]
+fn a_lost_cancel_is_covered_by_the_back_ends_hold() {
+    let net = late_ack(2);
+    assert_eq!(net.stats.handoff_cancels, 0);
+    assert_eq!(net.be_node.stats().holds_expired, 1);
+    assert_eq!(net.stats.terminates, [TerminateReason::Timeout]);
 }
 
 #[test]

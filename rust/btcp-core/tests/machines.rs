@@ -17,8 +17,8 @@ use btcp_core::rules::RuleTable;
 use btcp_core::segment::{OutSegment, Seg};
 use btcp_core::tcp_options::RawOptions;
 use btcp_core::wire::{
-    FlowRef, HandoffAck, HandoffNack, HandoffReq, Message, NackReason, SynOptions, Terminate,
-    TerminateReason,
+    FlowRef, HandoffAck, HandoffDecision, HandoffNack, HandoffReq, Message, NackReason, SynOptions,
+    Terminate, TerminateReason,
 };
 use btcp_core::{csum, Flags};
 
@@ -478,7 +478,7 @@ fn once_the_handoff_req_is_out_the_client_hears_nothing() {
 }
 
 #[test]
-fn an_unanswered_handoff_is_resent_then_the_client_is_reset() {
+fn an_unanswered_handoff_is_dispatched_again_then_resent_then_the_client_is_reset() {
     let mut fe = Fe::with_request(cfg());
     fe.flow.handoff(
         Target {
@@ -490,20 +490,30 @@ fn an_unanswered_handoff_is_resent_then_the_client_is_reset() {
         10,
     );
     let buf = fe.buf.clone();
-    assert_eq!(fe.flow.on_tick(&buf, &fe.cfg, 500).control, None);
+    assert_eq!(fe.flow.on_tick(&buf, &fe.cfg, 500), FeOutput::default());
     let mut now = 10;
+    // Each time no answer came: dispatched again; no other node takes
+    // it, so the same back-end gets the request again.
     for _ in 0..fe.cfg.handoff_resends {
         now += fe.cfg.handoff_ms;
         let out = fe.flow.on_tick(&buf, &fe.cfg, now);
+        assert!(out.dispatch && out.decision.is_none());
+        assert_eq!(fe.flow.state(), FeState::Dispatching);
+        let out = fe.flow.abandon(&buf, &fe.cfg, now);
         assert_eq!(out.control.unwrap().request, REQ);
+        assert!(out.decision.is_none(), "no cancel for a resend");
         assert_eq!(fe.flow.state(), FeState::HandingOff);
+        assert_eq!(fe.flow.tried(), [2]);
     }
     now += fe.cfg.handoff_ms;
-    let out = fe.flow.on_tick(&buf, &fe.cfg, now);
+    assert!(fe.flow.on_tick(&buf, &fe.cfg, now).dispatch);
+    let out = fe.flow.abandon(&buf, &fe.cfg, now);
     assert!(out.reply.unwrap().flags.rst());
+    let cancel = Message::HandoffCancel(HandoffDecision { flow: FLOW });
+    assert_eq!(out.decision, Some((2, cancel)));
     assert!(!out.free);
     assert_eq!(fe.flow.state(), FeState::Linger);
-    // A late HANDOFF_ACK: the back-end's side is reset, nothing else.
+    // A late HANDOFF_ACK: cancelled again, nothing else.
     let late = HandoffAck {
         flow: FLOW,
         be_node: 2,
@@ -512,9 +522,13 @@ fn an_unanswered_handoff_is_resent_then_the_client_is_reset() {
         be_tsval: 1,
     };
     let out = fe.flow.on_handoff_ack(&late, &fe.cfg, now);
-    let rst = out.to_backend.unwrap();
-    assert_eq!((rst.src, rst.dst, rst.flags), (C, B, Flags::RST));
-    assert_eq!(rst.seq, ISN_C.wrapping_add(1 + REQ.len() as u32));
+    assert_eq!(
+        out,
+        FeOutput {
+            decision: Some((2, cancel)),
+            ..FeOutput::default()
+        }
+    );
     assert_eq!(fe.flow.state(), FeState::Linger);
     assert!(fe.flow.xlate().is_none());
     assert!(fe.flow.on_tick(&buf, &fe.cfg, now + fe.cfg.linger_ms).free);
@@ -835,11 +849,24 @@ impl Be {
             .on_forwarded(&Seg::parse(&p).unwrap(), &self.cfg, now)
     }
 
-    /// Replayed with a roomy SYN/ACK.
+    /// Replayed with a roomy SYN/ACK, and confirmed by the front-end at
+    /// once: the output is both's (the ACK, the HANDOFF_ACK, the request).
     fn established(request: &[u8], fin: bool) -> (Be, BeOutput) {
         let (mut be, _) = Be::new(request, fin);
-        let out = be.egress(&local_synack(Some(2), true, 65535, 1460), 1);
+        let mut out = be.egress(&local_synack(Some(2), true, 65535, 1460), 1);
+        assert_eq!(be.flow.state(), BeState::Held);
+        assert!(out.replay.is_empty(), "the request waits for the confirm");
+        let confirmed = be.flow.on_confirm(&be.decision(), &be.cfg, 1);
+        assert_eq!(be.flow.state(), BeState::Established);
+        out.replay = confirmed.replay;
         (be, out)
+    }
+
+    /// The front-end's decision message for the flow.
+    fn decision(&self) -> HandoffDecision {
+        HandoffDecision {
+            flow: FlowRef::of(&req(REQ, false)),
+        }
     }
 }
 
@@ -1028,7 +1055,8 @@ fn repeated_requests_are_answered_idempotently() {
 fn a_small_window_replays_in_steps_and_unacked_bytes_are_reinjected() {
     let request: Vec<u8> = (0..3000u32).map(|i| (i * 3) as u8).collect();
     let (mut be, _) = Be::new(&request, false);
-    let out = be.egress(&local_synack(Some(0), true, 1000, 1460), 1);
+    be.egress(&local_synack(Some(0), true, 1000, 1460), 1);
+    let out = be.flow.on_confirm(&be.decision(), &be.cfg, 1);
     let segs = replay_payloads(&out.replay, &be.buf);
     assert_eq!(segs.len(), 1);
     assert_eq!(segs[0].1, &request[..1000]);
@@ -1062,6 +1090,7 @@ fn a_small_window_replays_in_steps_and_unacked_bytes_are_reinjected() {
 fn replay_that_never_lands_is_reset_both_ways() {
     let (mut be, _) = Be::new(REQ, false);
     be.egress(&local_synack(Some(0), true, 1000, 1460), 1);
+    be.flow.on_confirm(&be.decision(), &be.cfg, 1);
     let mut t = 1;
     for _ in 0..be.cfg.handoff_resends {
         t += be.cfg.handoff_ms;
@@ -1200,6 +1229,124 @@ fn rst_either_way_lingers_then_terminates() {
     r.request_seq = 43;
     let out = be.flow.on_repeated_req(&r);
     assert!(out.free && out.restart);
+}
+
+#[test]
+fn a_held_handoff_says_nothing_until_confirmed_and_a_cancel_ends_it_silently() {
+    let (mut be, _) = Be::new(REQ, false);
+    let out = be.egress(&local_synack(Some(2), true, 65535, 1460), 1);
+    assert_eq!(be.flow.state(), BeState::Held);
+    assert_eq!(out.inject.unwrap().flags, Flags::ACK);
+    assert!(matches!(out.control, Some(Message::HandoffAck(_))));
+    // The stack's SYN/ACK again (our ACK lost): the ACK again, no request.
+    let out = be.egress(&local_synack(Some(2), true, 65535, 1460), 5);
+    assert_eq!(out.inject.unwrap().flags, Flags::ACK);
+    assert!(out.replay.is_empty() && out.control.is_none());
+    // Anything else the stack sends, and the client's segments, wait.
+    let ack = be_seg(ISN_B + 1, ISN_C + 1, Flags::ACK, 65535);
+    assert_eq!(be.egress(&ack, 6).verdict, Verdict::Drop);
+    let client = OutSegment {
+        src: C,
+        seq: ISN_C + 1 + REQ.len() as u32,
+        ack: ISN_B + 1,
+        flags: Flags::ACK,
+        window: 1000,
+        ..OutSegment::default()
+    };
+    assert_eq!(be.forwarded(client, 7).verdict, Verdict::Drop);
+    // A repeated request gets the HANDOFF_ACK again.
+    let out = be.flow.on_repeated_req(&req(REQ, false));
+    assert!(matches!(out.control, Some(Message::HandoffAck(_))));
+    // Another flow's decision changes nothing.
+    let mut other = be.decision();
+    other.flow.fe_flow_id += 1;
+    assert_eq!(be.flow.on_cancel(&other), BeOutput::default());
+    assert_eq!(be.flow.on_confirm(&other, &be.cfg, 8), BeOutput::default());
+    // The cancel: an RST into the stack, nothing to anyone else, freed.
+    let out = be.flow.on_cancel(&be.decision());
+    let rst = out.inject.unwrap();
+    assert_eq!((rst.flags, rst.seq, rst.dst), (Flags::RST, ISN_C + 1, B));
+    assert!(out.free && out.to_client.is_none() && out.control.is_none());
+}
+
+#[test]
+fn a_held_handoff_without_a_decision_ends_silently_and_says_so() {
+    let (mut be, _) = Be::new(REQ, false);
+    be.egress(&local_synack(Some(2), true, 65535, 1460), 1);
+    let hold = btcp_core::backend::hold_ms(&be.cfg);
+    assert_eq!(hold, 5 * be.cfg.handoff_ms, "past the FE's 4 waits");
+    assert_eq!(be.flow.on_tick(&be.cfg, hold), BeOutput::default());
+    let out = be.flow.on_tick(&be.cfg, 1 + hold);
+    assert_eq!(out.inject.unwrap().flags, Flags::RST);
+    assert!(out.free && out.to_client.is_none());
+    assert!(matches!(
+        out.control,
+        Some(Message::Terminate(Terminate {
+            reason: TerminateReason::Timeout,
+            ..
+        }))
+    ));
+}
+
+#[test]
+fn a_confirmed_handoff_ignores_a_cancel() {
+    let (mut be, _) = Be::established(REQ, false);
+    assert_eq!(be.flow.on_cancel(&be.decision()), BeOutput::default());
+    assert_eq!(be.flow.state(), BeState::Established);
+}
+
+#[test]
+fn a_local_handoff_is_never_held() {
+    let cfg = Config::default();
+    let mut buf = vec![0; 64];
+    let (mut flow, _) =
+        BeFlow::on_handoff_req(&req(REQ, false), 2, 2, B.addr, &mut buf, &cfg, 0).unwrap();
+    let out = flow.on_egress(
+        &Seg::parse(&local_synack(Some(2), true, 65535, 1460)).unwrap(),
+        &cfg,
+        1,
+    );
+    assert_eq!(flow.state(), BeState::Established);
+    assert!(!out.replay.is_empty());
+}
+
+#[test]
+fn an_unanswered_handoff_goes_to_another_node_which_is_confirmed() {
+    let mut fe = Fe::with_request(cfg());
+    let buf = fe.buf.clone();
+    let to = |node, addr| Target { node, addr };
+    fe.flow.handoff(to(3, B.addr + 1), &buf, &fe.cfg, 10);
+    let now = 10 + fe.cfg.handoff_ms;
+    assert!(fe.flow.on_tick(&buf, &fe.cfg, now).dispatch);
+    assert!(fe.flow.timed_out());
+    let out = fe.flow.handoff(to(2, B.addr), &buf, &fe.cfg, now);
+    let cancel = Message::HandoffCancel(HandoffDecision { flow: FLOW });
+    assert_eq!(out.decision, Some((3, cancel)));
+    assert_eq!(out.control.unwrap().request, REQ);
+    assert_eq!(fe.flow.tried(), [3, 2]);
+    let ack = |be_node| HandoffAck {
+        flow: FLOW,
+        be_node,
+        isn_be: 1,
+        be_opts: SynOptions::from(SideOptions::default()),
+        be_tsval: 1,
+    };
+    // Node 3's late answer: cancelled; node 2's: confirmed.
+    let out = fe.flow.on_handoff_ack(&ack(3), &fe.cfg, now + 1);
+    assert_eq!(out.decision, Some((3, cancel)));
+    assert_eq!(fe.flow.state(), FeState::HandingOff);
+    let out = fe.flow.on_handoff_ack(&ack(2), &fe.cfg, now + 2);
+    let confirm = Message::HandoffConfirm(HandoffDecision { flow: FLOW });
+    assert_eq!(out.decision, Some((2, confirm)));
+    assert_eq!(fe.flow.state(), FeState::Forwarding);
+    // Its repeat: confirmed again (the first may be lost); node 3's: cancelled.
+    let out = fe.flow.on_handoff_ack(&ack(2), &fe.cfg, now + 3);
+    assert_eq!(out.decision, Some((2, confirm)));
+    let out = fe.flow.on_handoff_ack(&ack(3), &fe.cfg, now + 3);
+    assert_eq!(out.decision, Some((3, cancel)));
+    // A node never offered the flow: nothing.
+    let out = fe.flow.on_handoff_ack(&ack(4), &fe.cfg, now + 3);
+    assert_eq!(out, FeOutput::default());
 }
 
 #[test]

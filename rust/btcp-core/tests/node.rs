@@ -63,6 +63,8 @@ impl Io for Log {
             Message::HandoffAck(a) => self.others.push((to, Message::HandoffAck(a))),
             Message::HandoffNack(n) => self.others.push((to, Message::HandoffNack(n))),
             Message::Terminate(t) => self.others.push((to, Message::Terminate(t))),
+            Message::HandoffCancel(d) => self.others.push((to, Message::HandoffCancel(d))),
+            Message::HandoffConfirm(d) => self.others.push((to, Message::HandoffConfirm(d))),
             _ => {}
         }
     }
@@ -316,8 +318,49 @@ fn a_refused_handoff_goes_to_the_other_node() {
 }
 
 #[test]
-fn an_unanswered_handoff_is_resent_then_the_client_reset() {
+fn an_unanswered_handoff_goes_to_the_other_nodes_then_the_client_is_reset() {
     let mut n = node(TWO_PEERS, 16);
+    let mut log = Log::default();
+    connect(&mut n, 0, 0, &mut log);
+    let cfg = n.flow_config();
+    let cancels = |log: &Log| -> Vec<u16> {
+        let c = log.others.iter();
+        c.filter(|(_, m)| matches!(m, Message::HandoffCancel(_)))
+            .map(|(to, _)| *to)
+            .collect()
+    };
+    // No answer in time: the other peer gets it, the first a cancel.
+    let mut now = cfg.handoff_ms;
+    n.on_timers(now, &mut log);
+    assert_eq!(log.reqs.len(), 2);
+    let (first, second) = (log.reqs[0].0, log.reqs[1].0);
+    assert_ne!(first, second);
+    assert_eq!(cancels(&log), [first]);
+    // Nor from that one: this node's own stack, the last untried node.
+    now += cfg.handoff_ms;
+    n.on_timers(now, &mut log);
+    assert_eq!(cancels(&log), [first, second]);
+    assert_eq!(n.stats().handoffs_local, 1);
+    assert_eq!(n.stats().handoffs_redispatched, 2);
+    // Its stack never answers the replayed SYN (this test's Io injects
+    // nothing): refused, and with every try used the client is reset.
+    now += cfg.handoff_ms;
+    n.on_timers(now, &mut log);
+    assert!(log.to_client.last().unwrap().rst());
+    assert_eq!(n.fe().peek(&key(0)).unwrap().state(), FeState::Linger);
+    assert_eq!(log.reqs.len(), 2, "no peer got it again");
+    // It lingers, then the timers free it.
+    now += cfg.linger_ms;
+    n.on_timers(now, &mut log);
+    assert_eq!(n.fe().occupancy().total(), 0);
+}
+
+#[test]
+fn an_unanswered_handoff_with_no_other_node_is_resent_then_the_client_reset() {
+    // One peer, and this node drains: nowhere else to go.
+    let text = "node 1 10.2.0.2 state drain\npeer 2 10.3.0.1\n\
+                service 10.2.0.1:80\nrules default=2\n";
+    let mut n = node(text, 16);
     let mut log = Log::default();
     connect(&mut n, 0, 0, &mut log);
     let cfg = n.flow_config();
@@ -331,10 +374,11 @@ fn an_unanswered_handoff_is_resent_then_the_client_reset() {
         log.reqs.iter().all(|r| *r == log.reqs[0]),
         "resent to the same node"
     );
+    assert!(log.others.is_empty(), "no cancel for a resend");
     now += cfg.handoff_ms;
     n.on_timers(now, &mut log);
     assert!(log.to_client.last().unwrap().rst());
-    // It lingers, then the timers free it.
+    assert!(matches!(log.others[..], [(2, Message::HandoffCancel(_))]));
     now += cfg.linger_ms;
     n.on_timers(now, &mut log);
     assert_eq!(n.fe().occupancy().total(), 0);

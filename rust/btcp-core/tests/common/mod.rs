@@ -79,6 +79,21 @@ pub const PORT: u16 = 80;
 pub const CLIENT_PORT: u16 = 49152;
 pub const FE_NODE: u16 = 1;
 pub const BE_NODE: u16 = 2;
+/// A third node the front-end knows as live, which never answers (it died
+/// and its heartbeats have not been missed yet); see [`Silent`].
+pub const SILENT_NODE: u16 = 3;
+
+/// Where the front-end's rules put the silent node [`SILENT_NODE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Silent {
+    /// It does not exist.
+    None,
+    /// Every request goes to it first; the back-end is the other node.
+    First,
+    /// Every request goes to the back-end first; the silent node is the
+    /// other node.
+    Second,
+}
 
 pub const CLIENT_LINK_MS: u64 = 5;
 pub const FE_BE_LINK_MS: u64 = 1;
@@ -351,6 +366,10 @@ pub enum Point {
     HandoffReq,
     /// HANDOFF_ACK on the control channel.
     HandoffAck,
+    /// HANDOFF_CONFIRM on the control channel.
+    HandoffConfirm,
+    /// HANDOFF_CANCEL on the control channel.
+    HandoffCancel,
     /// Back-end segment with payload, on its way to the client.
     BeData,
     /// Back-end segment without payload, on its way to the client.
@@ -495,6 +514,8 @@ pub struct Scenario {
     pub server: ServerSpec,
     /// More lines for the front-end's configuration (`syncookies always`).
     pub fe_extra: &'static str,
+    /// A node that never answers, and where the rules put it.
+    pub silent: Silent,
 }
 
 impl Scenario {
@@ -528,6 +549,7 @@ impl Scenario {
             client: ClientSpec::default(),
             server: ServerSpec::default(),
             fe_extra: "",
+            silent: Silent::None,
         }
     }
 
@@ -694,6 +716,8 @@ impl Io for Actions {
             Message::HandoffAck(a) => Message::HandoffAck(*a),
             Message::HandoffNack(n) => Message::HandoffNack(*n),
             Message::Terminate(t) => Message::Terminate(*t),
+            Message::HandoffConfirm(d) => Message::HandoffConfirm(*d),
+            Message::HandoffCancel(d) => Message::HandoffCancel(*d),
             m => panic!("unexpected {m:?}"),
         };
         self.list.push(Action::Send(to, kind, buf));
@@ -716,6 +740,10 @@ pub struct Stats {
     pub handoff_reqs: usize,
     pub handoff_acks: usize,
     pub handoff_nacks: usize,
+    pub handoff_confirms: usize,
+    /// Messages to the silent node (which never gets them).
+    pub to_silent: Vec<wire::MsgType>,
+    pub handoff_cancels: usize,
     pub terminates: Vec<TerminateReason>,
     /// Faults that fired, in order.
     pub fired: Vec<(Point, usize, Fault)>,
@@ -855,15 +883,30 @@ impl Net {
             true => {
                 format!("node {FE_NODE} {f}\nservice 10.2.0.1:{PORT}\nrules default={FE_NODE}\n")
             }
-            false => format!(
-                "node {FE_NODE} {f}\npeer {BE_NODE} 10.3.0.1\nservice 10.2.0.1:{PORT}\n\
-                 rules /big/={BE_NODE},default={BE_NODE}\n"
-            ),
+            // The front-end is no back-end itself (the network has one
+            // back-end stack): it drains.
+            false => {
+                let rules = match sc.silent {
+                    Silent::First => format!("rules default={SILENT_NODE}\n"),
+                    _ => format!("rules /big/={BE_NODE},default={BE_NODE}\n"),
+                };
+                let silent = match sc.silent {
+                    Silent::None => String::new(),
+                    _ => format!("peer {SILENT_NODE} 10.3.0.9\n"),
+                };
+                format!(
+                    "node {FE_NODE} {f} state drain\npeer {BE_NODE} 10.3.0.1\n{silent}\
+                     service 10.2.0.1:{PORT}\n{rules}"
+                )
+            }
         };
         let fe_text = fe_text + sc.fe_extra;
         let mut fe_node = host_node(&fe_text, sc.cfg, sc.secret, 4096);
         let mut live = btcp_core::node::LivePeers::default();
         live.add(BE_NODE, 0);
+        if sc.silent != Silent::None {
+            live.add(SILENT_NODE, 0);
+        }
         fe_node.set_live(live);
         let be_node = host_node(
             &format!("node {BE_NODE} 10.3.0.1\npeer {FE_NODE} {f}\n"),
@@ -1152,12 +1195,18 @@ impl Net {
                 Action::Inject(p) => self.deliver_to_be_stack(p, true),
                 Action::Send(to, msg, frame) => {
                     assert!(!self.sc.local, "a local handoff sends no message");
+                    if to == SILENT_NODE {
+                        self.stats.to_silent.push(msg.msg_type());
+                        continue;
+                    }
                     if matches!(msg, Message::HandoffReq(_)) {
                         self.stats.handoff_reqs += 1;
                     }
                     let point = match msg {
                         Message::HandoffReq(_) => Some(Point::HandoffReq),
                         Message::HandoffAck(_) => Some(Point::HandoffAck),
+                        Message::HandoffConfirm(_) => Some(Point::HandoffConfirm),
+                        Message::HandoffCancel(_) => Some(Point::HandoffCancel),
                         _ => None,
                     };
                     let ev = match to {
@@ -1379,11 +1428,12 @@ impl Net {
             eprintln!("{:6} ctrl to be   {:?}", self.t, f.message.msg_type());
         }
         assert_eq!((f.header.sender, f.header.recipient), (FE_NODE, BE_NODE));
-        assert!(
-            matches!(f.message, Message::HandoffReq(_)),
-            "unexpected {:?}",
-            f.message
-        );
+        match f.message {
+            Message::HandoffReq(_) => {}
+            Message::HandoffConfirm(_) => self.stats.handoff_confirms += 1,
+            Message::HandoffCancel(_) => self.stats.handoff_cancels += 1,
+            m => panic!("unexpected {m:?}"),
+        }
         let mut acts = self.actions(BE_NODE);
         self.be_node
             .on_message(f.header.sender, &f.message, now, &mut acts);
