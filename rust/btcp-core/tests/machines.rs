@@ -1247,7 +1247,7 @@ fn a_held_handoff_says_nothing_until_confirmed_and_a_cancel_ends_it_silently() {
     assert_eq!(be.egress(&ack, 6).verdict, Verdict::Drop);
     let client = OutSegment {
         src: C,
-        seq: ISN_C + 1 + REQ.len() as u32,
+        seq: ISN_C.wrapping_add(1 + REQ.len() as u32),
         ack: ISN_B + 1,
         flags: Flags::ACK,
         window: 1000,
