@@ -335,13 +335,18 @@ impl Ctrl {
         inner.queue(i, msg)
     }
 
-    /// The peers that may get new handoffs now (see `Outbound::live`).
+    /// The peers that may get new handoffs now (see `Outbound::live`), and
+    /// those declared dead, for how long.
     pub(crate) fn live_peers(&self) -> LivePeers {
         let g = self.inner.lock();
         let now = now_ms();
         let mut live = LivePeers::default();
-        for p in g.peers.iter().filter(|p| p.live(now, g.dead_ms)) {
-            live.add(p.id, p.link.report().map_or(0, |r| r.active_flows));
+        for p in g.peers.iter() {
+            if p.live(now, g.dead_ms) {
+                live.add(p.id, p.link.report().map_or(0, |r| r.active_flows));
+            } else if let Some(dead_for) = p.link.dead_for(now, g.dead_ms) {
+                live.add_dead(p.id, dead_for);
+            }
         }
         live
     }

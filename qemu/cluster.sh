@@ -7,6 +7,8 @@
 #                                  RULES is the front-end's rule text, EXTRA
 #                                  more lines for every node
 #   cluster_wait_up                wait until fe's channel to all peers is up
+#   cluster_web_pool               (multi-VM lab) nginx on be1-be3 and fe's
+#                                  default a round-robin pool of them
 #
 # In the multi-VM lab (qemu/vms.sh sourced) the nodes are the VMs that
 # exist (VM_NODES) and each is configured in its VM, through in_vm.
@@ -14,6 +16,8 @@
 # shellcheck disable=SC2034 # used by the scripts that source this
 declare -A LAB_NODE_ID=([fe]=1 [be1]=2 [be2]=3 [be3]=4)
 LAB_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # Configured through btcpctl over generic netlink, as an operator would
 # (`make tools` builds it).
@@ -56,4 +60,13 @@ cluster_wait_up() {
     sleep 0.2
   done
   return 1
+}
+
+cluster_web_pool() {
+  local n
+  for n in be1 be2 be3; do
+    in_vm "$n" "$LAB_DIR/content.sh $n >/dev/null && $LAB_DIR/nginx.sh start $n" || return 1
+  done
+  cluster_config "default=2" && cluster_wait_up &&
+    in_vm fe "$LAB_BTCPCTL pool add web --policy wrr --nodes 2,3,4 && $LAB_BTCPCTL rule default web"
 }

@@ -171,6 +171,10 @@ pub struct Config {
     /// Both: how long a peer may stay silent before it gets no new
     /// handoffs (`peer.rs`); HEARTBEATs go out four times as often.
     pub peer_dead_ms: u64,
+    /// Front-end: how long after a peer was declared dead the connections
+    /// handed to it are kept, in case it comes back, before their
+    /// clients' next segments get an RST ([`super::frontend::FeFlow::on_target_dead`]).
+    pub dead_grace_ms: u64,
     /// Front-end: bytes of request buffered per flow (at most
     /// [`MAX_REQUEST`], what a HANDOFF_REQ can carry). The shell's
     /// per-flow buffer must be at least this long.
@@ -204,6 +208,7 @@ impl Default for Config {
             linger_ms: 60_000,
             idle_ms: 600_000,
             peer_dead_ms: super::peer::PEER_DEAD_MS,
+            dead_grace_ms: 5_000,
             // MAX_REQUEST is 16 KiB and fits a u32.
             request_buf: MAX_REQUEST as u32,
             mss: 1460,

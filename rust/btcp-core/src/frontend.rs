@@ -737,6 +737,37 @@ impl FeFlow {
         }
     }
 
+    /// A segment from the client of a flow handed to a peer that has been
+    /// declared dead for longer than [`Config::dead_grace_ms`] (the shell
+    /// checks that): the connection cannot go on, so the segment is
+    /// answered with an RST from the VIP at the acknowledgment it carries
+    /// (the client's next expected sequence number, so its stack takes the
+    /// RST at once and the application can retry) and the flow lingers. A
+    /// segment no stack would accept (a blind spoofer's) gets nothing, nor
+    /// does an RST. Does nothing unless forwarding.
+    pub fn on_target_dead(
+        &mut self,
+        seg: &Seg<'_>,
+        cfg: &Config,
+        now_ms: u64,
+    ) -> FeOutput<'static> {
+        if self.state != FeState::Forwarding {
+            return FeOutput::default();
+        }
+        if matches!(self.fwd_check(seg), FwdCheck::Refuse) {
+            return FeOutput::refused();
+        }
+        let f = seg.flags();
+        let reply = (!f.rst() && f.ack()).then(|| OutSegment {
+            src: self.key.server,
+            dst: self.key.client,
+            seq: seg.ack(),
+            flags: Flags::RST,
+            ..OutSegment::default()
+        });
+        self.linger(cfg, now_ms, reply)
+    }
+
     /// A segment from the client (anything but the SYN that created the
     /// flow). `payload` is the segment's payload (the shell copies it out
     /// of the skb; only needed while the request is being collected), and

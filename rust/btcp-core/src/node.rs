@@ -311,28 +311,49 @@ pub enum Tunnelled {
 }
 
 /// The peers that may get new handoffs: (id, the connections it said it
-/// serves in its last HEARTBEAT).
+/// serves in its last HEARTBEAT); and the peers declared dead: (id, for how
+/// long, in ms, when this was taken).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LivePeers([Option<(u16, u32)>; MAX_PEERS]);
+pub struct LivePeers {
+    live: [Option<(u16, u32)>; MAX_PEERS],
+    dead: [Option<(u16, u64)>; MAX_PEERS],
+}
 
 impl LivePeers {
     /// Peer `id`, serving `served` connections, is live (ignored beyond
     /// [`MAX_PEERS`]).
     pub fn add(&mut self, id: u16, served: u32) {
-        if let Some(slot) = self.0.iter_mut().find(|s| s.is_none()) {
+        if let Some(slot) = self.live.iter_mut().find(|s| s.is_none()) {
             *slot = Some((id, served));
+        }
+    }
+
+    /// Peer `id` was declared dead `for_ms` ago (ignored beyond
+    /// [`MAX_PEERS`]).
+    pub fn add_dead(&mut self, id: u16, for_ms: u64) {
+        if let Some(slot) = self.dead.iter_mut().find(|s| s.is_none()) {
+            *slot = Some((id, for_ms));
         }
     }
 
     /// Whether peer `id` may get new handoffs.
     pub fn contains(&self, id: u16) -> bool {
-        self.0.iter().flatten().any(|&(n, _)| n == id)
+        self.live.iter().flatten().any(|&(n, _)| n == id)
+    }
+
+    /// How long ago peer `id` was declared dead, if it is.
+    pub fn dead_for(&self, id: u16) -> Option<u64> {
+        self.dead
+            .iter()
+            .flatten()
+            .find(|&&(n, _)| n == id)
+            .map(|&(_, t)| t)
     }
 
     /// The connections peer `id` serves, as it last reported (0 if it is
     /// not live or has not reported).
     pub fn served(&self, id: u16) -> u32 {
-        self.0
+        self.live
             .iter()
             .flatten()
             .find(|&&(n, _)| n == id)
@@ -408,6 +429,9 @@ pub struct NodeStats {
     pub handoffs_cancelled: u64,
     /// Back-end: held handoffs ended because no decision came in time.
     pub holds_expired: u64,
+    /// Front-end: connections reset because the peer serving them was
+    /// dead for longer than `dead-grace-ms`.
+    pub dead_target_resets: u64,
     /// SYNs answered with a cookie instead of a flow.
     pub cookies_sent: u64,
     /// Third ACKs whose cookie was good: a flow made from it.
@@ -453,6 +477,7 @@ impl NodeStats {
         sum(&mut self.handoff_cancels, o.handoff_cancels);
         sum(&mut self.handoffs_cancelled, o.handoffs_cancelled);
         sum(&mut self.holds_expired, o.holds_expired);
+        sum(&mut self.dead_target_resets, o.dead_target_resets);
         sum(&mut self.cookies_sent, o.cookies_sent);
         sum(&mut self.cookies_validated, o.cookies_validated);
         sum(&mut self.cookies_rejected, o.cookies_rejected);
@@ -462,7 +487,7 @@ impl NodeStats {
     }
 
     /// Name and value of each counter, in a fixed order.
-    pub fn rows(&self) -> [(&'static str, u64); 29] {
+    pub fn rows(&self) -> [(&'static str, u64); 30] {
         [
             ("syns", self.syns),
             ("syn_table_full", self.syn_table_full),
@@ -487,6 +512,7 @@ impl NodeStats {
             ("handoff_cancels", self.handoff_cancels),
             ("handoffs_cancelled", self.handoffs_cancelled),
             ("holds_expired", self.holds_expired),
+            ("dead_target_resets", self.dead_target_resets),
             ("cookies_sent", self.cookies_sent),
             ("cookies_validated", self.cookies_validated),
             ("cookies_rejected", self.cookies_rejected),
@@ -972,8 +998,19 @@ impl<S: Store> Node<S> {
         if flow.xlate().is_some() {
             seg.gso_size = gso_size;
         }
+        let dead = flow
+            .target()
+            .filter(|_| flow.state() == FeState::Forwarding && !local)
+            .and_then(|t| self.live.dead_for(t.node))
+            .is_some_and(|t| t >= cfg.dead_grace_ms);
         // The payload matters only while the request is being collected.
-        let out = if plen > 0 && flow.holds_request() {
+        let out = if dead {
+            let out = flow.on_target_dead(&seg, &cfg, now);
+            if out.reply.is_some() {
+                bump(&mut self.stats.dead_target_resets);
+            }
+            out
+        } else if plen > 0 && flow.holds_request() {
             let need = flow.request_needs(plen);
             if !self.fe.grow(&key, need) {
                 bump(&mut self.stats.request_mem_full);

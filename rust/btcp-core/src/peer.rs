@@ -109,6 +109,14 @@ impl PeerLink {
         connected && (self.heard_ms.is_some_and(recent) || self.up_ms.is_some_and(recent))
     }
 
+    /// How long ago it was declared dead (`dead_ms` after it was last
+    /// heard from), if it was heard from once and not since; whether our
+    /// connection to it is up does not matter.
+    pub fn dead_for(&self, now: u64, dead_ms: u64) -> Option<u64> {
+        let ago = self.heard_ago(now)?;
+        ago.checked_sub(dead_ms)
+    }
+
     /// How long ago it was last heard from.
     pub fn heard_ago(&self, now: u64) -> Option<u64> {
         self.heard_ms.map(|h| now.saturating_sub(h))
@@ -225,6 +233,8 @@ mod tests {
         assert!(p.live(true, 7_000 + D - 1, D));
         assert!(!p.live(true, 7_000 + D, D));
         assert!(p.live(true, 7_000 + 4_999, 5_000), "a longer setting");
+        assert_eq!(p.dead_for(7_000 + D - 1, D), None);
+        assert_eq!(p.dead_for(7_000 + D + 250, D), Some(250));
         // A reconnect's grace runs from when it comes up, not the dial.
         p.dialled(20_000);
         p.connected(50_000);

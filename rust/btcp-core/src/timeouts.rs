@@ -1,6 +1,6 @@
 //! The per-node timeouts an operator may set in the configuration
 //! (`handshake-ms`, `request-ms`, `handoff-ms`, `idle-ms`, `linger-ms`,
-//! `peer-dead-ms`).
+//! `peer-dead-ms`, `dead-grace-ms`).
 //!
 //! Each is optional: a setting left out of a configuration means its
 //! default ([`Config::default`]), whatever an earlier configuration said,
@@ -21,13 +21,14 @@ pub const MAX_TIMEOUT_MS: u32 = 86_400_000;
 /// A peer is declared dead after at least 100 ms of silence: its
 /// HEARTBEATs come every quarter of that, and a work queue's latency on a
 /// busy host is tens of milliseconds.
-const SETTINGS: [(&str, u32); 6] = [
+const SETTINGS: [(&str, u32); 7] = [
     ("handshake-ms", 1),
     ("request-ms", 1),
     ("handoff-ms", 10),
     ("idle-ms", 1),
     ("linger-ms", 0),
     ("peer-dead-ms", 100),
+    ("dead-grace-ms", 0),
 ];
 
 /// The field of [`Config`] that setting `i` of [`SETTINGS`] sets.
@@ -39,6 +40,7 @@ fn field(c: &mut Config, i: usize) -> Option<&mut u64> {
         3 => Some(&mut c.idle_ms),
         4 => Some(&mut c.linger_ms),
         5 => Some(&mut c.peer_dead_ms),
+        6 => Some(&mut c.dead_grace_ms),
         _ => None,
     }
 }
@@ -48,7 +50,8 @@ fn field(c: &mut Config, i: usize) -> Option<&mut u64> {
 /// complete request head; a HANDOFF_REQ (or a back-end's replay) waits
 /// for its answer before it is sent again; a handed-off flow may see no
 /// packet before it is ended; a closed flow keeps its translation; a peer
-/// may stay silent before it gets no new handoffs. `None`
+/// may stay silent before it gets no new handoffs; connections handed to a
+/// dead peer are kept before their clients are reset. `None`
 /// is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Timeouts([Option<u32>; SETTINGS.len()]);
@@ -174,7 +177,7 @@ mod tests {
         assert_eq!(
             std::format!("{}", t.effective()),
             "handshake-ms 30000 request-ms 2500 handoff-ms 1000 idle-ms 600000 linger-ms 60000 \
-             peer-dead-ms 1200"
+             peer-dead-ms 1200 dead-grace-ms 5000"
         );
         assert_eq!(t.set("nope-ms", "1"), Err(ConfigErrorKind::UnknownCommand));
         assert_eq!(t.set("idle-ms", "+5"), Err(ConfigErrorKind::BadNumber));

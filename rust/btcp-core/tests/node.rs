@@ -31,6 +31,8 @@ const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
 #[derive(Default, Debug)]
 struct Log {
     to_client: Vec<Flags>,
+    /// The last segment to the client: (from, seq).
+    last_to_client: (Endpoint, u32),
     synack_seq: u32,
     /// The last SYN/ACK's timestamps, window scale and SACK-permitted.
     synack_opts: (Option<(u32, u32)>, Option<u8>, bool),
@@ -49,6 +51,7 @@ impl Io for Log {
             self.synack_opts = (seg.ts, seg.wscale, seg.sack_perm);
         }
         self.to_client.push(seg.flags);
+        self.last_to_client = (seg.src, seg.seq);
     }
     fn inject(&mut self, _: &OutSegment, _: &[u8]) {
         self.injected += 1;
@@ -271,6 +274,47 @@ fn a_connection_that_ended_is_no_load_while_it_lingers() {
     assert_eq!(n.fe().peek(&key(1)).unwrap().state(), FeState::Linger);
     connect(&mut n, 2, 2, &mut log);
     assert_eq!(log.reqs[2].0, 3, "a lingering flow is no load");
+}
+
+#[test]
+fn a_dead_back_ends_clients_are_reset_after_the_grace_only() {
+    let mut n = node(TWO_PEERS, 16);
+    let mut log = Log::default();
+    let (seq, ack) = connect(&mut n, 0, 0, &mut log);
+    let (to, id) = log.reqs[0];
+    n.on_message(to, &ack_from(to, id), 0, &mut log);
+    assert_eq!(n.fe().peek(&key(0)).unwrap().state(), FeState::Forwarding);
+    let grace = n.flow_config().dead_grace_ms;
+    let other = 5 - to;
+    let dead = |for_ms| {
+        let mut l = LivePeers::default();
+        l.add(other, 0);
+        l.add_dead(to, for_ms);
+        l
+    };
+    let data = packet(client(0), seq, ack + 100, Flags::ACK, b"x");
+    // Declared dead, within the grace: forwarded as ever (it may be back).
+    n.set_live(dead(grace - 1));
+    let d = feed(&mut n, &data, 10, &mut log);
+    assert!(matches!(d, Disposition::Forward { .. }), "{d:?}");
+    // Back within the grace: nothing was reset.
+    n.set_live(live_2_3());
+    let d = feed(&mut n, &data, 20, &mut log);
+    assert!(matches!(d, Disposition::Forward { .. }), "{d:?}");
+    assert_eq!(n.stats().dead_target_resets, 0);
+    // Dead past the grace: a segment no stack takes changes nothing...
+    n.set_live(dead(grace));
+    let blind = packet(client(0), seq.wrapping_add(1 << 30), ack, Flags::ACK, b"x");
+    assert_eq!(feed(&mut n, &blind, 30, &mut log), Disposition::Drop);
+    assert_eq!(n.fe().peek(&key(0)).unwrap().state(), FeState::Forwarding);
+    // ...the client's next one gets an RST at the acknowledgment it
+    // carries, from the VIP, and the flow lingers.
+    let before = log.to_client.len();
+    assert_eq!(feed(&mut n, &data, 40, &mut log), Disposition::Drop);
+    assert_eq!(log.to_client[before..], [Flags::RST]);
+    assert_eq!(log.last_to_client, (Endpoint::new(VIP, 80), ack + 100));
+    assert_eq!(n.stats().dead_target_resets, 1);
+    assert_eq!(n.fe().peek(&key(0)).unwrap().state(), FeState::Linger);
 }
 
 #[test]

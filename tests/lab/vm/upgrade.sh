@@ -23,12 +23,8 @@ tmp=$(mktemp -d)
 ko=$root/btcp.ko
 bes=(be1 be2 be3)
 
-for n in "${bes[@]}"; do
-  in_vm "$n" "$lab/content.sh $n >/dev/null && $lab/nginx.sh start $n" || bad "nginx-$n" "did not start"
-done
-if cluster_config "default=2" && cluster_wait_up &&
-   in_vm fe "$LAB_BTCPCTL pool add web --policy wrr --nodes 2,3,4 && $LAB_BTCPCTL rule default web"; then ok configured
-else bad configured "the cluster's control channel is not up"; summary vm-upgrade; exit 1; fi
+if cluster_web_pool; then ok configured
+else bad configured "nginx or the cluster's control channel is not up"; summary vm-upgrade; exit 1; fi
 served() { in_vm "$1" "grep -c 'GET /small/1.bin' \$($lab/nginx.sh log $1)"; } # NODE
 
 # The upgrade, timed from wrk's start.
