@@ -64,16 +64,17 @@ bench-lard: module tools
 bench-scale: module tools
 	@bash scripts/bench-scale.sh
 
-# Not a test: a SYN flood against btcp and a back-end's own stack, slow
-# heads from one address, blind injection; legitimate requests served.
 # The multi-VM lab (one VM per node, qemu/run-cluster.sh): the remote
 # handoff across VMs and each node's CPU time for a 64 MiB download; a
-# back-end drained, unloaded and loaded again under wrk.
+# back-end drained, unloaded and loaded again under wrk; back-end failures
+# (its death, its server stopped and frozen) in one boot.
 test-vms: module tools
 	@bash qemu/run-cluster.sh --modules $(CURDIR)/btcp.ko --out out/vms tests/lab/vm/handoff.sh
 	@bash qemu/run-cluster.sh --modules $(CURDIR)/btcp.ko --out out/vms-upgrade tests/lab/vm/upgrade.sh
-	@bash qemu/run-cluster.sh --modules $(CURDIR)/btcp.ko --out out/vms-backend-death tests/lab/vm/backend_death.sh
+	@bash qemu/run-cluster.sh --modules $(CURDIR)/btcp.ko --out out/vms-failures tests/lab/vm/chain.sh backend_death server_health
 
+# Not a test: a SYN flood against btcp and a back-end's own stack, slow
+# heads from one address, blind injection; legitimate requests served.
 bench-attack: module tools
 	@bash scripts/lab-show.sh bench_attack 1200
 

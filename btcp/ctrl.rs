@@ -22,13 +22,15 @@
 //! `btcp_core::wire`; this file is their socket I/O.
 
 use crate::btcp_core::config::{Ipv4, NodeConfig, Peer, MAX_PEERS};
+use crate::btcp_core::flow::Endpoint;
+use crate::btcp_core::health::{Listener, Listeners, Unfit};
 use crate::btcp_core::keyroll::{Key, KeyRoll, Slot};
 use crate::btcp_core::node::LivePeers;
-use crate::btcp_core::peer::{accept_frame, PeerLink, PEER_DEAD_MS};
+use crate::btcp_core::peer::{accept_frame, heartbeat_ms, PeerLink, PEER_DEAD_MS};
 use crate::btcp_core::scope;
 use crate::btcp_core::wire::{
-    Capabilities, FlowRef, FrameReader, HandoffNack, Heartbeat, Hello, Mac, Message, NackReason,
-    ReplayGuard, SendCounter, Services, WireError, MAC_LEN, MAX_FRAME_LEN,
+    Capabilities, FlowRef, FrameReader, HandoffNack, Heartbeat, Hello, ListenerBytes, Mac, Message,
+    NackReason, ReplayGuard, SendCounter, Services, WireError, MAC_LEN, MAX_FRAME_LEN,
 };
 use crate::kernel_ext::heap::drain_front;
 use crate::kernel_ext::hmac::HmacSha256;
@@ -195,6 +197,10 @@ struct Inner {
     out_of_scope: u64,
     /// The `peer-dead-ms` setting.
     dead_ms: u64,
+    /// What our own listeners are unfit for (of `services`), and when
+    /// that was looked at.
+    own: Unfit,
+    own_at: Option<u64>,
 }
 
 /// The control channel of a namespace.
@@ -274,6 +280,8 @@ impl Ctrl {
                 hellos: 0,
                 out_of_scope: 0,
                 dead_ms: PEER_DEAD_MS,
+                own: Unfit::default(),
+                own_at: None,
             }),
         })
     }
@@ -299,7 +307,7 @@ impl Ctrl {
         }
         inner.accept(net, cfg);
         inner.connect(net);
-        inner.heartbeat(report);
+        inner.heartbeat(net, report);
         inner.flush();
         inner.receive(cfg, on_msg);
         inner.flush();
@@ -341,9 +349,16 @@ impl Ctrl {
         let g = self.inner.lock();
         let now = now_ms();
         let mut live = LivePeers::default();
+        live.set_own(g.own);
         for p in g.peers.iter() {
             if p.live(now, g.dead_ms) {
-                live.add(p.id, p.link.report().map_or(0, |r| r.active_flows));
+                let (served, unfit) = p.link.report().map_or((0, Unfit::default()), |r| {
+                    (
+                        r.active_flows,
+                        Unfit::assess(g.services.iter(), &r.listeners),
+                    )
+                });
+                live.add_unfit(p.id, served, unfit);
             } else if let Some(dead_for) = p.link.dead_for(now, g.dead_ms) {
                 live.add_dead(p.id, dead_for);
             }
@@ -381,6 +396,21 @@ impl Ctrl {
             }
             if let Some(r) = p.link.report() {
                 write!(w, " serves {} load {}", r.active_flows, r.load)?;
+                for l in r.listeners.iter() {
+                    let s = l.service;
+                    match l.listening {
+                        true => write!(
+                            w,
+                            " listen {}:{} backlog {}/{} oldest_ms {}",
+                            Ipv4(s.addr),
+                            s.port,
+                            l.queued,
+                            l.limit,
+                            l.oldest_ms
+                        )?,
+                        false => write!(w, " no-listener {}:{}", Ipv4(s.addr), s.port)?,
+                    }
+                }
             }
             writeln!(w)?;
         }
@@ -607,23 +637,32 @@ impl Inner {
     }
 
     /// A HEARTBEAT to every connected peer four times per `peer-dead-ms`
-    /// (`peer::heartbeat_ms`): it tells the peer we are alive and how
-    /// loaded we are.
-    fn heartbeat(&mut self, (active_flows, load): (u32, u32)) {
+    /// (`peer::heartbeat_ms`): it tells the peer we are alive, how loaded
+    /// we are, and how our listeners for the services it fronts are
+    /// (`btcp_core::health`). Our own listeners are looked at as often.
+    fn heartbeat(&mut self, net: &Net, (active_flows, load): (u32, u32)) {
         let Some(setup) = self.setup else { return };
         let now = now_ms();
-        let msg = Message::Heartbeat(Heartbeat {
-            node_id: setup.node,
-            active_flows,
-            load,
-            timestamp_ms: real_ms(),
-        });
+        let every = heartbeat_ms(self.dead_ms);
+        if self.own_at.map_or(true, |t| now.saturating_sub(t) >= every) {
+            self.own_at = Some(now);
+            self.own = Unfit::assess(self.services.iter(), &listeners(net, self.services.iter()));
+        }
         for i in 0..self.peers.len() {
-            let due = self
-                .peers
-                .get(i)
-                .is_some_and(|p| p.connected() && p.link.heartbeat_due(now, self.dead_ms));
-            if due && self.queue(i, &msg) {
+            let Some(p) = self.peers.get(i) else { break };
+            if !(p.connected() && p.link.heartbeat_due(now, self.dead_ms)) {
+                continue;
+            }
+            let mut buf = [0u8; ListenerBytes::LEN];
+            let theirs = listeners(net, p.fronts.iter().flat_map(|f| f.iter()));
+            let msg = Message::Heartbeat(Heartbeat {
+                node_id: setup.node,
+                active_flows,
+                load,
+                timestamp_ms: real_ms(),
+                listeners: ListenerBytes::write(&theirs, &mut buf),
+            });
+            if self.queue(i, &msg) {
                 if let Some(p) = self.peers.get_mut(i) {
                     p.link.heartbeat_sent(now);
                 }
@@ -710,7 +749,7 @@ impl Inner {
                                 continue;
                             };
                             let report = match frame.message {
-                                Message::Heartbeat(h) => Some(h),
+                                Message::Heartbeat(ref h) => Some(h),
                                 _ => None,
                             };
                             p.link.heard(now, report);
@@ -776,4 +815,18 @@ fn guard_of(guards: &mut KVec<(u16, ReplayGuard)>, peer: Option<u16>) -> Option<
         .iter_mut()
         .find(|(id, _)| *id == peer)
         .map(|(_, g)| g)
+}
+
+/// Our listeners for `services`, as a HEARTBEAT reports them.
+fn listeners<'a>(net: &Net, services: impl Iterator<Item = &'a Endpoint>) -> Listeners {
+    Listeners::of(services.map(|&service| {
+        let q = net.listener(service.addr, service.port);
+        Listener {
+            service,
+            listening: q.is_some(),
+            queued: q.map_or(0, |q| q.queued),
+            limit: q.map_or(0, |q| q.limit),
+            oldest_ms: q.map_or(0, |q| q.oldest_ms),
+        }
+    }))
 }

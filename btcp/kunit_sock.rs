@@ -13,7 +13,7 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
 use kernel::workqueue::{self, impl_has_work, new_work, Work, WorkItem};
 
-use crate::btcp_core::wire::{self, Heartbeat, Message, WireError};
+use crate::btcp_core::wire::{self, Heartbeat, ListenerBytes, Message, WireError};
 use crate::kernel_ext::hmac::{HmacSha256, MAC_LEN};
 use crate::kernel_ext::socket::{self, KernelSocket, Recv, Shutdown, SocketEvents, State};
 
@@ -126,8 +126,9 @@ pub(crate) extern "C" fn btcp_kunit_hmac_rfc4231() -> c_int {
         active_flows: 7,
         load: 420,
         timestamp_ms: 1_700_000_000_000,
+        listeners: ListenerBytes::NONE,
     });
-    let mut buf = [0u8; 128];
+    let mut buf = [0u8; 256];
     let n = take!(msg.encode_sealed(3, 4, 9, &mac, &mut buf).ok());
     let frame = take!(buf.get(..n));
     let (decoded, used) = take!(wire::decode_verified(frame, &mac).ok());
@@ -299,6 +300,11 @@ pub(crate) extern "C" fn btcp_kunit_sock_roundtrip() -> c_int {
     check!(matches!(listener.accept(), Ok(None)));
     // A second listener on the same address and port is refused.
     check!(KernelSocket::listen(&net, LOOPBACK, PORT_ROUNDTRIP).is_err());
+    // What a back-end's HEARTBEAT says of it (`Net::listener`): listening,
+    // its queue empty; nothing listens on the refused case's port.
+    let q = take!(net.listener(LOOPBACK, PORT_ROUNDTRIP));
+    check!(q.queued == 0 && q.limit > 0 && q.oldest_ms == 0);
+    check!(net.listener(LOOPBACK, PORT_REFUSED).is_none());
 
     let mut client = take!(KernelSocket::connect_with_callback(
         &net,
@@ -308,7 +314,13 @@ pub(crate) extern "C" fn btcp_kunit_sock_roundtrip() -> c_int {
     )
     .ok());
     client.set_nodelay();
+    // The connection waits in the accept queue until it is accepted.
+    check!(poll(|| net
+        .listener(LOOPBACK, PORT_ROUNDTRIP)
+        .filter(|q| q.queued == 1))
+    .is_some());
     let mut server = take!(poll(|| listener.accept().ok().flatten()));
+    check!(net.listener(LOOPBACK, PORT_ROUNDTRIP).map(|q| q.queued) == Some(0));
     // The listener was told about the connection to accept.
     check!(on_listener.count() >= 1);
     check!(poll(|| client.is_connected().then_some(())).is_some());

@@ -9,6 +9,7 @@
 #   cluster_wait_up                wait until fe's channel to all peers is up
 #   cluster_web_pool               (multi-VM lab) nginx on be1-be3 and fe's
 #                                  default a round-robin pool of them
+#   vm_counter NODE NAME           (multi-VM lab) one of NODE's counters
 #
 # In the multi-VM lab (qemu/vms.sh sourced) the nodes are the VMs that
 # exist (VM_NODES) and each is configured in its VM, through in_vm.
@@ -61,6 +62,9 @@ cluster_wait_up() {
   done
   return 1
 }
+
+# vm_counter NODE NAME: a counter of NODE's /proc/net/btcp/counters.
+vm_counter() { in_vm "$1" "awk -v k=$2 '\$1 == k { print \$2 }' /proc/net/btcp/counters"; }
 
 cluster_web_pool() {
   local n

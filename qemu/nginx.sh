@@ -2,7 +2,8 @@
 # Start or stop an unmodified web server inside a lab namespace.
 #
 #   nginx.sh start NS [--docroot DIR] [--port PORT] [--busybox]
-#   nginx.sh stop NS [--port PORT]
+#   nginx.sh stop NS [--port PORT] [--graceful]
+#   nginx.sh freeze|thaw NS [--port PORT]
 #   nginx.sh log NS [--port PORT]   print the path of the access log
 #
 # Default docroot: $LAB_CONTENT/www/NS (see content.sh); default port 80.
@@ -15,20 +16,25 @@
 # environment knobs: NGINX_WORKERS (1), NGINX_CONNS (worker_connections,
 # 1024), NGINX_KEEPALIVE (keepalive_timeout, 30s). In a VM of the
 # multi-VM lab (LAB_VM set, qemu/vm-node.sh) NS is the VM's own node and
-# the server runs in its root namespace.
+# the server runs in its root namespace. stop --graceful lets nginx finish
+# the requests it has (SIGQUIT, as Debian's `systemctl stop nginx`);
+# freeze and thaw stop and continue the server's processes (SIGSTOP and
+# SIGCONT: a server that hangs, its listener still there).
 set -euo pipefail
 
-usage() { sed -n '2,6s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() { sed -n '2,7s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 cmd=$1 ns=$2; shift 2
 docroot=${LAB_CONTENT:-/tmp/lab-content}/www/$ns
 port=80
 busybox=0
+graceful=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --docroot) docroot=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --busybox) busybox=1; shift ;;
+    --graceful) graceful=1; shift ;;
     *) usage ;;
   esac
 done
@@ -90,22 +96,39 @@ EOF
   exit 1
 }
 
-stop() {
+# The server's main process, if it was started.
+server_pid() {
   [ -f "$state/kind" ] || return 0
-  local pid=""
   case "$(cat "$state/kind")" in
-    nginx) pid=$(cat "$state/nginx.pid" 2>/dev/null || true) ;;
-    busybox) pid=$(cat "$state/pid" 2>/dev/null || true) ;;
+    nginx) cat "$state/nginx.pid" 2>/dev/null || true ;;
+    busybox) cat "$state/pid" 2>/dev/null || true ;;
   esac
+}
+
+stop() {
+  local pid sig=TERM
+  pid=$(server_pid)
   [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
+  [ "$graceful" = 0 ] || sig=QUIT
+  kill -"$sig" "$pid" 2>/dev/null || return 0
   for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
+}
+
+# signal SIG: the server's main process and its workers.
+signal() {
+  local pid
+  pid=$(server_pid)
+  [ -n "$pid" ] || { echo "nginx.sh: no server in $ns:$port" >&2; exit 1; }
+  pkill -"$1" -P "$pid" || true
+  kill -"$1" "$pid"
 }
 
 case "$cmd" in
   start) start ;;
   stop) stop ;;
+  freeze) signal STOP ;;
+  thaw) signal CONT ;;
   log) echo "$state/access.log" ;;
   *) usage ;;
 esac

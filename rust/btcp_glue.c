@@ -21,11 +21,13 @@
 #include <net/arp.h>
 #include <net/checksum.h>
 #include <net/dst.h>
+#include <net/inet_connection_sock.h>
 #include <net/inet_hashtables.h>
 #include <net/inet_timewait_sock.h>
 #include <net/ip.h>
 #include <net/ip_tunnels.h>
 #include <net/route.h>
+#include <net/tcp.h>
 #include <net/netns/generic.h>
 #include "btcp_glue.h"
 
@@ -747,4 +749,43 @@ int btcp_timewait_recycle(struct net *net, unsigned int saddr, unsigned short sp
 	}
 	local_bh_enable();
 	return ret;
+}
+
+int btcp_listener(struct net *net, unsigned int daddr, unsigned short dport,
+		  struct btcp_listener_info *info)
+{
+	struct request_sock_queue *queue;
+	struct request_sock *head;
+	struct sock *sk;
+	u64 synack_us = 0;
+
+	/* Listeners are freed after an RCU grace period (SOCK_RCU_FREE), and
+	 * the lookup takes no reference. */
+	rcu_read_lock();
+	sk = __inet_lookup_listener(net, net->ipv4.tcp_death_row.hashinfo, NULL, 0,
+				    0, 0, htonl(daddr), dport, 0, 0);
+	if (!sk || sk->sk_state != TCP_LISTEN) {
+		rcu_read_unlock();
+		return 0;
+	}
+	info->queued = READ_ONCE(sk->sk_ack_backlog);
+	info->limit = READ_ONCE(sk->sk_max_ack_backlog);
+	/* The queue's head is the oldest connection; the lock is the one
+	 * accept() and TCP input (softirq) take to unlink and add. */
+	queue = &inet_csk(sk)->icsk_accept_queue;
+	spin_lock_bh(&queue->rskq_lock);
+	head = queue->rskq_accept_head;
+	if (head)
+		synack_us = tcp_rsk(head)->snt_synack;
+	spin_unlock_bh(&queue->rskq_lock);
+	rcu_read_unlock();
+	info->oldest_ms = 0;
+	if (synack_us) {
+		u64 now_us = tcp_clock_us();
+
+		if (now_us > synack_us)
+			info->oldest_ms = (unsigned int)min_t(u64, (now_us - synack_us) / 1000,
+							      UINT_MAX);
+	}
+	return 1;
 }

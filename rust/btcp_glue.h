@@ -128,6 +128,26 @@ int btcp_inject_ip(struct net *net, const void *pkt, unsigned int len);
 int btcp_timewait_recycle(struct net *net, unsigned int saddr, unsigned short sport,
 			  unsigned int daddr, unsigned short dport);
 
+/* What btcp_listener() reports of a listening socket's accept queue. */
+struct btcp_listener_info {
+	/* Connections established and waiting to be accepted. */
+	unsigned int queued;
+	/* The queue's limit (the listen() backlog). */
+	unsigned int limit;
+	/* How long the oldest of them has waited, in ms; 0 if none (or it
+	 * came from a SYN cookie: no SYN/ACK time is kept for those). */
+	unsigned int oldest_ms;
+};
+
+/*
+ * Finds the TCP socket of net that a SYN to daddr:dport (host order) would
+ * reach, as TCP input finds it (a listener on the address or a wildcard,
+ * one of a reuseport group): 1 and *info filled if there is one, 0 if not.
+ * Process context, no btcp lock held.
+ */
+int btcp_listener(struct net *net, unsigned int daddr, unsigned short dport,
+		  struct btcp_listener_info *info);
+
 /*
  * A verdict of btcp's own that hook() may return: send the packet on
  * towards its (rewritten) destination. The glue then drops its input

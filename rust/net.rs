@@ -102,6 +102,34 @@ impl Net {
     }
 }
 
+/// A listening socket's accept queue, as [`Net::listener`] found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AcceptQueue {
+    /// Connections waiting to be accepted.
+    pub queued: u32,
+    /// The queue's limit (the `listen()` backlog).
+    pub limit: u32,
+    /// How long the oldest has waited, in ms (0 if none).
+    pub oldest_ms: u32,
+}
+
+impl Net {
+    /// The accept queue of the TCP listener a SYN to `addr`:`port` (host
+    /// order) would reach, if one listens. The caller must hold no lock
+    /// btcp's hooks take.
+    pub fn listener(&self, addr: u32, port: u16) -> Option<AcceptQueue> {
+        let mut info = bindings::btcp_listener_info::default();
+        // SAFETY: by the type invariant the namespace is live; `info` is
+        // writable; the glue takes no reference it keeps.
+        let r = unsafe { bindings::btcp_listener(self.ptr.as_ptr(), addr, port, &mut info) };
+        (r == 1).then_some(AcceptQueue {
+            queued: info.queued,
+            limit: info.limit,
+            oldest_ms: info.oldest_ms,
+        })
+    }
+}
+
 /// Milliseconds on the monotonic clock.
 pub fn now_ms() -> u64 {
     // SAFETY: reading the clock has no preconditions.

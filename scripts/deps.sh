@@ -22,6 +22,9 @@ APT_PKGS=(
   hping3
   # make bench: IPVS-DR as the alternative, plots of its tables
   ipvsadm gnuplot-nox
+  # open-loop load (connections at a fixed rate, each request's time
+  # logged) for the multi-VM failure tests (tests/lab/vm/server_health.sh)
+  nghttp2-client
 )
 BINDGEN_VERSION=0.73.2
 

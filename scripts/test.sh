@@ -36,14 +36,18 @@ module_clippy() {
   bash scripts/stack-frames.sh btcp.ko && bash scripts/stack-frames.sh btcp_kunit.ko
 }
 
-# The multi-VM lab (make test-vms): one VM per node, two boots: the remote
-# handoff across VMs, and a back-end drained, unloaded and loaded again
-# under wrk (the upgrade procedure of Documentation/admin-guide.md).
+# The multi-VM lab (make test-vms): one VM per node, three boots: the
+# remote handoff across VMs; a back-end drained, unloaded and loaded again
+# under wrk (the upgrade procedure of Documentation/admin-guide.md); and
+# back-end failures under load (a node's death, then its server stopped
+# and frozen: tests/lab/vm/chain.sh runs both in one boot).
 vms() {
   local s rc=0
-  for s in handoff upgrade backend_death; do
-    bash qemu/run-cluster.sh --modules "$root/btcp.ko" --out "$out/lab-vms-$s" "tests/lab/vm/$s.sh" || rc=1
-    [ -f "$out/lab-vms-$s/client/script.log" ] && tail -n 20 "$out/lab-vms-$s/client/script.log"
+  for s in handoff upgrade "backend_death server_health"; do
+    # shellcheck disable=SC2086 # one driver per word
+    bash qemu/run-cluster.sh --modules "$root/btcp.ko" --out "$out/lab-vms-${s// /+}" \
+      tests/lab/vm/chain.sh $s || rc=1
+    [ -f "$out/lab-vms-${s// /+}/client/script.log" ] && tail -n 30 "$out/lab-vms-${s// /+}/client/script.log"
   done
   return $rc
 }

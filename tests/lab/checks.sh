@@ -2,10 +2,12 @@
 # Check bookkeeping for the guest test scripts (source it): `ok NAME`,
 # `bad NAME WHY`, and `summary [PREFIX]`, which prints "N passed, N failed"
 # and fails if anything did.
-passed=0 failed=0
-ok() { echo "ok $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-summary() { echo "${1:+$1: }$passed passed, $failed failed"; [ "$failed" = 0 ]; }
+# The counts have names of their own: a script's own "failed" (wrk's
+# errors, say) must not reset them.
+checks_passed=0 checks_failed=0
+ok() { echo "ok $1"; checks_passed=$((checks_passed + 1)); }
+bad() { echo "FAIL $1: $2"; checks_failed=$((checks_failed + 1)); }
+summary() { echo "${1:+$1: }$checks_passed passed, $checks_failed failed"; [ "$checks_failed" = 0 ]; }
 # lab_module NAME.ko: the path of the module run-lab.sh was given by that
 # name (the one built for the running kernel), for tests that reload it.
 lab_module() {
@@ -36,6 +38,11 @@ live_flows() {
 }
 # counter NODE NAME: NODE's counter NAME in /proc/net/btcp/counters.
 counter() { in_ns "$1" awk -v k="$2" '$1 == k { print $2 }' /proc/net/btcp/counters; }
+# wrk_requests FILE, wrk_failed FILE: of wrk's output in FILE, the
+# requests made, and those that failed (its "Socket errors: connect A, read
+# B, write C, timeout D" and "Non-2xx or 3xx responses: N").
+wrk_requests() { awk '/ requests in / { print $1 }' "$1"; }
+wrk_failed() { awk '/Socket errors/ { gsub(",", ""); s = $4 + $6 + $8 + $10 } /Non-2xx/ { s += $NF } END { print s + 0 }' "$1"; }
 # up_with_be1 NAME: the lab topology, with nginx on be1 serving the lab
 # content, and want[PATH] set to each file's sha256; on failure reports
 # it, prints NAME's summary and exits. Needs topology.sh and $lab; the

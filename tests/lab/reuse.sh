@@ -47,15 +47,15 @@ for mode in local remote; do
   fi
   out=$(in_ns client timeout "$(by_load 120 600)" ab -q -r -n "$nreq" -c 4 -s 5 "http://$vip/small/1k.bin" 2>&1)
   done_=$(awk '/^Complete requests/ { print $3 }' <<<"$out")
-  failed=$(awk '/^Failed requests/ { print $3 }' <<<"$out")
+  nfail=$(awk '/^Failed requests/ { print $3 }' <<<"$out")
   non2xx=$(awk '/^Non-2xx/ { print $3 }' <<<"$out")
   rps=$(awk '/^Requests per second/ { print $4 }' <<<"$out")
   synre=$(( $(nstat_client TcpExtTCPSynRetrans) - r0 ))
   acks=$(( $(stat fe handoff_acks) - h0 ))
-  if [ "${done_:-0}" = "$nreq" ] && [ "${failed:-1}" = 0 ] && [ -z "$non2xx" ] && [ "$synre" = 0 ]; then
+  if [ "${done_:-0}" = "$nreq" ] && [ "${nfail:-1}" = 0 ] && [ -z "$non2xx" ] && [ "$synre" = 0 ]; then
     ok "reuse-$mode ($nreq requests over 32 ports, $rps req/s, $acks handoffs acked, 0 SYN retransmits)"
   else
-    bad "reuse-$mode" "complete ${done_:-?} failed ${failed:-?} non2xx ${non2xx:-0} syn-retrans $synre acks $acks: $(tail -5 <<<"$out" | tr '\n' ' ')"
+    bad "reuse-$mode" "complete ${done_:-?} failed ${nfail:-?} non2xx ${non2xx:-0} syn-retrans $synre acks $acks: $(tail -5 <<<"$out" | tr '\n' ' ')"
   fi
   [ -z "$pcap" ] || { pkill tcpdump; sleep 1; }
 

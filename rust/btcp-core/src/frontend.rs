@@ -140,7 +140,7 @@
 
 use super::config::NodeConfig;
 use super::flow::{deadline, Config, Endpoint, FlowKey, SideOptions, Verdict};
-use super::http::find_head_end_from;
+use super::http::{find_head_end_from, malformed_from};
 use super::isn::IsnSecret;
 use super::rules::RuleTable;
 use super::segment::{OutSegment, Seg};
@@ -926,7 +926,11 @@ impl FeFlow {
         let ack = self.ack_seg(now_ms);
         let searched = as_usize(self.searched);
         let buffered = reqbuf.get(..as_usize(self.req_len)).unwrap_or(&[]);
-        let complete = find_head_end_from(buffered, searched).is_some();
+        // A head that can already be seen to be malformed (bare LF line
+        // ends, a TLS ClientHello) is dispatched at once, as the rules
+        // place requests that do not parse, not held to the deadline.
+        let complete =
+            find_head_end_from(buffered, searched).is_some() || malformed_from(buffered, searched);
         self.searched = self.req_len;
         if self.fin && self.req_len == 0 {
             // The client closed without asking anything, as HTTP clients

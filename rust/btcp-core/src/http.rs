@@ -348,6 +348,38 @@ pub fn find_head_end_from(buf: &[u8], searched: usize) -> Option<usize> {
     start.checked_add(i)?.checked_add(HEAD_END.len())
 }
 
+/// Whether the start of a request, `buf` (no CRLF CRLF in it yet), can
+/// already be seen never to be a head [`parse_head`] accepts, whatever
+/// follows: a NUL, a bare CR or bare LF (every line of a head ends in
+/// CRLF, and these come before its end), or a first line whose method is
+/// not an upper-case token of at most [`MAX_METHOD_LEN`] bytes followed
+/// by a space (a TLS ClientHello or an SSH banner, say). `searched`: the
+/// length already looked at by an earlier call, as for
+/// [`find_head_end_from`]; only the bytes after it (and the one before
+/// them) are looked at again, and the method's (a bounded prefix).
+pub fn malformed_from(buf: &[u8], searched: usize) -> bool {
+    let method = buf.get(..=MAX_METHOD_LEN).unwrap_or(buf);
+    let bad_method = match method.iter().position(|&b| b == b' ') {
+        Some(0) => true,
+        Some(n) => !method.iter().take(n).all(|&b| is_method_char(b)),
+        None => method.len() > MAX_METHOD_LEN || !method.iter().all(|&b| is_method_char(b)),
+    };
+    let from = searched.saturating_sub(1);
+    let new = buf.get(from..).unwrap_or(&[]);
+    let bare = new.windows(2).any(|w| match w {
+        [b'\r', next] => *next != b'\n',
+        [prev, b'\n'] => *prev != b'\r',
+        _ => false,
+    });
+    // A LF first in the buffer has no CR before it.
+    let lf_first = from == 0 && new.first() == Some(&b'\n');
+    bad_method || bare || lf_first || new.contains(&0)
+}
+
+fn is_method_char(b: u8) -> bool {
+    is_tchar(b) && !b.is_ascii_lowercase()
+}
+
 /// Parses the request head at the start of `buf`, which must end within
 /// `limit` bytes. Bytes after the head (a body, pipelined requests) are
 /// not looked at.
@@ -702,6 +734,39 @@ mod tests {
     use InvalidReason as R;
 
     const L: usize = DEFAULT_HEAD_LIMIT;
+
+    #[test]
+    fn malformed_starts_are_seen_before_the_head_ends() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"", false),
+            (b"GET", false),
+            (b"GET / HTTP/1.1\r", false),
+            (b"GET / HTTP/1.1\r\nHost: h\r\n\r", false),
+            (b"M-SEARCH * HTTP/1.1\r\n", false),
+            (b"GET / HTTP/1.1\n", true),
+            (b"GET / HTTP/1.1\r\nHost: h\n\n", true),
+            (b"\n", true),
+            (b"GET / HTTP/1.1\rX", true),
+            (b"GET /\0", true),
+            (b"get / HTTP/1.1\r\n", true),
+            (b" GET", true),
+            (b"\x16\x03\x01\x02\x00\x01", true),
+            (b"SSH-2.0-OpenSSH_9.2\r\n", true),
+            (b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF", false),
+            (b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG", true),
+        ];
+        for &(buf, want) in cases {
+            assert_eq!(
+                malformed_from(buf, 0),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(buf)
+            );
+        }
+        // Only the new bytes, and the one before them, are looked at again.
+        assert!(!malformed_from(b"GET / HTTP/1.1\r\nA: \0b", 21));
+        assert!(malformed_from(b"GET / HTTP/1.1\r\nA: \nb", 19));
+    }
 
     #[test]
     fn head_end() {

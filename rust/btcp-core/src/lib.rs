@@ -58,6 +58,7 @@ pub mod encap;
 pub mod error;
 pub mod flow;
 pub mod frontend;
+pub mod health;
 pub mod http;
 pub mod ipv4;
 pub mod isn;

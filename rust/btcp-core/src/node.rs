@@ -32,6 +32,7 @@ use super::dispatch::{Dispatcher, TargetEntry};
 use super::encap::Encap;
 use super::flow::{Config, Endpoint, FlowKey, Verdict};
 use super::frontend::{FeFlow, FeOutput, FeState, Target};
+use super::health::Unfit;
 use super::http::DEFAULT_HEAD_LIMIT;
 use super::isn::IsnSecret;
 use super::rules::Request;
@@ -311,20 +312,28 @@ pub enum Tunnelled {
 }
 
 /// The peers that may get new handoffs: (id, the connections it said it
-/// serves in its last HEARTBEAT); and the peers declared dead: (id, for how
-/// long, in ms, when this was taken).
+/// serves in its last HEARTBEAT, what its listeners are unfit for); the
+/// peers declared dead: (id, for how long, in ms, when this was taken);
+/// and what this node's own listeners are unfit for (`crate::health`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LivePeers {
-    live: [Option<(u16, u32)>; MAX_PEERS],
+    live: [Option<(u16, u32, Unfit)>; MAX_PEERS],
     dead: [Option<(u16, u64)>; MAX_PEERS],
+    own: Unfit,
 }
 
 impl LivePeers {
-    /// Peer `id`, serving `served` connections, is live (ignored beyond
-    /// [`MAX_PEERS`]).
+    /// Peer `id`, serving `served` connections, is live and its listeners
+    /// fit for every service (ignored beyond [`MAX_PEERS`]).
     pub fn add(&mut self, id: u16, served: u32) {
+        self.add_unfit(id, served, Unfit::default());
+    }
+
+    /// Peer `id`, serving `served` connections, is live; its listeners are
+    /// `unfit` for some services (ignored beyond [`MAX_PEERS`]).
+    pub fn add_unfit(&mut self, id: u16, served: u32, unfit: Unfit) {
         if let Some(slot) = self.live.iter_mut().find(|s| s.is_none()) {
-            *slot = Some((id, served));
+            *slot = Some((id, served, unfit));
         }
     }
 
@@ -336,9 +345,18 @@ impl LivePeers {
         }
     }
 
+    /// What this node's own listeners are unfit for.
+    pub fn set_own(&mut self, unfit: Unfit) {
+        self.own = unfit;
+    }
+
+    fn find(&self, id: u16) -> Option<&(u16, u32, Unfit)> {
+        self.live.iter().flatten().find(|&&(n, _, _)| n == id)
+    }
+
     /// Whether peer `id` may get new handoffs.
     pub fn contains(&self, id: u16) -> bool {
-        self.live.iter().flatten().any(|&(n, _)| n == id)
+        self.find(id).is_some()
     }
 
     /// How long ago peer `id` was declared dead, if it is.
@@ -353,11 +371,20 @@ impl LivePeers {
     /// The connections peer `id` serves, as it last reported (0 if it is
     /// not live or has not reported).
     pub fn served(&self, id: u16) -> u32 {
-        self.live
-            .iter()
-            .flatten()
-            .find(|&&(n, _)| n == id)
-            .map_or(0, |&(_, c)| c)
+        self.find(id).map_or(0, |&(_, c, _)| c)
+    }
+
+    /// Whether node `id` (`own` if it is this one) may get a new
+    /// connection of our service `service` (its index in our
+    /// configuration): live, with a listener, and with `strict` not
+    /// overloaded.
+    pub fn takes(&self, id: u16, own: bool, service: Option<usize>, strict: bool) -> bool {
+        match own {
+            true => self.own.takes(service, strict),
+            false => self
+                .find(id)
+                .is_some_and(|&(_, _, u)| u.takes(service, strict)),
+        }
     }
 }
 
@@ -432,6 +459,9 @@ pub struct NodeStats {
     /// Front-end: connections reset because the peer serving them was
     /// dead for longer than `dead-grace-ms`.
     pub dead_target_resets: u64,
+    /// Front-end: connections given to an overloaded node, every node that
+    /// could take them being overloaded (`crate::health`).
+    pub picks_overloaded: u64,
     /// SYNs answered with a cookie instead of a flow.
     pub cookies_sent: u64,
     /// Third ACKs whose cookie was good: a flow made from it.
@@ -478,6 +508,7 @@ impl NodeStats {
         sum(&mut self.handoffs_cancelled, o.handoffs_cancelled);
         sum(&mut self.holds_expired, o.holds_expired);
         sum(&mut self.dead_target_resets, o.dead_target_resets);
+        sum(&mut self.picks_overloaded, o.picks_overloaded);
         sum(&mut self.cookies_sent, o.cookies_sent);
         sum(&mut self.cookies_validated, o.cookies_validated);
         sum(&mut self.cookies_rejected, o.cookies_rejected);
@@ -487,7 +518,7 @@ impl NodeStats {
     }
 
     /// Name and value of each counter, in a fixed order.
-    pub fn rows(&self) -> [(&'static str, u64); 30] {
+    pub fn rows(&self) -> [(&'static str, u64); 31] {
         [
             ("syns", self.syns),
             ("syn_table_full", self.syn_table_full),
@@ -513,6 +544,7 @@ impl NodeStats {
             ("handoffs_cancelled", self.handoffs_cancelled),
             ("holds_expired", self.holds_expired),
             ("dead_target_resets", self.dead_target_resets),
+            ("picks_overloaded", self.picks_overloaded),
             ("cookies_sent", self.cookies_sent),
             ("cookies_validated", self.cookies_validated),
             ("cookies_rejected", self.cookies_rejected),
@@ -1113,8 +1145,10 @@ impl<S: Store> Node<S> {
         };
         // The rule's target (a node, or a pool and its policy), else the
         // default target, else any node; only nodes that are up, live (or
-        // ourselves) and have not refused this flow.
-        let usable = |n: u16| own.is_some_and(|me| me.id == n) || live.contains(n);
+        // ourselves), listening for the service and have not refused this
+        // flow; overloaded ones only if nothing else is left.
+        let service = node_cfg.services().position(|s| *s == key.server);
+        let fit = |n: u16, strict| live.takes(n, own.is_some_and(|me| me.id == n), service, strict);
         let req = Request::parse(flow.request(buf), DEFAULT_HEAD_LIMIT);
         // A node's load: the connections we handed it and still forward,
         // or what it serves for every front-end (its last HEARTBEAT; our
@@ -1133,8 +1167,17 @@ impl<S: Store> Node<S> {
                 };
                 open.get(n).max(served)
             };
-            dispatcher.pick(node_cfg, &req, loads, usable, flow.tried(), now)
+            let tried = flow.tried();
+            let strict = dispatcher.pick(node_cfg, &req, loads, |n| fit(n, true), tried, now);
+            strict.map(|p| (p, false)).or_else(|| {
+                let any = dispatcher.pick(node_cfg, &req, loads, |n| fit(n, false), tried, now);
+                any.map(|p| (p, true))
+            })
         });
+        if picked.is_some_and(|(_, overloaded)| overloaded) {
+            bump(&mut stats.picks_overloaded);
+        }
+        let picked = picked.map(|(p, _)| p);
         let node = match picked {
             Some(p) => p.node,
             // Not even configured as a node: hand off to our own stack.

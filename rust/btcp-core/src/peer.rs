@@ -4,6 +4,7 @@
 //! and which received frames to act on. The kernel's channel
 //! (`btcp/ctrl.rs`) is the socket I/O around it.
 
+use super::health::Listeners;
 use super::wire::{Frame, Heartbeat, ReplayGuard};
 
 /// First wait between connection attempts to a peer.
@@ -41,7 +42,29 @@ pub struct PeerLink {
     /// When an authenticated frame from it last arrived.
     heard_ms: Option<u64>,
     /// Its last HEARTBEAT.
-    report: Option<Heartbeat>,
+    report: Option<Report>,
+}
+
+/// What a peer's last HEARTBEAT said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// The connections it serves.
+    pub active_flows: u32,
+    /// Its flow table's use, in permille.
+    pub load: u32,
+    /// Its listeners for the services we front.
+    pub listeners: Listeners,
+}
+
+impl Report {
+    /// What `h` says.
+    pub fn of(h: &Heartbeat<'_>) -> Report {
+        Report {
+            active_flows: h.active_flows,
+            load: h.load,
+            listeners: h.listeners.listeners(),
+        }
+    }
 }
 
 impl Default for PeerLink {
@@ -94,10 +117,10 @@ impl PeerLink {
     }
 
     /// An authenticated frame from it arrived; `report` if a HEARTBEAT.
-    pub fn heard(&mut self, now: u64, report: Option<Heartbeat>) {
+    pub fn heard(&mut self, now: u64, report: Option<&Heartbeat<'_>>) {
         self.heard_ms = Some(now);
-        if report.is_some() {
-            self.report = report;
+        if let Some(h) = report {
+            self.report = Some(Report::of(h));
         }
     }
 
@@ -123,8 +146,8 @@ impl PeerLink {
     }
 
     /// Its last HEARTBEAT.
-    pub fn report(&self) -> Option<Heartbeat> {
-        self.report
+    pub fn report(&self) -> Option<&Report> {
+        self.report.as_ref()
     }
 }
 
@@ -153,6 +176,8 @@ mod tests {
         clippy::indexing_slicing
     )]
     use super::*;
+    use crate::health::Listener;
+    use crate::wire::ListenerBytes;
 
     /// A frame is taken only from the connection's peer, for us, and
     /// newer than the last: a frame captured on another link (for another
@@ -175,9 +200,10 @@ mod tests {
             active_flows: 0,
             load: 0,
             timestamp_ms: 0,
+            listeners: ListenerBytes::NONE,
         });
         let frame = |to: u16, seq: u64| {
-            let mut buf = [0u8; 128];
+            let mut buf = [0u8; 256];
             let n = hb.encode_sealed(2, to, seq, &Toy, &mut buf).unwrap();
             (buf, n)
         };
@@ -251,15 +277,29 @@ mod tests {
         p.heartbeat_sent(every);
         assert!(!p.heartbeat_due(2 * every - 1, D));
         assert!(p.heartbeat_due(2 * every, D));
+        let web = Listener {
+            service: crate::flow::Endpoint::new(0x0a63_0064, 80),
+            listening: true,
+            queued: 2,
+            limit: 511,
+            oldest_ms: 30,
+        };
+        let mut buf = [0; ListenerBytes::LEN];
         let h = Heartbeat {
             node_id: 2,
             active_flows: 7,
             load: 3,
             timestamp_ms: 9,
+            listeners: ListenerBytes::write(&Listeners::of([web]), &mut buf),
         };
-        p.heard(5, Some(h));
+        p.heard(5, Some(&h));
         p.heard(6, None);
-        assert_eq!(p.report(), Some(h), "another frame keeps the report");
+        let want = Report {
+            active_flows: 7,
+            load: 3,
+            listeners: Listeners::of([web]),
+        };
+        assert_eq!(p.report(), Some(&want), "another frame keeps the report");
         assert_eq!(p.heard_ago(10), Some(4));
     }
 }

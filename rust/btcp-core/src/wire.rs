@@ -48,7 +48,7 @@
 //! [`ReplayGuard`] per peer likewise.
 //!
 //! ```
-//! use btcp_core::wire::{self, Mac, Message, Heartbeat, ReplayGuard, WireError, MAC_LEN};
+//! use btcp_core::wire::{self, Mac, Message, Heartbeat, ListenerBytes, ReplayGuard, WireError, MAC_LEN};
 //!
 //! // A toy MAC for the example; the kernel uses HMAC-SHA256.
 //! struct Xor(u8);
@@ -67,8 +67,9 @@
 //!     active_flows: 10,
 //!     load: 250,
 //!     timestamp_ms: 1_700_000_000_000,
+//!     listeners: ListenerBytes::NONE,
 //! });
-//! let mut buf = [0u8; 128];
+//! let mut buf = [0u8; 256];
 //! let n = msg.encode_sealed(2, 5, 1, &Xor(7), &mut buf).unwrap();
 //!
 //! let mut guard = ReplayGuard::new();
@@ -86,6 +87,7 @@ use ::core::fmt;
 
 use super::config::MAX_SERVICES;
 use super::flow::Endpoint;
+use super::health::{Listener, Listeners};
 
 /// First two bytes of every frame.
 pub const MAGIC: u16 = 0xB7C9;
@@ -702,10 +704,14 @@ impl HandoffDecision {
 
 /// Periodic liveness and load report, for the dispatcher.
 ///
-/// Payload (18 bytes): node id (2), active flows (4), load (4),
-/// timestamp (8).
+/// Payload (171 bytes): node id (2), active flows (4), load (4),
+/// timestamp (8), then the listeners (`crate::health`): their count (1,
+/// at most [`MAX_SERVICES`]) and [`MAX_SERVICES`] entries of 19 bytes,
+/// those past the count all zero: service address (4) and port (2),
+/// flags (1: bit 0 listening, others zero), accept queue length (4),
+/// its limit (4), the oldest queued connection's wait in ms (4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Heartbeat {
+pub struct Heartbeat<'a> {
     /// The sender's node id; must equal the header's sender.
     pub node_id: u16,
     /// Connections the sender serves as a back-end, for every front-end
@@ -715,11 +721,102 @@ pub struct Heartbeat {
     pub load: u32,
     /// The sender's clock, in milliseconds.
     pub timestamp_ms: u64,
+    /// The sender's listeners for the services the recipient fronts (as
+    /// its [`Hello`] announced them), as they go on the wire: a
+    /// [`Listeners`] is too large to be carried in every [`Message`].
+    pub listeners: ListenerBytes<'a>,
 }
 
-impl Heartbeat {
+impl Heartbeat<'_> {
     /// Payload length.
-    pub const LEN: usize = 18;
+    pub const LEN: usize = 18 + ListenerBytes::LEN;
+}
+
+/// A [`Heartbeat`]'s listeners in their wire form (see there), always
+/// well-formed: written from a [`Listeners`], or checked when decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerBytes<'a>(&'a [u8]);
+
+impl<'a> ListenerBytes<'a> {
+    /// Length on the wire.
+    pub const LEN: usize = 1 + MAX_SERVICES * 19;
+    /// Listener flag: a socket listens.
+    const F_LISTENING: u8 = 1;
+    /// No listener reported.
+    pub const NONE: ListenerBytes<'static> = ListenerBytes(&[0; ListenerBytes::LEN]);
+
+    /// `bytes`, if they are well-formed listeners.
+    ///
+    /// # Errors
+    ///
+    /// As [`decode`] for a HEARTBEAT's listeners.
+    pub fn new(bytes: &'a [u8]) -> Result<ListenerBytes<'a>, WireError> {
+        Self::read(bytes).map(|_| ListenerBytes(bytes))
+    }
+
+    /// `l` written into `buf`.
+    pub fn write(l: &Listeners, buf: &'a mut [u8; ListenerBytes::LEN]) -> ListenerBytes<'a> {
+        let mut w = Writer {
+            buf: &mut buf[..],
+            pos: 0,
+        };
+        // Cannot fail: the buffer is exactly as long as what is written.
+        let _ = Self::write_to(l, &mut w);
+        ListenerBytes(buf)
+    }
+
+    fn write_to(l: &Listeners, w: &mut Writer<'_>) -> Result<(), WireError> {
+        w.u8(l.len)?;
+        for e in l.entries.iter() {
+            w.u32(e.service.addr)?;
+            w.u16(e.service.port)?;
+            w.u8(if e.listening { Self::F_LISTENING } else { 0 })?;
+            w.u32(e.queued)?;
+            w.u32(e.limit)?;
+            w.u32(e.oldest_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Checks `bytes` (exactly [`Self::LEN`] of them) as [`decode`] does.
+    fn read(bytes: &[u8]) -> Result<Listeners, WireError> {
+        let mut r = Reader { buf: bytes };
+        let len = r.u8()?;
+        if usize::from(len) > MAX_SERVICES {
+            return Err(WireError::InvalidValue);
+        }
+        let mut l = Listeners {
+            len,
+            ..Listeners::NONE
+        };
+        for (i, e) in l.entries.iter_mut().enumerate() {
+            let service = Endpoint::new(r.u32()?, r.u16()?);
+            let flags = r.u8()?;
+            if flags & !Self::F_LISTENING != 0 {
+                return Err(WireError::BadReserved);
+            }
+            *e = Listener {
+                service,
+                listening: flags & Self::F_LISTENING != 0,
+                queued: r.u32()?,
+                limit: r.u32()?,
+                oldest_ms: r.u32()?,
+            };
+            if i >= usize::from(len) && *e != Listener::default() {
+                return Err(WireError::BadReserved);
+            }
+        }
+        match r.buf.is_empty() {
+            true => Ok(l),
+            false => Err(WireError::TrailingBytes),
+        }
+    }
+
+    /// The listeners.
+    pub fn listeners(&self) -> Listeners {
+        // Well-formed by construction.
+        Self::read(self.0).unwrap_or(Listeners::NONE)
+    }
 }
 
 /// A control message; request bytes are borrowed from the frame buffer.
@@ -736,7 +833,7 @@ pub enum Message<'a> {
     /// See [`Terminate`].
     Terminate(Terminate),
     /// See [`Heartbeat`].
-    Heartbeat(Heartbeat),
+    Heartbeat(Heartbeat<'a>),
     /// See [`HandoffDecision`]: serve the connection.
     HandoffConfirm(HandoffDecision),
     /// See [`HandoffDecision`]: end it silently.
@@ -906,7 +1003,8 @@ impl<'a> Message<'a> {
                 w.u16(h.node_id)?;
                 w.u32(h.active_flows)?;
                 w.u32(h.load)?;
-                w.u64(h.timestamp_ms)
+                w.u64(h.timestamp_ms)?;
+                w.bytes(h.listeners.0)
             }
             Message::HandoffConfirm(d) | Message::HandoffCancel(d) => d.flow.write(w),
         }
@@ -1009,12 +1107,20 @@ impl<'a> Message<'a> {
                 flow: FlowRef::read(&mut r)?,
                 reason: TerminateReason::from_u8(r.u8()?).ok_or(WireError::InvalidValue)?,
             }),
-            MsgType::Heartbeat => Message::Heartbeat(Heartbeat {
-                node_id: r.u16()?,
-                active_flows: r.u32()?,
-                load: r.u32()?,
-                timestamp_ms: r.u64()?,
-            }),
+            MsgType::Heartbeat => {
+                let node_id = r.u16()?;
+                let active_flows = r.u32()?;
+                let load = r.u32()?;
+                let timestamp_ms = r.u64()?;
+                let listeners = ListenerBytes::new(r.bytes(ListenerBytes::LEN)?)?;
+                Message::Heartbeat(Heartbeat {
+                    node_id,
+                    active_flows,
+                    load,
+                    timestamp_ms,
+                    listeners,
+                })
+            }
             MsgType::HandoffConfirm => Message::HandoffConfirm(HandoffDecision {
                 flow: FlowRef::read(&mut r)?,
             }),
@@ -1650,9 +1756,52 @@ mod tests {
                     active_flows: 100,
                     load: 1500,
                     timestamp_ms: u64::MAX,
+                    listeners: SAMPLE_LISTENERS,
                 }),
             ),
         ]
+    }
+
+    /// One listener: 10.99.0.100:80, listening, 3 queued of 511, the
+    /// oldest waiting 40 ms.
+    const SAMPLE_LISTENERS: ListenerBytes<'static> = ListenerBytes(&{
+        let mut b = [0u8; ListenerBytes::LEN];
+        let entry = [
+            1, 0x0a, 0x63, 0x00, 0x64, 0, 80, 1, 0, 0, 0, 3, 0, 0, 0x01, 0xff, 0, 0, 0, 40,
+        ];
+        let mut i = 0;
+        while i < entry.len() {
+            b[i] = entry[i];
+            i += 1;
+        }
+        b
+    });
+
+    #[test]
+    fn heartbeat_listeners_round_trip_and_are_checked() {
+        let web = Listener {
+            service: Endpoint::new(0x0a63_0064, 80),
+            listening: true,
+            queued: 3,
+            limit: 511,
+            oldest_ms: 40,
+        };
+        assert_eq!(SAMPLE_LISTENERS.listeners(), Listeners::of([web]));
+        let mut buf = [0u8; ListenerBytes::LEN];
+        assert_eq!(
+            ListenerBytes::write(&Listeners::of([web]), &mut buf),
+            SAMPLE_LISTENERS
+        );
+        let bad = |f: &dyn Fn(&mut [u8; ListenerBytes::LEN])| {
+            let mut b = [0u8; ListenerBytes::LEN];
+            b.copy_from_slice(SAMPLE_LISTENERS.0);
+            f(&mut b);
+            ListenerBytes::read(&b).err()
+        };
+        assert_eq!(bad(&|b| b[0] = 9), Some(WireError::InvalidValue));
+        assert_eq!(bad(&|b| b[7] = 3), Some(WireError::BadReserved));
+        assert_eq!(bad(&|b| b[20 + 6] = 1), Some(WireError::BadReserved));
+        assert_eq!(bad(&|b| b[0] = 2), None, "a second entry, all zero");
     }
 
     const SAMPLE_FLOW: FlowRef = FlowRef {

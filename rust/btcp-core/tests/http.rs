@@ -12,7 +12,7 @@
 )]
 
 use btcp_core::http::{
-    find_head_end, find_head_end_from, parse_head, HttpError, TargetForm, Version,
+    find_head_end, find_head_end_from, malformed_from, parse_head, HttpError, TargetForm, Version,
     DEFAULT_HEAD_LIMIT,
 };
 use proptest::prelude::*;
@@ -136,6 +136,67 @@ impl Req {
         }
         s.push_str("\r\n");
         s.into_bytes()
+    }
+}
+
+/// `buf` fed in the chunks `cuts` makes, each call looking at what is new
+/// (as the front-end does): malformed at some point.
+fn malformed_in_steps(buf: &[u8], cuts: &[usize]) -> bool {
+    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (buf.len() + 1)).collect();
+    ends.push(buf.len());
+    ends.sort_unstable();
+    let mut searched = 0;
+    let mut bad = false;
+    for end in ends {
+        bad |= malformed_from(&buf[..end], searched);
+        searched = end;
+    }
+    bad
+}
+
+proptest! {
+    /// A well-formed head is never taken for a malformed one, at any point
+    /// of its arrival.
+    #[test]
+    fn well_formed_heads_are_never_malformed(
+        req in request(),
+        cuts in prop::collection::vec(any::<usize>(), 0..6),
+    ) {
+        let head = req.bytes();
+        let before_end = &head[..head.len() - 1];
+        prop_assert!(!malformed_in_steps(before_end, &cuts));
+    }
+
+    /// What is called malformed never parses, whatever follows; and
+    /// looking at it in steps finds what looking at it whole finds.
+    #[test]
+    fn malformed_starts_never_parse(
+        req in request(),
+        at in any::<prop::sample::Index>(),
+        junk in prop::collection::vec(
+            prop_oneof![Just(b'\r'), Just(b'\n'), Just(0u8), Just(b' '), Just(b'g'), any::<u8>()],
+            1..4,
+        ),
+        cuts in prop::collection::vec(any::<usize>(), 0..6),
+        tail in prop::collection::vec(any::<u8>(), 0..40),
+    ) {
+        let head = req.bytes();
+        let i = at.index(head.len());
+        let mut buf = head[..i].to_vec();
+        buf.extend_from_slice(&junk);
+        if find_head_end(&buf).is_some() {
+            return Ok(());
+        }
+        let whole = malformed_from(&buf, 0);
+        prop_assert_eq!(malformed_in_steps(&buf, &cuts), whole);
+        if whole {
+            for rest in [&tail[..], b"\r\n\r\n", b"\n\r\n\r\n"] {
+                let mut full = buf.clone();
+                full.extend_from_slice(rest);
+                full.extend_from_slice(b"\r\n\r\n");
+                prop_assert!(parse_head(&full, DEFAULT_HEAD_LIMIT).is_err(), "{:?}", String::from_utf8_lossy(&full));
+            }
+        }
     }
 }
 

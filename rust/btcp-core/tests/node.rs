@@ -16,6 +16,7 @@ mod store;
 
 use btcp_core::flow::{Config, Endpoint, FlowKey};
 use btcp_core::frontend::FeState;
+use btcp_core::health::{Listener, Listeners, Unfit, ACCEPT_STALL_MS};
 use btcp_core::node::{Disposition, FlowStore, Io, LivePeers, Side};
 use btcp_core::segment::{OutSegment, Seg};
 use btcp_core::tcp::Flags;
@@ -315,6 +316,81 @@ fn a_dead_back_ends_clients_are_reset_after_the_grace_only() {
     assert_eq!(log.last_to_client, (Endpoint::new(VIP, 80), ack + 100));
     assert_eq!(n.stats().dead_target_resets, 1);
     assert_eq!(n.fe().peek(&key(0)).unwrap().state(), FeState::Linger);
+}
+
+#[test]
+fn new_connections_skip_a_node_with_no_listener_and_an_overloaded_one_if_they_can() {
+    let mut n = node(TWO_PEERS, 16);
+    let mut log = Log::default();
+    let web = Endpoint::new(VIP, 80);
+    let unfit = |listening, oldest_ms| {
+        let l = Listener {
+            service: web,
+            listening,
+            queued: 1,
+            limit: 511,
+            oldest_ms,
+        };
+        Unfit::assess(&[web], &Listeners::of([l]))
+    };
+    let (none, stalled) = (unfit(false, 0), unfit(true, ACCEPT_STALL_MS));
+    let health = |two, three| {
+        let mut l = LivePeers::default();
+        l.add_unfit(2, 0, two);
+        l.add_unfit(3, 0, three);
+        l.set_own(none);
+        l
+    };
+    // Least-connections would alternate; nothing listens on 2.
+    n.set_live(health(none, Unfit::default()));
+    for i in 0..4 {
+        connect(&mut n, i, 0, &mut log);
+    }
+    assert!(log.reqs.iter().all(|&(to, _)| to == 3), "{:?}", log.reqs);
+    // 3 stalled, 2 still not listening (nor this node): 3, the last resort.
+    n.set_live(health(none, stalled));
+    connect(&mut n, 4, 0, &mut log);
+    assert_eq!(log.reqs[4].0, 3);
+    assert_eq!(n.stats().picks_overloaded, 1);
+    // 2 listening but stalled, 3 serving again with five connections more
+    // than 2: 3.
+    n.set_live(health(stalled, Unfit::default()));
+    connect(&mut n, 5, 0, &mut log);
+    assert_eq!(log.reqs[5].0, 3);
+    // Nothing listens anywhere: the client is reset, nothing is offered.
+    n.set_live(health(none, none));
+    connect(&mut n, 6, 0, &mut log);
+    assert_eq!(log.reqs.len(), 6);
+    assert_eq!(n.stats().handoffs_abandoned, 1);
+    assert!(log.to_client.last().is_some_and(|f| f.rst()));
+    assert_eq!(n.stats().picks_overloaded, 1);
+}
+
+#[test]
+fn a_head_seen_to_be_malformed_is_handed_off_at_once() {
+    // Bare LF line ends, and the start of a TLS ClientHello: neither will
+    // ever end in CRLF CRLF, so neither waits for the head deadline.
+    for (i, head) in [
+        &b"GET / HTTP/1.1\nHost: a\n\n"[..],
+        &b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut n = node(TWO_PEERS, 16);
+        let mut log = Log::default();
+        let c = client(i as u16);
+        feed(&mut n, &packet(c, 1_000, 0, Flags::SYN, &[]), 0, &mut log);
+        let ack = log.synack_seq.wrapping_add(1);
+        feed(
+            &mut n,
+            &packet(c, 1_001, ack, Flags::ACK | Flags::PSH, head),
+            1,
+            &mut log,
+        );
+        assert_eq!(log.reqs.len(), 1, "handed off at once: {head:?}");
+        assert_eq!(n.stats().handoffs_remote, 1);
+    }
 }
 
 #[test]
@@ -760,7 +836,7 @@ fn a_client_address_holds_at_most_client_flows_before_handoff() {
     let ack = third_ack(client(3), 1_001, cookie.wrapping_add(1), None);
     assert_eq!(feed(&mut shards[1], &ack, 2, &mut log), Disposition::Drop);
     assert_eq!(shards[1].stats().client_limited, 2);
-    assert_eq!(log.to_client.last(), Some(&Flags::RST));
+    assert!(log.to_client.last().is_some_and(|f| f.rst()));
     assert!(shards[1].fe().peek(&key(3)).is_none());
     // Another address is not limited.
     let other = Endpoint::new(0x0a01_0002, 10_000);

@@ -9,11 +9,12 @@
     missing_docs
 )]
 
+use btcp_core::health::{Listener, Listeners};
 use btcp_core::wire::{
     self, Capabilities, FlowRef, FrameReader, HandoffAck, HandoffNack, HandoffReq, Heartbeat,
-    Hello, Mac, Message, MsgType, NackReason, ReplayGuard, SendCounter, Services, SynOptions,
-    Terminate, TerminateReason, WireError, HEADER_LEN, MAC_LEN, MAGIC, MAX_FRAME_LEN, MAX_REQUEST,
-    VERSION,
+    Hello, ListenerBytes, Mac, Message, MsgType, NackReason, ReplayGuard, SendCounter, Services,
+    SynOptions, Terminate, TerminateReason, WireError, HEADER_LEN, MAC_LEN, MAGIC, MAX_FRAME_LEN,
+    MAX_REQUEST, VERSION,
 };
 use btcp_core::{config::MAX_SERVICES, flow::Endpoint};
 use proptest::prelude::*;
@@ -46,7 +47,8 @@ enum Owned {
     Ack(HandoffAck),
     Nack(HandoffNack),
     Term(Terminate),
-    Beat(Heartbeat),
+    /// With its listeners' bytes.
+    Beat(Heartbeat<'static>, Vec<u8>),
 }
 
 impl Owned {
@@ -67,8 +69,9 @@ impl Owned {
             }),
             Owned::Nack(n) => Message::HandoffNack(*n),
             Owned::Term(t) => Message::Terminate(*t),
-            Owned::Beat(h) => Message::Heartbeat(Heartbeat {
+            Owned::Beat(h, listeners) => Message::Heartbeat(Heartbeat {
                 node_id: sender,
+                listeners: ListenerBytes::new(listeners).unwrap(),
                 ..*h
             }),
         }
@@ -170,6 +173,24 @@ fn terminate_reason() -> impl Strategy<Value = TerminateReason> {
     (1u8..=3).prop_map(|v| TerminateReason::from_u8(v).unwrap())
 }
 
+fn listener() -> impl Strategy<Value = Listener> {
+    (
+        any::<u32>(),
+        any::<u16>(),
+        any::<bool>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+    )
+        .prop_map(|(a, p, listening, queued, limit, oldest_ms)| Listener {
+            service: Endpoint::new(a, p),
+            listening,
+            queued,
+            limit,
+            oldest_ms,
+        })
+}
+
 fn owned() -> impl Strategy<Value = Owned> {
     prop_oneof![
         (
@@ -201,14 +222,24 @@ fn owned() -> impl Strategy<Value = Owned> {
             .prop_map(|(flow, reason)| Owned::Nack(HandoffNack { flow, reason })),
         (flow_ref(), terminate_reason())
             .prop_map(|(flow, reason)| Owned::Term(Terminate { flow, reason })),
-        (any::<u32>(), any::<u32>(), any::<u64>()).prop_map(
-            |(active_flows, load, timestamp_ms)| Owned::Beat(Heartbeat {
-                node_id: 0,
-                active_flows,
-                load,
-                timestamp_ms,
-            })
-        ),
+        (
+            any::<u32>(),
+            any::<u32>(),
+            any::<u64>(),
+            proptest::collection::vec(listener(), 0..=MAX_SERVICES)
+        )
+            .prop_map(|(active_flows, load, timestamp_ms, l)| {
+                let mut buf = [0u8; ListenerBytes::LEN];
+                ListenerBytes::write(&Listeners::of(l), &mut buf);
+                let h = Heartbeat {
+                    node_id: 0,
+                    active_flows,
+                    load,
+                    timestamp_ms,
+                    listeners: ListenerBytes::NONE,
+                };
+                Owned::Beat(h, buf.to_vec())
+            }),
     ]
 }
 
@@ -426,7 +457,7 @@ proptest! {
         };
         prop_assert_eq!(Message::HandoffReq(req).encode(sender, 1, 1, &mut buf), Err(WireError::TooLong));
         if other != sender {
-            let hb = Heartbeat { node_id: other, active_flows: 0, load: 0, timestamp_ms: 0 };
+            let hb = Heartbeat { node_id: other, active_flows: 0, load: 0, timestamp_ms: 0, listeners: ListenerBytes::NONE };
             prop_assert_eq!(Message::Heartbeat(hb).encode(sender, 1, 1, &mut buf), Err(WireError::SenderMismatch));
         }
     }

@@ -18,23 +18,14 @@
 #   once by fe (dead_target_resets), none left to time out.
 # The figures are printed: requests, failed, redispatched, time to silent.
 set -uo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../../.." && pwd)
-lab=$root/qemu
-# shellcheck source=SCRIPTDIR/../../../qemu/vms.sh
-source "$lab/vms.sh"
-# shellcheck source=SCRIPTDIR/../checks.sh
-source "$here/../checks.sh"
-# shellcheck source=SCRIPTDIR/../../../qemu/cluster.sh
-source "$lab/cluster.sh"
-tmp=$(mktemp -d)
+# shellcheck source=SCRIPTDIR/driver.sh
+source "$(dirname "${BASH_SOURCE[0]}")/driver.sh"
 bes=(be1 be2 be3)
 conns=12
 
 if cluster_web_pool; then ok configured
 else bad configured "nginx or the cluster's control channel is not up"; summary vm-backend-death; exit 1; fi
 served() { in_vm "$1" "grep -c 'GET /small/1.bin' \$($lab/nginx.sh log $1)"; } # NODE
-counter() { in_vm "$1" "awk -v k=$2 '\$1 == k { print \$2 }' /proc/net/btcp/counters"; } # NODE NAME
 be2_live() { in_vm fe "awk '\$1 == \"ctrl_peer\" && \$2 == 3 { print \$4 }' /proc/net/btcp/counters"; }
 
 secs=30
@@ -42,31 +33,30 @@ wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s -H "Connection: close" "http://$LA
 wrk=$!
 sleep 10
 before=$(served be2)
-# fe watches its own view of be2 every 20 ms (up to 10 s) and prints, when
-# be2 turns silent, how long ago it last heard from it: be2 died within a
-# heartbeat (300 ms) after that, and fe's shards take the new live set on
-# their next 100 ms tick.
-in_vm fe "for i in \$(seq 500); do l=\$(grep '^ctrl_peer 3 ' /proc/net/btcp/counters);
-  case \$l in *' silent '*) echo \"\$l\" | awk '{ for (i = 1; i < NF; i++) if (\$i == \"heard_ms_ago\") print \$(i + 1) }'; exit;; esac
-  sleep 0.02; done" >"$tmp/silent" &
+# fe watches its own view of be2 every 10 ms (up to 10 s) and prints, when
+# be2 turns silent, how long ago it last heard from it, and how long
+# before that it had last looked (fe turned be2 silent in that gap). be2
+# died within a heartbeat (300 ms) after it was last heard from, and fe's
+# shards take the new live set on their next 100 ms tick.
+in_vm fe "python3 $here/watch_peer.py 3 10 --until silent" >"$tmp/silent" &
 watch=$!
 sleep 0.5
 # be2 takes its own link down and up again (its agent is out of reach
 # meanwhile).
 in_vm be2 "(ip link set eth0 down; sleep 10; ip link set eth0 up) >/dev/null 2>&1 &" || bad kill-be2 "could not reach be2"
 wait "$watch"
-silent_ms=$(cat "$tmp/silent")
-if [ -n "$silent_ms" ] && [ "$silent_ms" -le 1500 ]; then
-  ok "be2-silent-soon (no new connections for it once $silent_ms ms without a word from it)"
-else bad be2-silent-soon "be2 $(be2_live), silent_ms '${silent_ms}'"; fi
+read -r _ gap_ms line <"$tmp/silent"
+silent_ms=$(awk '{ for (i = 1; i < NF; i++) if ($i == "heard_ms_ago") print $(i + 1) }' <<<"${line:-}")
+if [ -n "${gap_ms:-}" ] && [ $((silent_ms - gap_ms)) -le 1500 ]; then
+  ok "be2-silent-soon (seen silent $silent_ms ms after it was last heard from, $gap_ms ms after fe last looked)"
+else bad be2-silent-soon "be2 $(be2_live), seen silent at ${silent_ms:-?} ms, looked ${gap_ms:-?} ms before"; fi
 wait "$wrk"
-reqs=$(awk '/ requests in / { print $1 }' "$tmp/wrk")
-# wrk's "Socket errors: connect A, read B, write C, timeout D" and "Non-2xx".
-failed=$(awk '/Socket errors/ { gsub(",", ""); s = $4 + $6 + $8 + $10 } /Non-2xx/ { s += $NF } END { print s + 0 }' "$tmp/wrk")
-redispatched=$(counter fe handoffs_redispatched)
-if [ "${reqs:-0}" -gt 0 ] && [ "$failed" -le "$conns" ]; then
-  ok "only-taken-requests-fail ($failed of $reqs failed, at most one per connection in flight: $conns)"
-else bad only-taken-requests-fail "$failed failed: $(tr '\n' ' ' <"$tmp/wrk")"; fi
+reqs=$(wrk_requests "$tmp/wrk")
+errors=$(wrk_failed "$tmp/wrk")
+redispatched=$(vm_counter fe handoffs_redispatched)
+if [ "${reqs:-0}" -gt 0 ] && [ "$errors" -le "$conns" ]; then
+  ok "only-taken-requests-fail ($errors of $reqs failed, at most one per connection in flight: $conns)"
+else bad only-taken-requests-fail "$errors failed: $(tr '\n' ' ' <"$tmp/wrk")"; fi
 if [ "${redispatched:-0}" -gt 0 ]; then ok "unanswered-handoffs-went-elsewhere ($redispatched)"
 else bad unanswered-handoffs-went-elsewhere "handoffs_redispatched ${redispatched:-none}"; fi
 # be2 back: live again, and it serves.
@@ -108,22 +98,22 @@ probe() { # OUTAGE_S ASK_AFTER_S: prints the probe's "again" line
 }
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$2"; }
 wait_be2_live || bad be2-live-before-probes "be2 not live"
-resets0=$(counter fe dead_target_resets)
+resets0=$(vm_counter fe dead_target_resets)
 short=$(probe 3 5)
 if [ "$(field ok "$short")" = 12 ]; then ok "back-within-grace-nothing-reset ($short)"
 else bad back-within-grace-nothing-reset "$short"; fi
 wait_be2_live || bad be2-live-after-short-outage "be2 not live"
 long=$(probe 12 9)
-resets=$(($(counter fe dead_target_resets) - resets0))
+resets=$(($(vm_counter fe dead_target_resets) - resets0))
 if [ "$(field timeout "$long")" = 0 ] && [ "$(field reset "$long")" -ge 1 ] &&
    [ $(($(field ok "$long") + $(field reset "$long"))) = 12 ] && [ "$resets" = "$(field reset "$long")" ]; then
   ok "dead-back-end-clients-reset ($long; dead_target_resets $resets)"
 else bad dead-back-end-clients-reset "$long; dead_target_resets $resets"; fi
 wait_be2_live || bad be2-live-after-long-outage "be2 not live"
 
-echo "back-end death under wrk ($conns connections, Connection: close): $reqs requests, $failed failed;" \
-  "be2 silent once unheard for ${silent_ms:-?} ms; $redispatched handoffs redispatched, $(counter fe handoff_cancels) cancels sent;" \
-  "be2 served $before before its death; on be2: $(counter be2 handoffs_cancelled) cancelled, $(counter be2 holds_expired) holds expired;" \
+echo "back-end death under wrk ($conns connections, Connection: close): $reqs requests, $errors failed;" \
+  "be2 seen silent once unheard for ${silent_ms:-?} ms (looked ${gap_ms:-?} ms before); $redispatched handoffs redispatched, $(vm_counter fe handoff_cancels) cancels sent;" \
+  "be2 served $before before its death; on be2: $(vm_counter be2 handoffs_cancelled) cancelled, $(vm_counter be2 holds_expired) holds expired;" \
   "keep-alive after a 3 s outage: $short; after a 12 s one: $long"
 for n in "${bes[@]}"; do in_vm "$n" "$lab/nginx.sh stop $n"; done
 summary vm-backend-death

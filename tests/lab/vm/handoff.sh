@@ -7,17 +7,9 @@
 # node's CPU time for a 64 MiB download is printed, as the host counts it
 # (qemu/cpu-meter.py).
 set -uo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../../.." && pwd)
-lab=$root/qemu
-# shellcheck source=SCRIPTDIR/../../../qemu/vms.sh
-source "$lab/vms.sh"
-# shellcheck source=SCRIPTDIR/../checks.sh
-source "$here/../checks.sh"
-# shellcheck source=SCRIPTDIR/../../../qemu/cluster.sh
-source "$lab/cluster.sh"
+# shellcheck source=SCRIPTDIR/driver.sh
+source "$(dirname "${BASH_SOURCE[0]}")/driver.sh"
 vip=$LAB_VIP
-tmp=$(mktemp -d)
 
 # The cluster's configuration, each node's through its own btcpctl.
 if cluster_config "default=2"; then ok config; else bad config "btcpctl restore failed"; fi

@@ -10,16 +10,8 @@
 # see no socket error, timeout or non-2xx answer, and be2 must serve
 # again at the end. One VM per node, so be2's rmmod is its own.
 set -uo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../../.." && pwd)
-lab=$root/qemu
-# shellcheck source=SCRIPTDIR/../../../qemu/vms.sh
-source "$lab/vms.sh"
-# shellcheck source=SCRIPTDIR/../checks.sh
-source "$here/../checks.sh"
-# shellcheck source=SCRIPTDIR/../../../qemu/cluster.sh
-source "$lab/cluster.sh"
-tmp=$(mktemp -d)
+# shellcheck source=SCRIPTDIR/driver.sh
+source "$(dirname "${BASH_SOURCE[0]}")/driver.sh"
 ko=$root/btcp.ko
 bes=(be1 be2 be3)
 

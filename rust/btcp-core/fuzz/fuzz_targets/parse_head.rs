@@ -1,12 +1,16 @@
 //! `http::parse_head` on arbitrary bytes: it must not panic (overflow
 //! checks are on, as in the kernel), every slice it returns must lie within
-//! the input, and its result must be consistent with the input.
+//! the input, and its result must be consistent with the input. A start
+//! `http::malformed_from` calls malformed must never parse, however it
+//! ends.
 //!
 //! The first byte picks the head limit (small limits exercise the
 //! `TooLarge` path); the rest is the buffer.
 #![no_main]
 
-use btcp_core::http::{find_head_end, parse_head, Body, HttpError, DEFAULT_HEAD_LIMIT};
+use btcp_core::http::{
+    find_head_end, malformed_from, parse_head, Body, HttpError, DEFAULT_HEAD_LIMIT,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -57,6 +61,11 @@ fn check(buf: &[u8], limit: usize) {
         Err(HttpError::Incomplete) => {
             assert!(buf.len() < limit);
             assert_eq!(find_head_end(buf), None);
+            if malformed_from(buf, 0) {
+                let mut ended = buf.to_vec();
+                ended.extend_from_slice(b"\r\n\r\n");
+                assert!(parse_head(&ended, DEFAULT_HEAD_LIMIT).is_err(), "called malformed");
+            }
         }
         Err(HttpError::TooLarge) => {
             assert!(buf.len() >= limit);
