@@ -64,7 +64,10 @@ fn check(buf: &[u8], limit: usize) {
             if malformed_from(buf, 0) {
                 let mut ended = buf.to_vec();
                 ended.extend_from_slice(b"\r\n\r\n");
-                assert!(parse_head(&ended, DEFAULT_HEAD_LIMIT).is_err(), "called malformed");
+                assert!(
+                    parse_head(&ended, DEFAULT_HEAD_LIMIT).is_err(),
+                    "called malformed"
+                );
             }
         }
         Err(HttpError::TooLarge) => {
