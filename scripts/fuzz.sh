@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Fuzz the core crate's HTTP request-head parser (http::parse_head) with
-# cargo-fuzz/libFuzzer for a bounded time:
+# Fuzz the core crate's parsers of what a client sends first (the HTTP
+# request head, http::parse_head; the TLS ClientHello,
+# tls::parse_client_hello) with cargo-fuzz/libFuzzer for a bounded time,
+# shared between the targets:
 #
-#   scripts/fuzz.sh [SECONDS]        # default 60
+#   scripts/fuzz.sh [SECONDS]        # default 60 in all
 #
 # Installs what it needs first, idempotently: cargo-fuzz from crates.io.
 # cargo fuzz passes nightly-only rustc flags (sancov passes, -Zsanitizer);
@@ -11,7 +13,7 @@
 # crate is downloaded. FUZZ_TOOLCHAIN=nightly uses (and installs, through
 # rustup) a nightly instead.
 #
-# Other knobs: FUZZ_TARGET (parse_head), FUZZ_SANITIZER (none: the crate
+# Other knobs: FUZZ_TARGET (one target; both by default), FUZZ_SANITIZER (none: the crate
 # has no unsafe code, so ASan would only slow it; address works too),
 # FUZZ_TARGET_DIR (rust/btcp-core/fuzz/target).
 #
@@ -28,7 +30,7 @@ case $secs in '' | *[!0-9]*)
   ;;
 esac
 CARGO_FUZZ_VERSION=0.13.2
-target=${FUZZ_TARGET:-parse_head}
+targets=${FUZZ_TARGET:-parse_head parse_client_hello}
 sanitizer=${FUZZ_SANITIZER:-none}
 toolchain=${FUZZ_TOOLCHAIN:-}
 fuzz=$root/rust/btcp-core/fuzz
@@ -54,31 +56,42 @@ else
   export RUSTC_BOOTSTRAP=1
 fi
 
-corpus=$fuzz/corpus/$target
-seeds=$fuzz/seeds/$target
-mkdir -p "$corpus"
-# New inputs go to the first corpus directory (untracked); the seeds are
-# read as well. The dictionary steers libFuzzer to HTTP's tokens.
-opts=(--fuzz-dir "$fuzz" --target-dir "$tdir" -s "$sanitizer")
-cmd=(cargo "${plus[@]}" fuzz run "${opts[@]}" "$target" "$corpus" "$seeds"
-  -- -max_total_time="$secs" -dict="$fuzz/$target.dict" -print_final_stats=1)
-t0=$SECONDS
-if ! (cd "$fuzz" && cargo "${plus[@]}" fuzz build "${opts[@]}" "$target"); then
-  echo "fuzz: FAILED: could not build $target" >&2
-  exit 1
-fi
-echo "fuzz: built $target in $((SECONDS - t0)) s"
-echo "fuzz: ${RUSTC_BOOTSTRAP:+RUSTC_BOOTSTRAP=1 }${cmd[*]}"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-t0=$SECONDS
-set +e
-(cd "$fuzz" && "${cmd[@]}") 2>&1 | tee "$log" | grep -vE '^(#[0-9]+|"|INFO:|MERGE|WARNING: Failed to find function)'
-rc=${PIPESTATUS[0]}
-set -e
-execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-if [ "$rc" != 0 ]; then
-  echo "fuzz: FAILED: $target crashed (exit $rc) after $((SECONDS - t0)) s; see above and $fuzz/artifacts/$target/" >&2
-  exit 1
-fi
-echo "fuzz: $target: ${execs:-?} runs in $((SECONDS - t0)) s, no crash (corpus: $(find "$corpus" -type f | wc -l) inputs)"
+# run_target TARGET SECONDS
+run_target() {
+  local target=$1 secs=$2 corpus seeds opts cmd log rc execs t0
+  corpus=$fuzz/corpus/$target
+  seeds=$fuzz/seeds/$target
+  mkdir -p "$corpus"
+  # New inputs go to the first corpus directory (untracked); the seeds are
+  # read as well. The dictionary steers libFuzzer to the protocol's tokens.
+  opts=(--fuzz-dir "$fuzz" --target-dir "$tdir" -s "$sanitizer")
+  cmd=(cargo "${plus[@]}" fuzz run "${opts[@]}" "$target" "$corpus" "$seeds"
+    -- -max_total_time="$secs" -dict="$fuzz/$target.dict" -print_final_stats=1)
+  t0=$SECONDS
+  if ! (cd "$fuzz" && cargo "${plus[@]}" fuzz build "${opts[@]}" "$target"); then
+    echo "fuzz: FAILED: could not build $target" >&2
+    exit 1
+  fi
+  echo "fuzz: built $target in $((SECONDS - t0)) s"
+  echo "fuzz: ${RUSTC_BOOTSTRAP:+RUSTC_BOOTSTRAP=1 }${cmd[*]}"
+  log=$(mktemp)
+  t0=$SECONDS
+  set +e
+  (cd "$fuzz" && "${cmd[@]}") 2>&1 | tee "$log" | grep -vE '^(#[0-9]+|"|INFO:|MERGE|WARNING: Failed to find function)'
+  rc=${PIPESTATUS[0]}
+  set -e
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+  rm -f "$log"
+  if [ "$rc" != 0 ]; then
+    echo "fuzz: FAILED: $target crashed (exit $rc) after $((SECONDS - t0)) s; see above and $fuzz/artifacts/$target/" >&2
+    exit 1
+  fi
+  echo "fuzz: $target: ${execs:-?} runs in $((SECONDS - t0)) s, no crash (corpus: $(find "$corpus" -type f | wc -l) inputs)"
+}
+
+read -r -a list <<<"$targets"
+each=$((secs / ${#list[@]}))
+[ "$each" -ge 10 ] || each=10
+for t in "${list[@]}"; do
+  run_target "$t" "$each"
+done

@@ -77,6 +77,7 @@ pub mod table;
 pub mod tcp;
 pub mod tcp_options;
 pub mod timeouts;
+pub mod tls;
 pub mod wheel;
 pub mod wire;
 pub mod xlate;
