@@ -5,7 +5,10 @@
 #
 #   cluster_config RULES [EXTRA]   `btcpctl restore` the config everywhere;
 #                                  RULES is the front-end's rule text, EXTRA
-#                                  more lines for every node
+#                                  more lines for every node; the front-end
+#                                  fronts $CLUSTER_SERVICES (`;` between
+#                                  them, e.g. "VIP:80;VIP:443 tls"), by
+#                                  default VIP:80
 #   cluster_wait_up                wait until fe's channel to all peers is up
 #   cluster_web_pool               (multi-VM lab) nginx on be1-be3 and fe's
 #                                  default a round-robin pool of them
@@ -33,14 +36,18 @@ cluster_bes() {
 }
 
 cluster_config() {
-  local rules=$1 extra=${2:-} n p cfg bes
+  local rules=$1 extra=${2:-} n p s cfg bes services
   mapfile -t bes < <(cluster_bes)
   for n in fe "${bes[@]}"; do
     cfg="node ${LAB_NODE_ID[$n]} $(ns_ip "$n")"
     for p in fe "${bes[@]}"; do
       [ "$p" = "$n" ] || cfg+=$'\n'"peer ${LAB_NODE_ID[$p]} $(ns_ip "$p")"
     done
-    [ "$n" != fe ] || cfg+=$'\n'"service $LAB_VIP:80"$'\n'"rules $rules"
+    if [ "$n" = fe ]; then
+      IFS=';' read -r -a services <<<"${CLUSTER_SERVICES:-$LAB_VIP:80}"
+      for s in "${services[@]}"; do cfg+=$'\n'"service $s"; done
+      cfg+=$'\n'"rules $rules"
+    fi
     cfg+=$'\n'"key $LAB_KEY"
     [ -z "$extra" ] || cfg+=$'\n'"$extra"
     if [ -n "${VM_NODES+set}" ]; then

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Start or stop an unmodified web server inside a lab namespace.
 #
-#   nginx.sh start NS [--docroot DIR] [--port PORT] [--busybox]
+#   nginx.sh start NS [--docroot DIR] [--port PORT] [--busybox | --tls]
 #   nginx.sh stop NS [--port PORT] [--graceful]
 #   nginx.sh freeze|thaw NS [--port PORT]
 #   nginx.sh log NS [--port PORT]   print the path of the access log
@@ -16,7 +16,9 @@
 # environment knobs: NGINX_WORKERS (1), NGINX_CONNS (worker_connections,
 # 1024), NGINX_KEEPALIVE (keepalive_timeout, 30s). In a VM of the
 # multi-VM lab (LAB_VM set, qemu/vm-node.sh) NS is the VM's own node and
-# the server runs in its root namespace. stop --graceful lets nginx finish
+# the server runs in its root namespace. --tls serves HTTPS with a
+# self-signed certificate made at start (its access log adds the TLS
+# server name the client asked for, sni=NAME). stop --graceful lets nginx finish
 # the requests it has (SIGQUIT, as Debian's `systemctl stop nginx`);
 # freeze and thaw stop and continue the server's processes (SIGSTOP and
 # SIGCONT: a server that hangs, its listener still there).
@@ -29,12 +31,14 @@ docroot=${LAB_CONTENT:-/tmp/lab-content}/www/$ns
 port=80
 busybox=0
 graceful=0
+tls=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --docroot) docroot=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --busybox) busybox=1; shift ;;
     --graceful) graceful=1; shift ;;
+    --tls) tls=1; shift ;;
     *) usage ;;
   esac
 done
@@ -58,6 +62,13 @@ start() {
     echo $! >"$state/pid"
     echo busybox >"$state/kind"
   else
+    local listen="listen 0.0.0.0:$port default_server;" sni=""
+    if [ "$tls" = 1 ]; then
+      openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=btcp-lab \
+        -keyout "$state/key.pem" -out "$state/cert.pem" 2>/dev/null
+      listen="listen 0.0.0.0:$port ssl default_server; ssl_certificate $state/cert.pem; ssl_certificate_key $state/key.pem;"
+      sni=' sni=$ssl_server_name'
+    fi
     cat >"$state/nginx.conf" <<EOF
 daemon on;
 user root;
@@ -69,7 +80,7 @@ events { worker_connections ${NGINX_CONNS:-1024}; }
 http {
     types { text/html html; text/plain txt; application/octet-stream bin; }
     default_type application/octet-stream;
-    log_format lab '\$remote_addr:\$remote_port "\$request" \$status \$body_bytes_sent c=\$connection/\$connection_requests t=\$request_time';
+    log_format lab '\$remote_addr:\$remote_port "\$request" \$status \$body_bytes_sent c=\$connection/\$connection_requests t=\$request_time$sni';
     access_log $state/access.log lab;
     sendfile on;
     tcp_nopush on;
@@ -80,7 +91,7 @@ http {
     uwsgi_temp_path $state/tmp/uwsgi;
     scgi_temp_path $state/tmp/scgi;
     server {
-        listen 0.0.0.0:$port default_server;
+        $listen
         server_name _;
         root $docroot;
     }

@@ -25,6 +25,8 @@ APT_PKGS=(
   # open-loop load (connections at a fixed rate, each request's time
   # logged) for the multi-VM failure tests (tests/lab/vm/server_health.sh)
   nghttp2-client
+  # self-signed certificates for the HTTPS back-ends (qemu/nginx.sh --tls)
+  openssl
 )
 BINDGEN_VERSION=0.73.2
 

@@ -166,4 +166,34 @@ got=$(in_ns client curl -sS --max-time 20 -r 0-1023 "http://$vip/big/64m.bin" | 
 if [ "$got" = 1024 ] && [ "$(grep -c "GET /big/64m.bin" "$("$lab/nginx.sh" log be2)")" -gt "$before" ]; then
   ok "peer-back-gets-handoffs (be2 $(live 3))"
 else bad peer-back-gets-handoffs "be2 $(live 3), got $got bytes"; fi
+
+# --- HTTPS by SNI: fe fronts VIP:443 as a TLS service; nginx with a
+# self-signed certificate on be1-be3 terminates TLS. fe reads each
+# ClientHello's server name and hands the connection to the node its rule
+# names: a.example to be1, *.b.example to be2, a hello without a name (a
+# client asking for an IP address sends none) to the default, be3.
+# Byte-exact, and the response does not come through fe.
+for n in be1 be2 be3; do "$lab/nginx.sh" start "$n" --port 443 --tls || bad "tls-server-$n" "nginx did not start"; done
+if CLUSTER_SERVICES="$vip:80;$vip:443 tls" cluster_config "sni:a.example=2,sni:*.b.example=3,default=4" &&
+  cluster_wait_up; then ok tls-service-configured
+else bad tls-service-configured "$(in_ns fe cat /proc/net/btcp/config | tr '\n' '|')"; fi
+tls_fetch() { # NAME HOST PATH WANT-SHA
+  local got
+  got=$(in_ns client curl -ksS --noproxy '*' --max-time 120 --resolve "$2:443:$vip" "https://$2$3" 2>"$tmp/err" | sha256sum | cut -d' ' -f1)
+  if [ "$got" = "$4" ]; then ok "$1"; else bad "$1" "sha256 $got want $4: $(cat "$tmp/err")"; fi
+}
+tls_served() { grep -c "\"GET $2 HTTP/1.1\" 200 .* sni=$3\$" "$("$lab/nginx.sh" log "$1" --port 443)"; } # NODE PATH SNI
+tls_fetch https-a.example a.example /small/4k.bin "${want[/small/4k.bin]}"
+if [ "$(tls_served be1 /small/4k.bin a.example)" = 1 ]; then ok "sni-rule-be1 (a.example served by be1)"
+else bad sni-rule-be1 "be1 443 log: $(tail -n 2 "$("$lab/nginx.sh" log be1 --port 443)")"; fi
+fwd0=$(stat fe fe_forwarded_bytes) tr0=$(stat be2 be_translated_bytes)
+tls_fetch https-64m-x.b.example x.b.example /big/64m.bin "${want[/big/64m.bin]}"
+fwd=$(($(stat fe fe_forwarded_bytes) - fwd0)) tr=$(($(stat be2 be_translated_bytes) - tr0))
+if [ "$(tls_served be2 /big/64m.bin x.b.example)" = 1 ] && [ "$tr" -ge $((64 << 20)) ] && [ "$fwd" -lt $((1 << 20)) ]; then
+  ok "sni-wildcard-be2-direct-return (be2 translated $tr bytes, fe forwarded $fwd)"
+else bad sni-wildcard-be2-direct-return "be2 translated $tr, fe forwarded $fwd; be2 443 log: $(tail -n 2 "$("$lab/nginx.sh" log be2 --port 443)")"; fi
+tls_fetch https-no-name "$vip" /small/4k.bin "${want[/small/4k.bin]}"
+if [ "$(tls_served be3 /small/4k.bin -)" = 1 ]; then ok "no-sni-default-be3 (no name: nginx logs -)"
+else bad no-sni-default-be3 "be3 443 log: $(tail -n 2 "$("$lab/nginx.sh" log be3 --port 443)")"; fi
+for n in be1 be2 be3; do "$lab/nginx.sh" stop "$n" --port 443; done
 summary handoff-remote

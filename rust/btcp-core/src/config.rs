@@ -349,6 +349,9 @@ pub struct NodeConfig {
     pub ctrl_port: u16,
     peers: [Option<Peer>; MAX_PEERS],
     services: [Option<Endpoint>; MAX_SERVICES],
+    /// Which of `services` (same slot) are TLS: dispatched by the server
+    /// name of the client's ClientHello.
+    tls: [bool; MAX_SERVICES],
     pools: [Option<Pool>; MAX_POOLS],
     /// Content rules: request -> node or pool.
     pub rules: RuleTable,
@@ -396,6 +399,7 @@ impl NodeConfig {
         ctrl_port: DEFAULT_CTRL_PORT,
         peers: [None; MAX_PEERS],
         services: [None; MAX_SERVICES],
+        tls: [false; MAX_SERVICES],
         pools: [None; MAX_POOLS],
         rules: RuleTable::new(0),
         key: None,
@@ -453,6 +457,14 @@ impl NodeConfig {
         self.services().any(|s| *s == ep)
     }
 
+    /// Whether `ep` is a TLS service (`service VIP:PORT tls`).
+    pub fn is_tls(&self, ep: Endpoint) -> bool {
+        self.services
+            .iter()
+            .zip(self.tls.iter())
+            .any(|(s, &tls)| tls && *s == Some(ep))
+    }
+
     /// Whether `addr` is the address of any service (on any port).
     pub fn is_service_addr(&self, addr: u32) -> bool {
         self.services().any(|s| s.addr == addr)
@@ -477,6 +489,7 @@ impl NodeConfig {
         self.ctrl_port = DEFAULT_CTRL_PORT;
         self.peers = [None; MAX_PEERS];
         self.services = [None; MAX_SERVICES];
+        self.tls = [false; MAX_SERVICES];
         self.pools = [None; MAX_POOLS];
         self.rules.clear();
         self.rules.set_default(0);
@@ -667,8 +680,17 @@ impl NodeConfig {
                 if self.is_service(ep) {
                     return Err(ConfigErrorKind::Duplicate);
                 }
-                let slot = self.services.iter_mut().find(|s| s.is_none());
-                *slot.ok_or(ConfigErrorKind::TooMany)? = Some(ep);
+                let tls = match words.next() {
+                    None => false,
+                    Some("tls") => true,
+                    Some(_) => return Err(ConfigErrorKind::BadOption),
+                };
+                let i = self.services.iter().position(Option::is_none);
+                let i = i.ok_or(ConfigErrorKind::TooMany)?;
+                if let (Some(s), Some(t)) = (self.services.get_mut(i), self.tls.get_mut(i)) {
+                    *s = Some(ep);
+                    *t = tls;
+                }
             }
             "pool" => self.pool_line(words)?,
             "key" => self.key = Some(parse_key(arg()?)?),
@@ -747,8 +769,15 @@ impl fmt::Display for NodeConfig {
         for p in self.peers() {
             writeln!(f, "peer {p}")?;
         }
-        for s in self.services() {
-            writeln!(f, "service {}:{}", Ipv4(s.addr), s.port)?;
+        for (s, &tls) in self.services.iter().zip(self.tls.iter()) {
+            let Some(s) = s else { continue };
+            writeln!(
+                f,
+                "service {}:{}{}",
+                Ipv4(s.addr),
+                s.port,
+                if tls { " tls" } else { "" }
+            )?;
         }
         for p in self.pools() {
             writeln!(f, "pool {p}")?;
@@ -877,7 +906,7 @@ mod tests {
     use std::string::ToString;
 
     const FULL: &str = "node 1 10.99.0.1\nctrl-port 7447\npeer 2 10.99.0.11\npeer 3 10.99.0.12\n\
-service 10.99.0.100:80\nrules /img/=2,/video/=3,default=1\nlinger-ms 2000\n\
+service 10.99.0.100:80\nservice 10.99.0.100:443 tls\nrules /img/=2,/video/=3,default=1\nlinger-ms 2000\n\
 syncookies always\nsyn-backlog 64\nclient-flows 8\nencap ipip\n\
 key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n\
 key-next 1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100\n\
@@ -897,6 +926,8 @@ key-overlap 5\n";
             addr: 0x0a63_0064,
             port: 81
         }));
+        assert!(cfg.is_tls(Endpoint::new(0x0a63_0064, 443)));
+        assert!(!cfg.is_tls(Endpoint::new(0x0a63_0064, 80)));
         assert_eq!(cfg.rules.select_path(None, b"/video/x"), 3);
         assert_eq!(cfg.key.unwrap()[31], 0x1f);
         assert_eq!(cfg.key_next.unwrap()[31], 0x00);
@@ -948,6 +979,8 @@ key-overlap 5\n";
             ),
             ("service 10.0.0.1", 1, ConfigErrorKind::BadPort),
             ("service 10.0.0.1:0", 1, ConfigErrorKind::BadPort),
+            ("service 10.0.0.1:443 ssl", 1, ConfigErrorKind::BadOption),
+            ("service 10.0.0.1:443 tls tls", 1, ConfigErrorKind::Arity),
             (
                 "service 10.0.0.1:80\nservice 10.0.0.1:80",
                 2,

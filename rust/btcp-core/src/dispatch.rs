@@ -445,9 +445,10 @@ impl<T: DerefMut<Target = [TargetEntry]>> Dispatcher<T> {
         now_ms: u64,
     ) -> Option<Pick> {
         let key = hash_key(cfg);
+        // A TLS connection's target is its server name.
         let hash = match req.head() {
             Some(h) => target_hash(&key, h.hostname(), h.path),
-            None => target_hash(&key, None, b""),
+            None => target_hash(&key, req.server_name(), b""),
         };
         let ctx = Ctx {
             cfg,

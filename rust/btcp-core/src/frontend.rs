@@ -147,6 +147,7 @@ use super::segment::{OutSegment, Seg};
 use super::seq;
 use super::syncookie::{ts_decode, ts_encode, CookieKeys, SynOpts};
 use super::tcp::Flags;
+use super::tls::{parse_client_hello, HelloError};
 use super::wire::{
     FlowRef, HandoffAck, HandoffDecision, HandoffNack, HandoffReq, Message, Terminate,
 };
@@ -328,6 +329,8 @@ pub struct FeFlow {
     fe_tsval_last: u32,
     /// Our TSval no longer advances (dispatch started).
     ts_frozen: bool,
+    /// A TLS service's connection: the request is a ClientHello.
+    tls: bool,
     /// The current state's deadline.
     deadline: u64,
     /// When a client segment was last seen (forwarding idle timer).
@@ -443,6 +446,7 @@ impl FeFlow {
             ts_offset,
             fe_tsval_last: clock(now_ms).wrapping_add(ts_offset),
             ts_frozen: false,
+            tls: false,
             deadline: deadline(now_ms, cfg.handshake_ms),
             last_seen: now_ms,
             target: Target::default(),
@@ -610,6 +614,17 @@ impl FeFlow {
         as_usize(self.req_len)
             .saturating_add(payload_len)
             .min(as_usize(self.cap))
+    }
+
+    /// The connection is to a TLS service: what the client sends first is
+    /// a ClientHello, complete when its record is ([`crate::tls`]).
+    pub fn set_tls(&mut self) {
+        self.tls = true;
+    }
+
+    /// Whether it is a TLS service's connection.
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// Whether the flow still needs its request bytes: until a back-end
@@ -929,8 +944,14 @@ impl FeFlow {
         // A head that can already be seen to be malformed (bare LF line
         // ends, a TLS ClientHello) is dispatched at once, as the rules
         // place requests that do not parse, not held to the deadline.
-        let complete =
-            find_head_end_from(buffered, searched).is_some() || malformed_from(buffered, searched);
+        let complete = match self.tls {
+            // Whole, or seen not to be one: either way it goes now.
+            true => parse_client_hello(buffered) != Err(HelloError::Incomplete),
+            false => {
+                find_head_end_from(buffered, searched).is_some()
+                    || malformed_from(buffered, searched)
+            }
+        };
         self.searched = self.req_len;
         if self.fin && self.req_len == 0 {
             // The client closed without asking anything, as HTTP clients

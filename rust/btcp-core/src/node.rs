@@ -41,6 +41,7 @@ use super::shard;
 use super::syncookie::{self, CookieKeys, CookieMode};
 use super::table::Occupancy;
 use super::tcp::Flags;
+use super::tls::parse_client_hello;
 use super::wire::{
     FlowRef, HandoffDecision, HandoffNack, HandoffReq, Message, MsgType, NackReason,
 };
@@ -838,9 +839,14 @@ impl<S: Store> Node<S> {
             .cookies
             .check(&key, isn_c, seg.ack().wrapping_sub(1), now);
         let cfg = self.flow_cfg;
+        let tls = self.cfg.is_tls(key.server);
         let flow = checked.ok().and_then(|mss| {
             let id = self.next_flow_id();
-            FeFlow::from_cookie(seg, mss, id, &self.secret, &cfg, now)
+            let mut flow = FeFlow::from_cookie(seg, mss, id, &self.secret, &cfg, now)?;
+            if tls {
+                flow.set_tls();
+            }
+            Some(flow)
         });
         let Some(flow) = flow else {
             bump(&mut self.stats.cookies_rejected);
@@ -939,9 +945,12 @@ impl<S: Store> Node<S> {
         }
         let id = self.next_flow_id();
         let cfg = self.flow_cfg;
-        let Some((flow, out)) = FeFlow::on_syn(seg, id, &self.secret, &cfg, now) else {
+        let Some((mut flow, out)) = FeFlow::on_syn(seg, id, &self.secret, &cfg, now) else {
             return Disposition::Drop;
         };
+        if self.cfg.is_tls(seg.key_from_client().server) {
+            flow.set_tls();
+        }
         if !self.fe_insert_half_open(flow) {
             return Disposition::Drop;
         }
@@ -1149,7 +1158,14 @@ impl<S: Store> Node<S> {
         // flow; overloaded ones only if nothing else is left.
         let service = node_cfg.services().position(|s| *s == key.server);
         let fit = |n: u16, strict| live.takes(n, own.is_some_and(|me| me.id == n), service, strict);
-        let req = Request::parse(flow.request(buf), DEFAULT_HEAD_LIMIT);
+        let req = match flow.is_tls() {
+            true => Request::tls(
+                parse_client_hello(flow.request(buf))
+                    .ok()
+                    .and_then(|h| h.server_name),
+            ),
+            false => Request::parse(flow.request(buf), DEFAULT_HEAD_LIMIT),
+        };
         // A node's load: the connections we handed it and still forward,
         // or what it serves for every front-end (its last HEARTBEAT; our
         // own tables for ourselves), whichever is more. The two overlap,

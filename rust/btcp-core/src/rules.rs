@@ -47,6 +47,7 @@
 //! text      = item *( "," item )
 //! item      = rule / default          ; ASCII whitespace around items,
 //! rule      = *( qualifier 1*WSP ) match "=" target   ; and around "=",
+//!           / "sni:" [ "*." ] host "=" target         ; TLS services only
 //! default   = "default=" target       ; is ignored; default exactly once
 //! match     = [ "host:" [ "*." ] host ] path
 //! path      = "/" ... / "*" ... / "=/" ...   ; prefix, suffix, exact
@@ -58,7 +59,10 @@
 //! ```
 //!
 //! e.g. `/img/=2,*.jpg=img,=/=home,host:*.example.com/=3,method:POST
-//! /api/=api,default=1`. A host-only rule is written with the prefix `/`.
+//! /api/=api,sni:*.example.com=tls,default=1`. A host-only rule is written
+//! with the prefix `/`. An `sni:` rule matches the server name of a TLS
+//! service's ClientHello ([`Request::tls`]), and nothing of an HTTP
+//! request; the other rules match HTTP requests only.
 //! `Display` writes qualifiers first (method, then header or cookie), in
 //! one canonical form. Rules keep their order. Errors name the offending
 //! item by its 1-based position.
@@ -331,6 +335,8 @@ pub struct Match<'a> {
     pub method: Option<&'a [u8]>,
     /// A header or cookie.
     pub field: Option<Field<'a>>,
+    /// `host` is a TLS server name (`sni:`): no path, no qualifier.
+    pub sni: bool,
 }
 
 impl<'a> Match<'a> {
@@ -341,6 +347,7 @@ impl<'a> Match<'a> {
             path,
             method: None,
             field: None,
+            sni: false,
         }
     }
 }
@@ -351,6 +358,8 @@ impl<'a> Match<'a> {
 pub struct Request<'a> {
     head: Option<RequestHead<'a>>,
     raw: &'a [u8],
+    /// A TLS ClientHello's server name.
+    sni: Option<&'a [u8]>,
 }
 
 impl<'a> Request<'a> {
@@ -367,15 +376,31 @@ impl<'a> Request<'a> {
             .as_ref()
             .and_then(|h| buf.get(..h.head_len))
             .unwrap_or(&[]);
-        Request { head, raw }
+        Request {
+            head,
+            raw,
+            sni: None,
+        }
+    }
+
+    /// A TLS service's connection, by its ClientHello's server name (none:
+    /// no name, or a hello that did not parse; only the default matches).
+    pub fn tls(server_name: Option<&'a [u8]>) -> Request<'a> {
+        Request {
+            head: None,
+            raw: &[],
+            sni: server_name,
+        }
+    }
+
+    /// The TLS server name, for a TLS service's connection.
+    pub fn server_name(&self) -> Option<&'a [u8]> {
+        self.sni
     }
 
     /// A request that did not parse.
     pub fn unparsed() -> Request<'static> {
-        Request {
-            head: None,
-            raw: &[],
-        }
+        Request::tls(None)
     }
 
     /// The parsed head, if the request parsed.
@@ -457,6 +482,8 @@ pub struct Rule {
     field_name_len: u8,
     /// `None`: the field only has to be present.
     field_value_len: Option<u8>,
+    /// Matches a TLS server name (`sni:`), not HTTP requests.
+    sni: bool,
     target: Target,
 }
 
@@ -482,6 +509,7 @@ impl Rule {
         field: [0; MAX_FIELD_LEN],
         field_name_len: 0,
         field_value_len: None,
+        sni: false,
         target: Target::Node(0),
     };
 
@@ -489,6 +517,13 @@ impl Rule {
     fn new(m: &Match<'_>, target: Target) -> Result<Rule, RuleError> {
         let mut r = Rule::EMPTY;
         r.target = target;
+        if m.sni {
+            // A server name and nothing else: what a ClientHello has.
+            if m.host.is_none() || m.method.is_some() || m.field.is_some() || m.path != b"/" {
+                return Err(RuleError::BadHost);
+            }
+            r.sni = true;
+        }
         if let Some(h) = m.host {
             let (wild, h) = match h.strip_prefix(b"*.") {
                 Some(rest) => (true, rest),
@@ -498,6 +533,11 @@ impl Rule {
                 return Err(RuleError::TooLong);
             }
             if h.is_empty() || !h.iter().all(|&b| is_host_byte(b)) {
+                return Err(RuleError::BadHost);
+            }
+            // A server name is a DNS name (what tls::parse_client_hello
+            // takes), or the rule could never match.
+            if m.sni && !super::tls::is_host_name(h) {
                 return Err(RuleError::BadHost);
             }
             r.host_len = store(&mut r.host, h)?;
@@ -633,6 +673,9 @@ impl Rule {
         method: Option<&[u8]>,
         req: Option<&Request<'_>>,
     ) -> bool {
+        if self.sni {
+            return false;
+        }
         let method_ok = match (self.method(), method) {
             (None, _) => true,
             (Some(want), Some(got)) => want == got,
@@ -657,6 +700,11 @@ impl Rule {
     /// Whether `req` matches (a request that did not parse matches no
     /// rule).
     pub fn matches_request(&self, req: &Request<'_>) -> bool {
+        if self.sni {
+            return req
+                .server_name()
+                .is_some_and(|n| self.host_matches(Some(n)));
+        }
         match req.head() {
             Some(h) => self.matches_parts(h.hostname(), h.path, Some(h.method), Some(req)),
             None => false,
@@ -678,6 +726,7 @@ impl Rule {
             _ => false,
         };
         self.host() == other.host()
+            && self.sni == other.sni
             && self.host_wild == other.host_wild
             && self.path_kind == other.path_kind
             && self.path() == other.path()
@@ -729,8 +778,16 @@ impl Rule {
             f.write_str(" ")?;
         }
         if let Some(h) = self.host() {
-            f.write_str(if self.host_wild { "host:*." } else { "host:" })?;
+            f.write_str(match (self.sni, self.host_wild) {
+                (true, true) => "sni:*.",
+                (true, false) => "sni:",
+                (false, true) => "host:*.",
+                (false, false) => "host:",
+            })?;
             write_ascii(f, h)?;
+            if self.sni {
+                return Ok(());
+            }
         }
         f.write_str(match self.path_kind {
             PathKind::Prefix => "",
@@ -1049,6 +1106,12 @@ fn parse_match(lhs: &[u8]) -> Result<Match<'_>, ParseErrorKind> {
                 return Err(ParseErrorKind::Syntax);
             }
             have_path = true;
+            if let Some(name) = word.strip_prefix(b"sni:") {
+                m.sni = true;
+                m.host = Some(name);
+                m.path = b"/";
+                continue;
+            }
             match word.strip_prefix(b"host:") {
                 Some(rest) => {
                     // The host ends where the path starts: at `/`, `*` or
@@ -1550,6 +1613,56 @@ mod tests {
     }
 
     #[test]
+    fn sni_rules_match_tls_server_names_only() {
+        let t = RuleTable::parse(b"sni:WWW.example.com=2, sni:*.example.net=3, /=4, default=1")
+            .unwrap();
+        assert_eq!(
+            t.to_string(),
+            "sni:www.example.com=2,sni:*.example.net=3,/=4,default=1"
+        );
+        let tls = |n: &'static [u8]| t.target(&Request::tls(Some(n)));
+        assert_eq!(tls(b"www.Example.com"), Target::Node(2));
+        assert_eq!(tls(b"a.b.example.net"), Target::Node(3));
+        assert_eq!(
+            tls(b"example.net"),
+            Target::Node(1),
+            "the apex is not a subdomain"
+        );
+        assert_eq!(
+            tls(b"other.org"),
+            Target::Node(1),
+            "HTTP rules do not match TLS"
+        );
+        assert_eq!(t.target(&Request::tls(None)), Target::Node(1));
+        let head = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+        let http = Request::parse(head, 1024);
+        assert_eq!(
+            t.target(&http),
+            Target::Node(4),
+            "sni rules do not match HTTP"
+        );
+        // A server name and nothing else.
+        for bad in [
+            &b"sni:=2,default=1"[..],
+            b"sni:a.example/x=2,default=1",
+            b"method:GET sni:a.example=2,default=1",
+            b"sni:a_b=2,default=1",
+        ] {
+            assert!(
+                RuleTable::parse(bad).is_err(),
+                "{}",
+                std::string::String::from_utf8_lossy(bad)
+            );
+        }
+        // Same name as a host rule: a different rule.
+        assert_eq!(
+            RuleTable::parse(b"sni:a.example=2,host:a.example/=3,default=1").err(),
+            None
+        );
+        assert!(RuleTable::parse(b"sni:a.example=2,sni:A.example=3,default=1").is_err());
+    }
+
+    #[test]
     fn add_and_remove_with_qualifiers() {
         let mut t = RuleTable::new(0);
         let pool = Target::Pool(PoolName::new(b"web").unwrap());
@@ -1558,6 +1671,7 @@ mod tests {
             path: b"*.png",
             method: Some(b"GET"),
             field: Some((FieldKind::Cookie, b"v", Some(b"2"))),
+            sni: false,
         };
         t.add_rule(&m, pool).unwrap();
         assert_eq!(t.add_rule(&m, Target::Node(3)), Err(RuleError::Duplicate));

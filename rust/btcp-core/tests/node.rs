@@ -83,9 +83,21 @@ fn client(i: u16) -> Endpoint {
 }
 
 fn packet(src: Endpoint, seq: u32, ack: u32, flags: Flags, payload: &[u8]) -> Vec<u8> {
+    packet_to(80, src, seq, ack, flags, payload)
+}
+
+/// A client's packet to the VIP's `port`.
+fn packet_to(
+    port: u16,
+    src: Endpoint,
+    seq: u32,
+    ack: u32,
+    flags: Flags,
+    payload: &[u8],
+) -> Vec<u8> {
     let s = OutSegment {
         src,
-        dst: Endpoint::new(VIP, 80),
+        dst: Endpoint::new(VIP, port),
         seq,
         ack,
         flags,
@@ -391,6 +403,95 @@ fn a_head_seen_to_be_malformed_is_handed_off_at_once() {
         assert_eq!(log.reqs.len(), 1, "handed off at once: {head:?}");
         assert_eq!(n.stats().handoffs_remote, 1);
     }
+}
+
+#[test]
+fn a_tls_service_is_dispatched_by_the_client_hellos_server_name() {
+    const TLS: &str = "node 1 10.2.0.2\npeer 2 10.3.0.1\npeer 3 10.3.0.2\n\
+                       service 10.2.0.1:80\nservice 10.2.0.1:443 tls\n\
+                       rules sni:a.example=3,sni:*.b.example=2,/=3,default=2\n";
+    // A ClientHello asking for `name` (none: no server_name extension).
+    let hello = |name: Option<&[u8]>| {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+        let mut exts = vec![];
+        if let Some(n) = name {
+            let list_len = (n.len() + 3) as u16;
+            exts.extend_from_slice(&[0, 0]);
+            exts.extend_from_slice(&(list_len + 2).to_be_bytes());
+            exts.extend_from_slice(&list_len.to_be_bytes());
+            exts.push(0);
+            exts.extend_from_slice(&(n.len() as u16).to_be_bytes());
+            exts.extend_from_slice(n);
+        }
+        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        body.extend_from_slice(&exts);
+        let mut rec = vec![22, 3, 1];
+        rec.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
+        rec.push(1);
+        rec.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        rec.extend_from_slice(&body);
+        rec
+    };
+    let cases: [(Option<&[u8]>, u16); 4] = [
+        (Some(b"a.example"), 3),
+        (Some(b"www.b.example"), 2),
+        // No name, or a name no rule has: the default (HTTP rules, here
+        // `/`, never match a TLS connection).
+        (None, 2),
+        (Some(b"c.example"), 2),
+    ];
+    for (i, (name, want)) in cases.into_iter().enumerate() {
+        let mut n = node(TLS, 16);
+        let mut log = Log::default();
+        let c = client(i as u16);
+        feed(
+            &mut n,
+            &packet_to(443, c, 1_000, 0, Flags::SYN, &[]),
+            0,
+            &mut log,
+        );
+        let ack = log.synack_seq.wrapping_add(1);
+        let rec = hello(name);
+        // The record in two segments: nothing goes before it is whole.
+        let (a, b) = rec.split_at(rec.len() / 2);
+        feed(
+            &mut n,
+            &packet_to(443, c, 1_001, ack, Flags::ACK, a),
+            1,
+            &mut log,
+        );
+        assert!(log.reqs.is_empty(), "{name:?}: handed off half a hello");
+        let seq = 1_001 + a.len() as u32;
+        feed(
+            &mut n,
+            &packet_to(443, c, seq, ack, Flags::ACK | Flags::PSH, b),
+            2,
+            &mut log,
+        );
+        assert_eq!(log.reqs.len(), 1, "{name:?}");
+        assert_eq!(log.reqs[0].0, want, "{name:?}");
+    }
+    // An HTTP request to the TLS port is not a hello: the default, at once.
+    let mut n = node(TLS, 16);
+    let mut log = Log::default();
+    let c = client(9);
+    feed(
+        &mut n,
+        &packet_to(443, c, 1_000, 0, Flags::SYN, &[]),
+        0,
+        &mut log,
+    );
+    let ack = log.synack_seq.wrapping_add(1);
+    feed(
+        &mut n,
+        &packet_to(443, c, 1_001, ack, Flags::ACK, b"GET /"),
+        1,
+        &mut log,
+    );
+    assert_eq!(log.reqs.len(), 1);
+    assert_eq!(log.reqs[0].0, 2);
 }
 
 #[test]

@@ -79,6 +79,7 @@ impl ModelRule {
                 .field
                 .as_ref()
                 .map(|(k, n, v)| (*k, n.as_bytes(), v.as_deref().map(str::as_bytes))),
+            sni: false,
         }
     }
 

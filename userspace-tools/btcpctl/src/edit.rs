@@ -147,6 +147,7 @@ impl<'a> RuleSpec<'a> {
             path: self.path.as_bytes(),
             method: self.method.map(str::as_bytes),
             field,
+            sni: false,
         })
     }
 
@@ -330,7 +331,7 @@ fn is_pool_line(line: &str, name: &PoolName) -> bool {
 }
 
 /// `service add VIP:PORT`.
-pub fn service_add(text: &str, ep: &str) -> Result<String, EditError> {
+pub fn service_add(text: &str, ep: &str, tls: bool) -> Result<String, EditError> {
     let cfg = parse(text)?;
     let ep = parse_endpoint(ep)?;
     if cfg.is_service(ep) {
@@ -342,7 +343,12 @@ pub fn service_add(text: &str, ep: &str) -> Result<String, EditError> {
     if cfg.services().count() >= MAX_SERVICES {
         return err(format!("too many services: at most {MAX_SERVICES}"));
     }
-    rewrite(text, |_| false, [format!("service {}", endpoint_text(&ep))])
+    let tls = if tls { " tls" } else { "" };
+    rewrite(
+        text,
+        |_| false,
+        [format!("service {}{tls}", endpoint_text(&ep))],
+    )
 }
 
 /// `service del VIP:PORT`.
@@ -355,9 +361,11 @@ pub fn service_del(text: &str, ep: &str) -> Result<String, EditError> {
     rewrite(text, |l| is_service_line(l, &ep), [])
 }
 
-/// `service list`: one `VIP:PORT` a line.
+/// `service list`: one `VIP:PORT [tls]` a line.
 pub fn service_list(cfg: &NodeConfig) -> String {
-    cfg.services().map(|s| endpoint_text(s) + "\n").collect()
+    cfg.services()
+        .map(|s| endpoint_text(s) + if cfg.is_tls(*s) { " tls\n" } else { "\n" })
+        .collect()
 }
 
 /// `node add ID ADDR [--local]`: a peer, or (`local`) this node itself,
@@ -883,7 +891,7 @@ mod tests {
         ] {
             t = node_add(&t, id, addr, false).unwrap();
         }
-        t = service_add(&t, "10.99.0.100:80").unwrap();
+        t = service_add(&t, "10.99.0.100:80", false).unwrap();
         t = rule_add(&t, None, "/big/", "3").unwrap();
         t = rule_add(&t, Some("example.com"), "/", "4").unwrap();
         t = rule_default(&t, "2").unwrap();
@@ -909,13 +917,21 @@ mod tests {
     #[test]
     fn services() {
         let t = fe();
-        let e = service_add(&t, "10.99.0.100:80").unwrap_err();
+        let e = service_add(&t, "10.99.0.100:80", false).unwrap_err();
         assert!(e.0.starts_with("duplicate service 10.99.0.100:80"), "{e}");
-        let t2 = service_add(&t, "10.99.0.101:8080").unwrap();
+        let t2 = service_add(&t, "10.99.0.101:8080", false).unwrap();
         assert_eq!(
             service_list(&parse(&t2).unwrap()),
             "10.99.0.100:80\n10.99.0.101:8080\n"
         );
+        let tls = service_add(&t, "10.99.0.100:443", true).unwrap();
+        assert!(tls.contains("\nservice 10.99.0.100:443 tls\n"), "{tls}");
+        assert_eq!(
+            service_list(&parse(&tls).unwrap()),
+            "10.99.0.100:80\n10.99.0.100:443 tls\n"
+        );
+        let back = service_del(&tls, "10.99.0.100:443").unwrap();
+        assert_eq!(service_list(&parse(&back).unwrap()), "10.99.0.100:80\n");
         let t3 = service_del(&t2, "10.99.0.100:80").unwrap();
         assert_eq!(service_list(&parse(&t3).unwrap()), "10.99.0.101:8080\n");
         assert_eq!(
@@ -930,14 +946,14 @@ mod tests {
             ("10.99.0.1:80\nkey 00", "malformed service"),
             ("", "malformed service"),
         ] {
-            let e = service_add(&t, bad).unwrap_err();
+            let e = service_add(&t, bad, false).unwrap_err();
             assert!(e.0.starts_with(want), "{bad:?}: {e}");
         }
         let mut t = NodeConfig::new().to_string();
         for i in 0..MAX_SERVICES {
-            t = service_add(&t, &format!("10.0.0.{}:80", i + 1)).unwrap();
+            t = service_add(&t, &format!("10.0.0.{}:80", i + 1), false).unwrap();
         }
-        assert!(service_add(&t, "10.0.1.1:80")
+        assert!(service_add(&t, "10.0.1.1:80", false)
             .unwrap_err()
             .0
             .starts_with("too many services"));
@@ -1105,7 +1121,9 @@ mod tests {
         );
         // A bad current text is reported with its line.
         assert_eq!(
-            service_add("peer 2 1.2.3", "1.2.3.4:80").unwrap_err().0,
+            service_add("peer 2 1.2.3", "1.2.3.4:80", false)
+                .unwrap_err()
+                .0,
             "line 1: bad IPv4 address"
         );
     }

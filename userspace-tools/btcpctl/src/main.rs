@@ -79,7 +79,12 @@ enum Cmd {
 #[derive(Subcommand)]
 enum ServiceCmd {
     /// Front a service: VIP:PORT
-    Add { service: String },
+    Add {
+        service: String,
+        /// HTTPS: dispatch by the TLS server name (sni: rules)
+        #[arg(long)]
+        tls: bool,
+    },
     /// Stop fronting a service: VIP:PORT
     Del { service: String },
     /// List the services
@@ -394,7 +399,7 @@ fn run(cmd: Cmd) -> Result<(), Error> {
             })
         }
         Cmd::Service(c) => match c {
-            ServiceCmd::Add { service } => modify(|t| edit::service_add(t, &service)),
+            ServiceCmd::Add { service, tls } => modify(|t| edit::service_add(t, &service, tls)),
             ServiceCmd::Del { service } => modify(|t| edit::service_del(t, &service)),
             ServiceCmd::List => print(&edit::service_list(&current()?)),
         },
