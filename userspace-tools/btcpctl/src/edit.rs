@@ -116,7 +116,7 @@ pub struct RuleSpec<'a> {
     pub header: Option<&'a str>,
     /// `--cookie NAME[:VALUE]`.
     pub cookie: Option<&'a str>,
-    /// `/prefix`, `*suffix` or `=/exact`.
+    /// `/prefix`, `*suffix` or `=/exact`; or `sni:NAME`, a TLS server name.
     pub path: &'a str,
 }
 
@@ -142,6 +142,18 @@ impl<'a> RuleSpec<'a> {
             (None, Some(c)) => Some(field(FieldKind::Cookie, c)),
             (None, None) => None,
         };
+        if let Some(name) = self.path.strip_prefix("sni:") {
+            if self.host.is_some() || self.method.is_some() || field.is_some() {
+                return err("an sni: rule matches the TLS server name alone");
+            }
+            return Ok(Match {
+                host: Some(name.as_bytes()),
+                path: b"/",
+                method: None,
+                field: None,
+                sni: true,
+            });
+        }
         Ok(Match {
             host: self.host.map(str::as_bytes),
             path: self.path.as_bytes(),
@@ -1041,6 +1053,13 @@ mod tests {
             rule_list(&parse(&t3).unwrap()),
             "/big/ 3\n/img/ 4\ndefault 2\n"
         );
+        // A TLS service's rules: by server name, nothing else.
+        let t4 = rule_add(&t3, None, "sni:*.Example.com", "3").unwrap();
+        assert!(t4.contains(",sni:*.example.com=3,"), "{t4}");
+        assert!(rule_add(&t4, Some("a.example"), "sni:b.example", "3").is_err());
+        assert!(rule_add(&t4, None, "sni:a_b.example", "3").is_err());
+        let t5 = rule_del(&t4, None, "sni:*.example.com").unwrap();
+        assert_eq!(parse(&t5).unwrap().rules, parse(&t3).unwrap().rules);
     }
 
     #[test]

@@ -193,7 +193,8 @@ struct RuleMatch {
     /// Only with this cookie: NAME (present) or NAME:VALUE (exact value)
     #[arg(long)]
     cookie: Option<String>,
-    /// /PREFIX, *SUFFIX (e.g. '*.jpg') or =/EXACT/PATH
+    /// /PREFIX, *SUFFIX (e.g. '*.jpg') or =/EXACT/PATH; or sni:NAME (sni:*.DOMAIN),
+    /// the server name of a TLS service's connections
     path: String,
 }
 
