@@ -65,19 +65,21 @@
 //!   [`Config::handoff_ms`] are injected again ([`Config::handoff_resends`]
 //!   times); after that the connection is reset both ways. The request
 //!   stays in the shell's buffer until the stack has acknowledged it all.
-//! - HANDOFF_ACK is sent as soon as the ACK is injected. The request
-//!   follows at once for a local handoff; for a peer's, only on its
-//!   HANDOFF_CONFIRM (`Held`): a front-end that got no answer in time may
-//!   have offered the connection to another node, and only the node it
-//!   confirms may ever answer the client. The stack's connection is then
-//!   established with nothing to answer, so it sends the client nothing:
-//!   HANDOFF_CANCEL, or no decision within [`hold_ms`] (the front-end's
-//!   longest wait on one back-end and a [`Config::handoff_ms`] more),
-//!   ends it with an RST injected into the stack; a timed-out hold also
-//!   sends TERMINATE (a confirm may have been lost with its channel).
-//!   Forwarded client segments are dropped while held (the client
-//!   retransmits), as is anything the stack sends but its SYN/ACK (which
-//!   gets the ACK again) and an RST (the connection is gone: NACK, as in
+//! - HANDOFF_ACK is sent as soon as the stack's SYN/ACK fits. For a local
+//!   handoff the ACK and the request are injected at once; for a peer's,
+//!   only on its HANDOFF_CONFIRM (`Held`): a front-end that got no answer
+//!   in time may have offered the connection to another node, and only
+//!   the node it confirms may ever answer the client. Until then the
+//!   stack's side stays half-open (SYN_RECV), out of the server's accept
+//!   queue, so it sends the client nothing and the server never sees a
+//!   connection without its request (a server stopping gracefully would
+//!   close such an "idle" one): HANDOFF_CANCEL, or no decision within
+//!   [`hold_ms`] (the front-end's longest wait on one back-end and a
+//!   [`Config::handoff_ms`] more), ends it with an RST injected into the
+//!   stack; a timed-out hold also sends TERMINATE (a confirm may have been
+//!   lost with its channel). Forwarded client segments are dropped while
+//!   held (the client retransmits), as is anything the stack sends (its
+//!   SYN/ACK retransmitted) but an RST (the connection is gone: NACK, as in
 //!   `SynSent`). A cancel after the confirm is ignored: the front-end
 //!   never sends one, and a served connection is never ended by one.
 //!   A repeated HANDOFF_REQ for the same handoff (same flow id and ISNs)
@@ -617,16 +619,9 @@ impl BeFlow {
         }
         match self.state {
             BeState::SynSent => {}
-            BeState::Held => {
-                // The stack did not get our ACK: inject it again.
-                if seg.seq() != self.isn_b {
-                    return BeOutput::default();
-                }
-                return BeOutput {
-                    inject: Some(self.ack_seg()),
-                    ..BeOutput::default()
-                };
-            }
+            // The stack's SYN/ACK again (its retransmission timer): held,
+            // the handshake waits for the confirm.
+            BeState::Held => return BeOutput::default(),
             BeState::Established => {
                 // The stack did not get our ACK: inject it and the
                 // unacknowledged request again.
@@ -665,10 +660,12 @@ impl BeFlow {
         self.last_seen = now_ms;
         let control = Some(self.handoff_ack());
         if self.origin != self.node {
+            // The stack's side stays half-open (SYN_RECV) until the
+            // confirm: not in its accept queue, so the server never sees
+            // a connection it may not answer, nor one without its request.
             self.state = BeState::Held;
             self.deadline = deadline(now_ms, hold_ms(cfg));
             return BeOutput {
-                inject: Some(self.ack_seg()),
                 control,
                 ..BeOutput::default()
             };
@@ -684,7 +681,8 @@ impl BeFlow {
     }
 
     /// HANDOFF_CONFIRM for this flow from its front-end: a held flow
-    /// gives the stack its request; anything else ignores it (a repeat).
+    /// completes the stack's handshake and gives it the request; anything
+    /// else ignores it (a repeat).
     pub fn on_confirm(&mut self, d: &HandoffDecision, cfg: &Config, now_ms: u64) -> BeOutput {
         if self.state != BeState::Held || d.flow != self.flow_ref() {
             return BeOutput::default();
@@ -693,6 +691,7 @@ impl BeFlow {
         self.deadline = deadline(now_ms, cfg.handoff_ms);
         self.last_seen = now_ms;
         BeOutput {
+            inject: Some(self.ack_seg()),
             replay: self.replay_from(self.replay_una, false),
             ..BeOutput::default()
         }

@@ -850,14 +850,19 @@ impl Be {
     }
 
     /// Replayed with a roomy SYN/ACK, and confirmed by the front-end at
-    /// once: the output is both's (the ACK, the HANDOFF_ACK, the request).
+    /// once: the output is both's (the HANDOFF_ACK; on the confirm, the
+    /// ACK and the request).
     fn established(request: &[u8], fin: bool) -> (Be, BeOutput) {
         let (mut be, _) = Be::new(request, fin);
         let mut out = be.egress(&local_synack(Some(2), true, 65535, 1460), 1);
         assert_eq!(be.flow.state(), BeState::Held);
-        assert!(out.replay.is_empty(), "the request waits for the confirm");
+        assert!(
+            out.replay.is_empty() && out.inject.is_none(),
+            "the handshake and the request wait for the confirm"
+        );
         let confirmed = be.flow.on_confirm(&be.decision(), &be.cfg, 1);
         assert_eq!(be.flow.state(), BeState::Established);
+        out.inject = confirmed.inject;
         out.replay = confirmed.replay;
         (be, out)
     }
@@ -1236,12 +1241,12 @@ fn a_held_handoff_says_nothing_until_confirmed_and_a_cancel_ends_it_silently() {
     let (mut be, _) = Be::new(REQ, false);
     let out = be.egress(&local_synack(Some(2), true, 65535, 1460), 1);
     assert_eq!(be.flow.state(), BeState::Held);
-    assert_eq!(out.inject.unwrap().flags, Flags::ACK);
+    assert!(out.inject.is_none(), "the stack's side stays half-open");
     assert!(matches!(out.control, Some(Message::HandoffAck(_))));
-    // The stack's SYN/ACK again (our ACK lost): the ACK again, no request.
+    // The stack's SYN/ACK again (its timer): still nothing, no request.
     let out = be.egress(&local_synack(Some(2), true, 65535, 1460), 5);
-    assert_eq!(out.inject.unwrap().flags, Flags::ACK);
-    assert!(out.replay.is_empty() && out.control.is_none());
+    assert_eq!(out.verdict, Verdict::Drop);
+    assert!(out.inject.is_none() && out.replay.is_empty() && out.control.is_none());
     // Anything else the stack sends, and the client's segments, wait.
     let ack = be_seg(ISN_B + 1, ISN_C + 1, Flags::ACK, 65535);
     assert_eq!(be.egress(&ack, 6).verdict, Verdict::Drop);
@@ -1369,11 +1374,15 @@ fn window_for_a_stack_that_does_not_scale() {
     r.fe_opts.wscale = None;
     let (mut flow, out) = BeFlow::on_handoff_req(&r, 1, 2, B.addr, &mut buf, &cfg, 0).unwrap();
     assert_eq!(out.inject.unwrap().wscale, None);
-    let out = flow.on_egress(
+    flow.on_egress(
         &Seg::parse(&local_synack(None, true, 65535, 1460)).unwrap(),
         &cfg,
         1,
     );
+    let confirm = HandoffDecision {
+        flow: FlowRef::of(&r),
+    };
+    let out = flow.on_confirm(&confirm, &cfg, 1);
     assert_eq!(out.inject.unwrap().window, 502);
     assert_eq!(
         (flow.xlate().unwrap().ws_be, flow.xlate().unwrap().ws_fe),
