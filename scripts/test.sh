@@ -106,7 +106,9 @@ done
 for i in "${!names[@]}"; do
   [ "${results[$i]}" = PASS ] && continue
   echo "--- ${names[$i]}: its FAIL lines (whole log: $out/${names[$i]}.log)"
-  grep -E 'FAIL|FAILED|panicked|error(\[|:)' "$out/${names[$i]}.log" | grep -v 'FAIL(rc=' | tail -n 12 | cut -c1-400
+  # The first ones (often the cause) and the last ones.
+  grep -E 'FAIL|FAILED|panicked|error(\[|:)' "$out/${names[$i]}.log" | grep -v 'FAIL(rc=' | cut -c1-400 |
+    awk '{ l[NR] = $0 } END { for (i = 1; i <= NR; i++) if (i <= 4 || i > NR - 8) print l[i]; else if (i == 5) print "  ..." }'
 done
 echo "test: $pass passed, $fail failed"
 [ "$fail" = 0 ]

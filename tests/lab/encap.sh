@@ -98,7 +98,9 @@ ipip=$(tcpdump -nn -r "$tmp/be1.pcap" 'ip proto 4' 2>/dev/null | wc -l)
 plain=$(tcpdump -nn -r "$tmp/be1.pcap" 'tcp' 2>/dev/null | wc -l)
 tun=$(($(counter fe fe_tunnelled_packets) - tun0))
 dec=$(($(counter be1 be_decapsulated_packets) + $(counter be2 be_decapsulated_packets) - dec0))
-if [ "$ipip" -gt "$(by_load 300 20)" ] && [ "$plain" = 0 ] && [ "$tun" -gt "$(by_load 300 20)" ] && [ "$dec" -ge "$tun" ]; then
+# Light (1 MiB down, be1 sees only its ACKs: ~20 IPIP packets) needs only
+# enough to show the capture saw the tunnel.
+if [ "$ipip" -gt "$(by_load 300 5)" ] && [ "$plain" = 0 ] && [ "$tun" -gt "$(by_load 300 20)" ] && [ "$dec" -ge "$tun" ]; then
   ok "client-packets-only-inside-ipip ($ipip IPIP packets on be1's link, $plain plain; fe tunnelled $tun, be1 and be2 stripped $dec)"
 else bad client-packets-only-inside-ipip "$ipip IPIP, $plain plain on be1's link; fe tunnelled $tun, be1 stripped $dec"; fi
 frag=$(($(counter fe frag_needed_sent) - frag0))

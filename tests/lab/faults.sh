@@ -202,6 +202,9 @@ delta() { # NODE KEY: S1 - S0
   echo $((${S1[$1.$2]:-0} - ${S0[$1.$2]:-0}))
 }
 
+# Live flows an earlier case left (that case failed, naming them): later
+# cases wait for their own only, not for the idle timeout of those.
+declare -A FLOWS_BASE=()
 wait_flows() { # sets FLOWS_LEFT ("" when no live flow is left) and FLOWS_SECS
   local t0 i n k v left
   t0=$(now_us)
@@ -211,7 +214,7 @@ wait_flows() { # sets FLOWS_LEFT ("" when no live flow is left) and FLOWS_SECS
       while read -r k _ _ v _; do
         case $k in
           # Live flows; closed ones linger (default 60 s), reclaimable.
-          fe_flows | be_flows) [ "$v" = 0 ] || left+="$n $k live=$v " ;;
+          fe_flows | be_flows) [ "$v" -le "${FLOWS_BASE[$n $k]:-0}" ] || left+="$n $k live=$v " ;;
           *) break ;;
         esac
       done <"/proc/${HOLD[$n]}/net/btcp/flows"
@@ -221,6 +224,15 @@ wait_flows() { # sets FLOWS_LEFT ("" when no live flow is left) and FLOWS_SECS
   done
   FLOWS_LEFT=$left
   FLOWS_SECS=$(secs_since "$t0")
+}
+
+flows_base() { # what is live now becomes FLOWS_BASE
+  local n k v
+  for n in fe "${LAB_BES[@]}"; do
+    while read -r k _ _ v _; do
+      case $k in fe_flows | be_flows) FLOWS_BASE[$n $k]=$v ;; *) break ;; esac
+    done <"/proc/${HOLD[$n]}/net/btcp/flows"
+  done
 }
 
 NSTAT_KEYS=(TcpExtPAWSEstab TcpInCsumErrors TcpExtTCPSACKReneging)
@@ -273,7 +285,10 @@ run_case() {
       [ "$d" = 0 ] || why+=("$n $k +$d")
     done
   done
-  [ -z "$FLOWS_LEFT" ] || why+=("flows left after ${FLOWS_SECS}s: $FLOWS_LEFT| $(head -c 600 "/proc/${HOLD[fe]}/net/btcp/flows" | tr '\n' '|')")
+  if [ -n "$FLOWS_LEFT" ]; then
+    why+=("flows left after ${FLOWS_SECS}s: $FLOWS_LEFT| $(head -c 600 "/proc/${HOLD[fe]}/net/btcp/flows" | tr '\n' '|')| client sockets: $(in_ns client ss -tanH state all '( dport = :80 or dport = :443 )' | head -5 | tr -s ' ' | tr '\n' '|')")
+    flows_base
+  fi
   local text
   text="$(
     IFS=';'
