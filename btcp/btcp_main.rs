@@ -82,6 +82,7 @@ impl PernetState for NetState {
             }
             ProcFile::Flows => self.handoff.render_flows(m),
             ProcFile::Config => self.handoff.render_config(m),
+            ProcFile::Metrics => self.handoff.render_metrics(m),
         }
     }
 }

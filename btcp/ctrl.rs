@@ -25,6 +25,7 @@ use crate::btcp_core::config::{Ipv4, NodeConfig, Peer, MAX_PEERS};
 use crate::btcp_core::flow::Endpoint;
 use crate::btcp_core::health::{Listener, Listeners, Unfit};
 use crate::btcp_core::keyroll::{Key, KeyRoll, Slot};
+use crate::btcp_core::metrics::{encode, Full, Record, Sink};
 use crate::btcp_core::node::LivePeers;
 use crate::btcp_core::peer::{accept_frame, heartbeat_ms, PeerLink, PEER_DEAD_MS};
 use crate::btcp_core::scope;
@@ -413,6 +414,51 @@ impl Ctrl {
                 }
             }
             writeln!(w)?;
+        }
+        Ok(())
+    }
+
+    /// The channel's figures as metric records: its counters, and per
+    /// peer its state and last report (what `render` writes as text).
+    pub(crate) fn render_metrics(&self, out: &mut impl Sink) -> Result<(), Full> {
+        let g = self.inner.lock();
+        let counters = [
+            ("ctrl_frames_in", g.frames_in),
+            ("ctrl_frames_out", g.frames_out),
+            ("ctrl_frames_rejected", g.frames_rejected),
+            ("ctrl_dials", g.dials),
+            ("ctrl_out_of_scope", g.out_of_scope),
+        ];
+        for (name, v) in counters {
+            encode(&Record::counter(name, v), out)?;
+        }
+        let now = now_ms();
+        for p in g.peers.iter() {
+            let peer = |name, v: u64| Record {
+                peer: Some(p.id),
+                ..Record::gauge(name, v)
+            };
+            encode(&peer("peer_connected", u64::from(p.connected())), out)?;
+            encode(&peer("peer_live", u64::from(p.live(now, g.dead_ms))), out)?;
+            encode(&peer("peer_queued_bytes", p.out.len() as u64), out)?;
+            if let Some(ago) = p.link.heard_ago(now) {
+                encode(&peer("peer_heard_ms_ago", ago), out)?;
+            }
+            let Some(r) = p.link.report() else {
+                continue;
+            };
+            encode(&peer("peer_serves", u64::from(r.active_flows)), out)?;
+            encode(&peer("peer_load_permille", u64::from(r.load)), out)?;
+            for l in r.listeners.iter() {
+                let service = |name, v: u32| Record {
+                    service: Some(l.service),
+                    ..peer(name, u64::from(v))
+                };
+                encode(&service("peer_listening", u32::from(l.listening)), out)?;
+                encode(&service("peer_accept_queue", l.queued), out)?;
+                encode(&service("peer_accept_limit", l.limit), out)?;
+                encode(&service("peer_accept_oldest_ms", l.oldest_ms), out)?;
+            }
         }
         Ok(())
     }

@@ -33,6 +33,7 @@ use crate::btcp_core::encap::{ipip_packet, IpipPacket};
 use crate::btcp_core::flow::{Config as CoreConfig, Endpoint, FlowKey, Verdict as CoreVerdict};
 use crate::btcp_core::ipv4::Ipv4Header;
 use crate::btcp_core::isn::IsnSecret;
+use crate::btcp_core::metrics::{encode, Event, Full, Metrics, Record, Sink};
 use crate::btcp_core::node::{
     Balance, Disposition, FlowStore, Io, LivePeers, Node, NodeStats, Payload, Served, Shared, Side,
     Store, Tunnelled,
@@ -50,6 +51,7 @@ use crate::kernel_ext::heap::unique_arc_copy;
 use crate::kernel_ext::net::{now_ms, random_bytes, Net, TimeWait};
 use crate::kernel_ext::netfilter::Verdict;
 use crate::kernel_ext::params;
+use crate::kernel_ext::seq_file::SeqFile;
 use crate::kernel_ext::skb::{FieldEdit, SkBuff};
 use crate::kernel_ext::sync_bh::SpinLockBh;
 use crate::table::{FlowTable, RequestMemory};
@@ -140,6 +142,7 @@ struct KernelIo<'a> {
     sends: &'a mut Sends,
     deferred: &'a mut KVec<Deferred>,
     stats: &'a Stats,
+    metrics: &'a Metrics,
     /// The packet in hand, if the call is for one that arrived.
     skb: Option<&'a SkBuff>,
     /// The shard's bit in `Handoff::pending`.
@@ -193,6 +196,10 @@ impl Io for KernelIo<'_> {
 
     fn sent_by(&mut self, addr: u32) -> bool {
         self.skb.is_some_and(|skb| skb.from_neighbour(addr))
+    }
+
+    fn record(&mut self, ev: &Event) {
+        self.metrics.record(ev);
     }
 
     fn frag_needed(&mut self, seg: &Seg<'_>, mtu: u16) {
@@ -264,6 +271,8 @@ pub(crate) struct Handoff {
     #[pin]
     ctrl: Ctrl,
     stats: Stats,
+    /// Per peer, service and pool; lock-free.
+    metrics: Metrics,
     /// The lock-free first look at packets: the keys in the tables, and
     /// the services in force.
     filter: Arc<FlowFilter>,
@@ -372,6 +381,7 @@ impl Handoff {
             balance: balance?,
             ctrl <- Ctrl::new(),
             stats: Stats::default(),
+            metrics <- kernel::init::zeroed(),
             filter: filter?,
             services: Services::new(),
             pending: AtomicU64::new(0),
@@ -462,6 +472,7 @@ impl Handoff {
             sends,
             deferred,
             stats: &self.stats,
+            metrics: &self.metrics,
             skb,
             bit: shard.bit,
         };
@@ -856,7 +867,9 @@ impl Handoff {
         Ok(())
     }
 
-    pub(crate) fn render_stats(&self, w: &mut impl Write) -> fmt::Result {
+    /// Every shard's counters added up, and the front-end's and back-end's
+    /// flows.
+    fn node_totals(&self) -> (NodeStats, Occupancy, Occupancy) {
         let mut node = NodeStats::default();
         let (mut fe, mut be) = (Occupancy::default(), Occupancy::default());
         for s in self.shards.iter() {
@@ -865,6 +878,11 @@ impl Handoff {
             fe = fe.plus(guard.node.fe().occupancy());
             be = be.plus(guard.node.be().occupancy());
         }
+        (node, fe, be)
+    }
+
+    pub(crate) fn render_stats(&self, w: &mut impl Write) -> fmt::Result {
+        let (node, fe, be) = self.node_totals();
         for (name, v) in node.rows() {
             writeln!(w, "{name} {v}")?;
         }
@@ -872,6 +890,40 @@ impl Handoff {
         // `btcpctl wait-drained` waits to see at 0.
         writeln!(w, "fe_flows_live {}", fe.live())?;
         writeln!(w, "be_flows_live {}", be.live())?;
+        for (name, v) in self.shell_rows() {
+            writeln!(w, "{name} {v}")?;
+        }
+        self.ctrl.render(w)
+    }
+
+    /// What the `METRICS_GET` dump carries (rust/btcp-core/src/metrics.rs):
+    /// what `render_stats` writes, as typed records, and the per-peer,
+    /// per-service and per-pool figures.
+    pub(crate) fn render_metrics(&self, m: &mut SeqFile) -> fmt::Result {
+        let out = &mut SeqSink(m);
+        let (node, fe, be) = self.node_totals();
+        for (name, v) in node.rows() {
+            encode(&Record::counter(name, v), out).map_err(|_| fmt::Error)?;
+        }
+        for (name, v) in self.shell_rows() {
+            encode(&Record::counter(name, v), out).map_err(|_| fmt::Error)?;
+        }
+        for (name, v) in [("fe_flows_live", fe.live()), ("be_flows_live", be.live())] {
+            encode(&Record::gauge(name, v as u64), out).map_err(|_| fmt::Error)?;
+        }
+        // The channel's lock sleeps: taken before any shard's.
+        self.ctrl.render_metrics(out).map_err(|_| fmt::Error)?;
+        // Under a shard's lock for the configuration's names: the records
+        // only fill a kernel buffer.
+        match self.shards.first() {
+            Some(s) => self.metrics.encode(s.lock().node.config(), out),
+            None => Ok(()),
+        }
+        .map_err(|_| fmt::Error)
+    }
+
+    /// The shell's own counters.
+    fn shell_rows(&self) -> [(&'static str, u64); 16] {
         let s = &self.stats;
         let rows: [(&str, &AtomicU64); 16] = [
             ("timewait_recycled", &s.timewait_recycled),
@@ -891,9 +943,16 @@ impl Handoff {
             ("sent", &s.sent),
             ("send_failures", &s.send_failures),
         ];
-        for (name, v) in rows {
-            writeln!(w, "{name} {}", v.load(Ordering::Relaxed))?;
-        }
-        self.ctrl.render(w)
+        rows.map(|(name, v)| (name, v.load(Ordering::Relaxed)))
+    }
+}
+
+/// Metric records straight into a `seq_file` (binary: they are netlink
+/// attributes).
+struct SeqSink<'a>(&'a mut SeqFile);
+
+impl Sink for SeqSink<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Full> {
+        self.0.write_bytes(bytes).map_err(|_| Full)
     }
 }

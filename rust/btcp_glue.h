@@ -24,6 +24,8 @@ enum btcp_proc_file {
 	BTCP_PROC_COUNTERS = 0,
 	BTCP_PROC_FLOWS = 1,
 	BTCP_PROC_CONFIG = 2, /* also writable */
+	/* No file: METRICS_GET's attributes (binary), rendered alike. */
+	BTCP_PROC_METRICS = 3,
 };
 
 /*

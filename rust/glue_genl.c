@@ -9,7 +9,8 @@
  *
  * Texts travel whole in one attribute; only the flow list, which grows with
  * the number of connections, is a dump of line-aligned chunks, all cut from
- * one snapshot rendered when the dump starts.
+ * one snapshot rendered when the dump starts. The metrics are typed
+ * attributes (METRIC, nested), dumped the same way from one snapshot.
  */
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -29,6 +30,7 @@ static const struct nla_policy btcp_genl_policy[BTCP_A_MAX + 1] = {
 	[BTCP_A_CONFIG] = { .type = NLA_STRING, .len = BTCP_CONFIG_MAX },
 	[BTCP_A_TEXT] = { .type = NLA_STRING },
 	[BTCP_A_CONFIG_OLD] = { .type = NLA_STRING },
+	[BTCP_A_METRIC] = { .type = NLA_REJECT }, /* replies only */
 };
 
 /* The length of a validated NLA_STRING attribute, without its NUL. */
@@ -181,16 +183,63 @@ static int btcp_genl_flows_dump(struct sk_buff *skb, struct netlink_callback *cb
 	return skb->len;
 }
 
-static int btcp_genl_flows_done(struct netlink_callback *cb)
+static int btcp_genl_dump_done(struct netlink_callback *cb)
 {
 	kvfree(btcp_genl_dump_ctx(cb)->buf);
 	return 0;
 }
 
+static int btcp_genl_metrics_start(struct netlink_callback *cb)
+{
+	struct btcp_genl_dump *d = btcp_genl_dump_ctx(cb);
+
+	*d = (struct btcp_genl_dump){};
+	return btcp_pernet_render(sock_net(cb->skb->sk), BTCP_PROC_METRICS, &d->buf, &d->len);
+}
+
+/* The snapshot is a sequence of whole METRIC attributes, each carrying its
+ * length: one message per call takes as many as fit. */
+static int btcp_genl_metrics_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct btcp_genl_dump *d = btcp_genl_dump_ctx(cb);
+	size_t n = 0, room, sz;
+	const struct nlattr *a;
+	void *hdr;
+
+	if (d->started && d->off >= d->len)
+		return 0;
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &btcp_genl_family, NLM_F_MULTI, BTCP_CMD_METRICS_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	room = skb_tailroom(skb);
+	while (d->len - d->off - n >= NLA_HDRLEN) {
+		a = (const struct nlattr *)(d->buf + d->off + n);
+		sz = NLA_ALIGN(a->nla_len);
+		/* Rendered by us: a bad length is a bug, not a reason to loop. */
+		if (a->nla_len < NLA_HDRLEN || sz > d->len - d->off - n) {
+			genlmsg_cancel(skb, hdr);
+			return -EINVAL;
+		}
+		if (sz > room - n)
+			break;
+		n += sz;
+	}
+	if (!n && d->off < d->len) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	skb_put_data(skb, d->buf + d->off, n);
+	genlmsg_end(skb, hdr);
+	d->off += n;
+	d->started = true;
+	return skb->len;
+}
+
 /*
  * The configuration holds the cluster key, the flow table every client's
  * address and port: they need CAP_NET_ADMIN (GENL_ADMIN_PERM), as their
- * /proc files need root. Counters are public.
+ * /proc files need root. Counters and metrics are public.
  */
 static const struct genl_ops btcp_genl_ops[] = {
 	{
@@ -211,8 +260,14 @@ static const struct genl_ops btcp_genl_ops[] = {
 		.cmd = BTCP_CMD_FLOWS_GET,
 		.start = btcp_genl_flows_start,
 		.dumpit = btcp_genl_flows_dump,
-		.done = btcp_genl_flows_done,
+		.done = btcp_genl_dump_done,
 		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = BTCP_CMD_METRICS_GET,
+		.start = btcp_genl_metrics_start,
+		.dumpit = btcp_genl_metrics_dump,
+		.done = btcp_genl_dump_done,
 	},
 };
 

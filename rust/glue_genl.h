@@ -22,6 +22,7 @@ enum btcp_genl_cmd {
 	BTCP_CMD_CONFIG_SET = 2, /* CONFIG [, CONFIG_OLD]; CAP_NET_ADMIN */
 	BTCP_CMD_STATS_GET = 3,	 /* reply: TEXT (/proc/net/btcp/counters) */
 	BTCP_CMD_FLOWS_GET = 4,	 /* dump only: TEXT chunks (/proc/net/btcp/flows) */
+	BTCP_CMD_METRICS_GET = 5, /* dump only: METRIC attributes, whole ones per message */
 };
 
 enum btcp_genl_attr {
@@ -29,8 +30,11 @@ enum btcp_genl_attr {
 	BTCP_A_CONFIG = 1,	/* NLA_STRING: the whole configuration text */
 	BTCP_A_TEXT = 2,	/* NLA_STRING: rendered text, whole lines */
 	BTCP_A_CONFIG_OLD = 3,	/* NLA_STRING: set only if the config is still this */
+	/* NLA_NESTED, in replies only: one figure (rust/btcp-core/src/metrics.rs,
+	 * module attr, has its attributes and their types). */
+	BTCP_A_METRIC = 4,
 };
-#define BTCP_A_MAX BTCP_A_CONFIG_OLD
+#define BTCP_A_MAX BTCP_A_METRIC
 
 /*
  * Registers the family; the pernet ops (btcp_pernet_register) must be

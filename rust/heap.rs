@@ -8,6 +8,7 @@
 //! fault at load), so what is several KiB never goes through one.
 
 use kernel::alloc::{AllocError, Flags, KVec};
+use kernel::init::Zeroable;
 use kernel::sync::UniqueArc;
 
 /// A `UniqueArc` holding a copy of `*src`, copied from where it is into
@@ -22,6 +23,12 @@ pub fn unique_arc_copy<T: Copy>(src: &T, flags: Flags) -> Result<UniqueArc<T>, A
     // SAFETY: the copy above initialised the whole value.
     Ok(unsafe { arc.assume_init() })
 }
+
+// SAFETY: `Metrics` (rust/btcp-core/src/metrics.rs) is made of atomic
+// integers and arrays of them only, so all zero bytes is a valid value: the
+// one `Metrics::new` builds. It is several KiB, so it is initialised in
+// place with `kernel::init::zeroed()` rather than built on the stack.
+unsafe impl Zeroable for crate::btcp_core::metrics::Metrics {}
 
 /// Drops the first `n` bytes of `v` (all of them if `n` is past its end),
 /// keeping its allocation: 6.12's `KVec` has no `drain` or `truncate`, and a

@@ -94,6 +94,9 @@ pub enum ProcFile {
     Flows,
     /// `config`: read and written (see `PernetState::config`).
     Config,
+    /// Not a file: the netlink attributes of `METRICS_GET`
+    /// (rust/btcp-core/src/metrics.rs), binary.
+    Metrics,
 }
 
 impl ProcFile {
@@ -102,6 +105,7 @@ impl ProcFile {
             bindings::btcp_proc_file_BTCP_PROC_COUNTERS => Some(ProcFile::Counters),
             bindings::btcp_proc_file_BTCP_PROC_FLOWS => Some(ProcFile::Flows),
             bindings::btcp_proc_file_BTCP_PROC_CONFIG => Some(ProcFile::Config),
+            bindings::btcp_proc_file_BTCP_PROC_METRICS => Some(ProcFile::Metrics),
             _ => None,
         }
     }

@@ -26,6 +26,22 @@ impl SeqFile {
     }
 }
 
+impl SeqFile {
+    /// Appends `bytes` as they are (a binary rendering, e.g. netlink
+    /// attributes); `Err` once the buffer overflowed, as for text.
+    pub fn write_bytes(&mut self, bytes: &[u8]) -> core::fmt::Result {
+        // SAFETY: by the type invariant the seq_file is valid and ours;
+        // `bytes` is readable for `bytes.len()` bytes.
+        let ret =
+            unsafe { bindings::btcp_seq_write(self.0.get(), bytes.as_ptr().cast(), bytes.len()) };
+        if ret == 0 {
+            Ok(())
+        } else {
+            Err(core::fmt::Error)
+        }
+    }
+}
+
 impl core::fmt::Write for SeqFile {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         // SAFETY: by the type invariant the seq_file is valid and ours; `s`

@@ -27,6 +27,9 @@ APT_PKGS=(
   nghttp2-client
   # self-signed certificates for the HTTPS back-ends (qemu/nginx.sh --tls)
   openssl
+  # the Prometheus client library's parser checks btcpctl's exposition
+  # (tests/lab/metrics.py)
+  python3-prometheus-client
 )
 BINDGEN_VERSION=0.73.2
 

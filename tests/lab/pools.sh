@@ -144,6 +144,18 @@ if ctl rule add /big/ 3 && in_ns be1 "$LAB_BTCPCTL" pool add lc --policy least-c
   kill "${slow[@]}" 2>/dev/null; wait "${slow[@]}" 2>/dev/null
 else bad heartbeat-load "btcpctl failed"; fi
 
+# --- metrics, as an operator scrapes them: fe's figures in the Prometheus
+# exposition format, read by the Prometheus client library's parser and
+# checked against the JSON form and the counters file (tests/lab/metrics.py):
+# round trips per peer, handoffs per peer and per service adding up, the
+# lard pool's picks exact, every peer live and listening.
+ctl stats --format prometheus >/tmp/metrics.prom 2>&1
+ctl stats --json >/tmp/metrics.json 2>&1
+in_ns fe cat /proc/net/btcp/counters >/tmp/metrics.counters
+if out=$(/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/metrics.py" /tmp/metrics.prom /tmp/metrics.json \
+  /tmp/metrics.counters --pool "lard=$((3 * $(by_load 8 4)))" --peers 2,3,4); then ok "metrics-prometheus ($out)"
+else bad metrics-prometheus "$out; $(head -c 300 /tmp/metrics.prom | tr '\n' '|')"; fi
+
 for k in handoff_nacks handoffs_abandoned rewrite_failures inject_failures send_failures; do
   for n in fe be1; do
     v=$(in_ns "$n" awk -v k="$k" '$1 == k { print $2 }' /proc/net/btcp/counters)

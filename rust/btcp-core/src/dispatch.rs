@@ -129,6 +129,18 @@ pub struct Pick {
     pub via: Via,
 }
 
+impl Pick {
+    /// The pool whose policy picked the node, if a pool did.
+    pub fn pool(&self, cfg: &NodeConfig) -> Option<PoolName> {
+        let target = match self.via {
+            Via::Rule(i) => cfg.rules.rules().get(i)?.target(),
+            Via::Default => cfg.rules.default_target(),
+            Via::Any => return None,
+        };
+        target.pool().copied()
+    }
+}
+
 /// A Maglev table stored inline.
 #[derive(Debug, Clone)]
 struct Table([u16; MAGLEV_SIZE]);

@@ -648,6 +648,13 @@ impl FeFlow {
         (self.tries > 0).then_some(self.target)
     }
 
+    /// When the handoff in flight was last offered (its HANDOFF_REQ sent):
+    /// its timer runs [`Config::handoff_ms`] from there. `None` unless
+    /// handing off.
+    pub fn offered_at(&self, cfg: &Config) -> Option<u64> {
+        (self.state == FeState::HandingOff).then(|| self.deadline.saturating_sub(cfg.handoff_ms))
+    }
+
     /// Whether the flow is handed (or being handed) to this node's own
     /// stack.
     pub fn is_local_handoff(&self) -> bool {

@@ -63,6 +63,7 @@ pub mod http;
 pub mod ipv4;
 pub mod isn;
 pub mod keyroll;
+pub mod metrics;
 pub mod node;
 pub mod peer;
 pub mod policy;

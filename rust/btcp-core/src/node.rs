@@ -35,6 +35,7 @@ use super::frontend::{FeFlow, FeOutput, FeState, Target};
 use super::health::Unfit;
 use super::http::DEFAULT_HEAD_LIMIT;
 use super::isn::IsnSecret;
+use super::metrics::Event;
 use super::rules::Request;
 use super::segment::{OutSegment, Seg};
 use super::shard;
@@ -264,6 +265,9 @@ pub trait Io {
     /// `addr` (its link-layer source is that host's): a forwarded client
     /// segment is taken only from the front-end that handed its flow off.
     fn sent_by(&mut self, addr: u32) -> bool;
+    /// Counts `ev` in the figures an operator scrapes (`metrics.rs`); by
+    /// default, nowhere.
+    fn record(&mut self, _ev: &Event) {}
 }
 
 /// The payload of the segment in hand, read only when the front-end
@@ -1194,6 +1198,7 @@ impl<S: Store> Node<S> {
             bump(&mut stats.picks_overloaded);
         }
         let picked = picked.map(|(p, _)| p);
+        let pool = picked.and_then(|p| p.pool(node_cfg));
         let node = match picked {
             Some(p) => p.node,
             // Not even configured as a node: hand off to our own stack.
@@ -1224,6 +1229,11 @@ impl<S: Store> Node<S> {
         }
         let target = Target::resolve(node_cfg, node, key.server.addr);
         let out = flow.handoff(target, buf, &cfg, now);
+        io.record(&Event::Offered {
+            node,
+            service: key.server,
+            pool,
+        });
         match target.is_local(key.server.addr) {
             true => bump(&mut stats.handoffs_local),
             false => bump(&mut stats.handoffs_remote),
@@ -1408,10 +1418,14 @@ impl<S: Store> Node<S> {
             Message::HandoffAck(ack) => {
                 // Counted once per handoff: a resent HANDOFF_REQ is
                 // answered again, and the copy changes nothing.
-                let waiting = flow.state() == FeState::HandingOff;
+                let offered = flow.offered_at(&cfg);
                 let out = flow.on_handoff_ack(&ack, &cfg, now);
-                if waiting && flow.state() == FeState::Forwarding {
+                if let (Some(t), FeState::Forwarding) = (offered, flow.state()) {
                     bump(&mut self.stats.handoff_acks);
+                    io.record(&Event::Answered {
+                        node: from,
+                        rtt_ms: now.saturating_sub(t),
+                    });
                     if let Some(n) = flow.count_open() {
                         self.balance.with(|b| b.open.add(n));
                     }
@@ -1421,6 +1435,7 @@ impl<S: Store> Node<S> {
             Message::HandoffNack(nack) => {
                 let s = &mut self.stats;
                 bump(&mut s.handoff_nacks);
+                io.record(&Event::Refused { node: from });
                 bump(match nack.reason {
                     NackReason::OptionsIncompatible => &mut s.nack_options,
                     NackReason::Refused => &mut s.nack_refused,
@@ -1452,7 +1467,15 @@ impl<S: Store> Node<S> {
                 continue;
             };
             let was_half_open = flow.state() == FeState::SynRcvd;
+            let waited_on = flow.offered_at(&cfg).and(flow.target()).map(|t| t.node);
             let out = flow.on_tick(buf, &cfg, now);
+            // The handoff timer ran out: the node is asked again, or
+            // passed over.
+            if let Some(node) = waited_on {
+                if flow.state() != FeState::HandingOff || out.control.is_some() {
+                    io.record(&Event::TimedOut { node });
+                }
+            }
             // A resent HANDOFF_REQ goes where the first one went.
             let answer = match (out.control, flow.target()) {
                 (Some(req), Some(t)) => offer(&req, t, own, be, stats, &cfg, now, io),

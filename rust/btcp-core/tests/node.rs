@@ -17,7 +17,9 @@ mod store;
 use btcp_core::flow::{Config, Endpoint, FlowKey};
 use btcp_core::frontend::FeState;
 use btcp_core::health::{Listener, Listeners, Unfit, ACCEPT_STALL_MS};
+use btcp_core::metrics::{Event, Metrics};
 use btcp_core::node::{Disposition, FlowStore, Io, LivePeers, Side};
+use btcp_core::rules::PoolName;
 use btcp_core::segment::{OutSegment, Seg};
 use btcp_core::tcp::Flags;
 use btcp_core::wire::{
@@ -43,6 +45,8 @@ struct Log {
     /// (to, the flow) of each HANDOFF_REQ.
     reqs: Vec<(u16, FlowRef)>,
     others: Vec<(u16, Message<'static>)>,
+    /// What the node counted for the metrics.
+    events: Vec<Event>,
 }
 
 impl Io for Log {
@@ -75,6 +79,9 @@ impl Io for Log {
     fn frag_needed(&mut self, _: &Seg<'_>, _: u16) {}
     fn sent_by(&mut self, _: u32) -> bool {
         true
+    }
+    fn record(&mut self, ev: &Event) {
+        self.events.push(*ev);
     }
 }
 
@@ -536,6 +543,71 @@ fn a_refused_handoff_goes_to_the_other_node() {
     assert_eq!(n.stats().handoffs_abandoned, 0);
     assert!(log.to_client.last().unwrap().rst(), "the client is reset");
     assert_eq!(n.fe().peek(&key(0)).unwrap().state(), FeState::Linger);
+}
+
+/// The metrics: an offer through the pool, its round trip when answered,
+/// a refusal, a timeout; what a `Metrics` makes of them.
+#[test]
+fn figures_count_offers_round_trips_refusals_and_timeouts() {
+    let mut n = node(TWO_PEERS, 16);
+    let mut log = Log::default();
+    let service = Endpoint::new(VIP, 80);
+    let web = PoolName::new(b"web");
+    connect(&mut n, 0, 10, &mut log);
+    let (first, id) = log.reqs[0];
+    n.on_message(first, &ack_from(first, id), 17, &mut log);
+    let offered = |node| Event::Offered {
+        node,
+        service,
+        pool: web,
+    };
+    assert_eq!(
+        log.events,
+        [
+            offered(first),
+            Event::Answered {
+                node: first,
+                rtt_ms: 7
+            }
+        ]
+    );
+    // A repeated ACK is no second round trip.
+    n.on_message(first, &ack_from(first, id), 30, &mut log);
+    assert_eq!(log.events.len(), 2);
+    // A second connection: refused by the first node, unanswered by the
+    // other.
+    log.events.clear();
+    connect(&mut n, 1, 100, &mut log);
+    let (a, id) = log.reqs[1];
+    let nack = Message::HandoffNack(HandoffNack {
+        flow: id,
+        reason: NackReason::Overloaded,
+    });
+    n.on_message(a, &nack, 101, &mut log);
+    let b = log.reqs[2].0;
+    n.on_timers(101 + n.flow_config().handoff_ms, &mut log);
+    assert_eq!(
+        log.events[..4],
+        [
+            offered(a),
+            Event::Refused { node: a },
+            offered(b),
+            Event::TimedOut { node: b }
+        ]
+    );
+    let m = Metrics::new();
+    for e in log.events.iter().chain(
+        [Event::Answered {
+            node: first,
+            rtt_ms: 7,
+        }]
+        .iter(),
+    ) {
+        m.record(e);
+    }
+    let h = m.rtt(first);
+    assert_eq!((h.count(), h.sum_ms), (1, 7));
+    assert_eq!(h.cumulative[..4], [0, 0, 0, 1], "in the 10 ms bucket");
 }
 
 #[test]

@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 use btcpctl::drain;
 use btcpctl::edit::{self, EditError};
+use btcpctl::metrics;
 use btcpctl::nl::{self, Btcp, NlError};
 
 #[derive(Parser)]
@@ -51,8 +52,17 @@ enum Cmd {
     /// Settings: cluster key, control port, timeouts
     #[command(subcommand)]
     Set(SetCmd),
-    /// Print the counters (/proc/net/btcp/counters)
-    Stats,
+    /// Print the counters (/proc/net/btcp/counters), or every figure
+    /// (per peer, service and pool too) for Prometheus or as JSON
+    Stats {
+        /// text (the counters file), prometheus (text exposition format,
+        /// for node_exporter's textfile collector) or json
+        #[arg(long, value_enum, default_value_t = StatsFormat::Text)]
+        format: StatsFormat,
+        /// The same as --format json
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
+    },
     /// Print the flow table (/proc/net/btcp/flows)
     Flows,
     /// Wait until this node has no connection open, as a front-end or a
@@ -74,6 +84,13 @@ enum Cmd {
         #[arg(long)]
         no_local_check: bool,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum StatsFormat {
+    Text,
+    Prometheus,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -381,7 +398,11 @@ fn run(cmd: Cmd) -> Result<(), Error> {
             print(&(edit::redact_key(&text) + &edit::timeouts_in_force(&text)?))
         }
         Cmd::Save => print(&Btcp::open()?.config_get()?),
-        Cmd::Stats => print(&Btcp::open()?.stats()?),
+        Cmd::Stats { format, json } => match (format, json) {
+            (_, true) | (StatsFormat::Json, _) => print(&metrics::json(&Btcp::open()?.metrics()?)),
+            (StatsFormat::Prometheus, _) => print(&metrics::prometheus(&Btcp::open()?.metrics()?)),
+            (StatsFormat::Text, _) => print(&Btcp::open()?.stats()?),
+        },
         Cmd::Flows => print(&Btcp::open()?.flows()?),
         Cmd::WaitDrained { timeout } => wait_drained(Duration::from_secs(timeout)),
         Cmd::Restore {

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::metrics::Metric;
+
 use neli::consts::nl::{NlmF, Nlmsg, NlmsgerrAttr};
 use neli::consts::socket::NlFamily;
 use neli::genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, NlattrBuilder};
@@ -29,9 +31,12 @@ pub mod cmd {
     pub const STATS_GET: u8 = 3;
     /// Dump: `TEXT` chunks of whole lines, /proc/net/btcp/flows.
     pub const FLOWS_GET: u8 = 4;
+    /// Dump: `METRIC` attributes (rust/btcp-core/src/metrics.rs).
+    pub const METRICS_GET: u8 = 5;
 }
 
-/// Attributes (`enum btcp_genl_attr`), all NUL-terminated strings.
+/// Attributes (`enum btcp_genl_attr`): NUL-terminated strings, but
+/// `METRIC` (`btcp_core::metrics::attr::METRIC`, nested).
 pub mod attr {
     /// The whole configuration text.
     pub const CONFIG: u16 = 1;
@@ -308,5 +313,19 @@ impl Btcp {
     pub fn flows(&mut self) -> Result<String, NlError> {
         let msgs = self.call(cmd::FLOWS_GET, &[], true)?;
         Self::text(&msgs, attr::TEXT)
+    }
+
+    /// `METRICS_GET` (a dump): every figure, typed.
+    pub fn metrics(&mut self) -> Result<Vec<Metric>, NlError> {
+        let msgs = self.call(cmd::METRICS_GET, &[], true)?;
+        let mut out = Vec::new();
+        for m in &msgs {
+            for a in m.attrs().iter() {
+                if *a.nla_type().nla_type() == btcp_core::metrics::attr::METRIC {
+                    out.push(crate::metrics::parse(a.nla_payload().as_ref()).map_err(NlError::Io)?);
+                }
+            }
+        }
+        Ok(out)
     }
 }
