@@ -156,6 +156,20 @@ if out=$(/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/metrics.py" /tmp/metri
   /tmp/metrics.counters --pool "lard=$((3 * $(by_load 8 4)))" --peers 2,3,4); then ok "metrics-prometheus ($out)"
 else bad metrics-prometheus "$out; $(head -c 300 /tmp/metrics.prom | tr '\n' '|')"; fi
 
+# show --json and flows --json: what the text says, as JSON.
+if out=$(ctl show --json | /usr/bin/python3 -c 'import json, sys
+c = json.load(sys.stdin)
+pools = {p["name"]: p for p in c["pools"]}
+assert pools["static"]["nodes"] == [1, 2, 3, 4] and pools["lard"]["policy"] == "lard", pools
+assert c["key_set"] is True and [p["id"] for p in c["peers"]] == [2, 3, 4], c["peers"]
+print(len(c["rules"]), "rules, default", c["default"])' 2>&1) &&
+  fl=$(ctl flows --json | /usr/bin/python3 -c 'import json, sys
+f = json.load(sys.stdin)
+fe = [x for x in f["flows"] if x["side"] == "fe"]
+assert fe and all(x["client"] and x["server"] and x["state"] and "id" in x for x in fe), f["fe"]
+print(len(fe), "fe flows listed, header", f["fe"])' 2>&1); then ok "json-views (show: $out; flows: $fl)"
+else bad json-views "show: $out; flows: ${fl:-}"; fi
+
 for k in handoff_nacks handoffs_abandoned rewrite_failures inject_failures send_failures; do
   for n in fe be1; do
     v=$(in_ns "$n" awk -v k="$k" '$1 == k { print $2 }' /proc/net/btcp/counters)

@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 use btcpctl::drain;
 use btcpctl::edit::{self, EditError};
+use btcpctl::json;
 use btcpctl::metrics;
 use btcpctl::nl::{self, Btcp, NlError};
 
@@ -36,7 +37,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Show the configuration (the cluster key hidden)
-    Show,
+    Show {
+        /// As JSON (whether keys are set, not the keys)
+        #[arg(long)]
+        json: bool,
+    },
     /// Services: the VIP:PORTs this node fronts
     #[command(subcommand)]
     Service(ServiceCmd),
@@ -64,7 +69,11 @@ enum Cmd {
         json: bool,
     },
     /// Print the flow table (/proc/net/btcp/flows)
-    Flows,
+    Flows {
+        /// As JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Wait until this node has no connection open, as a front-end or a
     /// back-end: after draining it on every front-end (node set ID
     /// --state drain), btcp can then be unloaded without cutting one
@@ -355,6 +364,11 @@ fn modify(f: impl Fn(&str) -> Result<String, EditError>) -> Result<(), Error> {
     ))
 }
 
+/// A JSON value as indented text, with a final newline.
+fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
+}
+
 /// Prints text as it is.
 fn print(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
@@ -393,7 +407,11 @@ fn wait_drained(timeout: Duration) -> Result<(), Error> {
 
 fn run(cmd: Cmd) -> Result<(), Error> {
     match cmd {
-        Cmd::Show => {
+        Cmd::Show { json: true } => {
+            let cfg = edit::parse(&Btcp::open()?.config_get()?)?;
+            print(&pretty(&json::config(&cfg)))
+        }
+        Cmd::Show { json: false } => {
             let text = Btcp::open()?.config_get()?;
             print(&(edit::redact_key(&text) + &edit::timeouts_in_force(&text)?))
         }
@@ -403,7 +421,11 @@ fn run(cmd: Cmd) -> Result<(), Error> {
             (StatsFormat::Prometheus, _) => print(&metrics::prometheus(&Btcp::open()?.metrics()?)),
             (StatsFormat::Text, _) => print(&Btcp::open()?.stats()?),
         },
-        Cmd::Flows => print(&Btcp::open()?.flows()?),
+        Cmd::Flows { json: true } => {
+            let v = json::flows(&Btcp::open()?.flows()?).map_err(Error::Other)?;
+            print(&pretty(&v))
+        }
+        Cmd::Flows { json: false } => print(&Btcp::open()?.flows()?),
         Cmd::WaitDrained { timeout } => wait_drained(Duration::from_secs(timeout)),
         Cmd::Restore {
             file,
