@@ -176,6 +176,20 @@ impl Mac for Opening<'_> {
     }
 }
 
+impl Inner {
+    /// The channel's counters, named as `render` and `render_metrics`
+    /// show them.
+    fn counters(&self) -> [(&'static str, u64); 5] {
+        [
+            ("ctrl_frames_in", self.frames_in),
+            ("ctrl_frames_out", self.frames_out),
+            ("ctrl_frames_rejected", self.frames_rejected),
+            ("ctrl_dials", self.dials),
+            ("ctrl_out_of_scope", self.out_of_scope),
+        ]
+    }
+}
+
 struct Inner {
     setup: Option<Setup>,
     /// The setup whose listen failed, already reported.
@@ -370,11 +384,9 @@ impl Ctrl {
     /// One line per peer for /proc/net/btcp/counters.
     pub(crate) fn render(&self, w: &mut impl core::fmt::Write) -> core::fmt::Result {
         let g = self.inner.lock();
-        writeln!(w, "ctrl_frames_in {}", g.frames_in)?;
-        writeln!(w, "ctrl_frames_out {}", g.frames_out)?;
-        writeln!(w, "ctrl_frames_rejected {}", g.frames_rejected)?;
-        writeln!(w, "ctrl_dials {}", g.dials)?;
-        writeln!(w, "ctrl_out_of_scope {}", g.out_of_scope)?;
+        for (name, v) in g.counters() {
+            writeln!(w, "{name} {v}")?;
+        }
         let now = now_ms();
         if let Some(k) = g.keys.as_ref() {
             writeln!(w, "ctrl_key_roll {}", k.state(now))?;
@@ -422,14 +434,7 @@ impl Ctrl {
     /// peer its state and last report (what `render` writes as text).
     pub(crate) fn render_metrics(&self, out: &mut impl Sink) -> Result<(), Full> {
         let g = self.inner.lock();
-        let counters = [
-            ("ctrl_frames_in", g.frames_in),
-            ("ctrl_frames_out", g.frames_out),
-            ("ctrl_frames_rejected", g.frames_rejected),
-            ("ctrl_dials", g.dials),
-            ("ctrl_out_of_scope", g.out_of_scope),
-        ];
-        for (name, v) in counters {
+        for (name, v) in g.counters() {
             encode(&Record::counter(name, v), out)?;
         }
         let now = now_ms();

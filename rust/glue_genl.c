@@ -134,12 +134,18 @@ static struct btcp_genl_dump *btcp_genl_dump_ctx(struct netlink_callback *cb)
 	return (struct btcp_genl_dump *)cb->ctx;
 }
 
-static int btcp_genl_flows_start(struct netlink_callback *cb)
+/* A dump's snapshot: the rendering of file, taken when the dump starts. */
+static int btcp_genl_dump_start(struct netlink_callback *cb, unsigned int file)
 {
 	struct btcp_genl_dump *d = btcp_genl_dump_ctx(cb);
 
 	*d = (struct btcp_genl_dump){};
-	return btcp_pernet_render(sock_net(cb->skb->sk), BTCP_PROC_FLOWS, &d->buf, &d->len);
+	return btcp_pernet_render(sock_net(cb->skb->sk), file, &d->buf, &d->len);
+}
+
+static int btcp_genl_flows_start(struct netlink_callback *cb)
+{
+	return btcp_genl_dump_start(cb, BTCP_PROC_FLOWS);
 }
 
 /* One message per call: as many whole lines as fit (a line longer than a
@@ -191,10 +197,7 @@ static int btcp_genl_dump_done(struct netlink_callback *cb)
 
 static int btcp_genl_metrics_start(struct netlink_callback *cb)
 {
-	struct btcp_genl_dump *d = btcp_genl_dump_ctx(cb);
-
-	*d = (struct btcp_genl_dump){};
-	return btcp_pernet_render(sock_net(cb->skb->sk), BTCP_PROC_METRICS, &d->buf, &d->len);
+	return btcp_genl_dump_start(cb, BTCP_PROC_METRICS);
 }
 
 /* The snapshot is a sequence of whole METRIC attributes, each carrying its

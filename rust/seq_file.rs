@@ -24,16 +24,16 @@ impl SeqFile {
         // caller guarantees validity and exclusive use for `'a`.
         unsafe { &mut *ptr.cast::<SeqFile>() }
     }
-}
 
-impl SeqFile {
-    /// Appends `bytes` as they are (a binary rendering, e.g. netlink
-    /// attributes); `Err` once the buffer overflowed, as for text.
+    /// Appends `bytes` as they are (text, or a binary rendering such as
+    /// netlink attributes); `Err` once the buffer overflowed.
     pub fn write_bytes(&mut self, bytes: &[u8]) -> core::fmt::Result {
         // SAFETY: by the type invariant the seq_file is valid and ours;
         // `bytes` is readable for `bytes.len()` bytes.
         let ret =
             unsafe { bindings::btcp_seq_write(self.0.get(), bytes.as_ptr().cast(), bytes.len()) };
+        // On overflow seq_file grows its buffer and calls `show` again, so
+        // stop writing early.
         if ret == 0 {
             Ok(())
         } else {
@@ -44,15 +44,6 @@ impl SeqFile {
 
 impl core::fmt::Write for SeqFile {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        // SAFETY: by the type invariant the seq_file is valid and ours; `s`
-        // is readable for `s.len()` bytes.
-        let ret = unsafe { bindings::btcp_seq_write(self.0.get(), s.as_ptr().cast(), s.len()) };
-        // On overflow seq_file grows its buffer and calls `show` again, so
-        // stop writing early.
-        if ret == 0 {
-            Ok(())
-        } else {
-            Err(core::fmt::Error)
-        }
+        self.write_bytes(s.as_bytes())
     }
 }

@@ -205,34 +205,32 @@ delta() { # NODE KEY: S1 - S0
 # Live flows an earlier case left (that case failed, naming them): later
 # cases wait for their own only, not for the idle timeout of those.
 declare -A FLOWS_BASE=()
+live_flows() { # prints "NODE fe_flows LIVE" and "NODE be_flows LIVE" for every node
+  local n k v
+  for n in fe "${LAB_BES[@]}"; do
+    while read -r k _ _ v _; do
+      # Live flows; closed ones linger (default 60 s), reclaimable.
+      case $k in fe_flows | be_flows) echo "$n $k $v" ;; *) break ;; esac
+    done <"/proc/${HOLD[$n]}/net/btcp/flows"
+  done
+}
 wait_flows() { # sets FLOWS_LEFT ("" when no live flow is left) and FLOWS_SECS
   local t0 i n k v left
   t0=$(now_us)
   for ((i = 0; i < 120; i++)); do
     left=""
-    for n in fe "${LAB_BES[@]}"; do
-      while read -r k _ _ v _; do
-        case $k in
-          # Live flows; closed ones linger (default 60 s), reclaimable.
-          fe_flows | be_flows) [ "$v" -le "${FLOWS_BASE[$n $k]:-0}" ] || left+="$n $k live=$v " ;;
-          *) break ;;
-        esac
-      done <"/proc/${HOLD[$n]}/net/btcp/flows"
-    done
+    while read -r n k v; do
+      [ "$v" -le "${FLOWS_BASE[$n $k]:-0}" ] || left+="$n $k live=$v "
+    done < <(live_flows)
     [ -z "$left" ] && break
     nap 0.25
   done
   FLOWS_LEFT=$left
   FLOWS_SECS=$(secs_since "$t0")
 }
-
 flows_base() { # what is live now becomes FLOWS_BASE
   local n k v
-  for n in fe "${LAB_BES[@]}"; do
-    while read -r k _ _ v _; do
-      case $k in fe_flows | be_flows) FLOWS_BASE[$n $k]=$v ;; *) break ;; esac
-    done <"/proc/${HOLD[$n]}/net/btcp/flows"
-  done
+  while read -r n k v; do FLOWS_BASE[$n $k]=$v; done < <(live_flows)
 }
 
 NSTAT_KEYS=(TcpExtPAWSEstab TcpInCsumErrors TcpExtTCPSACKReneging)

@@ -174,6 +174,18 @@ impl NodeCounters {
             rtt_sum_ms: AtomicU64::new(0),
         }
     }
+
+    /// Its round trips, as read.
+    fn rtt(&self) -> Histogram {
+        let mut h = Histogram::default();
+        let mut sum = 0u64;
+        for (out, b) in h.cumulative.iter_mut().zip(self.rtt.iter()) {
+            sum = sum.saturating_add(b.load(Relaxed));
+            *out = sum;
+        }
+        h.sum_ms = self.rtt_sum_ms.load(Relaxed);
+        h
+    }
 }
 
 /// A histogram as read: cumulative counts per bucket of [`RTT_BOUNDS_MS`]
@@ -316,21 +328,10 @@ impl Metrics {
 
     /// The handoff round trips to `node` so far.
     pub fn rtt(&self, node: u16) -> Histogram {
-        let mut h = Histogram::default();
-        let Some(c) = self
-            .nodes
+        self.nodes
             .find(u64::from(node))
             .and_then(|i| self.node.get(i))
-        else {
-            return h;
-        };
-        let mut sum = 0u64;
-        for (out, b) in h.cumulative.iter_mut().zip(c.rtt.iter()) {
-            sum = sum.saturating_add(b.load(Relaxed));
-            *out = sum;
-        }
-        h.sum_ms = c.rtt_sum_ms.load(Relaxed);
-        h
+            .map_or_else(Histogram::default, NodeCounters::rtt)
     }
 
     /// Encodes every figure as records: per node (peers and this one),
@@ -350,7 +351,7 @@ impl Metrics {
             encode(&peer("peer_handoff_acks", &c.answered), out)?;
             encode(&peer("peer_handoff_nacks", &c.refused), out)?;
             encode(&peer("peer_handoff_timeouts", &c.timed_out), out)?;
-            let h = self.rtt(id);
+            let h = c.rtt();
             encode(
                 &Record {
                     kind: Kind::Histogram,

@@ -101,7 +101,7 @@ pub fn parse_node_id(id: &str) -> Result<u16, EditError> {
     parse_node(id, "0.0.0.0").map(|p| p.id)
 }
 
-fn endpoint_text(ep: &Endpoint) -> String {
+pub(crate) fn endpoint_text(ep: &Endpoint) -> String {
     format!("{}:{}", Ipv4(ep.addr), ep.port)
 }
 

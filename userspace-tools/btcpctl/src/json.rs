@@ -3,12 +3,9 @@
 //! JSON, for scripts that would otherwise scrape the text.
 
 use btcp_core::config::{state_name, Ipv4, NodeConfig, Peer};
-use btcp_core::flow::Endpoint;
 use serde_json::{json, Map, Value};
 
-fn endpoint(ep: &Endpoint) -> String {
-    format!("{}:{}", Ipv4(ep.addr), ep.port)
-}
+use crate::edit::endpoint_text;
 
 fn node(p: &Peer) -> Value {
     json!({
@@ -24,7 +21,7 @@ fn node(p: &Peer) -> Value {
 pub fn config(cfg: &NodeConfig) -> Value {
     let services: Vec<Value> = cfg
         .services()
-        .map(|s| json!({ "service": endpoint(s), "tls": cfg.is_tls(*s) }))
+        .map(|s| json!({ "service": endpoint_text(s), "tls": cfg.is_tls(*s) }))
         .collect();
     let pools: Vec<Value> = cfg
         .pools()
