@@ -8,7 +8,7 @@ export KVARIANT
 # CLIPPY=1 builds the module through clippy-driver (the kernel's CLIPPY=1).
 CLIPPY ?=
 
-.PHONY: all deps kernel module tools core-test fuzz test test-faults test-debug test-vms demo bench bench-lard bench-scale bench-attack clean
+.PHONY: all deps kernel module tools core-test fuzz test test-faults test-debug test-vms test-failover demo bench bench-lard bench-scale bench-attack clean
 
 all: module
 
@@ -71,7 +71,13 @@ bench-scale: module tools
 test-vms: module tools
 	@bash qemu/run-cluster.sh --modules $(CURDIR)/btcp.ko --out out/vms tests/lab/vm/handoff.sh
 	@bash qemu/run-cluster.sh --modules $(CURDIR)/btcp.ko --out out/vms-upgrade tests/lab/vm/upgrade.sh
-	@bash qemu/run-cluster.sh --modules $(CURDIR)/btcp.ko --out out/vms-failures tests/lab/vm/chain.sh backend_death server_health
+	@$(MAKE) -s test-failover
+
+# Failures under load in the multi-VM lab, one boot: a back-end's death,
+# its server stopped and frozen, the front-end's death (two front-ends
+# under keepalived); then one table of them all.
+test-failover: module tools
+	@bash qemu/run-cluster.sh --modules $(CURDIR)/btcp.ko --out out/vms-failures tests/lab/vm/chain.sh backend_death server_health fe_failover failover_table
 
 # Not a test: a SYN flood against btcp and a back-end's own stack, slow
 # heads from one address, blind injection; legitimate requests served.

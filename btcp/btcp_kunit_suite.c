@@ -29,6 +29,7 @@ BTCP_RUST_CASE(sock_refused)
 BTCP_RUST_CASE(table_reclaims_oldest)
 BTCP_RUST_CASE(table_wheel)
 BTCP_RUST_CASE(table_entry_size)
+BTCP_RUST_CASE(table_walk)
 
 static struct kunit_case btcp_cases[] = {
 	KUNIT_CASE(skb_read_linear),
@@ -43,6 +44,7 @@ static struct kunit_case btcp_cases[] = {
 	KUNIT_CASE(table_reclaims_oldest),
 	KUNIT_CASE(table_wheel),
 	KUNIT_CASE(table_entry_size),
+	KUNIT_CASE(table_walk),
 	{}
 };
 

@@ -189,6 +189,7 @@ impl Io for KernelIo<'_> {
             Message::Terminate(t) => Message::Terminate(t),
             Message::HandoffConfirm(d) => Message::HandoffConfirm(d),
             Message::HandoffCancel(d) => Message::HandoffCancel(d),
+            Message::FlowAnnounce(a) => Message::FlowAnnounce(a),
             _ => return,
         };
         self.defer(Deferred::Control(to, msg, request));

@@ -146,6 +146,38 @@ pub(crate) extern "C" fn btcp_kunit_table_wheel() -> c_int {
     0
 }
 
+/// `next_key` walks every flow once, in key order, from the start or
+/// from any key, one that left the table included (the walk a dead
+/// front-end's back-end makes, `node/failover.rs`).
+#[no_mangle]
+pub(crate) extern "C" fn btcp_kunit_table_walk() -> c_int {
+    let cfg = CoreConfig::default();
+    let Some((mut t, _)) = table(16, 3, 0) else {
+        return line!() as c_int;
+    };
+    check!(t.next_key(None).is_none());
+    for port in [7u16, 3, 9, 1] {
+        check!(t.insert(key_of(&key(port)), flow(port, 60_000)).is_ok());
+        t.settle_key(&key_of(&key(port)), &cfg);
+    }
+    let mut seen = [0u16; 4];
+    let (mut n, mut at) = (0usize, None);
+    while let Some(k) = t.next_key(at.as_ref()) {
+        match seen.get_mut(n) {
+            Some(s) => *s = k.client.port,
+            None => return line!() as c_int,
+        }
+        n += 1;
+        at = Some(k);
+    }
+    check!(seen == [1, 3, 7, 9]);
+    // From a key no longer there: the next one after it.
+    check!(t.remove(&key_of(&key(3))).is_some());
+    check!(t.next_key(Some(&key(3))).map(|k| k.client.port) == Some(7));
+    check!(t.next_key(Some(&key(9))).is_none());
+    0
+}
+
 /// A flow's entry, with the red-black tree node around it (three links
 /// and the 12-byte key, padded to 40 bytes), fits a 256-byte slab object,
 /// front-end and back-end alike.

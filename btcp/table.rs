@@ -418,6 +418,17 @@ impl<F: Machine> FlowStore<F> for FlowTable<F> {
         Some(k)
     }
 
+    fn next_key(&mut self, after: Option<&FlowKey>) -> Option<FlowKey> {
+        let Some(after) = after.map(key_of) else {
+            return self.flows.keys().next().map(flow_key);
+        };
+        let cursor = self.flows.cursor_lower_bound(&after)?;
+        match cursor.current() {
+            (k, _) if *k != after => Some(flow_key(k)),
+            _ => cursor.peek_next().map(|(k, _)| flow_key(k)),
+        }
+    }
+
     fn occupancy(&self) -> Occupancy {
         self.occupancy
     }

@@ -389,7 +389,14 @@ int btcp_skb_from_neighbour(const struct sk_buff *skb, unsigned int addr)
 	u8 ha[ETH_ALEN];
 	bool from = false;
 
-	if (!dev || dev->type != ARPHRD_ETHER || !skb_mac_header_was_set(skb) ||
+	if (!dev)
+		return false;
+	/* Only this host puts packets on its loopback: one of our own
+	 * addresses sent it (our front-end side, forwarding to our back-end
+	 * side after it took over a dead front-end's connections). */
+	if (dev->flags & IFF_LOOPBACK)
+		return inet_addr_type(dev_net(dev), htonl(addr)) == RTN_LOCAL;
+	if (dev->type != ARPHRD_ETHER || !skb_mac_header_was_set(skb) ||
 	    skb_mac_header_len(skb) < ETH_HLEN)
 		return false;
 	rcu_read_lock();

@@ -65,7 +65,8 @@ impl SkBuff {
     }
 
     /// Whether the packet came over its link from the host at `addr` (host
-    /// order): its Ethernet source is that host's in the neighbour table.
+    /// order): its Ethernet source is that host's in the neighbour table,
+    /// or, on the loopback, `addr` is one of this host's.
     pub fn from_neighbour(&self, addr: u32) -> bool {
         // SAFETY: by the type invariant the buffer is valid; the helper
         // only reads it and the neighbour table (under RCU).

@@ -30,6 +30,8 @@ APT_PKGS=(
   # the Prometheus client library's parser checks btcpctl's exposition
   # (tests/lab/metrics.py)
   python3-prometheus-client
+  # two front-ends sharing the VIP by VRRP (tests/lab/vm/fe_failover.sh)
+  keepalived
 )
 BINDGEN_VERSION=0.73.2
 
@@ -43,7 +45,7 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # nginx's package starts a host instance; the lab runs its own in the guest.
-  for s in nginx haproxy; do systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true; done
+  for s in nginx haproxy keepalived; do systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true; done
 fi
 
 export PATH="$HOME/.cargo/bin:$PATH"

@@ -39,11 +39,12 @@ module_clippy() {
 # The multi-VM lab (make test-vms): one VM per node, three boots: the
 # remote handoff across VMs; a back-end drained, unloaded and loaded again
 # under wrk (the upgrade procedure of Documentation/admin-guide.md); and
-# back-end failures under load (a node's death, then its server stopped
-# and frozen: tests/lab/vm/chain.sh runs both in one boot).
+# failures under load, make test-failover's (a back-end's death, its
+# server stopped and frozen, the front-end's death under keepalived, and
+# their table: tests/lab/vm/chain.sh runs them in one boot).
 vms() {
   local s rc=0
-  for s in handoff upgrade "backend_death server_health"; do
+  for s in handoff upgrade "backend_death server_health fe_failover failover_table"; do
     # shellcheck disable=SC2086 # one driver per word
     bash qemu/run-cluster.sh --modules "$root/btcp.ko" --out "$out/lab-vms-${s// /+}" \
       tests/lab/vm/chain.sh $s || rc=1

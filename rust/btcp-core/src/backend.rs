@@ -116,8 +116,8 @@ use super::seq;
 use super::tcp::Flags;
 use super::tcp_options::MAX_WSCALE;
 use super::wire::{
-    FlowRef, HandoffAck, HandoffDecision, HandoffNack, HandoffReq, Message, NackReason, Terminate,
-    TerminateReason,
+    FlowAnnounce, FlowRef, HandoffAck, HandoffDecision, HandoffNack, HandoffReq, Message,
+    NackReason, Terminate, TerminateReason,
 };
 use super::xlate::Xlate;
 
@@ -305,6 +305,10 @@ pub struct BeFlow {
     deadline: u64,
     last_seen: u64,
     resends: u8,
+    /// Its front-end was declared dead and the flow announced to the
+    /// others ([`BeFlow::announcement`]): whichever forwards its client's
+    /// segments first becomes its front-end ([`BeFlow::adopt`]).
+    orphaned: bool,
     xlate: Xlate,
 }
 
@@ -401,6 +405,7 @@ impl BeFlow {
             deadline: deadline(now_ms, cfg.handoff_ms),
             last_seen: now_ms,
             resends: 0,
+            orphaned: false,
             xlate: Xlate::default(),
         };
         let syn = OutSegment {
@@ -441,6 +446,56 @@ impl BeFlow {
     /// messages go, and the only node whose forwarded packets are valid).
     pub fn origin(&self) -> u16 {
         self.origin
+    }
+
+    /// Whether the flow waits for a new front-end (its first one died).
+    pub fn orphaned(&self) -> bool {
+        self.orphaned
+    }
+
+    /// What a new front-end needs to forward this connection's client
+    /// segments here, when its front-end died: `None` unless the flow is
+    /// replayed and live (a held one waits for a decision no one will
+    /// send, and expires; a lingering one is over). Marks the flow
+    /// orphaned.
+    pub fn announcement(&mut self) -> Option<FlowAnnounce> {
+        if self.state != BeState::Established {
+            return None;
+        }
+        self.orphaned = true;
+        let x = &self.xlate;
+        let client_ack = x.seq_to_client(self.client_ack);
+        // The client can acknowledge what we sent, and what we may still
+        // send into the window it last told us of.
+        let window =
+            u32::try_from(u64::from(self.client_window) << self.client_shift()).unwrap_or(u32::MAX);
+        let client_edge = seq::max(
+            x.seq_to_client(self.be_nxt),
+            client_ack.wrapping_add(window),
+        );
+        Some(FlowAnnounce {
+            flow: self.flow_ref(),
+            isn_client: self.isn_c,
+            client_opts: self.client_opts.to_wire(),
+            fe_opts: self.fe_opts.to_wire(),
+            be_opts: self.be_opts.to_wire(),
+            isn_fe: self.isn_f,
+            isn_be: self.isn_b,
+            ts_delta: x.ts_delta,
+            client_nxt: self.client_nxt,
+            client_ack,
+            client_edge,
+            client_window: self.client_window,
+            client_tsval: self.client_tsval,
+            client_fin: self.client_fin.is_some(),
+        })
+    }
+
+    /// Node `node` forwarded the orphaned flow's client segment: it is the
+    /// flow's front-end now (its messages go there).
+    pub fn adopt(&mut self, node: u16) {
+        self.origin = node;
+        self.orphaned = false;
     }
 
     /// The front-end's flow id.
@@ -910,7 +965,7 @@ impl BeFlow {
     }
 
     /// The front-end flow this one was handed off from.
-    fn flow_ref(&self) -> FlowRef {
+    pub fn flow_ref(&self) -> FlowRef {
         FlowRef {
             fe_flow_id: self.fe_flow_id,
             client_addr: self.key.client.addr,

@@ -149,7 +149,7 @@ use super::syncookie::{ts_decode, ts_encode, CookieKeys, SynOpts};
 use super::tcp::Flags;
 use super::tls::{parse_client_hello, HelloError};
 use super::wire::{
-    FlowRef, HandoffAck, HandoffDecision, HandoffNack, HandoffReq, Message, Terminate,
+    FlowAnnounce, FlowRef, HandoffAck, HandoffDecision, HandoffNack, HandoffReq, Message, Terminate,
 };
 use super::xlate::Xlate;
 
@@ -275,6 +275,20 @@ impl FeOutput<'_> {
             free: true,
             ..FeOutput::default()
         }
+    }
+}
+
+/// The most a client segment may carry beyond 40 bytes of headers to
+/// reach a back-end whose stack announced MSS `be_mss` (0: no check). A
+/// local handoff crosses no link. Below what stacks take as a path MTU
+/// (Linux: 552) the client could not comply: no check then. An
+/// encapsulating front-end's outer header takes its share.
+fn be_mss_check(be_mss: u16, xlate: &Xlate, cfg: &Config) -> u16 {
+    let be_mss = be_mss.saturating_sub(cfg.encap_overhead);
+    if xlate.is_local() || be_mss < MIN_PMTU_MSS {
+        0
+    } else {
+        be_mss
     }
 }
 
@@ -464,6 +478,66 @@ impl FeFlow {
             open: false,
             xlate: Xlate::default(),
         }
+    }
+
+    /// A connection another front-end handed off to `target`, as its
+    /// back-end announces it after that front-end died
+    /// ([`FlowAnnounce`]): a forwarding flow, as if this node had handed
+    /// it off, that keeps the first front-end's flow id (the back-end's
+    /// messages name it). `None` if the announcement is not consistent.
+    pub fn adopted(
+        a: &FlowAnnounce,
+        target: Target,
+        secret: &IsnSecret,
+        cfg: &Config,
+        now_ms: u64,
+    ) -> Option<FeFlow> {
+        let key = FlowKey::new(
+            Endpoint::new(a.flow.client_addr, a.flow.client_port),
+            Endpoint::new(a.flow.vip_addr, a.flow.vip_port),
+        );
+        if target.is_local(key.server.addr) {
+            return None;
+        }
+        let client_opts = SideOptions::from(a.client_opts);
+        let mut flow = FeFlow::syn_rcvd_flow(
+            key,
+            (a.isn_client, a.client_window, a.client_tsval),
+            client_opts,
+            a.flow.fe_flow_id,
+            secret,
+            cfg,
+            now_ms,
+        );
+        let agreed = SideOptions::from(a.fe_opts);
+        let ws_be = match agreed.wscale {
+            Some(_) => a.be_opts.wscale.unwrap_or(0),
+            None => 0,
+        };
+        flow.agreed = agreed;
+        flow.isn_f = a.isn_fe;
+        flow.xlate = Xlate {
+            vip: key.server.addr,
+            be_addr: target.addr,
+            isn_fe: a.isn_fe,
+            isn_be: a.isn_be,
+            ts_delta: a.ts_delta,
+            ws_be: ws_be.min(super::tcp_options::MAX_WSCALE),
+            ws_fe: agreed.shift(),
+        };
+        flow.ts_frozen = true;
+        flow.rcv_nxt = a.client_nxt;
+        flow.target = target;
+        flow.tried = [target.node; MAX_TRIED];
+        flow.tries = 1;
+        flow.handed_off = true;
+        flow.client_closed = a.client_fin;
+        flow.fwd_nxt = a.client_nxt;
+        flow.fwd_ack = a.client_ack;
+        flow.fwd_edge = a.client_edge;
+        flow.be_mss = be_mss_check(a.be_opts.mss, &flow.xlate, cfg);
+        flow.state = FeState::Forwarding;
+        Some(flow)
     }
 
     /// The SYN/ACK that answers SYN `seg` with a cookie (`syncookie.rs`)
@@ -1266,15 +1340,7 @@ impl FeFlow {
         self.fwd_edge = self
             .fwd_ack
             .wrapping_add(self.client_window_bytes(self.client_window));
-        // A local handoff crosses no link. Below what stacks take as a
-        // path MTU (Linux: 552) the client could not comply: no check then.
-        // An encapsulating front-end's outer header takes its share.
-        let be_mss = ack.be_opts.mss.saturating_sub(cfg.encap_overhead);
-        self.be_mss = if self.xlate.is_local() || be_mss < MIN_PMTU_MSS {
-            0
-        } else {
-            be_mss
-        };
+        self.be_mss = be_mss_check(ack.be_opts.mss, &self.xlate, cfg);
         self.state = FeState::Forwarding;
         self.last_seen = now_ms;
         FeOutput {

@@ -49,6 +49,8 @@ use super::wire::{
 use super::xlate::Edits;
 use core::ops::{Deref, DerefMut};
 
+mod failover;
+
 /// What a table needs to know of a flow's machine.
 pub trait Machine {
     /// The flow's key in its table.
@@ -128,6 +130,9 @@ pub trait FlowStore<F: Machine> {
     fn collect_due(&mut self, now: u64, cfg: &Config);
     /// The next flow collected as due.
     fn pop_due(&mut self) -> Option<FlowKey>;
+    /// The first key after `after` (the first of all with `None`) in
+    /// the table's order: a walk over every flow, a step at a time.
+    fn next_key(&mut self, after: Option<&FlowKey>) -> Option<FlowKey>;
     /// Its flows, live and lingering.
     fn occupancy(&self) -> Occupancy;
     /// Its limit of live flows.
@@ -364,6 +369,16 @@ impl LivePeers {
         self.find(id).is_some()
     }
 
+    /// The live peers' ids.
+    pub fn ids(&self) -> impl Iterator<Item = u16> + '_ {
+        self.live.iter().flatten().map(|&(n, _, _)| n)
+    }
+
+    /// The ids of the peers declared dead.
+    pub fn dead_ids(&self) -> impl Iterator<Item = u16> + '_ {
+        self.dead.iter().flatten().map(|&(n, _)| n)
+    }
+
     /// How long ago peer `id` was declared dead, if it is.
     pub fn dead_for(&self, id: u16) -> Option<u64> {
         self.dead
@@ -483,6 +498,14 @@ pub struct NodeStats {
     /// SYNs and cookie ACKs of a client address already holding its
     /// `client-flows`: answered with a cookie, or refused.
     pub client_limited: u64,
+    /// Back-end: connections announced to the other front-ends because
+    /// the front-end that handed them off was declared dead.
+    pub flows_announced: u64,
+    /// Front-end: forwarding flows made from a back-end's announcement.
+    pub flows_adopted: u64,
+    /// Back-end: announced connections whose client segments a new
+    /// front-end forwards.
+    pub orphans_adopted: u64,
 }
 
 impl NodeStats {
@@ -520,10 +543,13 @@ impl NodeStats {
         sum(&mut self.forward_refused, o.forward_refused);
         sum(&mut self.forward_foreign, o.forward_foreign);
         sum(&mut self.client_limited, o.client_limited);
+        sum(&mut self.flows_announced, o.flows_announced);
+        sum(&mut self.flows_adopted, o.flows_adopted);
+        sum(&mut self.orphans_adopted, o.orphans_adopted);
     }
 
     /// Name and value of each counter, in a fixed order.
-    pub fn rows(&self) -> [(&'static str, u64); 31] {
+    pub fn rows(&self) -> [(&'static str, u64); 34] {
         [
             ("syns", self.syns),
             ("syn_table_full", self.syn_table_full),
@@ -556,6 +582,9 @@ impl NodeStats {
             ("forward_refused", self.forward_refused),
             ("forward_foreign", self.forward_foreign),
             ("client_limited", self.client_limited),
+            ("flows_announced", self.flows_announced),
+            ("flows_adopted", self.flows_adopted),
+            ("orphans_adopted", self.orphans_adopted),
         ]
     }
 }
@@ -621,6 +650,9 @@ pub struct Node<S: Store> {
     live: LivePeers,
     /// Flow ids: per shard, as a 4-tuple's connections all go to one.
     next_id: u32,
+    /// A walk over the back-end flows announcing those a dead front-end
+    /// handed us (`failover.rs`): the last key looked at (`None`: start).
+    orphans: Option<Option<FlowKey>>,
     stats: NodeStats,
 }
 
@@ -655,6 +687,7 @@ impl<S: Store> Node<S> {
             shard: (0, 1),
             live: LivePeers::default(),
             next_id: 1,
+            orphans: None,
             stats: NodeStats::default(),
         }
     }
@@ -713,7 +746,8 @@ impl<S: Store> Node<S> {
 
     /// The peers the control channel says may get new handoffs.
     pub fn set_live(&mut self, live: LivePeers) {
-        self.live = live;
+        let before = core::mem::replace(&mut self.live, live);
+        self.note_deaths(&before);
     }
 
     fn own_id(&self) -> u16 {
@@ -767,11 +801,19 @@ impl<S: Store> Node<S> {
     /// (anyone else on the link could forge it); dropped and counted
     /// otherwise. Segments of no flow of ours go on untouched.
     fn peer_forwarded(&mut self, seg: &Seg<'_>, now: u64, io: &mut impl Io) -> Disposition {
-        let Some(origin) = self.be.peek(&seg.key_from_client()).map(|f| f.origin()) else {
+        let key = seg.key_from_client();
+        let Some((origin, orphaned)) = self.be.peek(&key).map(|f| (f.origin(), f.orphaned()))
+        else {
             return Disposition::Accept;
         };
         let own = self.cfg.node.map(|n| n.id);
-        if Some(origin) != own {
+        if orphaned {
+            let Some(node) = self.forwarder(origin, |addr| io.sent_by(addr)) else {
+                bump(&mut self.stats.forward_foreign);
+                return Disposition::Drop;
+            };
+            self.adopted_by(key, node, now, io);
+        } else if Some(origin) != own {
             let from = self.cfg.node_by_id(origin).map(|p| p.addr);
             if !from.is_some_and(|addr| io.sent_by(addr)) {
                 bump(&mut self.stats.forward_foreign);
@@ -801,10 +843,18 @@ impl<S: Store> Node<S> {
         now: u64,
         io: &mut impl Io,
     ) -> Tunnelled {
-        let Some(origin) = self.be.peek(&seg.key_from_client()).map(|f| f.origin()) else {
+        let key = seg.key_from_client();
+        let Some((origin, orphaned)) = self.be.peek(&key).map(|f| (f.origin(), f.orphaned()))
+        else {
             return Tunnelled::NotOurs;
         };
-        if self.cfg.node_by_id(origin).map(|p| p.addr) != Some(outer_src) {
+        if orphaned {
+            let Some(node) = self.forwarder(origin, |addr| addr == outer_src) else {
+                bump(&mut self.stats.forward_foreign);
+                return Tunnelled::Drop;
+            };
+            self.adopted_by(key, node, now, io);
+        } else if self.cfg.node_by_id(origin).map(|p| p.addr) != Some(outer_src) {
             bump(&mut self.stats.forward_foreign);
             return Tunnelled::Drop;
         }
@@ -1279,7 +1329,8 @@ impl<S: Store> Node<S> {
         let Some((flow, buf)) = self.be.get(&key) else {
             return;
         };
-        let origin = flow.origin();
+        let (origin, orphaned) = (flow.origin(), flow.orphaned());
+        let fe_key = FlowKey::new(flow.key().client, flow.vip());
         if let Some(s) = out.inject {
             if s.flags.syn() && !s.flags.ack() {
                 // A client may reuse its port while our stack still holds
@@ -1295,7 +1346,10 @@ impl<S: Store> Node<S> {
             io.transmit(Side::Be, &s);
         }
         if let Some(msg) = out.control {
-            if origin == self.own_id() {
+            if orphaned {
+                // No front-end took it over yet: to every copy.
+                self.tell_copies(fe_key, msg, None, now, io);
+            } else if origin == self.own_id() {
                 self.fe_message(key, msg, origin, now, io);
             } else {
                 io.send(origin, &msg);
@@ -1336,6 +1390,7 @@ impl<S: Store> Node<S> {
             }
             Message::HandoffNack(n) => self.fe_message_from(n.flow, *msg, from, now, io),
             Message::Terminate(t) => self.fe_message_from(t.flow, *msg, from, now, io),
+            Message::FlowAnnounce(a) => self.adopt(from, &a, now),
             _ => {}
         }
     }
@@ -1500,6 +1555,7 @@ impl<S: Store> Node<S> {
             }
             self.be_output(key, &out, now, io);
         }
+        self.announce_orphans(now, io);
     }
 }
 

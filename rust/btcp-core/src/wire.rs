@@ -9,7 +9,7 @@
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 2 | magic [`MAGIC`] (`0xB7C9`) |
-//! | 2 | 1 | version [`VERSION`] (5) |
+//! | 2 | 1 | version [`VERSION`] (6) |
 //! | 3 | 1 | message type ([`MsgType`]) |
 //! | 4 | 4 | payload length |
 //! | 8 | 8 | sequence number: a per-direction counter, for replay protection |
@@ -92,7 +92,7 @@ use super::health::{Listener, Listeners};
 /// First two bytes of every frame.
 pub const MAGIC: u16 = 0xB7C9;
 /// The protocol version this codec speaks.
-pub const VERSION: u8 = 5;
+pub const VERSION: u8 = 6;
 /// Length of the frame header.
 pub const HEADER_LEN: usize = 20;
 /// Length of the MAC trailer (HMAC-SHA256).
@@ -258,6 +258,8 @@ pub enum MsgType {
     HandoffConfirm = 7,
     /// [`HandoffDecision`]: the back-end ends its side silently.
     HandoffCancel = 8,
+    /// [`FlowAnnounce`].
+    FlowAnnounce = 9,
 }
 
 impl MsgType {
@@ -272,6 +274,7 @@ impl MsgType {
             6 => Some(MsgType::Heartbeat),
             7 => Some(MsgType::HandoffConfirm),
             8 => Some(MsgType::HandoffCancel),
+            9 => Some(MsgType::FlowAnnounce),
             _ => None,
         }
     }
@@ -287,6 +290,7 @@ impl MsgType {
             MsgType::Terminate => Terminate::LEN,
             MsgType::Heartbeat => Heartbeat::LEN,
             MsgType::HandoffConfirm | MsgType::HandoffCancel => HandoffDecision::LEN,
+            MsgType::FlowAnnounce => FlowAnnounce::LEN,
         }
     }
 }
@@ -337,6 +341,9 @@ pub enum TerminateReason {
     Rst = 2,
     /// State timed out.
     Timeout = 3,
+    /// Another front-end forwards the connection now (after its first
+    /// front-end died): drop the copy of it we announced you.
+    Moved = 4,
 }
 
 impl TerminateReason {
@@ -346,6 +353,7 @@ impl TerminateReason {
             1 => Some(TerminateReason::Fin),
             2 => Some(TerminateReason::Rst),
             3 => Some(TerminateReason::Timeout),
+            4 => Some(TerminateReason::Moved),
             _ => None,
         }
     }
@@ -383,7 +391,7 @@ impl Capabilities {
 /// Encoded in 4 bytes: MSS (2), flags (1: bit 0 window scale present,
 /// bit 1 SACK permitted, bit 2 timestamps, others zero), window scale (1:
 /// 0..=14 if present, else 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SynOptions {
     /// Maximum segment size ([`DEFAULT_MSS`] if the SYN had none).
     pub mss: u16,
@@ -702,6 +710,59 @@ impl HandoffDecision {
     pub const LEN: usize = FlowRef::LEN;
 }
 
+/// Back-end to the front-ends it knows: a connection it serves whose
+/// front-end was declared dead, with everything a front-end needs to
+/// forward the client's segments to it (Documentation/handoff.md, "When a
+/// front-end dies"). The back-end is the sender; a front-end that fronts
+/// the service makes a forwarding flow of it, so whichever takes the VIP
+/// over carries the connection on.
+///
+/// Payload (63 bytes): the flow ([`FlowRef`], 16), `isn_client` (4),
+/// `client_opts` (4), `fe_opts` (4), `be_opts` (4), `isn_fe` (4),
+/// `isn_be` (4), `ts_delta` (4), `client_nxt` (4), `client_ack` (4),
+/// `client_edge` (4), `client_window` (2), `client_tsval` (4), flags (1:
+/// bit 0 the client's FIN was seen, others zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FlowAnnounce {
+    /// The connection and the flow id its first front-end gave it (the
+    /// back-end's messages keep naming it so).
+    pub flow: FlowRef,
+    /// The client's ISN.
+    pub isn_client: u32,
+    /// The options of the client's SYN.
+    pub client_opts: SynOptions,
+    /// The options the front-end agreed with the client.
+    pub fe_opts: SynOptions,
+    /// The options of the back-end stack's SYN/ACK.
+    pub be_opts: SynOptions,
+    /// The front-end's ISN (the client's view of the server).
+    pub isn_fe: u32,
+    /// The back-end stack's ISN.
+    pub isn_be: u32,
+    /// The translation's timestamp offset (`Xlate::ts_delta`).
+    pub ts_delta: u32,
+    /// The client's next sequence number, as far as the back-end saw.
+    pub client_nxt: u32,
+    /// The client's latest acknowledgment (the front-end's space).
+    pub client_ack: u32,
+    /// The most the client can acknowledge: past everything the back-end
+    /// sent and the window the client last advertised (the front-end's
+    /// space).
+    pub client_edge: u32,
+    /// The client's latest raw window.
+    pub client_window: u16,
+    /// The client's latest TSval.
+    pub client_tsval: u32,
+    /// The client's FIN was seen.
+    pub client_fin: bool,
+}
+
+impl FlowAnnounce {
+    /// Payload length.
+    pub const LEN: usize = 63;
+    const F_FIN: u8 = 1 << 0;
+}
+
 /// Periodic liveness and load report, for the dispatcher.
 ///
 /// Payload (171 bytes): node id (2), active flows (4), load (4),
@@ -838,6 +899,8 @@ pub enum Message<'a> {
     HandoffConfirm(HandoffDecision),
     /// See [`HandoffDecision`]: end it silently.
     HandoffCancel(HandoffDecision),
+    /// See [`FlowAnnounce`].
+    FlowAnnounce(FlowAnnounce),
 }
 
 impl<'a> Message<'a> {
@@ -852,6 +915,7 @@ impl<'a> Message<'a> {
             Message::Heartbeat(_) => MsgType::Heartbeat,
             Message::HandoffConfirm(_) => MsgType::HandoffConfirm,
             Message::HandoffCancel(_) => MsgType::HandoffCancel,
+            Message::FlowAnnounce(_) => MsgType::FlowAnnounce,
         }
     }
 
@@ -892,6 +956,11 @@ impl<'a> Message<'a> {
                 r.fe_opts.check()
             }
             Message::HandoffAck(a) => a.be_opts.check(),
+            Message::FlowAnnounce(a) => {
+                a.client_opts.check()?;
+                a.fe_opts.check()?;
+                a.be_opts.check()
+            }
             _ => Ok(()),
         }
     }
@@ -1007,6 +1076,22 @@ impl<'a> Message<'a> {
                 w.bytes(h.listeners.0)
             }
             Message::HandoffConfirm(d) | Message::HandoffCancel(d) => d.flow.write(w),
+            Message::FlowAnnounce(a) => {
+                a.flow.write(w)?;
+                w.u32(a.isn_client)?;
+                a.client_opts.write(w)?;
+                a.fe_opts.write(w)?;
+                a.be_opts.write(w)?;
+                w.u32(a.isn_fe)?;
+                w.u32(a.isn_be)?;
+                w.u32(a.ts_delta)?;
+                w.u32(a.client_nxt)?;
+                w.u32(a.client_ack)?;
+                w.u32(a.client_edge)?;
+                w.u16(a.client_window)?;
+                w.u32(a.client_tsval)?;
+                w.u8(if a.client_fin { FlowAnnounce::F_FIN } else { 0 })
+            }
         }
     }
 
@@ -1127,6 +1212,30 @@ impl<'a> Message<'a> {
             MsgType::HandoffCancel => Message::HandoffCancel(HandoffDecision {
                 flow: FlowRef::read(&mut r)?,
             }),
+            MsgType::FlowAnnounce => {
+                let mut a = FlowAnnounce {
+                    flow: FlowRef::read(&mut r)?,
+                    isn_client: r.u32()?,
+                    client_opts: SynOptions::read(&mut r)?,
+                    fe_opts: SynOptions::read(&mut r)?,
+                    be_opts: SynOptions::read(&mut r)?,
+                    isn_fe: r.u32()?,
+                    isn_be: r.u32()?,
+                    ts_delta: r.u32()?,
+                    client_nxt: r.u32()?,
+                    client_ack: r.u32()?,
+                    client_edge: r.u32()?,
+                    client_window: r.u16()?,
+                    client_tsval: r.u32()?,
+                    ..FlowAnnounce::default()
+                };
+                match r.u8()? {
+                    0 => {}
+                    FlowAnnounce::F_FIN => a.client_fin = true,
+                    _ => return Err(WireError::BadReserved),
+                }
+                Message::FlowAnnounce(a)
+            }
         };
         if !r.buf.is_empty() {
             return Err(WireError::TrailingBytes);
@@ -1759,7 +1868,39 @@ mod tests {
                     listeners: SAMPLE_LISTENERS,
                 }),
             ),
+            (2, Message::FlowAnnounce(sample_announce())),
         ]
+    }
+
+    fn sample_announce() -> FlowAnnounce {
+        FlowAnnounce {
+            flow: SAMPLE_FLOW,
+            isn_client: 0x0102_0304,
+            client_opts: OPTS,
+            fe_opts: OPTS,
+            be_opts: SynOptions { mss: 1460, ..OPTS },
+            isn_fe: 0xdead_beef,
+            isn_be: 0x9988_7766,
+            ts_delta: 0xffff_fff0,
+            client_nxt: 0x0102_0400,
+            client_ack: 0xdead_c000,
+            client_edge: 0xdeae_0000,
+            client_window: 502,
+            client_tsval: 77,
+            client_fin: true,
+        }
+    }
+
+    #[test]
+    fn flow_announce_flags_are_checked() {
+        let msg = Message::FlowAnnounce(sample_announce());
+        let mut buf = [0u8; 256];
+        let n = msg.encode(2, 1, 9, &mut buf).unwrap();
+        assert_eq!(n, HEADER_LEN + FlowAnnounce::LEN + MAC_LEN);
+        let flags = HEADER_LEN + FlowAnnounce::LEN - 1;
+        assert_eq!(buf[flags], 1);
+        buf[flags] = 2;
+        assert_eq!(decode(&buf[..n]).err(), Some(WireError::BadReserved));
     }
 
     /// One listener: 10.99.0.100:80, listening, 3 queued of 511, the
@@ -1871,7 +2012,7 @@ mod tests {
         assert_eq!(
             &buf[..37],
             &[
-                0xb7, 0xc9, 5, 4, 0, 0, 0, 17, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+                0xb7, 0xc9, 6, 4, 0, 0, 0, 17, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
                 0x0a, 0x0b, 0x0c, 0x0d, // header
                 1, 2, 3, 4, 0x0a, 0, 0, 1, 0x12, 0x34, 0x0a, 0, 0, 0x64, 0, 80, // flow
                 2   // reason
@@ -1950,7 +2091,7 @@ mod tests {
         assert_eq!(decode(&[0x47]), Err(WireError::BadMagic));
         assert_eq!(decode(&[0xb7, 0xc9, 2]), Err(WireError::BadVersion));
         assert_eq!(decode(&bad(2, 0)), Err(WireError::BadVersion));
-        for t in [0u8, 9, 0x80, 0xff] {
+        for t in [0u8, 10, 0x80, 0xff] {
             assert_eq!(decode(&bad(3, t)), Err(WireError::UnknownType), "{t}");
         }
         // The recipient is any id; the MAC covers it.
@@ -2003,7 +2144,7 @@ mod tests {
         ] {
             let (s, m) = samples()[idx];
             let good = sealed(s, 1, &m);
-            let past = if idx == 3 { 7 } else { 4 };
+            let past = if idx == 3 { 7 } else { 5 };
             for v in [0u8, past, 0xff] {
                 let mut b = good.clone();
                 b[off] = v;

@@ -77,27 +77,8 @@ fn an_ipip_packet_from_another_host_is_dropped() {
     let mut net = Net::new(s);
     net.run_until(|n| n.got.len() > 8_000, 10_000);
     assert_eq!(net.be_state(), Some(BeState::Established));
-    let xlate = *net
-        .fe_node
-        .fe()
-        .values()
-        .next()
-        .unwrap()
-        .flow
-        .xlate()
-        .unwrap();
-    let seg = OutSegment {
-        src: Endpoint::new(C, CLIENT_PORT),
-        dst: Endpoint::new(B, PORT),
-        seq: net.client_snd_max,
-        ack: xlate.ack_to_be(net.to_client_snd_max.unwrap()),
-        flags: Flags::ACK | Flags::PSH,
-        window: 65535,
-        payload_len: 20,
-        ..OutSegment::default()
-    };
     let other_host = 0x0a03_0063; // 10.3.0.99
-    let forged = write(&seg, b"GET /evil HTTP/1.1\r\n");
+    let forged = net.forwarded_segment(Flags::ACK | Flags::PSH, b"GET /evil HTTP/1.1\r\n");
     net.inject_at_be(ipip(other_host, &forged), other_host);
     // The same from the front-end's address is not forged: it goes in
     // (and the stack judges it). Not sent here; the counter says which.

@@ -23,7 +23,8 @@ use btcp_core::rules::PoolName;
 use btcp_core::segment::{OutSegment, Seg};
 use btcp_core::tcp::Flags;
 use btcp_core::wire::{
-    FlowRef, HandoffAck, HandoffNack, Message, NackReason, SynOptions, Terminate, TerminateReason,
+    FlowAnnounce, FlowRef, HandoffAck, HandoffNack, Message, NackReason, SynOptions, Terminate,
+    TerminateReason,
 };
 use store::{host_node, shard_node, sized_node, HostBalance, HostNode};
 
@@ -268,6 +269,84 @@ fn handoffs_spread_by_open_connections_and_an_ack_starts_forwarding() {
     assert_eq!(n.fe().peek(&key(1)).unwrap().state(), FeState::HandingOff);
     n.on_message(other, &ack_from(other, id1), 1, &mut log);
     assert_eq!(n.fe().peek(&key(1)).unwrap().state(), FeState::Forwarding);
+}
+
+/// What back-end `be`'s FLOW_ANNOUNCE of client `i`'s connection to
+/// port `port` says, the client's next sequence number at 5,000 and our
+/// ISN at 9,000.
+fn announce(i: u16, port: u16) -> FlowAnnounce {
+    let opts = SynOptions {
+        mss: 1460,
+        wscale: None,
+        sack_permitted: false,
+        timestamps: false,
+    };
+    FlowAnnounce {
+        flow: FlowRef {
+            fe_flow_id: 42,
+            client_addr: client(i).addr,
+            client_port: client(i).port,
+            vip_addr: VIP,
+            vip_port: port,
+        },
+        isn_client: 4_000,
+        client_opts: opts,
+        fe_opts: opts,
+        be_opts: opts,
+        isn_fe: 9_000,
+        isn_be: 70_000,
+        client_nxt: 5_000,
+        client_ack: 9_500,
+        client_edge: 20_000,
+        client_window: 65_535,
+        ..FlowAnnounce::default()
+    }
+}
+
+#[test]
+fn an_announced_connection_is_adopted_unless_it_is_ours() {
+    let mut n = node(TWO_PEERS, 16);
+    let mut log = Log::default();
+    // Back-end 3 announces client 5's connection: we forward it there,
+    // into its sequence space, and count it as node 3's load.
+    n.on_message(3, &Message::FlowAnnounce(announce(5, 80)), 0, &mut log);
+    let flow = *n.fe().peek(&key(5)).unwrap();
+    assert_eq!(flow.state(), FeState::Forwarding);
+    assert_eq!((flow.id(), flow.target().unwrap().node), (42, 3));
+    assert_eq!(n.stats().flows_adopted, 1);
+    let d = feed(
+        &mut n,
+        &packet(client(5), 5_000, 9_600, Flags::ACK, b"x"),
+        1,
+        &mut log,
+    );
+    assert!(
+        matches!(d, Disposition::Forward { local: false, .. }),
+        "{d:?}"
+    );
+    connect(&mut n, 0, 1, &mut log);
+    assert_eq!(log.reqs[0].0, 2, "the adopted connection is node 3's load");
+    // A blind segment is refused as for any forwarded flow.
+    let blind = packet(client(5), 5_000 + (1 << 30), 9_600, Flags::ACK, b"x");
+    assert_eq!(feed(&mut n, &blind, 2, &mut log), Disposition::Drop);
+    // Its back-end's TERMINATE ends it, as for a flow we handed off.
+    let end = Message::Terminate(Terminate {
+        flow: announce(5, 80).flow,
+        reason: TerminateReason::Fin,
+    });
+    n.on_message(3, &end, 3, &mut log);
+    assert_eq!(n.fe().peek(&key(5)).unwrap().state(), FeState::Linger);
+    // A lingering flow gives way to an announcement; a live one of ours
+    // does not (we did not die: the back-end was wrong); nor does a
+    // port we do not front.
+    n.on_message(2, &Message::FlowAnnounce(announce(5, 80)), 4, &mut log);
+    assert_eq!(n.fe().peek(&key(5)).unwrap().target().unwrap().node, 2);
+    n.on_message(2, &Message::FlowAnnounce(announce(0, 80)), 4, &mut log);
+    assert_eq!(n.fe().peek(&key(0)).unwrap().state(), FeState::HandingOff);
+    n.on_message(2, &Message::FlowAnnounce(announce(6, 8080)), 4, &mut log);
+    let other_port = FlowKey::new(client(6), Endpoint::new(VIP, 8080));
+    assert!(n.fe().peek(&other_port).is_none());
+    assert_eq!(n.stats().flows_adopted, 2);
 }
 
 #[test]

@@ -23,12 +23,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/driver.sh"
 bes=(be1 be2 be3)
 conns=12
 
-if cluster_web_pool; then ok configured
+# The 64 MiB download goes to be3, which stays: its bytes must come
+# through the failure intact.
+if cluster_web_pool && in_vm fe "$LAB_BTCPCTL rule add /big/ 4"; then ok configured
 else bad configured "nginx or the cluster's control channel is not up"; summary vm-backend-death; exit 1; fi
 served() { in_vm "$1" "grep -c 'GET /small/1.bin' \$($lab/nginx.sh log $1)"; } # NODE
 be2_live() { in_vm fe "awk '\$1 == \"ctrl_peer\" && \$2 == 3 { print \$4 }' /proc/net/btcp/counters"; }
 
 secs=30
+big_download "$tmp/big"
 wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s -H "Connection: close" "http://$LAB_VIP/small/1.bin" >"$tmp/wrk" 2>&1 &
 wrk=$!
 sleep 10
@@ -54,6 +57,10 @@ wait "$wrk"
 reqs=$(wrk_requests "$tmp/wrk")
 errors=$(wrk_failed "$tmp/wrk")
 redispatched=$(vm_counter fe handoffs_redispatched)
+download_checked "download-byte-exact (64 MiB from be3 across be2's death)" "$tmp/big"
+failover_row "back-end death (be2's link down 10 s)" "10 s into the load" \
+  "$conns wrk connections (Connection: close) + 64 MiB download" "$errors of $reqs requests" "$corrupted" \
+  "${silent_ms:-?} ms (be2 out of rotation)"
 if [ "${reqs:-0}" -gt 0 ] && [ "$errors" -le "$conns" ]; then
   ok "only-taken-requests-fail ($errors of $reqs failed, at most one per connection in flight: $conns)"
 else bad only-taken-requests-fail "$errors failed: $(tr '\n' ' ' <"$tmp/wrk")"; fi

@@ -26,7 +26,9 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/driver.sh"
 svc="$LAB_VIP:80"
 
-if cluster_web_pool; then ok configured
+# A 64 MiB download to be3 runs through each failure of be2's: its bytes
+# must come through intact.
+if cluster_web_pool && in_vm fe "$LAB_BTCPCTL rule add /big/ 4"; then ok configured
 else bad configured "nginx or the cluster's control channel is not up"; summary vm-server-health; exit 1; fi
 
 rate=10 period_ms=100 secs=20 # 100 connections a second
@@ -57,6 +59,7 @@ be2_line() { in_vm fe "grep '^ctrl_peer 3 ' /proc/net/btcp/counters"; }
 
 # --- nginx stopped, then started again.
 load "$tmp/stop"
+big_download "$tmp/big.stop"
 sleep 5
 nacks0=$(vm_counter fe nack_refused)
 # The connections be2 has taken when it stops (handed over, in its accept
@@ -90,10 +93,15 @@ for i in $(seq 9); do curl -sS -o /dev/null --max-time 10 "http://$LAB_VIP/small
 again=$(in_vm be2 "grep -c 'GET /small/1.bin?restarted' \$($lab/nginx.sh log be2)")
 if [ "${again:-0}" -gt 0 ]; then ok "be2-serves-after-restart ($again of 9)"
 else bad be2-serves-after-restart "be2 served none of 9: $(be2_line)"; fi
+download_checked "download-byte-exact-stop (64 MiB from be3)" "$tmp/big.stop"
+failover_row "nginx stopped on be2 (started 7 s later)" "5 s into the load" \
+  "100 new connections/s (h2load) + 64 MiB download" "$errors of $reqs requests" "$corrupted" \
+  "${seen_ms:-?} ms (fe sees no listener)"
 stop_line="nginx stopped on be2: $reqs requests, $errors failed (be2 had taken $taken); fe saw no listener ${seen_ms:-?} ms after the stop began; $((nacks_seen - nacks0)) NACKs before, $((nacks_end - nacks_seen)) after"
 
 # --- nginx frozen, then thawed.
 load "$tmp/freeze"
+big_download "$tmp/big.freeze"
 sleep 5
 watch_be2 10
 in_vm be2 "($lab/nginx.sh freeze be2; sleep 6; $lab/nginx.sh thaw be2) >/dev/null 2>&1 &"
@@ -108,6 +116,10 @@ if [ "${reqs:-0}" -gt 0 ] && [ "$errors" = 0 ]; then ok "frozen-server-nothing-f
 else bad frozen-server-nothing-failed "$errors failed: $(grep -E '^(requests|status)' "$tmp/freeze" | tr '\n' ' ')"; fi
 if [ "$stuck" -lt $((would / 2)) ]; then ok "few-waited-for-the-thaw ($stuck requests took 1 s or more; be2's share of the freeze: $would)"
 else bad few-waited-for-the-thaw "$stuck requests took 1 s or more (be2's share of the freeze: $would)"; fi
+download_checked "download-byte-exact-freeze (64 MiB from be3)" "$tmp/big.freeze"
+failover_row "nginx frozen on be2 (SIGSTOP 6 s)" "5 s into the load" \
+  "100 new connections/s (h2load) + 64 MiB download" "$errors of $reqs requests" "$corrupted" \
+  "${stall_ms:-?} ms (fe sees be2 overloaded: its oldest waited 1 s)"
 echo "$stop_line"
 echo "nginx frozen 6 s on be2: $reqs requests, $errors failed, $stuck waited 1 s or more for the thaw (of the $would be2 would have had), slowest $(awk '/time for request/ { print $5 }' "$tmp/freeze")"
 

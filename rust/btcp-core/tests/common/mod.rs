@@ -82,6 +82,15 @@ pub const BE_NODE: u16 = 2;
 /// A third node the front-end knows as live, which never answers (it died
 /// and its heartbeats have not been missed yet); see [`Silent`].
 pub const SILENT_NODE: u16 = 3;
+/// The standby front-end that takes the VIP over when the front-end dies
+/// ([`Scenario::fe_dies_when`]), and its own address (10.2.0.3).
+pub const STANDBY_NODE: u16 = 5;
+pub const STANDBY_ADDR: u32 = 0x0a02_0003;
+/// After the front-end's death: when the back-end declares it dead (its
+/// `peer-dead-ms`), and when the standby owns the VIP (VRRP's takeover;
+/// the client's segments reach no one before).
+pub const FE_DEAD_MS: u64 = 1_200;
+pub const TAKEOVER_MS: u64 = 2_000;
 
 /// Where the front-end's rules put the silent node [`SILENT_NODE`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -516,6 +525,9 @@ pub struct Scenario {
     pub fe_extra: &'static str,
     /// A node that never answers, and where the rules put it.
     pub silent: Silent,
+    /// The front-end dies once this holds; the standby takes over (see
+    /// [`STANDBY_NODE`]).
+    pub fe_dies_when: Option<Cond>,
 }
 
 impl Scenario {
@@ -550,6 +562,7 @@ impl Scenario {
             server: ServerSpec::default(),
             fe_extra: "",
             silent: Silent::None,
+            fe_dies_when: None,
         }
     }
 
@@ -718,6 +731,7 @@ impl Io for Actions {
             Message::Terminate(t) => Message::Terminate(*t),
             Message::HandoffConfirm(d) => Message::HandoffConfirm(*d),
             Message::HandoffCancel(d) => Message::HandoffCancel(*d),
+            Message::FlowAnnounce(a) => Message::FlowAnnounce(*a),
             m => panic!("unexpected {m:?}"),
         };
         self.list.push(Action::Send(to, kind, buf));
@@ -783,6 +797,10 @@ pub struct Stats {
     pub client_fin_rcvd: Option<u64>,
     pub be_fin_sent: Option<u64>,
     pub be_fin_rcvd: Option<u64>,
+    /// Client segments sent to the VIP while no front-end owned it.
+    pub lost_to_dead_fe: usize,
+    /// FLOW_ANNOUNCEs the (standby) front-end got.
+    pub announces: usize,
 }
 
 pub struct Net {
@@ -801,6 +819,12 @@ pub struct Net {
     pub fe_node: HostNode,
     /// The back-end node (idle in a local handoff).
     pub be_node: HostNode,
+    /// The node in `fe_node`, and its address (the standby's after the
+    /// front-end died).
+    pub fe_id: u16,
+    pub fe_addr: u32,
+    /// When the front-end died.
+    pub fe_died_at: Option<u64>,
     ctrl_seq: u64,
     // Checks
     pub last_tsval_to_client: Option<u32>,
@@ -908,8 +932,12 @@ impl Net {
             live.add(SILENT_NODE, 0);
         }
         fe_node.set_live(live);
+        let standby = match sc.fe_dies_when {
+            Some(_) => format!("peer {STANDBY_NODE} 10.2.0.3\n"),
+            None => String::new(),
+        };
         let be_node = host_node(
-            &format!("node {BE_NODE} 10.3.0.1\npeer {FE_NODE} {f}\n"),
+            &format!("node {BE_NODE} 10.3.0.1\npeer {FE_NODE} {f}\n{standby}"),
             sc.cfg,
             sc.secret,
             4096,
@@ -933,6 +961,9 @@ impl Net {
             be_addr,
             fe_node,
             be_node,
+            fe_id: FE_NODE,
+            fe_addr: FE_ADDR,
+            fe_died_at: None,
             ctrl_seq: 0,
             last_tsval_to_client: None,
             be_tsval_max: None,
@@ -1199,6 +1230,9 @@ impl Net {
                         self.stats.to_silent.push(msg.msg_type());
                         continue;
                     }
+                    if to == FE_NODE && self.fe_died_at.is_some() {
+                        continue; // the dead front-end hears nothing
+                    }
                     if matches!(msg, Message::HandoffReq(_)) {
                         self.stats.handoff_reqs += 1;
                     }
@@ -1334,6 +1368,10 @@ impl Net {
     // --- the front-end node ----------------------------------------------
 
     fn fe_input(&mut self, pkt: Vec<u8>) {
+        if self.fe_died_at.is_some_and(|d| self.t < d + TAKEOVER_MS) {
+            self.stats.lost_to_dead_fe += 1;
+            return;
+        }
         let now = self.fe_now();
         let seg = Seg::parse(&pkt).unwrap();
         let key = seg.key_from_client();
@@ -1366,7 +1404,7 @@ impl Net {
                 seg.payload_len()
             );
         }
-        let mut acts = self.actions(FE_NODE);
+        let mut acts = self.actions(self.fe_id);
         let mut payload = seg.pkt.payload(&pkt);
         let disposition = self
             .fe_node
@@ -1406,14 +1444,15 @@ impl Net {
         if std::env::var_os("BTCP_SIM_TRACE").is_some() {
             eprintln!("{:6} ctrl to fe   {:?}", self.t, f.message);
         }
-        assert_eq!((f.header.sender, f.header.recipient), (BE_NODE, FE_NODE));
+        assert_eq!((f.header.sender, f.header.recipient), (BE_NODE, self.fe_id));
         match &f.message {
+            Message::FlowAnnounce(_) => self.stats.announces += 1,
             Message::HandoffAck(_) => self.stats.handoff_acks += 1,
             Message::HandoffNack(_) => self.stats.handoff_nacks += 1,
             Message::Terminate(t) => self.stats.terminates.push(t.reason),
             m => panic!("unexpected {m:?}"),
         }
-        let mut acts = self.actions(FE_NODE);
+        let mut acts = self.actions(self.fe_id);
         self.fe_node
             .on_message(f.header.sender, &f.message, now, &mut acts);
         self.perform(acts);
@@ -1427,7 +1466,7 @@ impl Net {
         if std::env::var_os("BTCP_SIM_TRACE").is_some() {
             eprintln!("{:6} ctrl to be   {:?}", self.t, f.message.msg_type());
         }
-        assert_eq!((f.header.sender, f.header.recipient), (FE_NODE, BE_NODE));
+        assert_eq!((f.header.sender, f.header.recipient), (self.fe_id, BE_NODE));
         match f.message {
             Message::HandoffReq(_) => {}
             Message::HandoffConfirm(_) => self.stats.handoff_confirms += 1,
@@ -1496,6 +1535,32 @@ impl Net {
 
     /// Puts a crafted client packet on the back-end's link from another
     /// host there (`from`), as if the front-end had forwarded it.
+    /// A client segment as it reaches the back-end after the front-end
+    /// forwarded it (to B, in the back-end's sequence space): at the
+    /// client's next sequence number, acknowledging what it was sent.
+    pub fn forwarded_segment(&self, flags: Flags, payload: &[u8]) -> Vec<u8> {
+        let xlate = *self
+            .be_side()
+            .be()
+            .values()
+            .next()
+            .unwrap()
+            .flow
+            .xlate()
+            .unwrap();
+        let seg = OutSegment {
+            src: Endpoint::new(C, CLIENT_PORT),
+            dst: Endpoint::new(B, PORT),
+            seq: self.client_snd_max,
+            ack: xlate.ack_to_be(self.to_client_snd_max.unwrap()),
+            flags,
+            window: 65535,
+            payload_len: u32::try_from(payload.len()).unwrap(),
+            ..OutSegment::default()
+        };
+        write(&seg, payload)
+    }
+
     pub fn inject_at_be(&mut self, pkt: Vec<u8>, from: u32) {
         trace(self.t, "forged at be", &pkt);
         let inner =
@@ -1679,7 +1744,7 @@ impl Net {
     // --- the loop ------------------------------------------------------------
 
     fn tick_machines(&mut self) {
-        let mut acts = self.actions(FE_NODE);
+        let mut acts = self.actions(self.fe_id);
         self.fe_node.on_timers(self.fe_now(), &mut acts);
         self.perform(acts);
         if !self.sc.local {
@@ -1697,6 +1762,7 @@ impl Net {
     pub fn step(&mut self) {
         self.t += 1;
         NOW.with(|n| n.set(self.t));
+        self.fail_over();
         while let Some(entry) = self.events.first_entry() {
             if entry.key().0 > self.t {
                 break;
@@ -1704,7 +1770,7 @@ impl Net {
             match entry.remove() {
                 Event::ToFe(p) => self.fe_input(p),
                 Event::ToClient(p) => self.deliver_to_client(p),
-                Event::ToBe(p) => self.be_ingress(p, FE_ADDR),
+                Event::ToBe(p) => self.be_ingress(p, self.fe_addr),
                 Event::ForgedToBe(p, from) => self.be_ingress(p, from),
                 Event::CtrlToBe(f) => self.be_ctrl(f),
                 Event::CtrlToFe(f) => self.fe_ctrl(f),
@@ -1726,6 +1792,44 @@ impl Net {
             }
         }
         self.tick_machines();
+    }
+
+    /// The front-end's death and what follows, as [`Scenario::fe_dies_when`]
+    /// asks: at the death, the standby (configured as the front-end, with
+    /// the back-end as its peer) replaces the front-end node, and what was
+    /// in flight to or from the dead one is lost; the back-end declares
+    /// it dead [`FE_DEAD_MS`] later; the client's segments reach the
+    /// standby from [`TAKEOVER_MS`] on.
+    fn fail_over(&mut self) {
+        let Some(dies) = self.sc.fe_dies_when else {
+            return;
+        };
+        match self.fe_died_at {
+            None if dies(self) => {
+                self.fe_died_at = Some(self.t);
+                let text = format!(
+                    "node {STANDBY_NODE} 10.2.0.3 state drain\npeer {BE_NODE} 10.3.0.1\n\
+                     service 10.2.0.1:{PORT}\nrules default={BE_NODE}\n{}",
+                    self.sc.fe_extra
+                );
+                self.fe_node = host_node(&text, self.sc.cfg, *b"standby secret!!", 4096);
+                let mut live = btcp_core::node::LivePeers::default();
+                live.add(BE_NODE, 0);
+                self.fe_node.set_live(live);
+                self.fe_id = STANDBY_NODE;
+                self.fe_addr = STANDBY_ADDR;
+                self.events.retain(|_, e| {
+                    !matches!(e, Event::ToFe(_) | Event::CtrlToFe(_) | Event::ToBe(_))
+                });
+            }
+            Some(d) if self.t == d + FE_DEAD_MS => {
+                let mut live = btcp_core::node::LivePeers::default();
+                live.add(STANDBY_NODE, 0);
+                live.add_dead(FE_NODE, 0);
+                self.be_node.set_live(live);
+            }
+            _ => {}
+        }
     }
 
     pub fn done(&mut self) -> bool {

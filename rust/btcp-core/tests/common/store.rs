@@ -158,6 +158,16 @@ impl<F: Machine> FlowStore<F> for Table<F> {
         self.due.pop()
     }
 
+    fn next_key(&mut self, after: Option<&FlowKey>) -> Option<FlowKey> {
+        // In the kernel's order (its trees'): by client, then server.
+        let order = |k: &FlowKey| (k.client.addr, k.client.port, k.server.addr, k.server.port);
+        self.flows
+            .keys()
+            .filter(|k| after.map_or(true, |a| order(k) > order(a)))
+            .min_by_key(|k| order(k))
+            .copied()
+    }
+
     fn occupancy(&self) -> Occupancy {
         self.occupancy
     }
