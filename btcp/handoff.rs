@@ -42,7 +42,7 @@ use crate::btcp_core::segment::{OutSegment, Seg};
 use crate::btcp_core::shard;
 use crate::btcp_core::syncookie::CookieKeys;
 use crate::btcp_core::table::Occupancy;
-use crate::btcp_core::wire::{HandoffReq, Message};
+use crate::btcp_core::wire::{HandoffMore, HandoffReq, Message};
 use crate::btcp_core::xlate::{EditKind, Edits};
 use crate::btcp_core::{backend::BeFlow, frontend::FeFlow};
 use crate::ctrl::{ChannelCfg, Ctrl};
@@ -190,6 +190,12 @@ impl Io for KernelIo<'_> {
             Message::HandoffConfirm(d) => Message::HandoffConfirm(d),
             Message::HandoffCancel(d) => Message::HandoffCancel(d),
             Message::FlowAnnounce(a) => Message::FlowAnnounce(a),
+            Message::HandoffMore(m) => {
+                if request.extend_from_slice(m.bytes, GFP_ATOMIC).is_err() {
+                    return; // the client sends them again
+                }
+                Message::HandoffMore(HandoffMore { bytes: &[], ..m })
+            }
             _ => return,
         };
         self.defer(Deferred::Control(to, msg, request));
@@ -766,6 +772,10 @@ impl Handoff {
                 Deferred::Control(to, msg, request) => {
                     let msg = match *msg {
                         Message::HandoffReq(r) => Message::HandoffReq(HandoffReq { request, ..r }),
+                        Message::HandoffMore(m) => Message::HandoffMore(HandoffMore {
+                            bytes: request,
+                            ..m
+                        }),
                         m => m,
                     };
                     if !self.ctrl.send(*to, &msg) {

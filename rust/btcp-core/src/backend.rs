@@ -110,14 +110,15 @@
 //!   forwarded a new SYN on a busy 4-tuple) is dropped and its embryonic
 //!   connection reset.
 
+use super::bytes::as_usize;
 use super::flow::{deadline, Config, Endpoint, FlowKey, SideOptions, Verdict};
 use super::segment::{OutSegment, Seg};
 use super::seq;
 use super::tcp::Flags;
 use super::tcp_options::MAX_WSCALE;
 use super::wire::{
-    FlowAnnounce, FlowRef, HandoffAck, HandoffDecision, HandoffNack, HandoffReq, Message,
-    NackReason, Terminate, TerminateReason,
+    FlowAnnounce, FlowRef, HandoffAck, HandoffDecision, HandoffMore, HandoffNack, HandoffReq,
+    Message, NackReason, Terminate, TerminateReason,
 };
 use super::xlate::Xlate;
 
@@ -448,6 +449,11 @@ impl BeFlow {
         self.origin
     }
 
+    /// The request bytes the flow holds for its replay.
+    pub fn request_len(&self) -> usize {
+        as_usize(self.req_len)
+    }
+
     /// Whether the flow waits for a new front-end (its first one died).
     pub fn orphaned(&self) -> bool {
         self.orphaned
@@ -748,6 +754,56 @@ impl BeFlow {
         BeOutput {
             inject: Some(self.ack_seg()),
             replay: self.replay_from(self.replay_una, false),
+            ..BeOutput::default()
+        }
+    }
+
+    /// HANDOFF_MORE for this flow: the client's bytes that came at the
+    /// front-end while the handoff was pending, just past the request,
+    /// join it (`reqbuf` is the flow's buffer, grown by the shell to
+    /// [`BeFlow::request_len`] plus the bytes) and are replayed after it
+    /// (at once if the request is already, else with it on the confirm).
+    /// Bytes that overlap what the flow has are taken from where it ends;
+    /// others (a gap, after a FIN, another flow's) change nothing: the
+    /// client sends them again.
+    pub fn on_more(
+        &mut self,
+        m: &HandoffMore<'_>,
+        reqbuf: &mut [u8],
+        cfg: &Config,
+        now_ms: u64,
+    ) -> BeOutput {
+        let end = self.request_seq.wrapping_add(self.req_len);
+        let len = u32::try_from(m.bytes.len()).unwrap_or(u32::MAX);
+        let skip = seq::distance(m.seq, end);
+        let live = matches!(self.state, BeState::Held | BeState::Established);
+        if m.flow != self.flow_ref() || !live || self.fin || seq::after(m.seq, end) || skip >= len {
+            return BeOutput::default();
+        }
+        let (Some(src), Some(dst)) = (
+            m.bytes.get(as_usize(skip)..),
+            reqbuf.get_mut(as_usize(self.req_len)..),
+        ) else {
+            return BeOutput::default();
+        };
+        let Some(dst) = dst.get_mut(..src.len()) else {
+            return BeOutput::default();
+        };
+        dst.copy_from_slice(src);
+        let taken = len.saturating_sub(skip);
+        self.req_len = self.req_len.saturating_add(taken);
+        let new_end = end.wrapping_add(taken);
+        if seq::after(new_end, self.client_nxt) {
+            self.client_nxt = new_end;
+        }
+        if self.state != BeState::Established {
+            return BeOutput::default();
+        }
+        // The replay's timer runs again for the new bytes.
+        self.deadline = deadline(now_ms, cfg.handoff_ms);
+        self.resends = 0;
+        BeOutput {
+            replay: self.replay_from(self.replay_nxt, false),
             ..BeOutput::default()
         }
     }

@@ -3,6 +3,12 @@
 //! Every read and write of a packet field goes through here so that a short
 //! buffer yields `None` instead of an index panic (a `BUG()` in the kernel).
 
+/// A length or offset in a buffer (saturating: a `u32` always fits on
+/// the targets we build for).
+pub(super) fn as_usize(v: u32) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
 /// Reads the byte at `off`.
 pub(super) fn read_u8(buf: &[u8], off: usize) -> Option<u8> {
     buf.get(off).copied()

@@ -138,6 +138,7 @@
 //!   forwarded, and the back-end's stack answers it as RFC 5961 4.2 says
 //!   (a challenge ACK).
 
+use super::bytes::as_usize;
 use super::config::NodeConfig;
 use super::flow::{deadline, Config, Endpoint, FlowKey, SideOptions, Verdict};
 use super::http::{find_head_end_from, malformed_from};
@@ -149,7 +150,8 @@ use super::syncookie::{ts_decode, ts_encode, CookieKeys, SynOpts};
 use super::tcp::Flags;
 use super::tls::{parse_client_hello, HelloError};
 use super::wire::{
-    FlowAnnounce, FlowRef, HandoffAck, HandoffDecision, HandoffNack, HandoffReq, Message, Terminate,
+    FlowAnnounce, FlowRef, HandoffAck, HandoffDecision, HandoffMore, HandoffNack, HandoffReq,
+    Message, Terminate,
 };
 use super::xlate::Xlate;
 
@@ -252,6 +254,9 @@ pub struct FeOutput<'b> {
     pub open_done: Option<u16>,
     /// A HANDOFF_CONFIRM or HANDOFF_CANCEL to send to this node (a peer).
     pub decision: Option<(u16, Message<'static>)>,
+    /// Bytes came while the handoff was pending: send the target
+    /// [`FeFlow::unsent_request`] (after the decision).
+    pub more: bool,
 }
 
 impl FeOutput<'_> {
@@ -328,6 +333,10 @@ pub struct FeFlow {
     rcv_nxt: u32,
     /// Bytes in the request buffer.
     req_len: u32,
+    /// Of those, the bytes the HANDOFF_REQ to the current target carried;
+    /// the rest came while the handoff was pending and follow it in a
+    /// HANDOFF_MORE once it is acknowledged.
+    sent_len: u32,
     /// Bytes of the buffer already searched for the end of the head.
     searched: u32,
     /// The buffer's capacity ([`Config::request_cap`] at the SYN).
@@ -452,6 +461,7 @@ impl FeFlow {
             agreed,
             rcv_nxt: isn_c.wrapping_add(1),
             req_len: 0,
+            sent_len: 0,
             searched: 0,
             cap: cfg.request_cap(),
             fin: false,
@@ -892,7 +902,9 @@ impl FeFlow {
         match self.state {
             FeState::SynRcvd => self.syn_rcvd(seg, payload, reqbuf, cfg, now_ms),
             FeState::Receiving => self.receiving(seg, payload, reqbuf, cfg, now_ms),
-            FeState::Dispatching | FeState::HandingOff => self.pending(seg, cfg, now_ms),
+            FeState::Dispatching | FeState::HandingOff => {
+                self.pending(seg, payload, reqbuf, cfg, now_ms)
+            }
             FeState::Forwarding => self.forward(seg, now_ms),
             FeState::Linger => {
                 if self.handed_off {
@@ -1063,7 +1075,14 @@ impl FeFlow {
     }
 
     /// Client segments while the handoff is pending.
-    fn pending(&mut self, seg: &Seg<'_>, cfg: &Config, now_ms: u64) -> FeOutput<'static> {
+    fn pending(
+        &mut self,
+        seg: &Seg<'_>,
+        payload: &[u8],
+        reqbuf: &mut [u8],
+        cfg: &Config,
+        now_ms: u64,
+    ) -> FeOutput<'static> {
         // Once the HANDOFF_REQ is out, nothing but an RST goes to the
         // client from here (see the module docs).
         let quiet = self.state == FeState::HandingOff;
@@ -1089,7 +1108,53 @@ impl FeFlow {
             let ack = self.ack_seg(now_ms);
             return FeOutput::drop_with(Some(ack));
         }
+        self.keep_pending(seg, payload, reqbuf);
         FeOutput::default()
+    }
+
+    /// Keeps the client's next bytes (a pipelined request, a body) that
+    /// arrive while the handoff is pending, after the request, within the
+    /// request limit: a HANDOFF_REQ not sent yet carries them, else a
+    /// HANDOFF_MORE once the handoff is acknowledged. Not acknowledged:
+    /// the back-end's stack does that once it has them (if they are lost,
+    /// the client sends them again). Nothing follows a FIN.
+    fn keep_pending(&mut self, seg: &Seg<'_>, payload: &[u8], reqbuf: &mut [u8]) {
+        if self.fin || !seg.flags().ack() || seg.ack() != self.isn_f.wrapping_add(1) {
+            return;
+        }
+        let len = seg
+            .payload_len()
+            .min(u32::try_from(payload.len()).unwrap_or(u32::MAX));
+        let skip = seq::distance(seg.seq(), self.rcv_nxt);
+        if seq::after(seg.seq(), self.rcv_nxt) || skip >= len {
+            return;
+        }
+        let take = len
+            .saturating_sub(skip)
+            .min(self.cap.saturating_sub(self.req_len));
+        let (from, to) = (as_usize(skip), as_usize(skip.saturating_add(take)));
+        let at = as_usize(self.req_len);
+        let copied = payload.get(from..to).and_then(|src| {
+            let dst = reqbuf.get_mut(at..at.checked_add(src.len())?)?;
+            dst.copy_from_slice(src);
+            Some(())
+        });
+        if copied.is_some() {
+            self.req_len = self.req_len.saturating_add(take);
+            self.rcv_nxt = self.rcv_nxt.wrapping_add(take);
+        }
+    }
+
+    /// The bytes kept while the handoff was pending that its HANDOFF_REQ
+    /// did not carry, as the HANDOFF_MORE that follows the confirm (`None`
+    /// if there are none). `reqbuf` is the flow's request buffer.
+    pub fn unsent_request<'b>(&self, reqbuf: &'b [u8]) -> Option<HandoffMore<'b>> {
+        let bytes = reqbuf.get(as_usize(self.sent_len)..self.request_len())?;
+        (self.state == FeState::Forwarding && !bytes.is_empty()).then(|| HandoffMore {
+            flow: self.decision_for().flow,
+            seq: self.isn_c.wrapping_add(1).wrapping_add(self.sent_len),
+            bytes,
+        })
     }
 
     /// A client segment after the handoff. It goes to the back-end's
@@ -1233,6 +1298,7 @@ impl FeFlow {
         }
         self.tries = self.tries.saturating_add(1);
         self.target = target;
+        self.sent_len = self.req_len;
         self.resends = 0;
         self.state = FeState::HandingOff;
         self.deadline = deadline(now_ms, cfg.handoff_ms);
@@ -1261,7 +1327,7 @@ impl FeFlow {
             client_window_last: self.client_window,
             request_seq: self.isn_c.wrapping_add(1),
             fin: self.fin,
-            request: self.request(reqbuf),
+            request: reqbuf.get(..as_usize(self.sent_len)).unwrap_or(&[]),
         }
     }
 
@@ -1346,6 +1412,7 @@ impl FeFlow {
         FeOutput {
             client_done: self.leave_client_count(),
             decision: confirm,
+            more: self.req_len != self.sent_len,
             ..FeOutput::default()
         }
     }
@@ -1601,8 +1668,4 @@ impl FeFlow {
 fn clock(now_ms: u64) -> u32 {
     // Truncation is the point: TSvals wrap.
     now_ms as u32
-}
-
-fn as_usize(v: u32) -> usize {
-    usize::try_from(v).unwrap_or(usize::MAX)
 }

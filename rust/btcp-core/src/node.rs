@@ -44,7 +44,7 @@ use super::table::Occupancy;
 use super::tcp::Flags;
 use super::tls::parse_client_hello;
 use super::wire::{
-    FlowRef, HandoffDecision, HandoffNack, HandoffReq, Message, MsgType, NackReason,
+    FlowRef, HandoffDecision, HandoffMore, HandoffNack, HandoffReq, Message, MsgType, NackReason,
 };
 use super::xlate::Edits;
 use core::ops::{Deref, DerefMut};
@@ -506,6 +506,9 @@ pub struct NodeStats {
     /// Back-end: announced connections whose client segments a new
     /// front-end forwards.
     pub orphans_adopted: u64,
+    /// Front-end: handoffs followed by the client's bytes that came while
+    /// they were pending (HANDOFF_MORE).
+    pub handoff_more: u64,
 }
 
 impl NodeStats {
@@ -546,10 +549,11 @@ impl NodeStats {
         sum(&mut self.flows_announced, o.flows_announced);
         sum(&mut self.flows_adopted, o.flows_adopted);
         sum(&mut self.orphans_adopted, o.orphans_adopted);
+        sum(&mut self.handoff_more, o.handoff_more);
     }
 
     /// Name and value of each counter, in a fixed order.
-    pub fn rows(&self) -> [(&'static str, u64); 34] {
+    pub fn rows(&self) -> [(&'static str, u64); 35] {
         [
             ("syns", self.syns),
             ("syn_table_full", self.syn_table_full),
@@ -585,6 +589,7 @@ impl NodeStats {
             ("flows_announced", self.flows_announced),
             ("flows_adopted", self.flows_adopted),
             ("orphans_adopted", self.orphans_adopted),
+            ("handoff_more", self.handoff_more),
         ]
     }
 }
@@ -1165,6 +1170,9 @@ impl<S: Store> Node<S> {
             }
             io.send(to, &msg);
         }
+        if out.more {
+            self.send_more(key, now, io);
+        }
         if out.dispatch {
             self.dispatch(key, now, io);
         }
@@ -1174,6 +1182,43 @@ impl<S: Store> Node<S> {
             }
         } else {
             self.fe.settle(&key, &self.flow_cfg);
+        }
+    }
+
+    /// Sends front-end flow `key`'s target the bytes that came while its
+    /// handoff was pending (after its confirm): a peer in a HANDOFF_MORE,
+    /// our own back-end side at once.
+    fn send_more(&mut self, key: FlowKey, now: u64, io: &mut impl Io) {
+        let own = self.own_id();
+        let cfg = self.flow_cfg;
+        let Node { fe, be, stats, .. } = &mut *self;
+        let Some((flow, buf)) = fe.get(&key) else {
+            return;
+        };
+        let (Some(t), Some(m)) = (flow.target(), flow.unsent_request(buf)) else {
+            return;
+        };
+        bump(&mut stats.handoff_more);
+        if !t.is_local(key.server.addr) {
+            io.send(t.node, &Message::HandoffMore(m));
+            return;
+        }
+        // A local handoff's back-end flow has the front-end's key.
+        if let Some(out) = take_more(be, &key, own, &m, &cfg, now) {
+            self.be_output(key, &out, now, io);
+        }
+    }
+
+    /// A front-end's HANDOFF_MORE for a flow it handed to us.
+    fn be_more(&mut self, from: u16, m: &HandoffMore<'_>, now: u64, io: &mut impl Io) {
+        let local_addr = self.cfg.node.map_or(0, |n| n.addr);
+        let key = FlowKey::new(
+            Endpoint::new(m.flow.client_addr, m.flow.client_port),
+            Endpoint::new(local_addr, m.flow.vip_port),
+        );
+        let cfg = self.flow_cfg;
+        if let Some(out) = take_more(&mut self.be, &key, from, m, &cfg, now) {
+            self.be_output(key, &out, now, io);
         }
     }
 
@@ -1391,6 +1436,7 @@ impl<S: Store> Node<S> {
             Message::HandoffNack(n) => self.fe_message_from(n.flow, *msg, from, now, io),
             Message::Terminate(t) => self.fe_message_from(t.flow, *msg, from, now, io),
             Message::FlowAnnounce(a) => self.adopt(from, &a, now),
+            Message::HandoffMore(m) => self.be_more(from, &m, now, io),
             _ => {}
         }
     }
@@ -1613,6 +1659,26 @@ fn accept_handoff<B: FlowStore<BeFlow>>(
     }
 }
 
+/// Back-end flow `key` takes the bytes of HANDOFF_MORE `m` from node
+/// `from` (its buffer grown for them first); `None` if it is not that
+/// node's flow or its buffer cannot grow (the client sends them again).
+fn take_more<B: FlowStore<BeFlow>>(
+    be: &mut B,
+    key: &FlowKey,
+    from: u16,
+    m: &HandoffMore<'_>,
+    cfg: &Config,
+    now: u64,
+) -> Option<BeOutput> {
+    let flow = be.peek(key).filter(|f| f.origin() == from)?;
+    let need = flow.request_len().saturating_add(m.bytes.len());
+    if !be.grow(key, need) {
+        return None;
+    }
+    let (flow, buf) = be.get(key)?;
+    Some(flow.on_more(m, buf, cfg, now))
+}
+
 /// A front-end output without its HANDOFF_REQ (which borrows the flow's
 /// request bytes), once that has been sent.
 fn without_control(out: &FeOutput<'_>) -> FeOutput<'static> {
@@ -1629,6 +1695,7 @@ fn without_control(out: &FeOutput<'_>) -> FeOutput<'static> {
         client_done: out.client_done,
         open_done: out.open_done,
         decision: out.decision,
+        more: out.more,
     }
 }
 

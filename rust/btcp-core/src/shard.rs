@@ -65,6 +65,7 @@ pub fn client_of(msg: &Message<'_>) -> Option<Endpoint> {
         Message::Terminate(t) => t.flow,
         Message::HandoffConfirm(d) | Message::HandoffCancel(d) => d.flow,
         Message::FlowAnnounce(a) => a.flow,
+        Message::HandoffMore(m) => m.flow,
         _ => return None,
     };
     Some(Endpoint::new(r.client_addr, r.client_port))

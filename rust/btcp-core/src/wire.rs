@@ -260,6 +260,8 @@ pub enum MsgType {
     HandoffCancel = 8,
     /// [`FlowAnnounce`].
     FlowAnnounce = 9,
+    /// [`HandoffMore`].
+    HandoffMore = 10,
 }
 
 impl MsgType {
@@ -275,6 +277,7 @@ impl MsgType {
             7 => Some(MsgType::HandoffConfirm),
             8 => Some(MsgType::HandoffCancel),
             9 => Some(MsgType::FlowAnnounce),
+            10 => Some(MsgType::HandoffMore),
             _ => None,
         }
     }
@@ -291,6 +294,7 @@ impl MsgType {
             MsgType::Heartbeat => Heartbeat::LEN,
             MsgType::HandoffConfirm | MsgType::HandoffCancel => HandoffDecision::LEN,
             MsgType::FlowAnnounce => FlowAnnounce::LEN,
+            MsgType::HandoffMore => HandoffMore::FIXED_LEN,
         }
     }
 }
@@ -710,6 +714,29 @@ impl HandoffDecision {
     pub const LEN: usize = FlowRef::LEN;
 }
 
+/// Front-end to back-end, after HANDOFF_CONFIRM (or, for a local
+/// handoff, straight to its own back-end side): the client's bytes that
+/// came while the handoff was pending, which the HANDOFF_REQ did not
+/// carry (a pipelined request, a body), to replay after the request.
+///
+/// Payload (24 bytes and the bytes): the flow ([`FlowRef`], 16), `seq`
+/// (4), the bytes' length (4, at most [`MAX_REQUEST`]), the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HandoffMore<'a> {
+    /// The front-end flow.
+    pub flow: FlowRef,
+    /// The client's sequence number of the first byte (just past what
+    /// the HANDOFF_REQ carried).
+    pub seq: u32,
+    /// The bytes.
+    pub bytes: &'a [u8],
+}
+
+impl HandoffMore<'_> {
+    /// Payload length without the bytes.
+    pub const FIXED_LEN: usize = 24;
+}
+
 /// Back-end to the front-ends it knows: a connection it serves whose
 /// front-end was declared dead, with everything a front-end needs to
 /// forward the client's segments to it (Documentation/handoff.md, "When a
@@ -901,6 +928,8 @@ pub enum Message<'a> {
     HandoffCancel(HandoffDecision),
     /// See [`FlowAnnounce`].
     FlowAnnounce(FlowAnnounce),
+    /// See [`HandoffMore`].
+    HandoffMore(HandoffMore<'a>),
 }
 
 impl<'a> Message<'a> {
@@ -916,6 +945,7 @@ impl<'a> Message<'a> {
             Message::HandoffConfirm(_) => MsgType::HandoffConfirm,
             Message::HandoffCancel(_) => MsgType::HandoffCancel,
             Message::FlowAnnounce(_) => MsgType::FlowAnnounce,
+            Message::HandoffMore(_) => MsgType::HandoffMore,
         }
     }
 
@@ -924,6 +954,7 @@ impl<'a> Message<'a> {
         let fixed = self.msg_type().fixed_len();
         match self {
             Message::HandoffReq(r) => fixed.saturating_add(r.request.len()),
+            Message::HandoffMore(m) => fixed.saturating_add(m.bytes.len()),
             _ => fixed,
         }
     }
@@ -956,6 +987,7 @@ impl<'a> Message<'a> {
                 r.fe_opts.check()
             }
             Message::HandoffAck(a) => a.be_opts.check(),
+            Message::HandoffMore(m) if m.bytes.len() > MAX_REQUEST => Err(WireError::TooLong),
             Message::FlowAnnounce(a) => {
                 a.client_opts.check()?;
                 a.fe_opts.check()?;
@@ -1076,6 +1108,13 @@ impl<'a> Message<'a> {
                 w.bytes(h.listeners.0)
             }
             Message::HandoffConfirm(d) | Message::HandoffCancel(d) => d.flow.write(w),
+            Message::HandoffMore(m) => {
+                let len = u32::try_from(m.bytes.len()).map_err(|_| WireError::TooLong)?;
+                m.flow.write(w)?;
+                w.u32(m.seq)?;
+                w.u32(len)?;
+                w.bytes(m.bytes)
+            }
             Message::FlowAnnounce(a) => {
                 a.flow.write(w)?;
                 w.u32(a.isn_client)?;
@@ -1212,6 +1251,19 @@ impl<'a> Message<'a> {
             MsgType::HandoffCancel => Message::HandoffCancel(HandoffDecision {
                 flow: FlowRef::read(&mut r)?,
             }),
+            MsgType::HandoffMore => {
+                let flow = FlowRef::read(&mut r)?;
+                let seq = r.u32()?;
+                let len = usize::try_from(r.u32()?).map_err(|_| WireError::TooLong)?;
+                if len > MAX_REQUEST {
+                    return Err(WireError::TooLong);
+                }
+                Message::HandoffMore(HandoffMore {
+                    flow,
+                    seq,
+                    bytes: r.bytes(len)?,
+                })
+            }
             MsgType::FlowAnnounce => {
                 let mut a = FlowAnnounce {
                     flow: FlowRef::read(&mut r)?,
@@ -1869,6 +1921,14 @@ mod tests {
                 }),
             ),
             (2, Message::FlowAnnounce(sample_announce())),
+            (
+                1,
+                Message::HandoffMore(HandoffMore {
+                    flow: SAMPLE_FLOW,
+                    seq: 0xffff_fff0,
+                    bytes: b"POST body bytes",
+                }),
+            ),
         ]
     }
 
@@ -2091,7 +2151,7 @@ mod tests {
         assert_eq!(decode(&[0x47]), Err(WireError::BadMagic));
         assert_eq!(decode(&[0xb7, 0xc9, 2]), Err(WireError::BadVersion));
         assert_eq!(decode(&bad(2, 0)), Err(WireError::BadVersion));
-        for t in [0u8, 10, 0x80, 0xff] {
+        for t in [0u8, 11, 0x80, 0xff] {
             assert_eq!(decode(&bad(3, t)), Err(WireError::UnknownType), "{t}");
         }
         // The recipient is any id; the MAC covers it.

@@ -551,6 +551,9 @@ fn post_body_sent_with_the_head() {
     run(s);
 }
 
+/// The body comes while the handoff is pending (its ACK delayed): the
+/// front-end keeps it and sends it after the confirm (HANDOFF_MORE), so
+/// the client sends nothing twice.
 #[test]
 fn post_body_sent_during_the_handoff() {
     let mut s = sc().delay(Point::HandoffAck, 1, 100);
@@ -565,6 +568,30 @@ fn post_body_sent_during_the_handoff() {
     s.server.respond_when = all_read;
     let net = run(s);
     assert!(fe_in(&net, Point::ClientData, Some(FeState::HandingOff)) > 0);
+    assert_eq!(net.stats.handoff_mores, 1);
+    assert_eq!(net.fe_stats().handoff_more, 1);
+    assert_eq!(net.stats.client_retransmits, 0);
+}
+
+/// The same when the HANDOFF_MORE is lost (its channel broke): the
+/// front-end never acknowledged the body, so the client sends it again.
+#[test]
+fn post_body_sent_during_the_handoff_more_lost() {
+    let mut s = sc()
+        .delay(Point::HandoffAck, 1, 100)
+        .lose(Point::HandoffMore, 1);
+    s.client.sends = vec![
+        (always, post_head(3000)),
+        (
+            |n: &Net| n.fe_state() == Some(FeState::HandingOff),
+            post_body(3000),
+        ),
+    ];
+    s.client.nagle = false;
+    s.server.respond_when = all_read;
+    let net = run(s);
+    assert_eq!(net.stats.handoff_mores, 0);
+    assert!(net.stats.client_retransmits > 0);
 }
 
 #[test]
@@ -607,6 +634,9 @@ fn pipelined_request_sent_during_the_handoff() {
     s.server.respond_when = all_read;
     let net = run(s);
     assert!(fe_in(&net, Point::ClientData, Some(FeState::HandingOff)) > 0);
+    // Kept, and sent after the confirm: never sent twice.
+    assert_eq!(net.stats.handoff_mores, 1);
+    assert_eq!(net.stats.client_retransmits, 0);
 }
 
 // ---------------------------------------------------------------------------

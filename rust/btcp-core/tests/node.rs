@@ -773,6 +773,39 @@ fn a_local_handoff_never_leaves_the_node() {
         .is_some());
 }
 
+/// A request pipelined behind the first while a local handoff waits for
+/// the stack's SYN/ACK is kept, and the back-end side replays it after
+/// the first (nothing is left to the client's retransmission).
+#[test]
+fn a_local_handoff_takes_the_bytes_that_came_while_it_was_pending() {
+    let text = "node 1 10.2.0.2\nservice 10.2.0.1:80\nrules default=1\n";
+    let mut n = node(text, 16);
+    let mut log = Log::default();
+    let (seq, ack) = connect(&mut n, 0, 0, &mut log);
+    assert_eq!(n.fe().peek(&key(0)).unwrap().state(), FeState::HandingOff);
+    let more = packet(client(0), seq, ack, Flags::ACK | Flags::PSH, REQUEST);
+    assert_eq!(feed(&mut n, &more, 1, &mut log), Disposition::Drop);
+    // The stack answers the replayed SYN: the handoff is acknowledged,
+    // the request and the bytes that followed it are replayed.
+    let synack = OutSegment {
+        src: Endpoint::new(VIP, 80),
+        dst: client(0),
+        seq: 500_000,
+        ack: 1,
+        flags: Flags::SYN | Flags::ACK,
+        window: 65_535,
+        mss: Some(1460),
+        ..OutSegment::default()
+    };
+    let mut p = vec![0; synack.packet_len()];
+    synack.write(&mut p, &[]).unwrap();
+    n.on_egress(&Seg::parse(&p).unwrap(), 2, &mut log);
+    assert_eq!(n.fe().peek(&key(0)).unwrap().state(), FeState::Forwarding);
+    assert_eq!(n.stats().handoff_more, 1);
+    let be = n.be().peek(&key(0)).unwrap();
+    assert_eq!(be.request_len(), 2 * REQUEST.len());
+}
+
 #[test]
 fn a_node_without_configuration_serves_locally() {
     let mut n = node("service 10.2.0.1:80\n", 16);

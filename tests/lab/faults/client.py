@@ -10,6 +10,8 @@ MODE is one of
     post-same    POST PATH, a 1000-byte body in the same segment as the head
     post-split   POST PATH, the head plus 100 body bytes in one segment, then
                  20,000 more body bytes in later segments, 0.2 s apart
+    post-pending POST PATH, the head, then right after it (its own send,
+                 while the handoff is pending) a 12,000-byte body
     pipeline     two GETs in one write: PATH, then PATH2 (--path2)
     halfclose    GET PATH, shutdown(SHUT_WR) right after it, read everything
     finwithdata  TCP_CORK, GET PATH, shutdown(SHUT_WR): the FIN rides on the
@@ -145,14 +147,17 @@ def main():
                 time.sleep(0.01)
         elif a.mode == "bighdr":
             s.sendall(head("GET", a.path, a.host, "X-Pad: %s\r\n" % ("p" * 3000)))
-        elif a.mode in ("post-same", "post-split"):
-            n = 1000 if a.mode == "post-same" else 20100
+        elif a.mode in ("post-same", "post-split", "post-pending"):
+            n = {"post-same": 1000, "post-split": 20100, "post-pending": 12000}[a.mode]
             body = sent = body_bytes(n, a.mode)
             out.append("sent=%d:%s" % (n, hashlib.sha256(body).hexdigest()))
             h = head("POST", a.path, a.host,
                      "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n" % n)
             if a.mode == "post-same":
                 s.sendall(h + body)
+            elif a.mode == "post-pending":
+                s.sendall(h)
+                s.sendall(body)
             else:
                 s.sendall(h + body[:100])
                 for i in range(100, n, 5000):

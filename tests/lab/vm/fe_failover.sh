@@ -125,7 +125,7 @@ echo "front-end death under load: be1 took the VIP after ${took_over:-?} ms; dow
   "flows announced $announced, adopted by be1 $adopted1"
 failover_row "front-end death (link down, be1 takes the VIP)" "5 s into the load" \
   "$((conns + 1)) connections (wrk keep-alive + 64 MiB download)" "$errors wrk requests, download $dl_ok" \
-  "$corrupted" "${normal:-?} ms (VRRP takeover ${took_over:-?} ms)"
+  "$corrupted" "${normal:-?} ms (VIP seen on be1 at ${took_over:-?} ms)"
 # fe back before anything else runs.
 for _ in $(seq 100); do in_vm fe true && break; sleep 0.2; done
 cleanup

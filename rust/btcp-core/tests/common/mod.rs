@@ -379,6 +379,8 @@ pub enum Point {
     HandoffConfirm,
     /// HANDOFF_CANCEL on the control channel.
     HandoffCancel,
+    /// HANDOFF_MORE on the control channel.
+    HandoffMore,
     /// Back-end segment with payload, on its way to the client.
     BeData,
     /// Back-end segment without payload, on its way to the client.
@@ -732,6 +734,7 @@ impl Io for Actions {
             Message::HandoffConfirm(d) => Message::HandoffConfirm(*d),
             Message::HandoffCancel(d) => Message::HandoffCancel(*d),
             Message::FlowAnnounce(a) => Message::FlowAnnounce(*a),
+            Message::HandoffMore(m) => Message::HandoffMore(wire::HandoffMore { bytes: &[], ..*m }),
             m => panic!("unexpected {m:?}"),
         };
         self.list.push(Action::Send(to, kind, buf));
@@ -801,6 +804,11 @@ pub struct Stats {
     pub lost_to_dead_fe: usize,
     /// FLOW_ANNOUNCEs the (standby) front-end got.
     pub announces: usize,
+    /// HANDOFF_MOREs the back-end got.
+    pub handoff_mores: usize,
+    /// Client data segments sent again (their start below the highest
+    /// sequence number sent).
+    pub client_retransmits: usize,
 }
 
 pub struct Net {
@@ -1138,6 +1146,9 @@ impl Net {
             Endpoint::new(V, PORT),
             "the client talks to the VIP"
         );
+        if seg.payload_len() > 0 && seq::before(seg.seq(), self.client_snd_max) {
+            self.stats.client_retransmits += 1;
+        }
         if !seg.flags().rst() && seq::after(seg.end_seq(), self.client_snd_max) {
             self.client_snd_max = seg.end_seq();
         }
@@ -1241,6 +1252,7 @@ impl Net {
                         Message::HandoffAck(_) => Some(Point::HandoffAck),
                         Message::HandoffConfirm(_) => Some(Point::HandoffConfirm),
                         Message::HandoffCancel(_) => Some(Point::HandoffCancel),
+                        Message::HandoffMore(_) => Some(Point::HandoffMore),
                         _ => None,
                     };
                     let ev = match to {
@@ -1471,6 +1483,7 @@ impl Net {
             Message::HandoffReq(_) => {}
             Message::HandoffConfirm(_) => self.stats.handoff_confirms += 1,
             Message::HandoffCancel(_) => self.stats.handoff_cancels += 1,
+            Message::HandoffMore(_) => self.stats.handoff_mores += 1,
             m => panic!("unexpected {m:?}"),
         }
         let mut acts = self.actions(BE_NODE);
