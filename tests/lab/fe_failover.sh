@@ -1,0 +1,91 @@
+#!/bin/bash
+# Guest script: a front-end dies with a connection handed off
+# (Documentation/handoff.md, "When a front-end dies"), in one guest, so
+# that the debug kernel runs it too (the multi-VM lab's
+# tests/lab/vm/fe_failover.sh does it under load). fe and be1 front the
+# VIP under keepalived (VRRP, unicast; fe the higher priority), both
+# handing every request to be2, whose nginx serves. A download through
+# the VIP, rate-limited (64 MiB at 4 MB/s; 1 MiB at 100 KB/s with --load
+# light), runs while fe's link goes down 3 s in. What must hold: be1
+# takes the VIP; be2 announces the connection (flows_announced) and be1
+# adopts it (flows_adopted), be2 takes be1 as its front-end
+# (orphans_adopted); the download completes byte-exact; afterwards no
+# live flow is left on be1 or be2.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+lab=$(cd "$here/../../qemu" && pwd)
+# shellcheck source=SCRIPTDIR/../../qemu/topology.sh
+source "$lab/topology.sh"
+# shellcheck source=SCRIPTDIR/../../qemu/cluster.sh
+source "$lab/cluster.sh"
+# shellcheck source=SCRIPTDIR/checks.sh
+source "$here/checks.sh"
+tmp=$(mktemp -d)
+cleanup() {
+  pkill -f "keepalived.*$tmp/" 2>/dev/null
+  "$lab/nginx.sh" stop be2
+  topology_down
+}
+trap cleanup EXIT
+# vrrp NODE PRIORITY PEER: keepalived's VRRP in NODE's namespace.
+vrrp() {
+  cat >"$tmp/vrrp-$1.conf" <<EOF
+global_defs { router_id $1 }
+vrrp_instance btcp {
+  state BACKUP
+  nopreempt
+  interface eth0
+  virtual_router_id 51
+  priority $2
+  advert_int 1
+  unicast_src_ip $(ns_ip "$1")
+  unicast_peer { $(ns_ip "$3") }
+  virtual_ipaddress { $LAB_VIP/$LAB_PREFIX dev eth0 }
+}
+EOF
+  ip netns exec "$1" setsid keepalived --vrrp --dont-fork --log-console -f "$tmp/vrrp-$1.conf" \
+    -p "$tmp/vrrp-$1.pid" -r "$tmp/vrrp-$1-child.pid" >"$tmp/vrrp-$1.log" 2>&1 </dev/null &
+}
+has_vip() { ip -n "$1" -br addr show dev eth0 | grep -q " $LAB_VIP/"; }
+wait_vip() { # NODE: until NODE holds the VIP (15 s at most)
+  local _
+  for _ in $(seq 150); do has_vip "$1" && return 0; sleep 0.1; done
+  return 1
+}
+
+topology_up || { bad topology "topology_up failed"; summary fe-failover; exit 1; }
+content=$("$lab/content.sh" be2) && "$lab/nginx.sh" start be2 ||
+  { bad nginx "did not start"; summary fe-failover; exit 1; }
+path=$(by_load /big/64m.bin /small/1m.bin) rate=$(by_load 4M 100K)
+sha=$(awk -v p="$path" '$2 == p { print $1 }' "$content/manifest.sha256")
+size=$(stat -c %s "$content/files$path")
+if cluster_config "default=3" && cluster_wait_up &&
+  in_ns be1 "$LAB_BTCPCTL" service add "$LAB_VIP:80" && in_ns be1 "$LAB_BTCPCTL" rule default 3; then
+  ok configured
+else bad configured "the cluster's control channel is not up"; summary fe-failover; exit 1; fi
+ip -n fe addr del "$LAB_VIP/$LAB_PREFIX" dev eth0
+vrrp fe 150 be1
+if wait_vip fe; then vrrp be1 100 fe; sleep 2; fi
+if has_vip fe && ! has_vip be1; then ok vrrp-fe-master
+else bad vrrp-fe-master "fe: $(tail -n 3 "$tmp/vrrp-fe.log" | tr '\n' '|')"; summary fe-failover; exit 1; fi
+
+in_ns client curl -sS --limit-rate "$rate" --max-time 120 -o "$tmp/got" "http://$LAB_VIP$path" 2>"$tmp/curl.err" &
+curl=$!
+sleep 3
+ip -n fe link set eth0 down
+if wait_vip be1; then ok "be1-took-the-vip"
+else bad be1-took-the-vip "$(tail -n 5 "$tmp/vrrp-be1.log" | tr '\n' '|')"; fi
+wait "$curl"
+rc=$?
+if [ "$rc" = 0 ] && [ "$(stat -c %s "$tmp/got")" = "$size" ] && sha256sum "$tmp/got" | grep -q "^$sha "; then
+  ok "download-byte-exact ($path across the failover)"
+else bad download-byte-exact "curl $rc ($(cat "$tmp/curl.err")), $(stat -c %s "$tmp/got" 2>/dev/null) of $size bytes"; fi
+announced=$(counter be2 flows_announced) adopted=$(counter be1 flows_adopted) orphans=$(counter be2 orphans_adopted)
+if [ "$announced" -ge 1 ] && [ "$adopted" -ge 1 ] && [ "$orphans" -ge 1 ]; then
+  ok "announced-and-adopted (be2 announced $announced, be1 adopted $adopted, be2 took be1 for $orphans)"
+else bad announced-and-adopted "announced $announced, adopted $adopted, orphans adopted $orphans"; fi
+left=$(live_flows be1 be2)
+for _ in $(seq 50); do [ "$left" = 0 ] && break; sleep 0.2; left=$(live_flows be1 be2); done
+if [ "$left" = 0 ]; then ok "flows-freed"
+else bad flows-freed "$left live flows left on be1 and be2"; fi
+summary fe-failover
