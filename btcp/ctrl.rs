@@ -358,6 +358,17 @@ impl Ctrl {
         inner.queue(i, msg)
     }
 
+    /// Queues `msg` for every peer whose connection is up.
+    pub(crate) fn send_all(&self, msg: &Message<'_>) {
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        for i in 0..inner.peers.len() {
+            if inner.peers.get(i).is_some_and(|p| p.sock.is_some()) {
+                inner.queue(i, msg);
+            }
+        }
+    }
+
     /// The peers that may get new handoffs now (see `Outbound::live`), and
     /// those declared dead, for how long.
     pub(crate) fn live_peers(&self) -> LivePeers {
@@ -818,6 +829,16 @@ impl Inner {
                                         continue;
                                     }
                                     on_msg(frame.header.sender, &frame.message);
+                                }
+                                // Only a peer that fronts the VIP may take
+                                // its connections (its HELLO said so).
+                                Message::FlowQuery(q) => {
+                                    let fronts = p.fronts.as_ref();
+                                    if fronts.is_some_and(|f| f.iter().any(|s| s.addr == q.vip)) {
+                                        on_msg(frame.header.sender, &frame.message);
+                                    } else {
+                                        *out_of_scope += 1;
+                                    }
                                 }
                                 _ => on_msg(frame.header.sender, &frame.message),
                             }

@@ -27,7 +27,7 @@
 use crate::btcp_core::build::{write_icmp_frag_needed, ICMP_QUOTE_PAYLOAD};
 use crate::btcp_core::classify::{classify, Class};
 use crate::btcp_core::client_limit::ClientCounts;
-use crate::btcp_core::config::{Ipv4, NodeConfig};
+use crate::btcp_core::config::{Ipv4, NodeConfig, MAX_SERVICES};
 use crate::btcp_core::dispatch::{Dispatcher, TargetEntry};
 use crate::btcp_core::encap::{ipip_packet, IpipPacket};
 use crate::btcp_core::flow::{Config as CoreConfig, Endpoint, FlowKey, Verdict as CoreVerdict};
@@ -42,7 +42,7 @@ use crate::btcp_core::segment::{OutSegment, Seg};
 use crate::btcp_core::shard;
 use crate::btcp_core::syncookie::CookieKeys;
 use crate::btcp_core::table::Occupancy;
-use crate::btcp_core::wire::{HandoffMore, HandoffReq, Message};
+use crate::btcp_core::wire::{FlowQuery, HandoffMore, HandoffReq, Message};
 use crate::btcp_core::xlate::{EditKind, Edits};
 use crate::btcp_core::{backend::BeFlow, frontend::FeFlow};
 use crate::ctrl::{ChannelCfg, Ctrl};
@@ -134,6 +134,21 @@ struct WorkState {
     live: LivePeers,
     /// The back-end flows of all shards, as of the last tick.
     served: Served,
+    /// The service VIPs at the last tick, and those of them that were this
+    /// namespace's addresses (0: a free slot).
+    service_vips: [u32; MAX_SERVICES],
+    local_vips: [u32; MAX_SERVICES],
+}
+
+/// What changed since the last tick (0: a free slot): service VIPs that
+/// became this namespace's addresses (VRRP gave them to us: `taken`), VIPs
+/// that came with the configuration already ours (`appeared`: at load,
+/// or a service added), and those that stopped being ours.
+#[derive(Default)]
+struct VipChanges {
+    taken: [u32; MAX_SERVICES],
+    appeared: [u32; MAX_SERVICES],
+    lost: [u32; MAX_SERVICES],
 }
 
 /// The node's [`Io`] while the lock is held: packets for the hook to send
@@ -456,7 +471,11 @@ impl Handoff {
     /// The shard of the connection whose client is `client` (there is
     /// always one: `new` makes at least one).
     fn shard(&self, client: Endpoint) -> Option<ShardRef<'_>> {
-        let i = shard::of(client, self.seed, self.shards.len());
+        self.shard_at(shard::of(client, self.seed, self.shards.len()))
+    }
+
+    /// Shard `i`.
+    fn shard_at(&self, i: usize) -> Option<ShardRef<'_>> {
         self.shards.get(i).map(|s| ShardRef {
             lock: s.as_ref().get_ref(),
             bit: shard_bit(i),
@@ -681,6 +700,10 @@ impl Handoff {
         else {
             return;
         };
+        let vips = match tick {
+            true => self.vip_changes(net, &mut state),
+            false => VipChanges::default(),
+        };
         for round in 0..WORK_ROUNDS {
             let live = self.ctrl.live_peers();
             let all = (tick && round == 0) || live != state.live;
@@ -696,6 +719,17 @@ impl Handoff {
                     bit: shard_bit(i),
                 };
                 let later = self.on_node(shard, &mut sends, None, |node, io| {
+                    if tick && round == 0 {
+                        for &v in vips.taken.iter().filter(|&&v| v != 0) {
+                            node.vip_taken(v, now, io);
+                        }
+                        for &v in vips.appeared.iter().filter(|&&v| v != 0) {
+                            node.vip_local(v);
+                        }
+                        for &v in vips.lost.iter().filter(|&&v| v != 0) {
+                            node.vip_lost(v);
+                        }
+                    }
                     if all {
                         node.set_live(live);
                         if node.cookie_key_due(now) {
@@ -718,21 +752,35 @@ impl Handoff {
                 let here = u32::try_from(served.live).unwrap_or(u32::MAX);
                 self.balance.with(|b| b.set_served_here(here));
             }
+            // We took a VIP: the peers hand us its connections.
+            if round == 0 {
+                let ours = Iterator::chain(vips.taken.iter(), vips.appeared.iter());
+                for &vip in ours.filter(|&&v| v != 0) {
+                    self.ctrl.send_all(&Message::FlowQuery(FlowQuery { vip }));
+                }
+            }
             // Messages from peers: each handled under its flow's shard's
-            // lock, what they ask for carried out after.
+            // lock (a FLOW_QUERY, about every flow, under each shard's in
+            // turn), what they ask for carried out after.
             let mut received = KVec::new();
             self.ctrl
                 .work(net, &chan, state.served.heartbeat(), &mut |from, msg| {
-                    let Some(shard) = shard::client_of(msg).and_then(|c| self.shard(c)) else {
-                        return;
-                    };
                     let now = now_ms();
-                    let later = self.on_node(shard, &mut sends, None, |node, io| {
-                        node.on_message(from, msg, now, io);
-                        core::mem::take(io.deferred)
-                    });
-                    for d in later {
-                        let _ = received.push(d, GFP_ATOMIC);
+                    let mut deliver = |shard: ShardRef<'_>| {
+                        let later = self.on_node(shard, &mut sends, None, |node, io| {
+                            node.on_message(from, msg, now, io);
+                            core::mem::take(io.deferred)
+                        });
+                        for d in later {
+                            let _ = received.push(d, GFP_ATOMIC);
+                        }
+                    };
+                    if matches!(msg, Message::FlowQuery(_)) {
+                        (0..self.shards.len())
+                            .filter_map(|i| self.shard_at(i))
+                            .for_each(&mut deliver);
+                    } else if let Some(shard) = shard::client_of(msg).and_then(|c| self.shard(c)) {
+                        deliver(shard);
                     }
                 });
             let busy = !received.is_empty();
@@ -744,6 +792,53 @@ impl Handoff {
         // Kicks asked for while here are this run's own work, done.
         sends.pending = 0;
         self.flush(net, sends);
+    }
+
+    /// Which service VIPs became, or stopped being, our addresses since
+    /// the last tick (`state.local_vips` follows).
+    fn vip_changes(&self, net: &Net, state: &mut WorkState) -> VipChanges {
+        let mut vips = [0u32; MAX_SERVICES];
+        if let Some(s) = self.shards.first() {
+            let guard = s.lock();
+            for (slot, svc) in vips.iter_mut().zip(guard.node.config().services()) {
+                *slot = svc.addr;
+            }
+        }
+        let mut changes = VipChanges::default();
+        let mut now_local = [0u32; MAX_SERVICES];
+        let (mut t, mut a, mut n) = (0, 0, 0);
+        for &vip in vips.iter().filter(|&&v| v != 0) {
+            if now_local.contains(&vip) || !net.is_local_addr(vip) {
+                continue;
+            }
+            if let Some(slot) = now_local.get_mut(n) {
+                *slot = vip;
+                n += 1;
+            }
+            if state.local_vips.contains(&vip) {
+                continue;
+            }
+            let (list, i) = match state.service_vips.contains(&vip) {
+                true => (&mut changes.taken, &mut t),
+                false => (&mut changes.appeared, &mut a),
+            };
+            if let Some(slot) = list.get_mut(*i) {
+                *slot = vip;
+                *i += 1;
+            }
+        }
+        let mut l = 0;
+        for &vip in state.local_vips.iter().filter(|&&v| v != 0) {
+            if !now_local.contains(&vip) {
+                if let Some(slot) = changes.lost.get_mut(l) {
+                    *slot = vip;
+                    l += 1;
+                }
+            }
+        }
+        state.local_vips = now_local;
+        state.service_vips = vips;
+        changes
     }
 
     /// Injections, TIME-WAIT ends and messages, with the lock dropped, in

@@ -758,6 +758,11 @@ int btcp_timewait_recycle(struct net *net, unsigned int saddr, unsigned short sp
 	return ret;
 }
 
+int btcp_addr_is_local(struct net *net, unsigned int addr)
+{
+	return inet_addr_type(net, htonl(addr)) == RTN_LOCAL;
+}
+
 int btcp_listener(struct net *net, unsigned int daddr, unsigned short dport,
 		  struct btcp_listener_info *info)
 {

@@ -150,6 +150,9 @@ struct btcp_listener_info {
 int btcp_listener(struct net *net, unsigned int daddr, unsigned short dport,
 		  struct btcp_listener_info *info);
 
+/* Whether addr (host order) is one of net's own addresses: 1 or 0. */
+int btcp_addr_is_local(struct net *net, unsigned int addr);
+
 /*
  * A verdict of btcp's own that hook() may return: send the packet on
  * towards its (rewritten) destination. The glue then drops its input

@@ -114,6 +114,14 @@ pub struct AcceptQueue {
 }
 
 impl Net {
+    /// Whether `addr` (host order) is one of the namespace's own
+    /// addresses (a VIP this node holds now).
+    pub fn is_local_addr(&self, addr: u32) -> bool {
+        // SAFETY: by the type invariant the namespace is live; the lookup
+        // takes no reference it keeps.
+        unsafe { bindings::btcp_addr_is_local(self.ptr.as_ptr(), addr) != 0 }
+    }
+
     /// The accept queue of the TCP listener a SYN to `addr`:`port` (host
     /// order) would reach, if one listens. The caller must hold no lock
     /// btcp's hooks take.

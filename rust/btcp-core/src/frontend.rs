@@ -1444,6 +1444,17 @@ impl FeFlow {
         self.linger(cfg, now_ms, Some(rst))
     }
 
+    /// This node took the flow's VIP again after losing it: a forwarding
+    /// flow from before may be of a connection that ended meanwhile (the
+    /// back-ends announce the others again, which replaces them), so it
+    /// lingers, still forwarding late segments.
+    pub fn retire(&mut self, cfg: &Config, now_ms: u64) -> FeOutput<'static> {
+        if self.state != FeState::Forwarding {
+            return FeOutput::default();
+        }
+        self.linger(cfg, now_ms, None)
+    }
+
     /// TERMINATE from the back-end: the connection is over; linger, then
     /// free.
     pub fn on_terminate(&mut self, t: &Terminate, cfg: &Config, now_ms: u64) -> FeOutput<'static> {

@@ -27,7 +27,7 @@
 
 use super::backend::{BeFlow, BeOutput, BeState};
 use super::client_limit::ClientCounts;
-use super::config::{NodeConfig, MAX_PEERS};
+use super::config::{NodeConfig, MAX_PEERS, MAX_SERVICES};
 use super::dispatch::{Dispatcher, TargetEntry};
 use super::encap::Encap;
 use super::flow::{Config, Endpoint, FlowKey, Verdict};
@@ -49,7 +49,7 @@ use super::wire::{
 use super::xlate::Edits;
 use core::ops::{Deref, DerefMut};
 
-mod failover;
+pub mod failover;
 
 /// What a table needs to know of a flow's machine.
 pub trait Machine {
@@ -509,6 +509,13 @@ pub struct NodeStats {
     /// Front-end: handoffs followed by the client's bytes that came while
     /// they were pending (HANDOFF_MORE).
     pub handoff_more: u64,
+    /// Back-end: FLOW_QUERYs taken (a peer, or this node, took a VIP).
+    pub flow_queries: u64,
+    /// Back-end: connections handed to the node that took their VIP.
+    pub flows_handed_over: u64,
+    /// Front-end: segments of unknown connections to a service dropped
+    /// (not reset) just after this node took the VIP.
+    pub takeover_held: u64,
 }
 
 impl NodeStats {
@@ -550,10 +557,13 @@ impl NodeStats {
         sum(&mut self.flows_adopted, o.flows_adopted);
         sum(&mut self.orphans_adopted, o.orphans_adopted);
         sum(&mut self.handoff_more, o.handoff_more);
+        sum(&mut self.flow_queries, o.flow_queries);
+        sum(&mut self.flows_handed_over, o.flows_handed_over);
+        sum(&mut self.takeover_held, o.takeover_held);
     }
 
     /// Name and value of each counter, in a fixed order.
-    pub fn rows(&self) -> [(&'static str, u64); 35] {
+    pub fn rows(&self) -> [(&'static str, u64); 38] {
         [
             ("syns", self.syns),
             ("syn_table_full", self.syn_table_full),
@@ -590,6 +600,9 @@ impl NodeStats {
             ("flows_adopted", self.flows_adopted),
             ("orphans_adopted", self.orphans_adopted),
             ("handoff_more", self.handoff_more),
+            ("flow_queries", self.flow_queries),
+            ("flows_handed_over", self.flows_handed_over),
+            ("takeover_held", self.takeover_held),
         ]
     }
 }
@@ -656,8 +669,15 @@ pub struct Node<S: Store> {
     /// Flow ids: per shard, as a 4-tuple's connections all go to one.
     next_id: u32,
     /// A walk over the back-end flows announcing those a dead front-end
-    /// handed us (`failover.rs`): the last key looked at (`None`: start).
-    orphans: Option<Option<FlowKey>>,
+    /// handed us, or handing a VIP's to the node that took it
+    /// (`failover.rs`).
+    walk: Option<failover::Walk>,
+    /// Until when segments of unknown connections to our services are
+    /// dropped: we just took a VIP (`failover::TAKEOVER_HOLD_MS`).
+    takeover_until: u64,
+    /// The service VIPs that are this node's addresses, as the shell last
+    /// saw (0: a free slot).
+    local_vips: [u32; MAX_SERVICES],
     stats: NodeStats,
 }
 
@@ -692,7 +712,9 @@ impl<S: Store> Node<S> {
             shard: (0, 1),
             live: LivePeers::default(),
             next_id: 1,
-            orphans: None,
+            walk: None,
+            takeover_until: 0,
+            local_vips: [0; MAX_SERVICES],
             stats: NodeStats::default(),
         }
     }
@@ -797,6 +819,12 @@ impl<S: Store> Node<S> {
             if let Some(d) = self.cookie_ack(seg, payload, gso_size, now, io) {
                 return d;
             }
+        }
+        if self.cfg.is_service(seg.dst())
+            && self.be.peek(&seg.key_from_client()).is_none()
+            && self.holds_unknown(seg.dst().addr, now)
+        {
+            return Disposition::Drop;
         }
         self.peer_forwarded(seg, now, io)
     }
@@ -1437,6 +1465,7 @@ impl<S: Store> Node<S> {
             Message::Terminate(t) => self.fe_message_from(t.flow, *msg, from, now, io),
             Message::FlowAnnounce(a) => self.adopt(from, &a, now),
             Message::HandoffMore(m) => self.be_more(from, &m, now, io),
+            Message::FlowQuery(q) => self.on_flow_query(from, &q),
             _ => {}
         }
     }

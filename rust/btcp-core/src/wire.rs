@@ -262,6 +262,8 @@ pub enum MsgType {
     FlowAnnounce = 9,
     /// [`HandoffMore`].
     HandoffMore = 10,
+    /// [`FlowQuery`].
+    FlowQuery = 11,
 }
 
 impl MsgType {
@@ -278,6 +280,7 @@ impl MsgType {
             8 => Some(MsgType::HandoffCancel),
             9 => Some(MsgType::FlowAnnounce),
             10 => Some(MsgType::HandoffMore),
+            11 => Some(MsgType::FlowQuery),
             _ => None,
         }
     }
@@ -295,6 +298,7 @@ impl MsgType {
             MsgType::HandoffConfirm | MsgType::HandoffCancel => HandoffDecision::LEN,
             MsgType::FlowAnnounce => FlowAnnounce::LEN,
             MsgType::HandoffMore => HandoffMore::FIXED_LEN,
+            MsgType::FlowQuery => FlowQuery::LEN,
         }
     }
 }
@@ -737,6 +741,24 @@ impl HandoffMore<'_> {
     pub const FIXED_LEN: usize = 24;
 }
 
+/// A node to its peers: it holds the VIP `vip` now (VRRP gave it the
+/// address): each peer announces to it every connection it serves
+/// through that VIP that another front-end handed it (or this one,
+/// before its module was reloaded), and makes it their front-end
+/// (Documentation/handoff.md, "When the VIP moves").
+///
+/// Payload (4 bytes): `vip` (4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowQuery {
+    /// The VIP.
+    pub vip: u32,
+}
+
+impl FlowQuery {
+    /// Payload length.
+    pub const LEN: usize = 4;
+}
+
 /// Back-end to the front-ends it knows: a connection it serves whose
 /// front-end was declared dead, with everything a front-end needs to
 /// forward the client's segments to it (Documentation/handoff.md, "When a
@@ -930,6 +952,8 @@ pub enum Message<'a> {
     FlowAnnounce(FlowAnnounce),
     /// See [`HandoffMore`].
     HandoffMore(HandoffMore<'a>),
+    /// See [`FlowQuery`].
+    FlowQuery(FlowQuery),
 }
 
 impl<'a> Message<'a> {
@@ -946,6 +970,7 @@ impl<'a> Message<'a> {
             Message::HandoffCancel(_) => MsgType::HandoffCancel,
             Message::FlowAnnounce(_) => MsgType::FlowAnnounce,
             Message::HandoffMore(_) => MsgType::HandoffMore,
+            Message::FlowQuery(_) => MsgType::FlowQuery,
         }
     }
 
@@ -1108,6 +1133,7 @@ impl<'a> Message<'a> {
                 w.bytes(h.listeners.0)
             }
             Message::HandoffConfirm(d) | Message::HandoffCancel(d) => d.flow.write(w),
+            Message::FlowQuery(q) => w.u32(q.vip),
             Message::HandoffMore(m) => {
                 let len = u32::try_from(m.bytes.len()).map_err(|_| WireError::TooLong)?;
                 m.flow.write(w)?;
@@ -1251,6 +1277,7 @@ impl<'a> Message<'a> {
             MsgType::HandoffCancel => Message::HandoffCancel(HandoffDecision {
                 flow: FlowRef::read(&mut r)?,
             }),
+            MsgType::FlowQuery => Message::FlowQuery(FlowQuery { vip: r.u32()? }),
             MsgType::HandoffMore => {
                 let flow = FlowRef::read(&mut r)?;
                 let seq = r.u32()?;
@@ -1921,6 +1948,7 @@ mod tests {
                 }),
             ),
             (2, Message::FlowAnnounce(sample_announce())),
+            (5, Message::FlowQuery(FlowQuery { vip: 0x0a63_0064 })),
             (
                 1,
                 Message::HandoffMore(HandoffMore {
@@ -2151,7 +2179,7 @@ mod tests {
         assert_eq!(decode(&[0x47]), Err(WireError::BadMagic));
         assert_eq!(decode(&[0xb7, 0xc9, 2]), Err(WireError::BadVersion));
         assert_eq!(decode(&bad(2, 0)), Err(WireError::BadVersion));
-        for t in [0u8, 11, 0x80, 0xff] {
+        for t in [0u8, 12, 0x80, 0xff] {
             assert_eq!(decode(&bad(3, t)), Err(WireError::UnknownType), "{t}");
         }
         // The recipient is any id; the MAC covers it.

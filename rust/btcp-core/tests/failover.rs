@@ -97,3 +97,41 @@ fn only_a_peer_adopts_an_orphaned_connection() {
     check_delivery(&net);
     check_taken_over(&net);
 }
+
+/// A planned switch: the VIP moves to the standby while the front-end
+/// lives. The standby asks the back-end for its connections
+/// (FLOW_QUERY), which makes it their front-end at once; until the
+/// announcement arrives it drops the client's segments of the connection
+/// instead of letting a stack reset them, and the client sends them
+/// again.
+#[test]
+fn a_download_goes_on_when_the_vip_moves() {
+    let net = run(Scenario {
+        vip_moves_when: Some(mid_download),
+        ..Scenario::new()
+    });
+    let be = net.be_side().stats();
+    assert_eq!((be.flows_handed_over, be.flows_announced), (1, 0));
+    let standby = net.fe_stats();
+    assert_eq!(standby.flows_adopted, 1);
+    assert!(
+        standby.takeover_held > 0,
+        "nothing came before the announcement"
+    );
+    assert!(net.vip_moved_at.is_some() && net.fe_died_at.is_none());
+}
+
+/// The VIP moves after the back-end declared the front-end dead and
+/// announced its connection: the query hands it to the standby all the
+/// same (the copy it had is refreshed).
+#[test]
+fn a_death_then_the_vip_taken() {
+    let net = run(Scenario {
+        fe_dies_when: Some(mid_download),
+        vip_moves_when: Some(|n: &Net| n.fe_died_at.is_some_and(|d| n.t >= d + TAKEOVER_MS)),
+        ..Scenario::new()
+    });
+    let be = net.be_side().stats();
+    assert_eq!(be.flows_announced, 1);
+    assert!(be.flows_handed_over <= 1);
+}

@@ -349,6 +349,42 @@ fn an_announced_connection_is_adopted_unless_it_is_ours() {
     assert_eq!(n.stats().flows_adopted, 2);
 }
 
+/// A node that takes a VIP (back): its forwarding flows from before
+/// linger (a back-end's announcement brings back those still open), and
+/// segments of connections it does not know are dropped for a while,
+/// not left to its stack to reset: their announcement is on its way. A
+/// VIP that is not ours yet holds them too.
+#[test]
+fn taking_a_vip_retires_old_flows_and_holds_unknown_segments() {
+    let mut n = node(TWO_PEERS, 16);
+    let mut log = Log::default();
+    let (seq, ack) = connect(&mut n, 0, 0, &mut log);
+    let (to, id) = log.reqs[0];
+    n.on_message(to, &ack_from(to, id), 0, &mut log);
+    let unknown = packet(client(9), 5, 6, Flags::ACK, b"x");
+    assert_eq!(feed(&mut n, &unknown, 1, &mut log), Disposition::Accept);
+    n.vip_lost(VIP);
+    assert_eq!(feed(&mut n, &unknown, 2, &mut log), Disposition::Drop);
+    n.vip_taken(VIP, 3, &mut log);
+    assert_eq!(n.fe().peek(&key(0)).unwrap().state(), FeState::Linger);
+    // A lingering flow still forwards its client's late segments.
+    let late = packet(client(0), seq, ack, Flags::ACK, &[]);
+    assert!(matches!(
+        feed(&mut n, &late, 4, &mut log),
+        Disposition::Forward { .. }
+    ));
+    let hold = btcp_core::node::failover::TAKEOVER_HOLD_MS;
+    assert_eq!(
+        feed(&mut n, &unknown, 3 + hold - 1, &mut log),
+        Disposition::Drop
+    );
+    assert_eq!(
+        feed(&mut n, &unknown, 3 + hold, &mut log),
+        Disposition::Accept
+    );
+    assert_eq!(n.stats().takeover_held, 2);
+}
+
 #[test]
 fn a_connection_that_ended_is_no_load_while_it_lingers() {
     // Clients 0 and 1 go to nodes 2 and 3 (least-conn, ties to the first).

@@ -84,7 +84,9 @@ else bad be2-serves-again "be2 served $at_return at its return, $after after 9 m
 # asks again. Back within dead-grace-ms (5 s after it was declared dead):
 # every request is answered. Dead for longer: fe answers be2's clients'
 # next segment with an RST from the VIP, so they fail at once, not after
-# their timeout; the others are answered.
+# their timeout; the others are answered. (fe may count more resets than
+# the probe's: a connection of the load before that be2 had not finished
+# closing gets its own when its client next sends.)
 wait_be2_live() {
   for _ in $(seq 150); do
     in_vm fe "grep -q '^ctrl_peer 3 up live' /proc/net/btcp/counters" && return 0
@@ -113,7 +115,7 @@ wait_be2_live || bad be2-live-after-short-outage "be2 not live"
 long=$(probe 12 9)
 resets=$(($(vm_counter fe dead_target_resets) - resets0))
 if [ "$(field timeout "$long")" = 0 ] && [ "$(field reset "$long")" -ge 1 ] &&
-   [ $(($(field ok "$long") + $(field reset "$long"))) = 12 ] && [ "$resets" = "$(field reset "$long")" ]; then
+   [ $(($(field ok "$long") + $(field reset "$long"))) = 12 ] && [ "$resets" -ge "$(field reset "$long")" ]; then
   ok "dead-back-end-clients-reset ($long; dead_target_resets $resets)"
 else bad dead-back-end-clients-reset "$long; dead_target_resets $resets"; fi
 wait_be2_live || bad be2-live-after-long-outage "be2 not live"

@@ -91,6 +91,9 @@ pub const STANDBY_ADDR: u32 = 0x0a02_0003;
 /// the client's segments reach no one before).
 pub const FE_DEAD_MS: u64 = 1_200;
 pub const TAKEOVER_MS: u64 = 2_000;
+/// After a planned switch: when the standby's shell notices the VIP (its
+/// 100 ms tick).
+pub const VIP_SEEN_MS: u64 = 100;
 
 /// Where the front-end's rules put the silent node [`SILENT_NODE`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -530,6 +533,10 @@ pub struct Scenario {
     /// The front-end dies once this holds; the standby takes over (see
     /// [`STANDBY_NODE`]).
     pub fe_dies_when: Option<Cond>,
+    /// The VIP moves to the standby once this holds, the front-end alive
+    /// (a planned switch): no outage; the standby's shell sees the VIP
+    /// [`VIP_SEEN_MS`] later and sends the back-end a FLOW_QUERY.
+    pub vip_moves_when: Option<Cond>,
 }
 
 impl Scenario {
@@ -565,6 +572,7 @@ impl Scenario {
             fe_extra: "",
             silent: Silent::None,
             fe_dies_when: None,
+            vip_moves_when: None,
         }
     }
 
@@ -735,6 +743,7 @@ impl Io for Actions {
             Message::HandoffCancel(d) => Message::HandoffCancel(*d),
             Message::FlowAnnounce(a) => Message::FlowAnnounce(*a),
             Message::HandoffMore(m) => Message::HandoffMore(wire::HandoffMore { bytes: &[], ..*m }),
+            Message::FlowQuery(q) => Message::FlowQuery(*q),
             m => panic!("unexpected {m:?}"),
         };
         self.list.push(Action::Send(to, kind, buf));
@@ -833,6 +842,8 @@ pub struct Net {
     pub fe_addr: u32,
     /// When the front-end died.
     pub fe_died_at: Option<u64>,
+    /// When the VIP moved to the standby, the front-end alive.
+    pub vip_moved_at: Option<u64>,
     ctrl_seq: u64,
     // Checks
     pub last_tsval_to_client: Option<u32>,
@@ -940,7 +951,7 @@ impl Net {
             live.add(SILENT_NODE, 0);
         }
         fe_node.set_live(live);
-        let standby = match sc.fe_dies_when {
+        let standby = match sc.fe_dies_when.or(sc.vip_moves_when) {
             Some(_) => format!("peer {STANDBY_NODE} 10.2.0.3\n"),
             None => String::new(),
         };
@@ -972,6 +983,7 @@ impl Net {
             fe_id: FE_NODE,
             fe_addr: FE_ADDR,
             fe_died_at: None,
+            vip_moved_at: None,
             ctrl_seq: 0,
             last_tsval_to_client: None,
             be_tsval_max: None,
@@ -1241,8 +1253,8 @@ impl Net {
                         self.stats.to_silent.push(msg.msg_type());
                         continue;
                     }
-                    if to == FE_NODE && self.fe_died_at.is_some() {
-                        continue; // the dead front-end hears nothing
+                    if to == FE_NODE && self.fe_id != FE_NODE {
+                        continue; // the front-end left the network
                     }
                     if matches!(msg, Message::HandoffReq(_)) {
                         self.stats.handoff_reqs += 1;
@@ -1484,6 +1496,7 @@ impl Net {
             Message::HandoffConfirm(_) => self.stats.handoff_confirms += 1,
             Message::HandoffCancel(_) => self.stats.handoff_cancels += 1,
             Message::HandoffMore(_) => self.stats.handoff_mores += 1,
+            Message::FlowQuery(_) => {}
             m => panic!("unexpected {m:?}"),
         }
         let mut acts = self.actions(BE_NODE);
@@ -1814,32 +1827,72 @@ impl Net {
     /// it dead [`FE_DEAD_MS`] later; the client's segments reach the
     /// standby from [`TAKEOVER_MS`] on.
     fn fail_over(&mut self) {
+        self.move_vip();
         let Some(dies) = self.sc.fe_dies_when else {
             return;
         };
         match self.fe_died_at {
             None if dies(self) => {
                 self.fe_died_at = Some(self.t);
-                let text = format!(
-                    "node {STANDBY_NODE} 10.2.0.3 state drain\npeer {BE_NODE} 10.3.0.1\n\
-                     service 10.2.0.1:{PORT}\nrules default={BE_NODE}\n{}",
-                    self.sc.fe_extra
-                );
-                self.fe_node = host_node(&text, self.sc.cfg, *b"standby secret!!", 4096);
-                let mut live = btcp_core::node::LivePeers::default();
-                live.add(BE_NODE, 0);
-                self.fe_node.set_live(live);
-                self.fe_id = STANDBY_NODE;
-                self.fe_addr = STANDBY_ADDR;
-                self.events.retain(|_, e| {
-                    !matches!(e, Event::ToFe(_) | Event::CtrlToFe(_) | Event::ToBe(_))
-                });
+                self.standby_in(true);
             }
             Some(d) if self.t == d + FE_DEAD_MS => {
                 let mut live = btcp_core::node::LivePeers::default();
                 live.add(STANDBY_NODE, 0);
                 live.add_dead(FE_NODE, 0);
                 self.be_node.set_live(live);
+            }
+            // The standby holds the VIP; its shell sees it (here without
+            // the FLOW_QUERY the kernel's sends, unless the scenario moves
+            // the VIP too: the back-end's announcement on the death alone
+            // must do).
+            Some(d) if self.t == d + TAKEOVER_MS && self.sc.vip_moves_when.is_none() => {
+                self.fe_node.vip_local(V);
+            }
+            _ => {}
+        }
+    }
+
+    /// The standby replaces the front-end node; what was in flight to or
+    /// from the front-end is lost (and, if it `died`, what the client
+    /// was sending to it).
+    fn standby_in(&mut self, died: bool) {
+        let text = format!(
+            "node {STANDBY_NODE} 10.2.0.3 state drain\npeer {BE_NODE} 10.3.0.1\n\
+             service 10.2.0.1:{PORT}\nrules default={BE_NODE}\n{}",
+            self.sc.fe_extra
+        );
+        self.fe_node = host_node(&text, self.sc.cfg, *b"standby secret!!", 4096);
+        // Its shell has not seen the VIP become its own yet.
+        self.fe_node.vip_lost(V);
+        let mut live = btcp_core::node::LivePeers::default();
+        live.add(BE_NODE, 0);
+        self.fe_node.set_live(live);
+        self.fe_id = STANDBY_NODE;
+        self.fe_addr = STANDBY_ADDR;
+        self.events.retain(|_, e| match e {
+            Event::ToFe(_) => !died,
+            Event::CtrlToFe(_) | Event::ToBe(_) => false,
+            _ => true,
+        });
+    }
+
+    /// A planned switch, as [`Scenario::vip_moves_when`] asks.
+    fn move_vip(&mut self) {
+        let Some(moves) = self.sc.vip_moves_when else {
+            return;
+        };
+        match self.vip_moved_at {
+            None if moves(self) => {
+                self.vip_moved_at = Some(self.t);
+                self.standby_in(false);
+            }
+            Some(m) if self.t == m + VIP_SEEN_MS => {
+                let now = self.fe_now();
+                let mut acts = self.actions(self.fe_id);
+                self.fe_node.vip_taken(V, now, &mut acts);
+                acts.send(BE_NODE, &Message::FlowQuery(wire::FlowQuery { vip: V }));
+                self.perform(acts);
             }
             _ => {}
         }

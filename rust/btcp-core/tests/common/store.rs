@@ -252,7 +252,7 @@ pub fn shard_node(
     secret: [u8; 16],
     max: (usize, usize),
 ) -> HostNode {
-    HostNode::new(
+    let mut node = HostNode::new(
         Table::new(max.0),
         Table::new(max.1),
         Box::new(*cfg),
@@ -262,5 +262,10 @@ pub fn shard_node(
         btcp_core::isn::IsnSecret::new(secret),
         // Another key for the cookies, from the same seed.
         btcp_core::syncookie::CookieKeys::new(secret.map(|b| b ^ 0x5c), 0),
-    )
+    );
+    // The host holds its services' VIPs (as the kernel shell sees them).
+    for s in cfg.services() {
+        node.vip_local(s.addr);
+    }
+    node
 }
