@@ -13,6 +13,9 @@
 #   cluster_web_pool               (multi-VM lab) nginx on be1-be3 and fe's
 #                                  default a round-robin pool of them
 #   vm_counter NODE NAME           (multi-VM lab) one of NODE's counters
+#   cluster_vrrp_conf NODE PRIO PEER  keepalived's configuration for NODE
+#                                  sharing the VIP with PEER by VRRP
+#                                  (unicast, no preemption)
 #
 # In the multi-VM lab (qemu/vms.sh sourced) the nodes are the VMs that
 # exist (VM_NODES) and each is configured in its VM, through in_vm.
@@ -68,6 +71,23 @@ cluster_wait_up() {
     sleep 0.2
   done
   return 1
+}
+
+cluster_vrrp_conf() {
+  cat <<EOF
+global_defs { router_id $1 }
+vrrp_instance btcp {
+  state BACKUP
+  nopreempt
+  interface eth0
+  virtual_router_id 51
+  priority $2
+  advert_int 1
+  unicast_src_ip $(ns_ip "$1")
+  unicast_peer { $(ns_ip "$3") }
+  virtual_ipaddress { $LAB_VIP/$LAB_PREFIX dev eth0 }
+}
+EOF
 }
 
 # vm_counter NODE NAME: a counter of NODE's /proc/net/btcp/counters.

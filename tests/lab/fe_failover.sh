@@ -32,20 +32,7 @@ cleanup() {
 trap cleanup EXIT
 # vrrp NODE PRIORITY PEER: keepalived's VRRP in NODE's namespace.
 vrrp() {
-  cat >"$tmp/vrrp-$1.conf" <<EOF
-global_defs { router_id $1 }
-vrrp_instance btcp {
-  state BACKUP
-  nopreempt
-  interface eth0
-  virtual_router_id 51
-  priority $2
-  advert_int 1
-  unicast_src_ip $(ns_ip "$1")
-  unicast_peer { $(ns_ip "$3") }
-  virtual_ipaddress { $LAB_VIP/$LAB_PREFIX dev eth0 }
-}
-EOF
+  cluster_vrrp_conf "$@" >"$tmp/vrrp-$1.conf"
   ip netns exec "$1" setsid keepalived --vrrp --dont-fork --log-console -f "$tmp/vrrp-$1.conf" \
     -p "$tmp/vrrp-$1.pid" -r "$tmp/vrrp-$1-child.pid" >"$tmp/vrrp-$1.log" 2>&1 </dev/null &
 }

@@ -1008,24 +1008,11 @@ impl FeFlow {
         let skip = seq::distance(seg.seq(), self.rcv_nxt);
         // The shell grows its buffer to `request_needs`; one it could not
         // grow takes nothing (never written past), and the client resends.
-        let cap = self.cap;
         if skip < len {
-            let room = cap.saturating_sub(self.req_len);
-            let take = len.saturating_sub(skip).min(room);
-            let (from, to) = (as_usize(skip), as_usize(skip.saturating_add(take)));
-            let at = as_usize(self.req_len);
-            let copied = payload.get(from..to).and_then(|src| {
-                let dst = reqbuf.get_mut(at..at.checked_add(src.len())?)?;
-                dst.copy_from_slice(src);
-                Some(())
-            });
-            if copied.is_some() {
-                self.req_len = self.req_len.saturating_add(take);
-                self.rcv_nxt = self.rcv_nxt.wrapping_add(take);
-                if take == len.saturating_sub(skip) && f.fin() {
-                    self.fin = true;
-                    self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
-                }
+            let taken = self.append_request(payload, skip, len, reqbuf);
+            if taken == Some(len.saturating_sub(skip)) && f.fin() {
+                self.fin = true;
+                self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
             }
         } else if skip == len && f.fin() {
             self.fin = true;
@@ -1056,7 +1043,7 @@ impl FeFlow {
         // Full also when the space left is below one unit of our window
         // scale: the window we advertise is then 0 and the client could
         // never send the rest.
-        let free = cap.saturating_sub(self.req_len);
+        let free = self.cap.saturating_sub(self.req_len);
         let full = free
             .checked_shr(u32::from(self.agreed.shift()))
             .unwrap_or(0)
@@ -1129,20 +1116,31 @@ impl FeFlow {
         if seq::after(seg.seq(), self.rcv_nxt) || skip >= len {
             return;
         }
+        self.append_request(payload, skip, len, reqbuf);
+    }
+
+    /// Appends a segment's payload from `skip` on (the bytes before it we
+    /// have) to the request, within the request limit: the bytes taken,
+    /// or `None` if the buffer (grown by the shell to `request_needs`)
+    /// could not hold them, and the client sends them again.
+    fn append_request(
+        &mut self,
+        payload: &[u8],
+        skip: u32,
+        len: u32,
+        reqbuf: &mut [u8],
+    ) -> Option<u32> {
         let take = len
             .saturating_sub(skip)
             .min(self.cap.saturating_sub(self.req_len));
         let (from, to) = (as_usize(skip), as_usize(skip.saturating_add(take)));
         let at = as_usize(self.req_len);
-        let copied = payload.get(from..to).and_then(|src| {
-            let dst = reqbuf.get_mut(at..at.checked_add(src.len())?)?;
-            dst.copy_from_slice(src);
-            Some(())
-        });
-        if copied.is_some() {
-            self.req_len = self.req_len.saturating_add(take);
-            self.rcv_nxt = self.rcv_nxt.wrapping_add(take);
-        }
+        let src = payload.get(from..to)?;
+        let dst = reqbuf.get_mut(at..at.checked_add(src.len())?)?;
+        dst.copy_from_slice(src);
+        self.req_len = self.req_len.saturating_add(take);
+        self.rcv_nxt = self.rcv_nxt.wrapping_add(take);
+        Some(take)
     }
 
     /// The bytes kept while the handoff was pending that its HANDOFF_REQ

@@ -267,8 +267,9 @@ pub trait Io {
     /// quoting the segment, with this next-hop MTU.
     fn frag_needed(&mut self, seg: &Seg<'_>, mtu: u16);
     /// Whether the segment in hand came over its link from the host at
-    /// `addr` (its link-layer source is that host's): a forwarded client
-    /// segment is taken only from the front-end that handed its flow off.
+    /// `addr` (its link-layer source is that host's; over the loopback,
+    /// `addr` is one of this host's): a forwarded client segment is taken
+    /// only from the front-end that handed its flow off.
     fn sent_by(&mut self, addr: u32) -> bool;
     /// Counts `ev` in the figures an operator scrapes (`metrics.rs`); by
     /// default, nowhere.

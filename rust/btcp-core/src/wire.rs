@@ -1091,7 +1091,6 @@ impl<'a> Message<'a> {
                 Ok(())
             }
             Message::HandoffReq(r) => {
-                let req_len = u32::try_from(r.request.len()).map_err(|_| WireError::TooLong)?;
                 w.u32(r.fe_flow_id)?;
                 w.u32(r.client_addr)?;
                 w.u16(r.client_port)?;
@@ -1107,8 +1106,7 @@ impl<'a> Message<'a> {
                 w.u16(r.client_window_last)?;
                 w.u32(r.request_seq)?;
                 w.u8(if r.fin { HandoffReq::F_FIN } else { 0 })?;
-                w.u32(req_len)?;
-                w.bytes(r.request)
+                w.request_bytes(r.request)
             }
             Message::HandoffAck(a) => {
                 a.flow.write(w)?;
@@ -1135,11 +1133,9 @@ impl<'a> Message<'a> {
             Message::HandoffConfirm(d) | Message::HandoffCancel(d) => d.flow.write(w),
             Message::FlowQuery(q) => w.u32(q.vip),
             Message::HandoffMore(m) => {
-                let len = u32::try_from(m.bytes.len()).map_err(|_| WireError::TooLong)?;
                 m.flow.write(w)?;
                 w.u32(m.seq)?;
-                w.u32(len)?;
-                w.bytes(m.bytes)
+                w.request_bytes(m.bytes)
             }
             Message::FlowAnnounce(a) => {
                 a.flow.write(w)?;
@@ -1219,10 +1215,7 @@ impl<'a> Message<'a> {
                 if flags & !HandoffReq::F_FIN != 0 {
                     return Err(WireError::BadReserved);
                 }
-                let req_len = usize::try_from(r.u32()?).map_err(|_| WireError::TooLong)?;
-                if req_len > MAX_REQUEST {
-                    return Err(WireError::TooLong);
-                }
+                let request = r.request_bytes()?;
                 Message::HandoffReq(HandoffReq {
                     fe_flow_id,
                     client_addr,
@@ -1239,7 +1232,7 @@ impl<'a> Message<'a> {
                     client_window_last,
                     request_seq,
                     fin: flags & HandoffReq::F_FIN != 0,
-                    request: r.bytes(req_len)?,
+                    request,
                 })
             }
             MsgType::HandoffAck => Message::HandoffAck(HandoffAck {
@@ -1281,14 +1274,10 @@ impl<'a> Message<'a> {
             MsgType::HandoffMore => {
                 let flow = FlowRef::read(&mut r)?;
                 let seq = r.u32()?;
-                let len = usize::try_from(r.u32()?).map_err(|_| WireError::TooLong)?;
-                if len > MAX_REQUEST {
-                    return Err(WireError::TooLong);
-                }
                 Message::HandoffMore(HandoffMore {
                     flow,
                     seq,
-                    bytes: r.bytes(len)?,
+                    bytes: r.request_bytes()?,
                 })
             }
             MsgType::FlowAnnounce => {
@@ -1758,6 +1747,12 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    /// `src`'s length (4) and `src` (client bytes).
+    fn request_bytes(&mut self, src: &[u8]) -> Result<(), WireError> {
+        self.u32(u32::try_from(src.len()).map_err(|_| WireError::TooLong)?)?;
+        self.bytes(src)
+    }
+
     fn bytes(&mut self, src: &[u8]) -> Result<(), WireError> {
         let end = self
             .pos
@@ -1795,6 +1790,15 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A length (4) and that many client bytes, at most [`MAX_REQUEST`].
+    fn request_bytes(&mut self) -> Result<&'a [u8], WireError> {
+        let len = usize::try_from(self.u32()?).map_err(|_| WireError::TooLong)?;
+        if len > MAX_REQUEST {
+            return Err(WireError::TooLong);
+        }
+        self.bytes(len)
+    }
+
     fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
         let (head, rest) = self
             .buf

@@ -551,11 +551,9 @@ fn post_body_sent_with_the_head() {
     run(s);
 }
 
-/// The body comes while the handoff is pending (its ACK delayed): the
-/// front-end keeps it and sends it after the confirm (HANDOFF_MORE), so
-/// the client sends nothing twice.
-#[test]
-fn post_body_sent_during_the_handoff() {
+/// A POST whose body the client sends while the handoff is pending (its
+/// ACK delayed 100 ms).
+fn body_during_the_handoff() -> Scenario {
     let mut s = sc().delay(Point::HandoffAck, 1, 100);
     s.client.sends = vec![
         (always, post_head(3000)),
@@ -566,7 +564,14 @@ fn post_body_sent_during_the_handoff() {
     ];
     s.client.nagle = false;
     s.server.respond_when = all_read;
-    let net = run(s);
+    s
+}
+
+/// The front-end keeps the body and sends it after the confirm
+/// (HANDOFF_MORE), so the client sends nothing twice.
+#[test]
+fn post_body_sent_during_the_handoff() {
+    let net = run(body_during_the_handoff());
     assert!(fe_in(&net, Point::ClientData, Some(FeState::HandingOff)) > 0);
     assert_eq!(net.stats.handoff_mores, 1);
     assert_eq!(net.fe_stats().handoff_more, 1);
@@ -577,19 +582,7 @@ fn post_body_sent_during_the_handoff() {
 /// front-end never acknowledged the body, so the client sends it again.
 #[test]
 fn post_body_sent_during_the_handoff_more_lost() {
-    let mut s = sc()
-        .delay(Point::HandoffAck, 1, 100)
-        .lose(Point::HandoffMore, 1);
-    s.client.sends = vec![
-        (always, post_head(3000)),
-        (
-            |n: &Net| n.fe_state() == Some(FeState::HandingOff),
-            post_body(3000),
-        ),
-    ];
-    s.client.nagle = false;
-    s.server.respond_when = all_read;
-    let net = run(s);
+    let net = run(body_during_the_handoff().lose(Point::HandoffMore, 1));
     assert_eq!(net.stats.handoff_mores, 0);
     assert!(net.stats.client_retransmits > 0);
 }

@@ -31,18 +31,7 @@ has_vip() { in_vm "$1" "ip -br addr show dev eth0 | grep -q ' $LAB_VIP/'"; }
 # vrrp NODE PRIORITY PEER: keepalived's VRRP on NODE, in the background.
 vrrp() {
   local conf
-  conf="global_defs { router_id $1 }
-vrrp_instance btcp {
-  state BACKUP
-  nopreempt
-  interface eth0
-  virtual_router_id 51
-  priority $2
-  advert_int 1
-  unicast_src_ip $(ns_ip "$1")
-  unicast_peer { $(ns_ip "$3") }
-  virtual_ipaddress { $LAB_VIP/$LAB_PREFIX dev eth0 }
-}"
+  conf=$(cluster_vrrp_conf "$@")
   in_vm "$1" "printf '%s\n' $(printf %q "$conf") >/tmp/vrrp.conf" &&
     in_vm "$1" "setsid keepalived --vrrp --dont-fork --log-console --log-detail -f /tmp/vrrp.conf \
       -p /tmp/vrrp.pid -r /tmp/vrrp-child.pid >/tmp/vrrp.log 2>&1 </dev/null &"
