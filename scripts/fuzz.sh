@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz the core crate's parsers of what a client sends first (the HTTP
 # request head, http::parse_head; the TLS ClientHello,
-# tls::parse_client_hello) with cargo-fuzz/libFuzzer for a bounded time,
+# tls::parse_client_hello) and the HTTP/1.1 stream framer
+# (framing: response heads, chunked bodies) with cargo-fuzz/libFuzzer for a bounded time,
 # shared between the targets:
 #
 #   scripts/fuzz.sh [SECONDS]        # default 60 in all
@@ -13,7 +14,7 @@
 # crate is downloaded. FUZZ_TOOLCHAIN=nightly uses (and installs, through
 # rustup) a nightly instead.
 #
-# Other knobs: FUZZ_TARGET (one target; both by default), FUZZ_SANITIZER (none: the crate
+# Other knobs: FUZZ_TARGET (one target; all by default), FUZZ_SANITIZER (none: the crate
 # has no unsafe code, so ASan would only slow it; address works too),
 # FUZZ_TARGET_DIR (rust/btcp-core/fuzz/target).
 #
@@ -30,7 +31,7 @@ case $secs in '' | *[!0-9]*)
   ;;
 esac
 CARGO_FUZZ_VERSION=0.13.2
-targets=${FUZZ_TARGET:-parse_head parse_client_hello}
+targets=${FUZZ_TARGET:-parse_head parse_client_hello frame_stream}
 sanitizer=${FUZZ_SANITIZER:-none}
 toolchain=${FUZZ_TOOLCHAIN:-}
 fuzz=$root/rust/btcp-core/fuzz

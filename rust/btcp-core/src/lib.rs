@@ -57,6 +57,7 @@ pub mod dispatch;
 pub mod encap;
 pub mod error;
 pub mod flow;
+pub mod framing;
 pub mod frontend;
 pub mod health;
 pub mod http;
