@@ -256,7 +256,7 @@ pub struct BeOutput {
     pub restart: bool,
 }
 
-/// One handed-off connection at the back-end. 176 bytes on x86-64; the request
+/// One handed-off connection at the back-end. 144 bytes on x86-64; the request
 /// bytes live in a buffer the shell owns and passes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BeFlow {
@@ -281,7 +281,6 @@ pub struct BeFlow {
     client_tsval: u32,
     fe_tsval_last: u32,
     tsval_b: u32,
-    request_seq: u32,
     req_len: u32,
     fin: bool,
     /// First request byte (client space) the stack has not acknowledged.
@@ -299,8 +298,12 @@ pub struct BeFlow {
     client_nxt: u32,
     /// Highest back-end sequence number sent, plus one (back-end space).
     be_nxt: u32,
-    client_fin: Option<u32>,
-    be_fin: Option<u32>,
+    /// Where each side's FIN is, once seen (`*_fin_seen`): flat fields, not
+    /// options, keep the flow in its slab object.
+    client_fin_seq: u32,
+    be_fin_seq: u32,
+    client_fin_seen: bool,
+    be_fin_seen: bool,
     client_fin_acked: bool,
     be_fin_acked: bool,
     deadline: u64,
@@ -310,7 +313,6 @@ pub struct BeFlow {
     /// others ([`BeFlow::announcement`]): whichever forwards its client's
     /// segments first becomes its front-end ([`BeFlow::adopt`]).
     orphaned: bool,
-    xlate: Xlate,
 }
 
 impl BeFlow {
@@ -389,7 +391,6 @@ impl BeFlow {
             client_tsval: req.client_tsval_last,
             fe_tsval_last: req.fe_tsval_last,
             tsval_b: 0,
-            request_seq: req.request_seq,
             req_len,
             fin: req.fin,
             replay_una: req.request_seq,
@@ -399,15 +400,16 @@ impl BeFlow {
             be_rcv_nxt: req.request_seq,
             client_nxt: end_data.wrapping_add(u32::from(req.fin)),
             be_nxt: 0,
-            client_fin: req.fin.then_some(end_data),
-            be_fin: None,
+            client_fin_seq: end_data,
+            be_fin_seq: 0,
+            client_fin_seen: req.fin,
+            be_fin_seen: false,
             client_fin_acked: false,
             be_fin_acked: false,
             deadline: deadline(now_ms, cfg.handoff_ms),
             last_seen: now_ms,
             resends: 0,
             orphaned: false,
-            xlate: Xlate::default(),
         };
         let syn = OutSegment {
             src: key.client,
@@ -469,7 +471,7 @@ impl BeFlow {
             return None;
         }
         self.orphaned = true;
-        let x = &self.xlate;
+        let x = self.xlate_now();
         let client_ack = x.seq_to_client(self.client_ack);
         // The client can acknowledge what we sent, and what we may still
         // send into the window it last told us of.
@@ -493,7 +495,7 @@ impl BeFlow {
             client_edge,
             client_window: self.client_window,
             client_tsval: self.client_tsval,
-            client_fin: self.client_fin.is_some(),
+            client_fin: self.client_fin_seen,
         })
     }
 
@@ -502,6 +504,17 @@ impl BeFlow {
     pub fn adopt(&mut self, node: u16) {
         self.origin = node;
         self.orphaned = false;
+    }
+
+    /// The client's sequence number of the first request byte (the
+    /// HANDOFF_REQ must say so: right after the client's SYN).
+    fn request_seq(&self) -> u32 {
+        self.isn_c.wrapping_add(1)
+    }
+
+    /// The client's FIN's sequence number, once seen.
+    fn client_fin(&self) -> Option<u32> {
+        self.client_fin_seen.then_some(self.client_fin_seq)
     }
 
     /// The front-end's flow id.
@@ -515,8 +528,23 @@ impl BeFlow {
     }
 
     /// The translation, once the replay started.
-    pub fn xlate(&self) -> Option<&Xlate> {
-        (self.state != BeState::SynSent).then_some(&self.xlate)
+    pub fn xlate(&self) -> Option<Xlate> {
+        (self.state != BeState::SynSent).then(|| self.xlate_now())
+    }
+
+    /// The translation, from the ISNs, TSvals and options it rests on
+    /// (kept once, not twice: a flow is one small slab object).
+    fn xlate_now(&self) -> Xlate {
+        Xlate::new(
+            self.vip.addr,
+            self.key.server.addr,
+            self.isn_f,
+            self.isn_b,
+            self.fe_tsval_last,
+            self.tsval_b,
+            self.ws_be(),
+            self.fe_opts.shift(),
+        )
     }
 
     /// Whether the stack has acknowledged the whole request (the shell
@@ -591,7 +619,7 @@ impl BeFlow {
             return BeOutput::default();
         }
         self.last_seen = now_ms;
-        let verdict = match self.xlate.be_egress(seg) {
+        let verdict = match self.xlate_now().be_egress(seg) {
             Ok(edits) => Verdict::Forward(edits),
             Err(_) => Verdict::Drop,
         };
@@ -616,7 +644,8 @@ impl BeFlow {
             self.be_nxt = end;
         }
         if f.fin() {
-            self.be_fin = Some(seg.seq().wrapping_add(seg.payload_len()));
+            self.be_fin_seq = seg.seq().wrapping_add(seg.payload_len());
+            self.be_fin_seen = true;
         }
         let mut replay = Replay::default();
         if f.ack() {
@@ -641,7 +670,7 @@ impl BeFlow {
             if seq::after(edge, self.be_edge) {
                 self.be_edge = edge;
             }
-            if let Some(fin) = self.client_fin {
+            if let Some(fin) = self.client_fin() {
                 if seq::after(ack, fin) {
                     self.client_fin_acked = true;
                 }
@@ -704,20 +733,10 @@ impl BeFlow {
         if (self.fe_opts.ts && !be.ts) || (self.fe_opts.wscale.is_some() && be.wscale.is_none()) {
             return self.nack(NackReason::OptionsIncompatible, true);
         }
-        self.xlate = Xlate::new(
-            self.vip.addr,
-            self.key.server.addr,
-            self.isn_f,
-            self.isn_b,
-            self.fe_tsval_last,
-            self.tsval_b,
-            self.ws_be(),
-            self.fe_opts.shift(),
-        );
         self.client_ack = self.isn_b.wrapping_add(1);
         self.be_nxt = self.isn_b.wrapping_add(1);
         // The SYN/ACK's window is never scaled.
-        self.be_edge = self.request_seq.wrapping_add(u32::from(seg.window()));
+        self.be_edge = self.request_seq().wrapping_add(u32::from(seg.window()));
         self.last_seen = now_ms;
         let control = Some(self.handoff_ack());
         if self.origin != self.node {
@@ -773,7 +792,7 @@ impl BeFlow {
         cfg: &Config,
         now_ms: u64,
     ) -> BeOutput {
-        let end = self.request_seq.wrapping_add(self.req_len);
+        let end = self.request_seq().wrapping_add(self.req_len);
         let len = u32::try_from(m.bytes.len()).unwrap_or(u32::MAX);
         let skip = seq::distance(m.seq, end);
         let live = matches!(self.state, BeState::Held | BeState::Established);
@@ -871,12 +890,13 @@ impl BeFlow {
             self.client_nxt = end;
         }
         if f.fin() {
-            self.client_fin = Some(seg.seq().wrapping_add(seg.payload_len()));
+            self.client_fin_seq = seg.seq().wrapping_add(seg.payload_len());
+            self.client_fin_seen = true;
         }
         if seq::after(seg.ack(), self.client_ack) {
             self.client_ack = seg.ack();
         }
-        if let Some(fin) = self.be_fin {
+        if let Some(fin) = self.be_fin_seen.then_some(self.be_fin_seq) {
             if seq::after(seg.ack(), fin) {
                 self.be_fin_acked = true;
             }
@@ -949,7 +969,7 @@ impl BeFlow {
         let client = OutSegment {
             src: self.vip,
             dst: self.key.client,
-            seq: self.xlate.seq_to_client(self.be_nxt),
+            seq: self.xlate_now().seq_to_client(self.be_nxt),
             ack: self.client_nxt,
             flags: Flags::RST | Flags::ACK,
             ..OutSegment::default()
@@ -1088,7 +1108,7 @@ impl BeFlow {
 
     /// Client sequence number just past the request (and its FIN).
     fn replay_end(&self) -> u32 {
-        self.request_seq
+        self.request_seq()
             .wrapping_add(self.req_len)
             .wrapping_add(u32::from(self.fin))
     }
@@ -1097,7 +1117,7 @@ impl BeFlow {
     /// window (at least one segment if `force`), and the FIN if it follows
     /// them.
     fn replay_from(&mut self, from: u32, force: bool) -> Replay {
-        let end_data = self.request_seq.wrapping_add(self.req_len);
+        let end_data = self.request_seq().wrapping_add(self.req_len);
         if !seq::before(from, self.replay_end()) {
             return Replay::default();
         }
@@ -1127,7 +1147,7 @@ impl BeFlow {
             ack: self.client_ack,
             window: self.window_for_be(),
             ts: self.ts(),
-            off: seq::distance(self.request_seq, from),
+            off: seq::distance(self.request_seq(), from),
             len,
             mss,
             fin,

@@ -84,6 +84,16 @@ impl BodyFramer {
         }
     }
 
+    /// A framer whose body is over (or that has none).
+    pub const fn done() -> BodyFramer {
+        BodyFramer {
+            state: BodyState::Done,
+            left: 0,
+            digits: 0,
+            cr: false,
+        }
+    }
+
     /// A framer that never ends (a body framed by the connection's close,
     /// or one that cannot be framed).
     pub fn opaque() -> BodyFramer {
@@ -241,7 +251,8 @@ enum HeadState {
     Value,
 }
 
-/// Which field's value is being read.
+/// Which field's name or value is being read: while the name is read,
+/// the one it may still be (the two differ from their first byte on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
     Other,
@@ -255,35 +266,29 @@ const CHUNKED: &[u8] = b"chunked";
 const STATUS_PREFIX: &[u8] = b"HTTP/1.";
 /// Bytes of `HTTP/1.x NNN`.
 const STATUS_LEN: u8 = 12;
-/// A name matched no field we read.
+/// A name or coding matched nothing we read.
 const NO_MATCH: u8 = u8::MAX;
 
+/// Flag bits of a [`HeadScan`].
+const F_BAD: u8 = 1 << 0;
+const F_LENGTH: u8 = 1 << 1;
+const F_TE: u8 = 1 << 2;
+const F_CHUNKED: u8 = 1 << 3;
+const F_DIGITS: u8 = 1 << 4;
+const F_ENDED: u8 = 1 << 5;
+
 /// Reads one response head, byte by byte, for how its body is framed.
+/// Eight bytes: a Content-Length's value is read into the caller's
+/// accumulator (the body framer's count, unused until the head ends).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct HeadScan {
     state: HeadState,
+    /// Bytes into the status line, the name, or the current
+    /// Transfer-Encoding element's match of `chunked` ([`NO_MATCH`]).
     pos: u8,
-    /// Name positions matched of Content-Length and Transfer-Encoding
-    /// ([`NO_MATCH`] once they differ).
-    cl_pos: u8,
-    te_pos: u8,
     field: Field,
+    flags: u8,
     status: u16,
-    /// Content-Length's value, once a line had one.
-    length: Option<u64>,
-    /// The value being read: digits so far, and whether whitespace
-    /// ended them.
-    value: u64,
-    value_digits: bool,
-    value_ended: bool,
-    value_bad: bool,
-    /// Transfer-Encoding was present, and its last coding is `chunked`
-    /// (how far its current element matches `chunked`, [`NO_MATCH`] if
-    /// it does not).
-    te_seen: bool,
-    te_chunked: bool,
-    te_pos_value: u8,
-    bad: bool,
 }
 
 impl HeadScan {
@@ -291,57 +296,33 @@ impl HeadScan {
         HeadScan {
             state: HeadState::Status,
             pos: 0,
-            cl_pos: 0,
-            te_pos: 0,
             field: Field::Other,
+            flags: 0,
             status: 0,
-            length: None,
-            value: 0,
-            value_digits: false,
-            value_ended: false,
-            value_bad: false,
-            te_seen: false,
-            te_chunked: false,
-            te_pos_value: 0,
-            bad: false,
         }
     }
 
-    /// One byte of the head; true once it ended (the byte was its last).
-    fn byte(&mut self, b: u8) -> bool {
+    fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
+        }
+    }
+
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// One byte of the head, with `length` the Content-Length
+    /// accumulator; true once the head ended (the byte was its last).
+    fn byte(&mut self, b: u8, length: &mut u64) -> bool {
         if b == b'\r' {
             // Line ends are LF; a CR before one is allowed anywhere.
             return false;
         }
         match self.state {
-            HeadState::Status => {
-                let i = usize::from(self.pos);
-                let ok = match i {
-                    0..=6 => STATUS_PREFIX.get(i) == Some(&b),
-                    7 => b.is_ascii_digit(),
-                    8 => b == b' ',
-                    _ => b.is_ascii_digit(),
-                };
-                if !ok {
-                    self.bad = true;
-                    self.state = if b == b'\n' {
-                        HeadState::LineStart
-                    } else {
-                        HeadState::Reason
-                    };
-                    return false;
-                }
-                if i >= 9 {
-                    self.status = self
-                        .status
-                        .wrapping_mul(10)
-                        .wrapping_add(u16::from(b.wrapping_sub(b'0')));
-                }
-                self.pos = self.pos.saturating_add(1);
-                if self.pos == STATUS_LEN {
-                    self.state = HeadState::Reason;
-                }
-            }
+            HeadState::Status => self.status_byte(b),
             HeadState::Reason => {
                 if b == b'\n' {
                     self.state = HeadState::LineStart;
@@ -353,21 +334,30 @@ impl HeadScan {
                 }
                 self.state = HeadState::Name;
                 self.pos = 0;
-                self.cl_pos = 0;
-                self.te_pos = 0;
-                return self.byte(b);
+                self.field = match b.to_ascii_lowercase() {
+                    b'c' => Field::ContentLength,
+                    b't' => Field::TransferEncoding,
+                    _ => Field::Other,
+                };
+                return self.byte(b, length);
             }
             HeadState::Name => match b {
-                b':' => self.start_value(),
+                b':' => self.start_value(length),
                 b'\n' => {
                     // A field line without a colon.
-                    self.bad = true;
+                    self.set(F_BAD, true);
                     self.state = HeadState::LineStart;
                 }
                 _ => {
-                    let l = b.to_ascii_lowercase();
-                    self.cl_pos = advance_match(self.cl_pos, CONTENT_LENGTH, l);
-                    self.te_pos = advance_match(self.te_pos, TRANSFER_ENCODING, l);
+                    let want = match self.field {
+                        Field::ContentLength => CONTENT_LENGTH,
+                        Field::TransferEncoding => TRANSFER_ENCODING,
+                        Field::Other => &[],
+                    };
+                    self.pos = advance_match(self.pos, want, b.to_ascii_lowercase());
+                    if self.pos == NO_MATCH {
+                        self.field = Field::Other;
+                    }
                 }
             },
             HeadState::Value => {
@@ -375,69 +365,107 @@ impl HeadScan {
                     self.end_value();
                     self.state = HeadState::LineStart;
                 } else {
-                    self.value_byte(b);
+                    self.value_byte(b, length);
                 }
             }
         }
         false
     }
 
-    fn start_value(&mut self) {
-        self.field = if usize::from(self.cl_pos) == CONTENT_LENGTH.len() {
-            Field::ContentLength
-        } else if usize::from(self.te_pos) == TRANSFER_ENCODING.len() {
-            Field::TransferEncoding
-        } else {
-            Field::Other
+    fn status_byte(&mut self, b: u8) {
+        let i = usize::from(self.pos);
+        let ok = match i {
+            0..=6 => STATUS_PREFIX.get(i) == Some(&b),
+            7 => b.is_ascii_digit(),
+            8 => b == b' ',
+            _ => b.is_ascii_digit(),
         };
-        self.value = 0;
-        self.value_digits = false;
-        self.value_ended = false;
-        self.value_bad = false;
-        self.te_pos_value = 0;
-        if self.field == Field::TransferEncoding {
-            // A second Transfer-Encoding line continues the list.
-            self.te_seen = true;
+        if !ok {
+            self.set(F_BAD, true);
+            self.state = if b == b'\n' {
+                HeadState::LineStart
+            } else {
+                HeadState::Reason
+            };
+            return;
         }
+        if i >= 9 {
+            self.status = self
+                .status
+                .wrapping_mul(10)
+                .wrapping_add(u16::from(b.wrapping_sub(b'0')));
+        }
+        self.pos = self.pos.saturating_add(1);
+        if self.pos == STATUS_LEN {
+            self.state = HeadState::Reason;
+        }
+    }
+
+    fn start_value(&mut self, length: &mut u64) {
+        let whole = match self.field {
+            Field::ContentLength => CONTENT_LENGTH.len(),
+            Field::TransferEncoding => TRANSFER_ENCODING.len(),
+            Field::Other => 0,
+        };
+        if usize::from(self.pos) != whole {
+            self.field = Field::Other;
+        }
+        match self.field {
+            Field::ContentLength => {
+                // A second Content-Length line: we do not guess.
+                if self.has(F_LENGTH) {
+                    self.set(F_BAD, true);
+                }
+                *length = 0;
+            }
+            // A second Transfer-Encoding line continues the list.
+            Field::TransferEncoding => self.set(F_TE, true),
+            Field::Other => {}
+        }
+        self.set(F_DIGITS, false);
+        self.set(F_ENDED, false);
+        self.pos = 0;
         self.state = HeadState::Value;
     }
 
-    fn value_byte(&mut self, b: u8) {
+    fn value_byte(&mut self, b: u8, length: &mut u64) {
         let ws = b == b' ' || b == b'\t';
         match self.field {
             Field::Other => {}
             Field::ContentLength => {
                 if ws {
-                    self.value_ended |= self.value_digits;
-                } else if b.is_ascii_digit() && !self.value_ended {
-                    match self
-                        .value
+                    let digits = self.has(F_DIGITS);
+                    self.set(F_ENDED, digits);
+                } else if b.is_ascii_digit() && !self.has(F_ENDED) {
+                    match length
                         .checked_mul(10)
                         .and_then(|v| v.checked_add(u64::from(b.wrapping_sub(b'0'))))
                     {
-                        Some(v) => self.value = v,
-                        None => self.value_bad = true,
+                        Some(v) => *length = v,
+                        None => self.set(F_BAD, true),
                     }
-                    self.value_digits = true;
+                    self.set(F_DIGITS, true);
                 } else {
-                    self.value_bad = true;
+                    self.set(F_BAD, true);
                 }
             }
             Field::TransferEncoding => {
                 if b == b',' {
                     // An empty element changes nothing; a new one starts.
-                    if self.te_pos_value != 0 {
-                        self.te_chunked = false;
+                    if self.pos != 0 {
+                        self.set(F_CHUNKED, false);
                     }
-                    self.te_pos_value = 0;
-                    self.value_ended = false;
+                    self.pos = 0;
+                    self.set(F_ENDED, false);
                 } else if ws {
-                    self.value_ended |= self.te_pos_value != 0;
-                } else if self.value_ended {
-                    self.te_pos_value = NO_MATCH;
+                    let started = self.pos != 0;
+                    if started {
+                        self.set(F_ENDED, true);
+                    }
+                } else if self.has(F_ENDED) {
+                    self.pos = NO_MATCH;
                 } else {
-                    self.te_pos_value =
-                        advance_match(self.te_pos_value, CHUNKED, b.to_ascii_lowercase());
+                    self.pos = advance_match(self.pos, CHUNKED, b.to_ascii_lowercase());
                 }
             }
         }
@@ -447,43 +475,46 @@ impl HeadScan {
         match self.field {
             Field::Other => {}
             Field::ContentLength => {
-                let differs = self.length.is_some_and(|l| l != self.value);
-                if self.value_bad || !self.value_digits || differs {
-                    self.bad = true;
+                if self.has(F_DIGITS) {
+                    self.set(F_LENGTH, true);
                 } else {
-                    self.length = Some(self.value);
+                    self.set(F_BAD, true);
                 }
             }
             Field::TransferEncoding => {
-                if self.te_pos_value != 0 {
-                    self.te_chunked = usize::from(self.te_pos_value) == CHUNKED.len();
+                if self.pos != 0 {
+                    let chunked = usize::from(self.pos) == CHUNKED.len();
+                    self.set(F_CHUNKED, chunked);
                 }
             }
         }
     }
 
-    /// How the body after this (complete) head is framed: `None` for an
-    /// interim (1xx) response, which another head follows.
-    fn framing(&self) -> Option<BodyFramer> {
-        if self.bad || self.status == 101 || !(100..=599).contains(&self.status) {
+    /// How the body after this (complete) head is framed, with `length`
+    /// its Content-Length if it had one: `None` for an interim (1xx)
+    /// response, which another head follows.
+    fn framing(&self, length: u64) -> Option<BodyFramer> {
+        let status = self.status;
+        if self.has(F_BAD) || status == 101 || !(100..=599).contains(&status) {
             return Some(BodyFramer::opaque());
         }
-        if self.status < 200 {
+        if status < 200 {
             return None;
         }
-        if self.status == 204 || self.status == 304 {
+        if status == 204 || status == 304 {
             return Some(BodyFramer::new(Body::None));
         }
-        if self.te_seen {
-            return Some(if self.te_chunked {
+        if self.has(F_TE) {
+            return Some(if self.has(F_CHUNKED) {
                 BodyFramer::new(Body::Chunked)
             } else {
                 BodyFramer::opaque()
             });
         }
-        Some(match self.length {
-            Some(n) => BodyFramer::new(Body::Length(n)),
-            None => BodyFramer::opaque(),
+        Some(if self.has(F_LENGTH) {
+            BodyFramer::new(Body::Length(length))
+        } else {
+            BodyFramer::opaque()
         })
     }
 }
@@ -498,16 +529,16 @@ fn advance_match(pos: u8, want: &[u8], l: u8) -> u8 {
 }
 
 /// The responses a back-end's stack sends on one connection, counted as
-/// they complete. Feed it every byte of the stream, in order, once.
+/// they complete. Feed it every byte of the stream, in order, once. 24
+/// bytes: it lives in every back-end flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseStream {
+    /// The body being passed ([`BodyFramer::is_done`]: between bodies,
+    /// and its count is the head's Content-Length accumulator).
+    body: BodyFramer,
     head: HeadScan,
-    /// The body being passed, once a head ended.
-    body: Option<BodyFramer>,
-    /// A head has begun (some byte of it was seen).
-    in_head: bool,
-    /// Final (non-1xx) responses complete.
-    complete: u32,
+    /// Final (non-1xx) responses complete, modulo 2^16.
+    complete: u16,
 }
 
 impl Default for ResponseStream {
@@ -520,38 +551,45 @@ impl ResponseStream {
     /// A connection's stream before its first response.
     pub const fn new() -> ResponseStream {
         ResponseStream {
+            body: BodyFramer::done(),
             head: HeadScan::new(),
-            body: None,
-            in_head: false,
             complete: 0,
         }
     }
 
-    /// Final responses complete so far.
-    pub fn complete(&self) -> u32 {
+    /// A stream that can no longer be framed (bytes of it were not seen).
+    pub fn opaque() -> ResponseStream {
+        ResponseStream {
+            body: BodyFramer::opaque(),
+            ..ResponseStream::new()
+        }
+    }
+
+    /// Final responses complete so far, modulo 2^16.
+    pub fn complete(&self) -> u16 {
         self.complete
     }
 
     /// Whether the stream is between responses: the last one complete,
     /// nothing of another seen.
     pub fn between(&self) -> bool {
-        self.body.is_none() && !self.in_head
+        self.body.is_done() && self.head == HeadScan::new()
     }
 
     /// Whether the stream cannot be framed any more.
     pub fn is_opaque(&self) -> bool {
-        self.body.is_some_and(|b| b.is_opaque())
+        self.body.is_opaque()
     }
 
     /// Bytes that can be passed over unread ([`BodyFramer::skippable`]).
     pub fn skippable(&self) -> u64 {
-        self.body.map_or(0, |b| b.skippable())
+        self.body.skippable()
     }
 
     /// Passes over `n` bytes, at most [`ResponseStream::skippable`].
     pub fn skip(&mut self, n: u64) {
-        if let Some(body) = &mut self.body {
-            body.skip(n);
+        if self.body.skippable() > 0 {
+            self.body.skip(n);
             self.body_progress();
         }
     }
@@ -559,8 +597,8 @@ impl ResponseStream {
     /// Reads the next bytes of the stream.
     pub fn feed(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() && !self.is_opaque() {
-            if let Some(body) = &mut self.body {
-                let p = body.feed(bytes);
+            if !self.body.is_done() {
+                let p = self.body.feed(bytes);
                 bytes = bytes.get(p.used..).unwrap_or(&[]);
                 self.body_progress();
                 continue;
@@ -569,25 +607,35 @@ impl ResponseStream {
                 break;
             };
             bytes = rest;
-            self.in_head = true;
-            if self.head.byte(b) {
+            if self.head.byte(b, &mut self.body.left) {
                 self.end_head();
             }
         }
     }
 
     fn end_head(&mut self) {
-        let framing = self.head.framing();
+        let framing = self.head.framing(self.body.left);
         self.head = HeadScan::new();
-        self.in_head = false;
-        // An interim response is followed by another head.
-        self.body = framing;
-        self.body_progress();
+        match framing {
+            Some(body) => {
+                self.body = body;
+                self.body_progress_from_head();
+            }
+            // An interim response: another head follows.
+            None => self.body = BodyFramer::done(),
+        }
+    }
+
+    /// A body that is empty from the start ends its response at once.
+    fn body_progress_from_head(&mut self) {
+        if self.body.is_done() {
+            self.complete = self.complete.wrapping_add(1);
+        }
     }
 
     fn body_progress(&mut self) {
-        if self.body.is_some_and(|b| b.is_done()) {
-            self.body = None;
+        if self.body.is_done() {
+            self.body = BodyFramer::done();
             self.complete = self.complete.wrapping_add(1);
         }
     }
@@ -632,7 +680,7 @@ mod tests {
         }
     }
 
-    fn responses(stream: &[u8]) -> (u32, bool) {
+    fn responses(stream: &[u8]) -> (u16, bool) {
         let mut s = ResponseStream::new();
         s.feed(stream);
         (s.complete(), s.between())
@@ -674,6 +722,11 @@ mod tests {
                 core::str::from_utf8(r)
             );
         }
+    }
+
+    #[test]
+    fn a_stream_fits_in_a_flow() {
+        assert_eq!(core::mem::size_of::<ResponseStream>(), 24);
     }
 
     #[test]

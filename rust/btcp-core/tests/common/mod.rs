@@ -1565,7 +1565,7 @@ impl Net {
     /// forwarded it (to B, in the back-end's sequence space): at the
     /// client's next sequence number, acknowledging what it was sent.
     pub fn forwarded_segment(&self, flags: Flags, payload: &[u8]) -> Vec<u8> {
-        let xlate = *self
+        let xlate = self
             .be_side()
             .be()
             .values()
