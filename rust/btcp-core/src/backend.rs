@@ -112,13 +112,15 @@
 
 use super::bytes::as_usize;
 use super::flow::{deadline, Config, Endpoint, FlowKey, SideOptions, Verdict};
+use super::framing::ResponseStream;
 use super::segment::{OutSegment, Seg};
 use super::seq;
 use super::tcp::Flags;
 use super::tcp_options::MAX_WSCALE;
 use super::wire::{
     FlowAnnounce, FlowRef, HandoffAck, HandoffDecision, HandoffMore, HandoffNack, HandoffReq,
-    Message, NackReason, Terminate, TerminateReason,
+    KeepReason, Message, MoveKept, MoveRelease, MoveReleased, NackReason, Terminate,
+    TerminateReason,
 };
 use super::xlate::Xlate;
 
@@ -130,6 +132,29 @@ use super::xlate::Xlate;
 pub fn hold_ms(cfg: &Config) -> u64 {
     cfg.handoff_ms
         .saturating_mul(u64::from(cfg.handoff_resends).saturating_add(2))
+}
+
+/// How long a back-end asked to release a connection waits for its
+/// responses to complete and be acknowledged before it keeps the
+/// connection ([`KeepReason::Unfinished`]): as long as a client has to
+/// send a request head ([`Config::request_ms`]).
+pub fn release_ms(cfg: &Config) -> u64 {
+    cfg.request_ms
+}
+
+/// Where a release the front-end asked for (per-request dispatch) is; a
+/// repeated MOVE_RELEASE gets the answer again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReleaseState {
+    /// None asked for.
+    None,
+    /// Waiting for the responses.
+    Pending,
+    /// Released: the stack's socket is gone; nothing goes either way
+    /// until the linger ends.
+    Released,
+    /// Kept, for this reason.
+    Kept(KeepReason),
 }
 
 /// Where the back-end flow is.
@@ -256,7 +281,7 @@ pub struct BeOutput {
     pub restart: bool,
 }
 
-/// One handed-off connection at the back-end. 144 bytes on x86-64; the request
+/// One handed-off connection at the back-end. 176 bytes on x86-64; the request
 /// bytes live in a buffer the shell owns and passes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BeFlow {
@@ -313,6 +338,16 @@ pub struct BeFlow {
     /// others ([`BeFlow::announcement`]): whichever forwards its client's
     /// segments first becomes its front-end ([`BeFlow::adopt`]).
     orphaned: bool,
+    /// The responses the stack sent, framed up to `be_nxt` (each new byte
+    /// as it goes out), for per-request dispatch.
+    responses: ResponseStream,
+    /// The front-end asked for the connection ([`BeFlow::on_release`]):
+    /// from the client's `release_seq` on, once `release_requests`
+    /// responses are complete (modulo 2^16); while it waits, `deadline`
+    /// is when it gives up (the replay is done by then).
+    release: ReleaseState,
+    release_seq: u32,
+    release_requests: u16,
 }
 
 impl BeFlow {
@@ -410,6 +445,10 @@ impl BeFlow {
             last_seen: now_ms,
             resends: 0,
             orphaned: false,
+            responses: ResponseStream::new(),
+            release: ReleaseState::None,
+            release_seq: 0,
+            release_requests: 0,
         };
         let syn = OutSegment {
             src: key.client,
@@ -559,7 +598,7 @@ impl BeFlow {
             BeState::SynSent | BeState::Held | BeState::Linger => self.deadline,
             BeState::Established => {
                 let idle = deadline(self.last_seen, cfg.idle_ms);
-                if self.replay_done() {
+                if self.replay_done() && self.release != ReleaseState::Pending {
                     idle
                 } else {
                     idle.min(self.deadline)
@@ -610,6 +649,10 @@ impl BeFlow {
             }
             return BeOutput::default();
         }
+        if self.release == ReleaseState::Released {
+            // Its socket is gone; nothing of it may reach the client.
+            return BeOutput::default();
+        }
         if matches!(self.state, BeState::SynSent | BeState::Held) {
             if f.rst() && (!f.ack() || seg.ack() == self.isn_c.wrapping_add(1)) {
                 // The stack refused the replayed SYN (no listener), or
@@ -639,6 +682,7 @@ impl BeFlow {
             && seg.payload_len() == 0
             && seq::before(seg.ack(), self.replay_end());
         let verdict = if old_ack { Verdict::Drop } else { verdict };
+        self.frame_response(seg);
         let end = seg.end_seq();
         if seq::after(end, self.be_nxt) {
             self.be_nxt = end;
@@ -680,12 +724,147 @@ impl BeFlow {
             }
         }
         let control = self.check_closed(cfg, now_ms);
-        BeOutput {
+        let out = BeOutput {
             verdict,
             replay,
             control,
             ..BeOutput::default()
+        };
+        self.release_check(out, cfg, now_ms)
+    }
+
+    /// Reads a segment the stack sends for where its responses end (its
+    /// bytes past `be_nxt`, before `be_nxt` moves). Bytes the shell could
+    /// not show (`seg.packet` without all its payload) or a gap make the
+    /// stream opaque: the connection is then never released.
+    fn frame_response(&mut self, seg: &Seg<'_>) {
+        let len = seg.payload_len();
+        if len == 0 || self.responses.is_opaque() {
+            return;
         }
+        let end = seg.seq().wrapping_add(len);
+        if !seq::after(end, self.be_nxt) {
+            return;
+        }
+        let payload = seg.pkt.payload(seg.packet);
+        let whole = u32::try_from(payload.len()).ok() == Some(len);
+        let fresh = if seq::after(seg.seq(), self.be_nxt) || !whole {
+            None
+        } else {
+            payload.get(as_usize(seq::distance(seg.seq(), self.be_nxt))..)
+        };
+        let Some(mut fresh) = fresh else {
+            self.responses = ResponseStream::opaque();
+            return;
+        };
+        while !fresh.is_empty() {
+            let n = usize::try_from(self.responses.skippable())
+                .unwrap_or(usize::MAX)
+                .min(fresh.len());
+            if n == 0 {
+                self.responses.feed(fresh);
+                break;
+            }
+            self.responses.skip(u64::try_from(n).unwrap_or(0));
+            fresh = fresh.get(n..).unwrap_or(&[]);
+        }
+    }
+
+    /// MOVE_RELEASE for this flow from its front-end: the connection
+    /// leaves this node once the responses to the `requests` requests
+    /// before `seq` are sent and acknowledged (checked now and on every
+    /// segment after; [`release_ms`] at most, then it is kept). A repeat
+    /// gets the same answer; a release the flow cannot give is answered
+    /// with [`MoveKept`] at once.
+    pub fn on_release(&mut self, r: &MoveRelease, cfg: &Config, now_ms: u64) -> BeOutput {
+        if r.flow != self.flow_ref() {
+            return BeOutput::default();
+        }
+        let repeat = self.release != ReleaseState::None && self.release_seq == r.seq;
+        if repeat || self.release == ReleaseState::Released {
+            return BeOutput {
+                control: repeat.then(|| self.release_answer()).flatten(),
+                ..BeOutput::default()
+            };
+        }
+        self.release_seq = r.seq;
+        // Modulo 2^16, as the responses are counted.
+        self.release_requests = r.requests as u16;
+        if self.state != BeState::Established || !self.replay_done() {
+            // Still replaying the request (or not serving): not now.
+            self.release = ReleaseState::Kept(KeepReason::Closing);
+            return BeOutput {
+                control: self.release_answer(),
+                ..BeOutput::default()
+            };
+        }
+        self.release = ReleaseState::Pending;
+        // The replay is done: its timer is free for the wait.
+        self.deadline = deadline(now_ms, release_ms(cfg));
+        self.release_check(BeOutput::default(), cfg, now_ms)
+    }
+
+    /// The answer given to the release, if it was.
+    fn release_answer(&self) -> Option<Message<'static>> {
+        match self.release {
+            ReleaseState::None | ReleaseState::Pending => None,
+            ReleaseState::Released => Some(Message::MoveReleased(MoveReleased {
+                flow: self.flow_ref(),
+                seq: self.release_seq,
+                server_nxt: self.xlate_now().seq_to_client(self.be_nxt),
+            })),
+            ReleaseState::Kept(reason) => Some(Message::MoveKept(MoveKept {
+                flow: self.flow_ref(),
+                seq: self.release_seq,
+                reason,
+            })),
+        }
+    }
+
+    /// A pending release's answer, if it can be given now, added to `out`.
+    fn release_check(&mut self, mut out: BeOutput, cfg: &Config, now_ms: u64) -> BeOutput {
+        if self.release != ReleaseState::Pending {
+            return out;
+        }
+        let closing =
+            self.state != BeState::Established || self.client_fin_seen || self.be_fin_seen;
+        self.release = if closing {
+            ReleaseState::Kept(KeepReason::Closing)
+        } else if self.responses.is_opaque() {
+            ReleaseState::Kept(KeepReason::Unframed)
+        } else if self.releasable() {
+            // In at its next expected byte, an RST ends the stack's socket
+            // silently (an RST is never answered).
+            out.inject = Some(OutSegment {
+                src: self.key.client,
+                dst: self.key.server,
+                seq: self.be_rcv_nxt,
+                flags: Flags::RST,
+                ..OutSegment::default()
+            });
+            self.state = BeState::Linger;
+            self.deadline = deadline(now_ms, cfg.linger_ms);
+            ReleaseState::Released
+        } else if now_ms >= self.deadline {
+            ReleaseState::Kept(KeepReason::Unfinished)
+        } else {
+            ReleaseState::Pending
+        };
+        // A TERMINATE of the same input (a close) goes first: it says more.
+        out.control = out.control.or(self.release_answer());
+        out
+    }
+
+    /// Whether the connection can leave now: the stack got every client
+    /// byte before the release point and nothing after, answered every
+    /// request with a complete response, sent it all, and the client
+    /// acknowledged it all.
+    fn releasable(&self) -> bool {
+        self.be_rcv_nxt == self.release_seq
+            && self.client_nxt == self.release_seq
+            && self.responses.between()
+            && self.responses.complete() == self.release_requests
+            && self.client_ack == self.be_nxt
     }
 
     /// The local stack's SYN/ACK to the replayed SYN (the shell may call
@@ -853,6 +1032,10 @@ impl BeFlow {
             BeState::SynSent => return out,
             // The client's segments wait for the confirm (it retransmits).
             BeState::Held => return BeOutput::default(),
+            // No socket is left to take it; the stack would reset the client.
+            BeState::Linger if self.release == ReleaseState::Released => {
+                return BeOutput::default()
+            }
             BeState::Established | BeState::Linger => {}
         }
         // Whatever the stack answers keeps the flow alive (its answer
@@ -902,7 +1085,7 @@ impl BeFlow {
             }
         }
         out.control = self.check_closed(cfg, now_ms);
-        out
+        self.release_check(out, cfg, now_ms)
     }
 
     /// Whether the local stack accepts a forwarded client segment (not SYN
@@ -942,6 +1125,9 @@ impl BeFlow {
                 ..BeOutput::default()
             },
             BeState::Established => {
+                if self.release == ReleaseState::Pending {
+                    return self.release_check(BeOutput::default(), cfg, now_ms);
+                }
                 let idle = now_ms >= deadline(self.last_seen, cfg.idle_ms);
                 if !idle && self.resends < cfg.handoff_resends {
                     self.resends = self.resends.saturating_add(1);

@@ -44,7 +44,8 @@ use super::table::Occupancy;
 use super::tcp::Flags;
 use super::tls::parse_client_hello;
 use super::wire::{
-    FlowRef, HandoffDecision, HandoffMore, HandoffNack, HandoffReq, Message, MsgType, NackReason,
+    FlowRef, HandoffDecision, HandoffMore, HandoffNack, HandoffReq, Message, MoveRelease, MsgType,
+    NackReason,
 };
 use super::xlate::Edits;
 use core::ops::{Deref, DerefMut};
@@ -1251,6 +1252,21 @@ impl<S: Store> Node<S> {
         }
     }
 
+    /// A front-end's MOVE_RELEASE for a flow it handed to us.
+    fn be_release(&mut self, from: u16, r: &MoveRelease, now: u64, io: &mut impl Io) {
+        let local_addr = self.cfg.node.map_or(0, |n| n.addr);
+        let key = FlowKey::new(
+            Endpoint::new(r.flow.client_addr, r.flow.client_port),
+            Endpoint::new(local_addr, r.flow.vip_port),
+        );
+        let cfg = self.flow_cfg;
+        let Some((flow, _)) = self.be.get(&key).filter(|(f, _)| f.origin() == from) else {
+            return;
+        };
+        let out = flow.on_release(r, &cfg, now);
+        self.be_output(key, &out, now, io);
+    }
+
     /// Forgets what the node knew of a front-end flow that was freed.
     fn fe_forget(&mut self, flow: &FeFlow) {
         if flow.counts_for_client() {
@@ -1467,6 +1483,7 @@ impl<S: Store> Node<S> {
             Message::FlowAnnounce(a) => self.adopt(from, &a, now),
             Message::HandoffMore(m) => self.be_more(from, &m, now, io),
             Message::FlowQuery(q) => self.on_flow_query(from, &q),
+            Message::MoveRelease(r) => self.be_release(from, &r, now, io),
             _ => {}
         }
     }

@@ -9,7 +9,7 @@
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 2 | magic [`MAGIC`] (`0xB7C9`) |
-//! | 2 | 1 | version [`VERSION`] (6) |
+//! | 2 | 1 | version [`VERSION`] (7) |
 //! | 3 | 1 | message type ([`MsgType`]) |
 //! | 4 | 4 | payload length |
 //! | 8 | 8 | sequence number: a per-direction counter, for replay protection |
@@ -92,7 +92,7 @@ use super::health::{Listener, Listeners};
 /// First two bytes of every frame.
 pub const MAGIC: u16 = 0xB7C9;
 /// The protocol version this codec speaks.
-pub const VERSION: u8 = 6;
+pub const VERSION: u8 = 7;
 /// Length of the frame header.
 pub const HEADER_LEN: usize = 20;
 /// Length of the MAC trailer (HMAC-SHA256).
@@ -264,6 +264,12 @@ pub enum MsgType {
     HandoffMore = 10,
     /// [`FlowQuery`].
     FlowQuery = 11,
+    /// [`MoveRelease`].
+    MoveRelease = 12,
+    /// [`MoveReleased`].
+    MoveReleased = 13,
+    /// [`MoveKept`].
+    MoveKept = 14,
 }
 
 impl MsgType {
@@ -281,6 +287,9 @@ impl MsgType {
             9 => Some(MsgType::FlowAnnounce),
             10 => Some(MsgType::HandoffMore),
             11 => Some(MsgType::FlowQuery),
+            12 => Some(MsgType::MoveRelease),
+            13 => Some(MsgType::MoveReleased),
+            14 => Some(MsgType::MoveKept),
             _ => None,
         }
     }
@@ -299,6 +308,9 @@ impl MsgType {
             MsgType::FlowAnnounce => FlowAnnounce::LEN,
             MsgType::HandoffMore => HandoffMore::FIXED_LEN,
             MsgType::FlowQuery => FlowQuery::LEN,
+            MsgType::MoveRelease => MoveRelease::LEN,
+            MsgType::MoveReleased => MoveReleased::LEN,
+            MsgType::MoveKept => MoveKept::LEN,
         }
     }
 }
@@ -362,6 +374,31 @@ impl TerminateReason {
             2 => Some(TerminateReason::Rst),
             3 => Some(TerminateReason::Timeout),
             4 => Some(TerminateReason::Moved),
+            _ => None,
+        }
+    }
+}
+
+/// Why a back-end keeps a connection it was asked to release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum KeepReason {
+    /// Its responses did not complete within the release wait.
+    Unfinished = 1,
+    /// Its response stream cannot be framed (a body until the close, a
+    /// protocol switch): it can never be released.
+    Unframed = 2,
+    /// It is closing (a FIN or RST either way) or not established.
+    Closing = 3,
+}
+
+impl KeepReason {
+    /// The reason with wire value `v`, if there is one.
+    pub const fn from_u8(v: u8) -> Option<KeepReason> {
+        match v {
+            1 => Some(KeepReason::Unfinished),
+            2 => Some(KeepReason::Unframed),
+            3 => Some(KeepReason::Closing),
             _ => None,
         }
     }
@@ -759,6 +796,75 @@ impl FlowQuery {
     pub const LEN: usize = 4;
 }
 
+/// Front-end to back-end: the client sent a request that belongs on
+/// another node (Documentation/dispatch.md, "Per-request dispatch"): release
+/// the connection once the responses to the `requests` requests the
+/// stack got before client sequence number `seq` are sent and
+/// acknowledged, and say so ([`MoveReleased`]), or keep it
+/// ([`MoveKept`]). Sent again, the same answer comes again.
+///
+/// Payload (24 bytes): the flow ([`FlowRef`], 16), `seq` (4), `requests` (4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MoveRelease {
+    /// The front-end flow.
+    pub flow: FlowRef,
+    /// The client's sequence number of the request that moves: the stack
+    /// gets nothing from there on.
+    pub seq: u32,
+    /// Requests the back-end's stack got on this connection before `seq`.
+    pub requests: u32,
+}
+
+impl MoveRelease {
+    /// Payload length.
+    pub const LEN: usize = 24;
+}
+
+/// Back-end to front-end: the connection is released. Its stack's socket
+/// is gone (nothing reached the client); the next back-end's replay
+/// starts where this one ended.
+///
+/// The client's latest acknowledgment echoes the TSval the next back-end
+/// must not go below (its clock runs in milliseconds, as Linux's does):
+/// the front-end saw it.
+///
+/// Payload (24 bytes): the flow ([`FlowRef`], 16), `seq` (4),
+/// `server_nxt` (4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MoveReleased {
+    /// The front-end flow.
+    pub flow: FlowRef,
+    /// The release's `seq` ([`MoveRelease::seq`]).
+    pub seq: u32,
+    /// The next sequence number the client expects from the server (the
+    /// front-end's space: every byte before it is acknowledged).
+    pub server_nxt: u32,
+}
+
+impl MoveReleased {
+    /// Payload length.
+    pub const LEN: usize = 24;
+}
+
+/// Back-end to front-end: the connection stays here; send the held
+/// request on (HANDOFF_MORE at `seq`).
+///
+/// Payload (21 bytes): the flow ([`FlowRef`], 16), `seq` (4), reason (1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MoveKept {
+    /// The front-end flow.
+    pub flow: FlowRef,
+    /// The release's `seq`.
+    pub seq: u32,
+    /// Why.
+    pub reason: KeepReason,
+}
+
+impl MoveKept {
+    /// Payload length.
+    pub const LEN: usize = 21;
+}
+
 /// Back-end to the front-ends it knows: a connection it serves whose
 /// front-end was declared dead, with everything a front-end needs to
 /// forward the client's segments to it (Documentation/handoff.md, "When a
@@ -954,6 +1060,12 @@ pub enum Message<'a> {
     HandoffMore(HandoffMore<'a>),
     /// See [`FlowQuery`].
     FlowQuery(FlowQuery),
+    /// See [`MoveRelease`].
+    MoveRelease(MoveRelease),
+    /// See [`MoveReleased`].
+    MoveReleased(MoveReleased),
+    /// See [`MoveKept`].
+    MoveKept(MoveKept),
 }
 
 impl<'a> Message<'a> {
@@ -971,6 +1083,9 @@ impl<'a> Message<'a> {
             Message::FlowAnnounce(_) => MsgType::FlowAnnounce,
             Message::HandoffMore(_) => MsgType::HandoffMore,
             Message::FlowQuery(_) => MsgType::FlowQuery,
+            Message::MoveRelease(_) => MsgType::MoveRelease,
+            Message::MoveReleased(_) => MsgType::MoveReleased,
+            Message::MoveKept(_) => MsgType::MoveKept,
         }
     }
 
@@ -1132,6 +1247,21 @@ impl<'a> Message<'a> {
             }
             Message::HandoffConfirm(d) | Message::HandoffCancel(d) => d.flow.write(w),
             Message::FlowQuery(q) => w.u32(q.vip),
+            Message::MoveRelease(m) => {
+                m.flow.write(w)?;
+                w.u32(m.seq)?;
+                w.u32(m.requests)
+            }
+            Message::MoveReleased(m) => {
+                m.flow.write(w)?;
+                w.u32(m.seq)?;
+                w.u32(m.server_nxt)
+            }
+            Message::MoveKept(m) => {
+                m.flow.write(w)?;
+                w.u32(m.seq)?;
+                w.u8(m.reason as u8)
+            }
             Message::HandoffMore(m) => {
                 m.flow.write(w)?;
                 w.u32(m.seq)?;
@@ -1271,6 +1401,21 @@ impl<'a> Message<'a> {
                 flow: FlowRef::read(&mut r)?,
             }),
             MsgType::FlowQuery => Message::FlowQuery(FlowQuery { vip: r.u32()? }),
+            MsgType::MoveRelease => Message::MoveRelease(MoveRelease {
+                flow: FlowRef::read(&mut r)?,
+                seq: r.u32()?,
+                requests: r.u32()?,
+            }),
+            MsgType::MoveReleased => Message::MoveReleased(MoveReleased {
+                flow: FlowRef::read(&mut r)?,
+                seq: r.u32()?,
+                server_nxt: r.u32()?,
+            }),
+            MsgType::MoveKept => Message::MoveKept(MoveKept {
+                flow: FlowRef::read(&mut r)?,
+                seq: r.u32()?,
+                reason: KeepReason::from_u8(r.u8()?).ok_or(WireError::InvalidValue)?,
+            }),
             MsgType::HandoffMore => {
                 let flow = FlowRef::read(&mut r)?;
                 let seq = r.u32()?;
@@ -1955,6 +2100,30 @@ mod tests {
             (5, Message::FlowQuery(FlowQuery { vip: 0x0a63_0064 })),
             (
                 1,
+                Message::MoveRelease(MoveRelease {
+                    flow: SAMPLE_FLOW,
+                    seq: 0xffff_fff0,
+                    requests: 3,
+                }),
+            ),
+            (
+                2,
+                Message::MoveReleased(MoveReleased {
+                    flow: SAMPLE_FLOW,
+                    seq: 7,
+                    server_nxt: 0x8000_0001,
+                }),
+            ),
+            (
+                2,
+                Message::MoveKept(MoveKept {
+                    flow: SAMPLE_FLOW,
+                    seq: 7,
+                    reason: KeepReason::Unframed,
+                }),
+            ),
+            (
+                1,
                 Message::HandoffMore(HandoffMore {
                     flow: SAMPLE_FLOW,
                     seq: 0xffff_fff0,
@@ -2104,7 +2273,7 @@ mod tests {
         assert_eq!(
             &buf[..37],
             &[
-                0xb7, 0xc9, 6, 4, 0, 0, 0, 17, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+                0xb7, 0xc9, 7, 4, 0, 0, 0, 17, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
                 0x0a, 0x0b, 0x0c, 0x0d, // header
                 1, 2, 3, 4, 0x0a, 0, 0, 1, 0x12, 0x34, 0x0a, 0, 0, 0x64, 0, 80, // flow
                 2   // reason
@@ -2183,7 +2352,7 @@ mod tests {
         assert_eq!(decode(&[0x47]), Err(WireError::BadMagic));
         assert_eq!(decode(&[0xb7, 0xc9, 2]), Err(WireError::BadVersion));
         assert_eq!(decode(&bad(2, 0)), Err(WireError::BadVersion));
-        for t in [0u8, 12, 0x80, 0xff] {
+        for t in [0u8, 15, 0x80, 0xff] {
             assert_eq!(decode(&bad(3, t)), Err(WireError::UnknownType), "{t}");
         }
         // The recipient is any id; the MAC covers it.
