@@ -317,7 +317,7 @@ enum FwdCheck {
     Refuse,
 }
 
-/// One client connection at the front-end. 152 bytes on x86-64; the request
+/// One client connection at the front-end. 144 bytes on x86-64; the request
 /// bytes live in a buffer the shell owns and passes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FeFlow {
@@ -390,7 +390,12 @@ pub struct FeFlow {
     /// policies weigh (set when the handoff is acknowledged; cleared once
     /// the connection is over, so a lingering flow is no load).
     open: bool,
-    xlate: Xlate,
+    /// What the translation rests on besides what the flow keeps anyway
+    /// (the translation is computed from them, [`FeFlow::xlate`]): the
+    /// back-end stack's ISN, the TSval offset, its window scale.
+    isn_b: u32,
+    ts_delta: u32,
+    ws_be: u8,
 }
 
 impl FeFlow {
@@ -486,7 +491,9 @@ impl FeFlow {
             be_mss: 0,
             counted: false,
             open: false,
-            xlate: Xlate::default(),
+            isn_b: 0,
+            ts_delta: 0,
+            ws_be: 0,
         }
     }
 
@@ -526,15 +533,9 @@ impl FeFlow {
         };
         flow.agreed = agreed;
         flow.isn_f = a.isn_fe;
-        flow.xlate = Xlate {
-            vip: key.server.addr,
-            be_addr: target.addr,
-            isn_fe: a.isn_fe,
-            isn_be: a.isn_be,
-            ts_delta: a.ts_delta,
-            ws_be: ws_be.min(super::tcp_options::MAX_WSCALE),
-            ws_fe: agreed.shift(),
-        };
+        flow.isn_b = a.isn_be;
+        flow.ts_delta = a.ts_delta;
+        flow.ws_be = ws_be.min(super::tcp_options::MAX_WSCALE);
         flow.ts_frozen = true;
         flow.rcv_nxt = a.client_nxt;
         flow.target = target;
@@ -545,7 +546,7 @@ impl FeFlow {
         flow.fwd_nxt = a.client_nxt;
         flow.fwd_ack = a.client_ack;
         flow.fwd_edge = a.client_edge;
-        flow.be_mss = be_mss_check(a.be_opts.mss, &flow.xlate, cfg);
+        flow.be_mss = be_mss_check(a.be_opts.mss, &flow.xlate_now(), cfg);
         flow.state = FeState::Forwarding;
         Some(flow)
     }
@@ -760,8 +761,21 @@ impl FeFlow {
     }
 
     /// The translation, once the handoff is acknowledged.
-    pub fn xlate(&self) -> Option<&Xlate> {
-        self.handed_off.then_some(&self.xlate)
+    pub fn xlate(&self) -> Option<Xlate> {
+        self.handed_off.then(|| self.xlate_now())
+    }
+
+    /// The translation to the current target (meaningful once handed off).
+    fn xlate_now(&self) -> Xlate {
+        Xlate {
+            vip: self.key.server.addr,
+            be_addr: self.target.addr,
+            isn_fe: self.isn_f,
+            isn_be: self.isn_b,
+            ts_delta: self.ts_delta,
+            ws_be: self.ws_be,
+            ws_fe: self.agreed.shift().min(super::tcp_options::MAX_WSCALE),
+        }
     }
 
     /// The last TSval sent to the client.
@@ -1175,7 +1189,7 @@ impl FeFlow {
                 ..FeOutput::default()
             };
         }
-        let verdict = match self.xlate.fe_ingress(seg) {
+        let verdict = match self.xlate_now().fe_ingress(seg) {
             Ok(edits) => Verdict::Forward(edits),
             Err(_) => Verdict::Drop,
         };
@@ -1208,7 +1222,7 @@ impl FeFlow {
             // ACK (RFC 5961 4.2); a new connection's SYN was taken before.
             return FwdCheck::Pass;
         }
-        let wnd = u32::from(u16::MAX) << self.xlate.ws_be;
+        let wnd = u32::from(u16::MAX) << self.ws_be;
         let lo = self.fwd_nxt.wrapping_sub(wnd);
         let hi = self.fwd_nxt.wrapping_add(wnd);
         if !seq::between(seg.seq(), lo, hi) {
@@ -1388,23 +1402,16 @@ impl FeFlow {
             Some(_) => ack.be_opts.wscale.unwrap_or(0),
             None => 0,
         };
-        self.xlate = Xlate::new(
-            self.key.server.addr,
-            self.target.addr,
-            self.isn_f,
-            ack.isn_be,
-            self.fe_tsval_last,
-            ack.be_tsval,
-            ws_be,
-            self.agreed.shift(),
-        );
+        self.isn_b = ack.isn_be;
+        self.ts_delta = Xlate::ts_delta_for(self.fe_tsval_last, ack.be_tsval);
+        self.ws_be = ws_be.min(super::tcp_options::MAX_WSCALE);
         self.handed_off = true;
         self.fwd_nxt = self.rcv_nxt;
         self.fwd_ack = self.isn_f.wrapping_add(1);
         self.fwd_edge = self
             .fwd_ack
             .wrapping_add(self.client_window_bytes(self.client_window));
-        self.be_mss = be_mss_check(ack.be_opts.mss, &self.xlate, cfg);
+        self.be_mss = be_mss_check(ack.be_opts.mss, &self.xlate_now(), cfg);
         self.state = FeState::Forwarding;
         self.last_seen = now_ms;
         FeOutput {

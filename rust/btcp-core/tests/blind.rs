@@ -255,7 +255,7 @@ fn a_segment_forged_at_the_back_end_by_another_host_is_dropped() {
     // flow off (issue 11, item 3), so nothing reaches its stack.
     let mut net = download();
     let nxt = net.client_snd_max;
-    let xlate = *net
+    let xlate = net
         .fe_node
         .fe()
         .values()

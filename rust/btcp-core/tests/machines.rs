@@ -666,7 +666,7 @@ fn forwarding_translates_and_terminate_frees_after_linger() {
     assert_eq!(fe.flow.state(), FeState::HandingOff);
     fe.flow.on_handoff_ack(&ack, &fe.cfg, 4);
     assert_eq!(fe.flow.state(), FeState::Forwarding);
-    let x = *fe.flow.xlate().unwrap();
+    let x = fe.flow.xlate().unwrap();
     assert_eq!((x.ws_be, x.ws_fe), (2, 7));
     assert_eq!(
         x.ts_delta,
