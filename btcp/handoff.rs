@@ -413,7 +413,9 @@ impl Handoff {
 
     /// The namespace's shards, each with its part of the tables' limits,
     /// all sharing the filter, the request memory, the configuration (none
-    /// yet) and the balance.
+    /// yet) and the balance. Not inlined: its frame (a shard's node is
+    /// built there) stays out of [`Handoff::new`]'s.
+    #[inline(never)]
     fn shards(
         filter: &Arc<FlowFilter>,
         secret: IsnSecret,

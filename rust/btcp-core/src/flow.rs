@@ -195,6 +195,11 @@ pub struct Config {
     /// to a remote back-end (`encap.rs`); the MSS we announce and the
     /// segment sizes we forward leave room for it.
     pub encap_overhead: u16,
+    /// Front-end: per-request dispatch (`frontend/moves.rs`): each
+    /// request a client sends on a handed-off HTTP connection is read,
+    /// and one whose rule names another node moves the connection there.
+    /// Off: the first request decides for the whole connection.
+    pub moves: bool,
 }
 
 impl Default for Config {
@@ -216,6 +221,7 @@ impl Default for Config {
             sack: true,
             ts: true,
             encap_overhead: 0,
+            moves: false,
         }
     }
 }

@@ -141,6 +141,7 @@
 use super::bytes::as_usize;
 use super::config::NodeConfig;
 use super::flow::{deadline, Config, Endpoint, FlowKey, SideOptions, Verdict};
+use super::framing::BodyFramer;
 use super::http::{find_head_end_from, malformed_from};
 use super::isn::IsnSecret;
 use super::rules::RuleTable;
@@ -151,9 +152,12 @@ use super::tcp::Flags;
 use super::tls::{parse_client_hello, HelloError};
 use super::wire::{
     FlowAnnounce, FlowRef, HandoffAck, HandoffDecision, HandoffMore, HandoffNack, HandoffReq,
-    Message, Terminate,
+    Message, MoveRelease, Terminate,
 };
 use super::xlate::Xlate;
+
+mod moves;
+pub use moves::Stays;
 
 /// The smallest back-end MSS the front-end asks clients to fit into
 /// (Linux's smallest path MTU, 552, less 40).
@@ -175,6 +179,13 @@ pub enum FeState {
     HandingOff,
     /// Handed off: client segments are translated and forwarded.
     Forwarding,
+    /// Handed off, and a request head the client sent after it is being
+    /// collected (per-request dispatch, `moves.rs`): its bytes are held,
+    /// what comes before them is forwarded.
+    Collecting,
+    /// Handed off, and the request held belongs on another node: the
+    /// target was asked to release the connection (MOVE_RELEASE).
+    Releasing,
     /// Over: stray segments are absorbed (or still forwarded, if the flow
     /// was handed off) until the linger time ends.
     Linger,
@@ -257,6 +268,15 @@ pub struct FeOutput<'b> {
     /// Bytes came while the handoff was pending: send the target
     /// [`FeFlow::unsent_request`] (after the decision).
     pub more: bool,
+    /// A request head starts this far into the payload of the segment in
+    /// hand (whose verdict cuts it there): grow the request buffer to
+    /// [`FeFlow::request_needs`] for the rest and call [`FeFlow::hold`].
+    pub hold: Option<u32>,
+    /// Ask the target to release the connection (per-request dispatch):
+    /// send it this (a local target: our own back-end side).
+    pub release: Option<MoveRelease>,
+    /// The target released the connection: it moves (count it).
+    pub moved: bool,
 }
 
 impl FeOutput<'_> {
@@ -396,6 +416,18 @@ pub struct FeFlow {
     isn_b: u32,
     ts_delta: u32,
     ws_be: u8,
+    /// Per-request dispatch (`moves.rs`): the client's stream after the
+    /// handoff is framed up to `framed` (`body` the message being
+    /// passed); the target's stack got `requests` requests since its
+    /// handoff (modulo 2^16); `reading` until the connection is pinned.
+    /// While a request is held, it starts at `framed`.
+    body: BodyFramer,
+    framed: u32,
+    requests: u16,
+    reading: bool,
+    /// The client's latest TSecr: the TSval it got last, which a move's
+    /// next back-end must not go below.
+    tsecr: u32,
 }
 
 impl FeFlow {
@@ -494,6 +526,11 @@ impl FeFlow {
             isn_b: 0,
             ts_delta: 0,
             ws_be: 0,
+            body: BodyFramer::done(),
+            framed: 0,
+            requests: 0,
+            reading: false,
+            tsecr: 0,
         }
     }
 
@@ -716,11 +753,12 @@ impl FeFlow {
     /// acknowledged the handoff (a HANDOFF_REQ may be resent, or sent to
     /// another node after a NACK). After that the shell frees the buffer.
     pub fn holds_request(&self) -> bool {
-        !self.handed_off
+        let collecting = !self.handed_off
             && matches!(
                 self.state,
                 FeState::SynRcvd | FeState::Receiving | FeState::Dispatching | FeState::HandingOff
-            )
+            );
+        collecting || matches!(self.state, FeState::Collecting | FeState::Releasing)
     }
 
     /// Whether the client's FIN is part of the request.
@@ -788,6 +826,9 @@ impl FeFlow {
     pub fn next_deadline(&self, cfg: &Config) -> u64 {
         match self.state {
             FeState::Forwarding => deadline(self.last_seen, cfg.idle_ms),
+            FeState::Collecting | FeState::Releasing => {
+                deadline(self.last_seen, cfg.idle_ms).min(self.deadline)
+            }
             _ => self.deadline,
         }
     }
@@ -901,6 +942,21 @@ impl FeFlow {
         cfg: &Config,
         now_ms: u64,
     ) -> FeOutput<'static> {
+        self.on_client_segment(seg, payload, reqbuf, cfg, now_ms, &mut |_| true)
+    }
+
+    /// [`FeFlow::on_segment`], where `stays` says whether the current
+    /// target may serve a request head the client sent after the handoff
+    /// (per-request dispatch, [`Config::moves`]; `moves.rs`).
+    pub fn on_client_segment(
+        &mut self,
+        seg: &Seg<'_>,
+        payload: &[u8],
+        reqbuf: &mut [u8],
+        cfg: &Config,
+        now_ms: u64,
+        stays: Stays<'_>,
+    ) -> FeOutput<'static> {
         if !self.handed_off {
             self.last_seen = now_ms;
         }
@@ -919,7 +975,14 @@ impl FeFlow {
             FeState::Dispatching | FeState::HandingOff => {
                 self.pending(seg, payload, reqbuf, cfg, now_ms)
             }
+            FeState::Forwarding if self.reading => {
+                let out = self.forward(seg, now_ms);
+                self.read_forwarded(seg, payload, out, stays)
+            }
             FeState::Forwarding => self.forward(seg, now_ms),
+            FeState::Collecting | FeState::Releasing => {
+                self.holding(seg, payload, reqbuf, cfg, now_ms, stays)
+            }
             FeState::Linger => {
                 if self.handed_off {
                     self.forward(seg, now_ms)
@@ -1252,7 +1315,10 @@ impl FeFlow {
 
     /// Records an acceptable client segment after the handoff.
     fn note_forwarded(&mut self, seg: &Seg<'_>) {
-        if let Some((tsval, _)) = seg.timestamps() {
+        if let Some((tsval, tsecr)) = seg.timestamps() {
+            if seq::ts_after(tsecr, self.tsecr) {
+                self.tsecr = tsecr;
+            }
             // RFC 7323 3.4: only from segments at or before the left edge.
             if seq::before_eq(seg.seq(), self.fwd_nxt) && seq::ts_after(tsval, self.client_tsval) {
                 self.client_tsval = tsval;
@@ -1479,6 +1545,12 @@ impl FeFlow {
         }
         match self.state {
             FeState::SynRcvd | FeState::Linger | FeState::Forwarding => FeOutput::freed(None),
+            FeState::Collecting | FeState::Releasing
+                if now_ms >= deadline(self.last_seen, cfg.idle_ms) =>
+            {
+                FeOutput::freed(None)
+            }
+            FeState::Collecting | FeState::Releasing => self.holding_timeout(cfg, now_ms),
             FeState::Receiving => {
                 let rst = self.rst_seg();
                 FeOutput::freed(Some(rst))

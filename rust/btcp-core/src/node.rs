@@ -36,7 +36,7 @@ use super::health::Unfit;
 use super::http::DEFAULT_HEAD_LIMIT;
 use super::isn::IsnSecret;
 use super::metrics::Event;
-use super::rules::Request;
+use super::rules::{Request, Target as RuleTarget};
 use super::segment::{OutSegment, Seg};
 use super::shard;
 use super::syncookie::{self, CookieKeys, CookieMode};
@@ -511,6 +511,15 @@ pub struct NodeStats {
     /// Front-end: handoffs followed by the client's bytes that came while
     /// they were pending (HANDOFF_MORE).
     pub handoff_more: u64,
+    /// Front-end: requests after the handoff that belonged elsewhere (a
+    /// MOVE_RELEASE sent, repeats included).
+    pub move_releases: u64,
+    /// Front-end: connections moved to another back-end (MOVE_RELEASED).
+    pub moves: u64,
+    /// Front-end: releases the back-end refused (MOVE_KEPT; pinned).
+    pub moves_kept: u64,
+    /// Back-end: connections released to move elsewhere.
+    pub released: u64,
     /// Back-end: FLOW_QUERYs taken (a peer, or this node, took a VIP).
     pub flow_queries: u64,
     /// Back-end: connections handed to the node that took their VIP.
@@ -559,13 +568,17 @@ impl NodeStats {
         sum(&mut self.flows_adopted, o.flows_adopted);
         sum(&mut self.orphans_adopted, o.orphans_adopted);
         sum(&mut self.handoff_more, o.handoff_more);
+        sum(&mut self.move_releases, o.move_releases);
+        sum(&mut self.moves, o.moves);
+        sum(&mut self.moves_kept, o.moves_kept);
+        sum(&mut self.released, o.released);
         sum(&mut self.flow_queries, o.flow_queries);
         sum(&mut self.flows_handed_over, o.flows_handed_over);
         sum(&mut self.takeover_held, o.takeover_held);
     }
 
     /// Name and value of each counter, in a fixed order.
-    pub fn rows(&self) -> [(&'static str, u64); 38] {
+    pub fn rows(&self) -> [(&'static str, u64); 42] {
         [
             ("syns", self.syns),
             ("syn_table_full", self.syn_table_full),
@@ -602,6 +615,10 @@ impl NodeStats {
             ("flows_adopted", self.flows_adopted),
             ("orphans_adopted", self.orphans_adopted),
             ("handoff_more", self.handoff_more),
+            ("move_releases", self.move_releases),
+            ("moves", self.moves),
+            ("moves_kept", self.moves_kept),
+            ("released", self.released),
             ("flow_queries", self.flow_queries),
             ("flows_handed_over", self.flows_handed_over),
             ("takeover_held", self.takeover_held),
@@ -1140,16 +1157,30 @@ impl<S: Store> Node<S> {
                 bump(&mut self.stats.dead_target_resets);
             }
             out
-        } else if plen > 0 && flow.holds_request() {
-            let need = flow.request_needs(plen);
-            if !self.fe.grow(&key, need) {
-                bump(&mut self.stats.request_mem_full);
+        } else if plen > 0 && flow.reads_payload() {
+            if flow.holds_request() {
+                let need = flow.request_needs(plen);
+                if !self.fe.grow(&key, need) {
+                    bump(&mut self.stats.request_mem_full);
+                }
             }
             let Some(bytes) = payload.bytes() else {
                 return Some(Disposition::Drop);
             };
-            let (flow, buf) = self.fe.get(&key)?;
-            flow.on_segment(&seg, bytes, buf, &cfg, now)
+            let Node { fe, cfg: ncfg, .. } = &mut *self;
+            let (flow, buf) = fe.get(&key)?;
+            let current = flow.target().map(|t| t.node);
+            let mut stays = |head: &[u8]| stays_with(ncfg, current, head);
+            let mut out = flow.on_client_segment(&seg, bytes, buf, &cfg, now, &mut stays);
+            if let Some(at) = out.hold {
+                let need = flow.request_needs(plen.saturating_sub(at as usize));
+                if !self.fe.grow(&key, need) {
+                    bump(&mut self.stats.request_mem_full);
+                }
+                let (flow, buf) = self.fe.get(&key)?;
+                out.release = flow.hold(&seg, bytes, at, buf, &cfg, now).release;
+            }
+            out
         } else {
             flow.on_segment(&seg, &[], buf, &cfg, now)
         };
@@ -1203,6 +1234,12 @@ impl<S: Store> Node<S> {
         if out.more {
             self.send_more(key, now, io);
         }
+        if out.moved {
+            bump(&mut self.stats.moves);
+        }
+        if let Some(r) = out.release {
+            self.send_release(key, r, now, io);
+        }
         if out.dispatch {
             self.dispatch(key, now, io);
         }
@@ -1239,6 +1276,27 @@ impl<S: Store> Node<S> {
         }
     }
 
+    /// Asks front-end flow `key`'s target to release the connection (a
+    /// request on it belongs elsewhere): a peer in a MOVE_RELEASE, our own
+    /// back-end side at once.
+    fn send_release(&mut self, key: FlowKey, r: MoveRelease, now: u64, io: &mut impl Io) {
+        let Some(t) = self.fe.peek(&key).and_then(|f| f.target()) else {
+            return;
+        };
+        bump(&mut self.stats.move_releases);
+        if !t.is_local(key.server.addr) {
+            io.send(t.node, &Message::MoveRelease(r));
+            return;
+        }
+        // A local handoff's back-end flow has the front-end's key.
+        let (cfg, own) = (self.flow_cfg, self.own_id());
+        let Some((flow, _)) = self.be.get(&key).filter(|(f, _)| f.origin() == own) else {
+            return;
+        };
+        let out = flow.on_release(&r, &cfg, now);
+        self.be_output(key, &out, now, io);
+    }
+
     /// A front-end's HANDOFF_MORE for a flow it handed to us.
     fn be_more(&mut self, from: u16, m: &HandoffMore<'_>, now: u64, io: &mut impl Io) {
         let local_addr = self.cfg.node.map_or(0, |n| n.addr);
@@ -1264,6 +1322,9 @@ impl<S: Store> Node<S> {
             return;
         };
         let out = flow.on_release(r, &cfg, now);
+        if flow.state() == BeState::Linger {
+            bump(&mut self.stats.released);
+        }
         self.be_output(key, &out, now, io);
     }
 
@@ -1484,6 +1545,8 @@ impl<S: Store> Node<S> {
             Message::HandoffMore(m) => self.be_more(from, &m, now, io),
             Message::FlowQuery(q) => self.on_flow_query(from, &q),
             Message::MoveRelease(r) => self.be_release(from, &r, now, io),
+            Message::MoveReleased(m) => self.fe_message_from(m.flow, *msg, from, now, io),
+            Message::MoveKept(m) => self.fe_message_from(m.flow, *msg, from, now, io),
             _ => {}
         }
     }
@@ -1559,7 +1622,7 @@ impl<S: Store> Node<S> {
         io: &mut impl Io,
     ) {
         let cfg = self.flow_cfg;
-        let Some((flow, _)) = self.fe.get(&key) else {
+        let Some((flow, buf)) = self.fe.get(&key) else {
             return;
         };
         let out = match msg {
@@ -1569,6 +1632,8 @@ impl<S: Store> Node<S> {
                 let offered = flow.offered_at(&cfg);
                 let out = flow.on_handoff_ack(&ack, &cfg, now);
                 if let (Some(t), FeState::Forwarding) = (offered, flow.state()) {
+                    // Per-request dispatch reads what follows the request.
+                    flow.start_framing(buf, &cfg);
                     bump(&mut self.stats.handoff_acks);
                     io.record(&Event::Answered {
                         node: from,
@@ -1595,6 +1660,11 @@ impl<S: Store> Node<S> {
                 flow.on_handoff_nack(&nack, from, &cfg, now)
             }
             Message::Terminate(t) => flow.on_terminate(&t, &cfg, now),
+            Message::MoveReleased(m) => flow.on_move_released(&m, from, &cfg, now),
+            Message::MoveKept(m) => {
+                bump(&mut self.stats.moves_kept);
+                flow.on_move_kept(&m, from)
+            }
             _ => return,
         };
         self.fe_output(key, out, now, io);
@@ -1726,6 +1796,22 @@ fn take_more<B: FlowStore<BeFlow>>(
     Some(flow.on_more(m, buf, cfg, now))
 }
 
+/// Whether node `current` (a flow's target) may serve the request whose
+/// head is `head` (per-request dispatch): its rule's target is that node,
+/// or a pool it is in.
+fn stays_with(cfg: &NodeConfig, current: Option<u16>, head: &[u8]) -> bool {
+    let Some(node) = current else {
+        return true;
+    };
+    let req = Request::parse(head, DEFAULT_HEAD_LIMIT);
+    match cfg.rules.target(&req) {
+        RuleTarget::Node(n) => n == node,
+        RuleTarget::Pool(name) => cfg
+            .pool(&name)
+            .map_or(true, |p| p.members().contains(&node)),
+    }
+}
+
 /// A front-end output without its HANDOFF_REQ (which borrows the flow's
 /// request bytes), once that has been sent.
 fn without_control(out: &FeOutput<'_>) -> FeOutput<'static> {
@@ -1743,6 +1829,9 @@ fn without_control(out: &FeOutput<'_>) -> FeOutput<'static> {
         open_done: out.open_done,
         decision: out.decision,
         more: out.more,
+        hold: out.hold,
+        release: out.release,
+        moved: out.moved,
     }
 }
 

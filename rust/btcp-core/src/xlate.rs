@@ -154,6 +154,10 @@ pub const MAX_EDITS: usize = 13;
 pub struct Edits {
     items: [Edit; MAX_EDITS],
     len: u8,
+    /// Cut the payload to this many bytes first ([`trim_payload`]): a
+    /// request that moves stays at the front-end; what came before it,
+    /// and the acknowledgment, go on.
+    pub keep: Option<u32>,
 }
 
 impl Edits {
@@ -221,6 +225,55 @@ fn read_field(packet: &[u8], e: &Edit) -> Result<u32, XlateError> {
         _ => return Err(XlateError::BadWidth),
     }
     .ok_or(XlateError::OutOfBounds)
+}
+
+/// Cuts a TCP segment's payload to its first `keep` bytes (`packet` from
+/// the IPv4 header on, whole): a FIN, which came after the bytes cut, goes
+/// too; the IPv4 total length and both checksums are set anew. Returns the
+/// packet's new length (its old one if it carries no more than `keep`).
+///
+/// # Errors
+///
+/// [`XlateError::OutOfBounds`] if the headers are not in `packet`.
+pub fn trim_payload(packet: &mut [u8], keep: u32) -> Result<usize, XlateError> {
+    let oob = XlateError::OutOfBounds;
+    let ihl = usize::from(packet.first().ok_or(oob)? & 0x0f).saturating_mul(4);
+    let total = usize::from(read_u16(packet, 2).ok_or(oob)?);
+    let doff = usize::from(packet.get(ihl.saturating_add(12)).ok_or(oob)? >> 4).saturating_mul(4);
+    let start = ihl.saturating_add(doff);
+    let len = start.saturating_add(usize::try_from(keep).unwrap_or(usize::MAX));
+    if len >= total || total > packet.len() || start > total {
+        return Ok(total);
+    }
+    let flags = packet.get_mut(ihl.saturating_add(13)).ok_or(oob)?;
+    *flags &= !0x01;
+    let new_total = u16::try_from(len).map_err(|_| oob)?;
+    packet
+        .get_mut(2..4)
+        .ok_or(oob)?
+        .copy_from_slice(&new_total.to_be_bytes());
+    packet.get_mut(10..12).ok_or(oob)?.copy_from_slice(&[0, 0]);
+    let ip = super::csum::ipv4_header_checksum(packet.get(..ihl).ok_or(oob)?).ok_or(oob)?;
+    packet
+        .get_mut(10..12)
+        .ok_or(oob)?
+        .copy_from_slice(&ip.to_be_bytes());
+    let check = ihl.saturating_add(16);
+    packet
+        .get_mut(check..check.saturating_add(2))
+        .ok_or(oob)?
+        .copy_from_slice(&[0, 0]);
+    let (src, dst) = (
+        read_u32(packet, 12).ok_or(oob)?,
+        read_u32(packet, 16).ok_or(oob)?,
+    );
+    let tcp =
+        super::csum::tcp_ipv4_checksum(src, dst, packet.get(ihl..len).ok_or(oob)?).ok_or(oob)?;
+    packet
+        .get_mut(check..check.saturating_add(2))
+        .ok_or(oob)?
+        .copy_from_slice(&tcp.to_be_bytes());
+    Ok(len)
 }
 
 /// Applies `edits` to `packet` (from the IPv4 header on, at least up to

@@ -164,6 +164,11 @@ pub fn now() -> u64 {
     NOW.with(Cell::get)
 }
 
+/// Sets the virtual clock (for a network other than [`Net`]'s).
+pub fn set_now(t: u64) {
+    NOW.with(|n| n.set(t));
+}
+
 pub fn client_tsval() -> u32 {
     CLIENT_TS.with(|c| c.get().at(now()))
 }
@@ -709,6 +714,30 @@ pub struct Actions {
     pub list: Vec<Action>,
 }
 
+impl Actions {
+    /// The [`Io`] of node `node` for one call, its control messages
+    /// numbered from `seq` on.
+    pub fn new(node: u16, seq: u64) -> Actions {
+        Actions {
+            node,
+            seq,
+            from: None,
+            list: vec![],
+        }
+    }
+
+    /// The segment in hand came over the link from `addr`.
+    pub fn sent_from(mut self, addr: u32) -> Actions {
+        self.from = Some(addr);
+        self
+    }
+
+    /// The last control message number used.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
 impl Io for Actions {
     fn transmit(&mut self, from: Side, seg: &OutSegment) {
         self.list.push(Action::Transmit(from, *seg));
@@ -744,6 +773,9 @@ impl Io for Actions {
             Message::FlowAnnounce(a) => Message::FlowAnnounce(*a),
             Message::HandoffMore(m) => Message::HandoffMore(wire::HandoffMore { bytes: &[], ..*m }),
             Message::FlowQuery(q) => Message::FlowQuery(*q),
+            Message::MoveRelease(r) => Message::MoveRelease(*r),
+            Message::MoveReleased(r) => Message::MoveReleased(*r),
+            Message::MoveKept(k) => Message::MoveKept(*k),
             m => panic!("unexpected {m:?}"),
         };
         self.list.push(Action::Send(to, kind, buf));
