@@ -235,8 +235,10 @@ impl Io for KernelIo<'_> {
     }
 }
 
-/// The payload of the packet in hand, copied out when the node asks
-/// (only while a request is collected: a connection's first packets).
+/// The payload of the packet in hand, read when the node asks: copied out
+/// whole while a request is collected or read (a connection's first packets,
+/// a request head after the handoff), a few bytes at a time where a response
+/// head is.
 struct SkbPayload<'a> {
     skb: &'a SkBuff,
     offset: u32,
@@ -248,6 +250,25 @@ impl Payload for SkbPayload<'_> {
     fn bytes(&mut self) -> Option<&[u8]> {
         self.copy = KVec::from_elem(0u8, self.len, GFP_ATOMIC).ok()?;
         self.skb.read(self.offset, &mut self.copy)
+    }
+
+    fn read_at(&mut self, offset: u32, buf: &mut [u8]) -> usize {
+        let left = self.len.saturating_sub(offset as usize);
+        let n = buf.len().min(left);
+        let Some(dst) = buf.get_mut(..n) else {
+            return 0;
+        };
+        let mut tmp = [0u8; 64];
+        let Some(tmp) = tmp.get_mut(..n) else {
+            return 0;
+        };
+        match self.skb.read(self.offset.saturating_add(offset), tmp) {
+            Some(src) if src.len() == n => {
+                dst.copy_from_slice(src);
+                n
+            }
+            _ => 0,
+        }
     }
 }
 
@@ -565,7 +586,9 @@ impl Handoff {
             } => {
                 let mut fields = [FieldEdit::default(); 16];
                 let n = field_edits(&edits, &mut fields);
-                if skb.rewrite(fields.get(..n).unwrap_or(&[])).is_err() {
+                // A request that moves stays here: its bytes are cut first.
+                let cut = edits.keep.map_or(Ok(()), |k| skb.trim_payload(k));
+                if cut.is_err() || skb.rewrite(fields.get(..n).unwrap_or(&[])).is_err() {
                     bump(&self.stats.rewrite_failures, 1);
                     self.flush(net, sends);
                     return Verdict::Drop;
@@ -661,9 +684,16 @@ impl Handoff {
         };
         let now = now_ms();
         let mut sends = Sends::default();
+        let mut payload = SkbPayload {
+            skb,
+            offset: u32::try_from(seg.pkt.payload_offset).unwrap_or(u32::MAX),
+            len: seg.payload_len() as usize,
+            copy: KVec::new(),
+        };
         let verdict = self.on_node(shard, &mut sends, None, |node, io| {
-            node.on_egress(&seg, now, io)
+            node.on_egress(&seg, &mut payload, now, io)
         });
+        drop(payload);
         let verdict = match verdict {
             CoreVerdict::Accept => Verdict::Accept,
             CoreVerdict::Drop => Verdict::Drop,

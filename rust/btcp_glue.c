@@ -644,6 +644,40 @@ static int btcp_skb_tunnel(struct net *net, struct sk_buff *skb, __be32 saddr)
 	return 0;
 }
 
+int btcp_skb_trim_payload(struct sk_buff *skb, unsigned int keep)
+{
+	unsigned int ihl, doff, len;
+	struct iphdr *iph;
+	struct tcphdr *th;
+
+	if (!pskb_may_pull(skb, sizeof(*iph)))
+		return -EINVAL;
+	ihl = ((struct iphdr *)skb->data)->ihl * 4;
+	if (ihl < sizeof(*iph) || !pskb_may_pull(skb, ihl + sizeof(*th)))
+		return -EINVAL;
+	doff = ((struct tcphdr *)(skb->data + ihl))->doff * 4;
+	if (doff < sizeof(*th) || keep > skb->len)
+		return -EINVAL;
+	len = ihl + doff + keep;
+	if (len >= skb->len)
+		return 0;
+	if (pskb_trim(skb, len) || skb_ensure_writable(skb, len))
+		return -ENOMEM;
+	if (skb_is_gso(skb))
+		skb_gso_reset(skb);
+	/* May have reallocated the head: pointers only now. */
+	iph = (struct iphdr *)skb->data;
+	th = (struct tcphdr *)(skb->data + ihl);
+	th->fin = 0;
+	iph->tot_len = htons(len);
+	ip_send_check(iph);
+	th->check = 0;
+	th->check = csum_tcpudp_magic(iph->saddr, iph->daddr, len - ihl, IPPROTO_TCP,
+				      csum_partial(th, len - ihl, 0));
+	skb->ip_summed = CHECKSUM_NONE;
+	return 0;
+}
+
 int btcp_skb_decap(struct sk_buff *skb, unsigned int inner_off)
 {
 	const struct iphdr *iph;

@@ -179,6 +179,14 @@ int btcp_addr_is_local(struct net *net, unsigned int addr);
  */
 int btcp_skb_decap(struct sk_buff *skb, unsigned int inner_off);
 
+/*
+ * Cut a TCP segment's payload to its first @keep bytes (a request that
+ * moves is held at the front-end): the FIN after the bytes cut goes too,
+ * a GRO packet becomes one segment, the IPv4 total length and both
+ * checksums are set anew. 0, or a negative errno (drop the packet).
+ */
+int btcp_skb_trim_payload(struct sk_buff *skb, unsigned int keep);
+
 /* Wall-clock milliseconds (control-channel counters survive reloads). */
 unsigned long long btcp_real_ms(void);
 

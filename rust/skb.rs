@@ -104,6 +104,17 @@ impl SkBuff {
         to_result(unsafe { bindings::btcp_skb_rewrite(self.as_ptr(), raw.as_ptr(), n) })
     }
 
+    /// Cuts a TCP segment's payload to its first `keep` bytes (a request
+    /// that moves is held at the front-end; what came before it, and the
+    /// acknowledgment, go on): its FIN goes too, the lengths and
+    /// checksums are set anew. Fails, and the packet must then be dropped,
+    /// if its headers are not whole or its head cannot be made writable.
+    pub fn trim_payload(&self, keep: u32) -> Result {
+        // SAFETY: by the type invariant the buffer is valid, and the hook
+        // that lent it to us is its only user right now.
+        to_result(unsafe { bindings::btcp_skb_trim_payload(self.as_ptr(), keep) })
+    }
+
     /// Strips the outer header, the first `inner_offset` bytes, of an IPIP
     /// packet in PRE_ROUTING: the inner packet goes on in its place. Fails,
     /// and the packet must then be dropped, if the inner header is not a

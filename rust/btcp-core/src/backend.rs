@@ -682,7 +682,6 @@ impl BeFlow {
             && seg.payload_len() == 0
             && seq::before(seg.ack(), self.replay_end());
         let verdict = if old_ack { Verdict::Drop } else { verdict };
-        self.frame_response(seg);
         let end = seg.end_seq();
         if seq::after(end, self.be_nxt) {
             self.be_nxt = end;
@@ -733,40 +732,47 @@ impl BeFlow {
         self.release_check(out, cfg, now_ms)
     }
 
-    /// Reads a segment the stack sends for where its responses end (its
-    /// bytes past `be_nxt`, before `be_nxt` moves). Bytes the shell could
-    /// not show (`seg.packet` without all its payload) or a gap make the
-    /// stream opaque: the connection is then never released.
-    fn frame_response(&mut self, seg: &Seg<'_>) {
+    /// Reads a segment the stack sends, before [`BeFlow::on_egress`], for
+    /// where its responses end: its bytes past those seen, through
+    /// `read(offset, buf)`, which copies payload bytes from `offset` on
+    /// into `buf` and says how many (bytes in a body are passed over
+    /// unread). Bytes it cannot show, or a gap, make the stream opaque:
+    /// the connection is then never released.
+    pub fn frame_egress(&mut self, seg: &Seg<'_>, read: &mut dyn FnMut(u32, &mut [u8]) -> usize) {
         let len = seg.payload_len();
-        if len == 0 || self.responses.is_opaque() {
+        let serving = matches!(self.state, BeState::Established | BeState::Linger);
+        if len == 0 || !serving || self.responses.is_opaque() || seg.flags().syn() {
             return;
         }
         let end = seg.seq().wrapping_add(len);
         if !seq::after(end, self.be_nxt) {
             return;
         }
-        let payload = seg.pkt.payload(seg.packet);
-        let whole = u32::try_from(payload.len()).ok() == Some(len);
-        let fresh = if seq::after(seg.seq(), self.be_nxt) || !whole {
-            None
-        } else {
-            payload.get(as_usize(seq::distance(seg.seq(), self.be_nxt))..)
-        };
-        let Some(mut fresh) = fresh else {
+        if seq::after(seg.seq(), self.be_nxt) {
             self.responses = ResponseStream::opaque();
             return;
-        };
-        while !fresh.is_empty() {
-            let n = usize::try_from(self.responses.skippable())
-                .unwrap_or(usize::MAX)
-                .min(fresh.len());
-            if n == 0 {
-                self.responses.feed(fresh);
-                break;
+        }
+        let mut at = seq::distance(seg.seq(), self.be_nxt);
+        let mut chunk = [0u8; 64];
+        while at < len {
+            let left = len.saturating_sub(at);
+            let n = u32::try_from(self.responses.skippable())
+                .unwrap_or(u32::MAX)
+                .min(left);
+            if n > 0 {
+                self.responses.skip(u64::from(n));
+                at = at.saturating_add(n);
+                continue;
             }
-            self.responses.skip(u64::try_from(n).unwrap_or(0));
-            fresh = fresh.get(n..).unwrap_or(&[]);
+            let want = as_usize(left).min(chunk.len());
+            let buf = chunk.get_mut(..want).unwrap_or(&mut []);
+            let got = read(at, buf).min(want);
+            if got == 0 {
+                self.responses = ResponseStream::opaque();
+                return;
+            }
+            self.responses.feed(buf.get(..got).unwrap_or(&[]));
+            at = at.saturating_add(u32::try_from(got).unwrap_or(u32::MAX));
         }
     }
 

@@ -26,6 +26,7 @@
 //! that side's answers straight back.
 
 use super::backend::{BeFlow, BeOutput, BeState};
+use super::bytes::as_usize;
 use super::client_limit::ClientCounts;
 use super::config::{NodeConfig, MAX_PEERS, MAX_SERVICES};
 use super::dispatch::{Dispatcher, TargetEntry};
@@ -282,6 +283,20 @@ pub trait Io {
 pub trait Payload {
     /// The payload; `None` if it cannot be read (drop the segment).
     fn bytes(&mut self) -> Option<&[u8]>;
+
+    /// Copies payload bytes from `offset` on into `buf` without copying
+    /// the rest: how many (0 if there are none there).
+    fn read_at(&mut self, offset: u32, buf: &mut [u8]) -> usize {
+        let Some(all) = self.bytes() else {
+            return 0;
+        };
+        let from = all.get(as_usize(offset)..).unwrap_or(&[]);
+        let n = from.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), from.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        n
+    }
 }
 
 impl Payload for &[u8] {
@@ -1018,13 +1033,21 @@ impl<S: Store> Node<S> {
     }
 
     /// A segment the local stack sends (POST_ROUTING): on a back-end
-    /// flow's connection it is translated for the client.
-    pub fn on_egress(&mut self, seg: &Seg<'_>, now: u64, io: &mut impl Io) -> Verdict {
+    /// flow's connection it is translated for the client; its payload is
+    /// read where a response's framing is (per-request dispatch).
+    pub fn on_egress(
+        &mut self,
+        seg: &Seg<'_>,
+        payload: &mut dyn Payload,
+        now: u64,
+        io: &mut impl Io,
+    ) -> Verdict {
         let key = seg.key_to_client();
         let cfg = self.flow_cfg;
         let Some((flow, _)) = self.be.get(&key) else {
             return Verdict::Accept;
         };
+        flow.frame_egress(seg, &mut |off, buf| payload.read_at(off, buf));
         let out = flow.on_egress(seg, &cfg, now);
         self.be_output(key, &out, now, io);
         out.verdict

@@ -838,7 +838,15 @@ impl Be {
     }
 
     fn egress(&mut self, p: &[u8], now: u64) -> BeOutput {
-        self.flow.on_egress(&Seg::parse(p).unwrap(), &self.cfg, now)
+        let seg = Seg::parse(p).unwrap();
+        let payload = seg.pkt.payload(p);
+        self.flow.frame_egress(&seg, &mut |off, buf| {
+            let from = &payload[off as usize..];
+            let n = from.len().min(buf.len());
+            buf[..n].copy_from_slice(&from[..n]);
+            n
+        });
+        self.flow.on_egress(&seg, &self.cfg, now)
     }
 
     fn forwarded(&mut self, s: OutSegment, now: u64) -> BeOutput {

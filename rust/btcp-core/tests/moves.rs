@@ -253,7 +253,10 @@ impl World {
     fn be_out(&mut self, i: usize, pkt: Vec<u8>) {
         let seg = Seg::parse(&pkt).unwrap();
         let mut acts = Actions::new(self.bes[i].id, self.ctrl_seq);
-        let v = self.bes[i].node.on_egress(&seg, self.t, &mut acts);
+        let mut payload = seg.pkt.payload(&pkt);
+        let v = self.bes[i]
+            .node
+            .on_egress(&seg, &mut payload, self.t, &mut acts);
         trace(
             self.t,
             &format!("be{} {v:?}", self.bes[i].id)

@@ -835,7 +835,7 @@ fn a_local_handoff_takes_the_bytes_that_came_while_it_was_pending() {
     };
     let mut p = vec![0; synack.packet_len()];
     synack.write(&mut p, &[]).unwrap();
-    n.on_egress(&Seg::parse(&p).unwrap(), 2, &mut log);
+    n.on_egress(&Seg::parse(&p).unwrap(), &mut &[][..], 2, &mut log);
     assert_eq!(n.fe().peek(&key(0)).unwrap().state(), FeState::Forwarding);
     assert_eq!(n.stats().handoff_more, 1);
     let be = n.be().peek(&key(0)).unwrap();

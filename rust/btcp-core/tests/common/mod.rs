@@ -1657,7 +1657,10 @@ impl Net {
             self.stats.be_fin_sent = Some(self.t);
         }
         let mut acts = self.actions(id);
-        let verdict = self.be_side_mut().on_egress(&seg, now, &mut acts);
+        let mut payload = seg.pkt.payload(&pkt);
+        let verdict = self
+            .be_side_mut()
+            .on_egress(&seg, &mut payload, now, &mut acts);
         // No flow's, or let through unchanged: nobody on the network
         // listens to B:80's own packets.
         if let Verdict::Forward(edits) = verdict {
