@@ -796,6 +796,14 @@ impl BeFlow {
         self.release_seq = r.seq;
         // Modulo 2^16, as the responses are counted.
         self.release_requests = r.requests as u16;
+        if self.state == BeState::Established && seq::after(r.ack, self.be_nxt) {
+            // Its stack would have dropped the segments: so is the request.
+            self.release = ReleaseState::Kept(KeepReason::Unacceptable);
+            return BeOutput {
+                control: self.release_answer(),
+                ..BeOutput::default()
+            };
+        }
         if self.state != BeState::Established || !self.replay_done() {
             // Still replaying the request (or not serving): not now.
             self.release = ReleaseState::Kept(KeepReason::Closing);

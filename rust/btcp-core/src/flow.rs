@@ -221,7 +221,7 @@ impl Default for Config {
             sack: true,
             ts: true,
             encap_overhead: 0,
-            moves: false,
+            moves: true,
         }
     }
 }

@@ -833,6 +833,15 @@ impl FeFlow {
         }
     }
 
+    /// Whether client segments go to the target (handed off and not over;
+    /// a request may be held meanwhile, `moves.rs`).
+    pub fn is_forwarding(&self) -> bool {
+        matches!(
+            self.state,
+            FeState::Forwarding | FeState::Collecting | FeState::Releasing
+        )
+    }
+
     /// The node the rule table picks for the buffered request (its
     /// default node when the head does not parse).
     pub fn select(&self, reqbuf: &[u8], rules: &RuleTable) -> u16 {
@@ -912,7 +921,7 @@ impl FeFlow {
         cfg: &Config,
         now_ms: u64,
     ) -> FeOutput<'static> {
-        if self.state != FeState::Forwarding {
+        if !self.is_forwarding() {
             return FeOutput::default();
         }
         if matches!(self.fwd_check(seg), FwdCheck::Refuse) {
@@ -1438,7 +1447,7 @@ impl FeFlow {
             let d = self.decision_for();
             (ack.be_node, Message::HandoffConfirm(d))
         });
-        if self.state == FeState::Forwarding {
+        if self.is_forwarding() {
             return FeOutput {
                 decision: confirm,
                 ..FeOutput::default()
@@ -1520,7 +1529,7 @@ impl FeFlow {
     /// back-ends announce the others again, which replaces them), so it
     /// lingers, still forwarding late segments.
     pub fn retire(&mut self, cfg: &Config, now_ms: u64) -> FeOutput<'static> {
-        if self.state != FeState::Forwarding {
+        if !self.is_forwarding() {
             return FeOutput::default();
         }
         self.linger(cfg, now_ms, None)

@@ -1170,7 +1170,7 @@ impl<S: Store> Node<S> {
         }
         let dead = flow
             .target()
-            .filter(|_| flow.state() == FeState::Forwarding && !local)
+            .filter(|_| flow.is_forwarding() && !local)
             .and_then(|t| self.live.dead_for(t.node))
             .is_some_and(|t| t >= cfg.dead_grace_ms);
         // The payload matters only while the request is being collected.

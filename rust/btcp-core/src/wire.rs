@@ -390,6 +390,9 @@ pub enum KeepReason {
     Unframed = 2,
     /// It is closing (a FIN or RST either way) or not established.
     Closing = 3,
+    /// The client's acknowledgment with the request is of bytes the
+    /// stack never sent: the request may be a spoofer's.
+    Unacceptable = 4,
 }
 
 impl KeepReason {
@@ -399,6 +402,7 @@ impl KeepReason {
             1 => Some(KeepReason::Unfinished),
             2 => Some(KeepReason::Unframed),
             3 => Some(KeepReason::Closing),
+            4 => Some(KeepReason::Unacceptable),
             _ => None,
         }
     }
@@ -803,7 +807,8 @@ impl FlowQuery {
 /// acknowledged, and say so ([`MoveReleased`]), or keep it
 /// ([`MoveKept`]). Sent again, the same answer comes again.
 ///
-/// Payload (24 bytes): the flow ([`FlowRef`], 16), `seq` (4), `requests` (4).
+/// Payload (28 bytes): the flow ([`FlowRef`], 16), `seq` (4), `requests`
+/// (4), `ack` (4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MoveRelease {
     /// The front-end flow.
@@ -813,11 +818,15 @@ pub struct MoveRelease {
     pub seq: u32,
     /// Requests the back-end's stack got on this connection before `seq`.
     pub requests: u32,
+    /// The client's highest acknowledgment, the request's included (the
+    /// back-end's space): only the back-end knows whether its stack sent
+    /// that much, as its stack would check the request's segments.
+    pub ack: u32,
 }
 
 impl MoveRelease {
     /// Payload length.
-    pub const LEN: usize = 24;
+    pub const LEN: usize = 28;
 }
 
 /// Back-end to front-end: the connection is released. Its stack's socket
@@ -1250,7 +1259,8 @@ impl<'a> Message<'a> {
             Message::MoveRelease(m) => {
                 m.flow.write(w)?;
                 w.u32(m.seq)?;
-                w.u32(m.requests)
+                w.u32(m.requests)?;
+                w.u32(m.ack)
             }
             Message::MoveReleased(m) => {
                 m.flow.write(w)?;
@@ -1405,6 +1415,7 @@ impl<'a> Message<'a> {
                 flow: FlowRef::read(&mut r)?,
                 seq: r.u32()?,
                 requests: r.u32()?,
+                ack: r.u32()?,
             }),
             MsgType::MoveReleased => Message::MoveReleased(MoveReleased {
                 flow: FlowRef::read(&mut r)?,
@@ -2104,6 +2115,7 @@ mod tests {
                     flow: SAMPLE_FLOW,
                     seq: 0xffff_fff0,
                     requests: 3,
+                    ack: 0x7fff_ffff,
                 }),
             ),
             (

@@ -1543,6 +1543,7 @@ fn release(requests: u32) -> MoveRelease {
         flow: FLOW,
         seq: ISN_C.wrapping_add(1 + REQ.len() as u32),
         requests,
+        ack: ISN_B.wrapping_add(1),
     }
 }
 
@@ -1627,6 +1628,17 @@ fn a_release_that_cannot_be_given_keeps_the_connection() {
         be.flow.on_tick(&cfg, until).control,
         kept(KeepReason::Unfinished)
     );
+    assert_eq!(be.flow.state(), BeState::Established);
+    // The acknowledgment with the request is of bytes never sent (a
+    // spoofer's request): kept, as the stack would have dropped it.
+    let (mut be, nxt) = responded(b"HTTP/1.1 204 No Content\r\n\r\n");
+    be.forwarded(client_ack_of(nxt), 3);
+    let forged = MoveRelease {
+        ack: nxt + 1000,
+        ..release(1)
+    };
+    let out = be.flow.on_release(&forged, &cfg, 3);
+    assert_eq!(out.control, kept(KeepReason::Unacceptable));
     assert_eq!(be.flow.state(), BeState::Established);
     // One request, answered and acknowledged: released at once.
     let (mut be, nxt) = responded(b"HTTP/1.1 204 No Content\r\n\r\n");

@@ -427,7 +427,8 @@ fn a_dead_back_ends_clients_are_reset_after_the_grace_only() {
         l.add_dead(to, for_ms);
         l
     };
-    let data = packet(client(0), seq, ack + 100, Flags::ACK, b"x");
+    // A request its pool may serve where it is: it goes on untouched.
+    let data = packet(client(0), seq, ack + 100, Flags::ACK, REQUEST);
     // Declared dead, within the grace: forwarded as ever (it may be back).
     n.set_live(dead(grace - 1));
     let d = feed(&mut n, &data, 10, &mut log);

@@ -254,6 +254,7 @@ impl FeFlow {
             flow: self.decision_for().flow,
             seq: self.framed,
             requests: u32::from(self.requests),
+            ack: self.xlate_now().ack_to_be(self.fwd_ack),
         }
     }
 
@@ -270,25 +271,22 @@ impl FeFlow {
         now_ms: u64,
         stays: Stays<'_>,
     ) -> FeOutput<'static> {
+        // An RST goes on for the target's stack to judge (where it stands
+        // is before the bytes held, which may be a spoofer's): if it takes
+        // it, its TERMINATE ends the flow here.
         let mut out = self.forward(seg, now_ms);
         let f = seg.flags();
-        if f.rst() && self.client_closed {
-            // The client reset it: so is the target's side; the move is off.
-            let gone = self.linger(cfg, now_ms, None);
-            return FeOutput {
-                verdict: out.verdict,
-                ..gone
-            };
-        }
         let Verdict::Forward(mut edits) = out.verdict else {
             return out;
         };
         let held_from = self.framed;
         if seq::after(seg.end_seq(), held_from) {
             edits.keep = Some(seq::distance(seg.seq(), held_from).min(seg.payload_len()));
-            if seq::after(seg.seq(), held_from) {
+            let plain = !(f.rst() || f.syn());
+            if plain && seq::after(seg.seq(), held_from) {
                 // All of it is held: an acknowledgment at the stack's next
-                // byte, as if the client had sent nothing since.
+                // byte, as if the client had sent nothing since (never an
+                // RST: where that lands is the stack's to judge).
                 let at = seg.pkt.tcp_offset.saturating_add(tcp::OFF_SEQ);
                 let moved = u16::try_from(at).ok().map(|offset| Edit {
                     offset,

@@ -1482,7 +1482,18 @@ impl Net {
         } = disposition
         {
             let mut p = pkt;
+            let was = Seg::parse(&p).map(|s| (s.seq(), s.payload_len(), s.flags()));
+            if let Some(keep) = edits.keep {
+                // A request held at the front-end (per-request dispatch).
+                let len = xlate::trim_payload(&mut p, keep).unwrap();
+                p.truncate(len);
+            }
             xlate::apply(&mut p, &edits).unwrap();
+            if edits.keep.is_some() && was.is_some_and(|w| self.forged.contains(&w)) {
+                // What is left of a spoofer's segment is still one.
+                let s = Seg::parse(&p).unwrap();
+                self.forged.push((s.seq(), s.payload_len(), s.flags()));
+            }
             if let Some(src) = tunnel_from {
                 p = ipip(src, &p);
                 self.stats.tunnelled += 1;
