@@ -211,7 +211,11 @@ impl Io for KernelIo<'_> {
                 }
                 Message::HandoffMore(HandoffMore { bytes: &[], ..m })
             }
-            _ => return,
+            Message::MoveRelease(m) => Message::MoveRelease(m),
+            Message::MoveReleased(m) => Message::MoveReleased(m),
+            Message::MoveKept(m) => Message::MoveKept(m),
+            // Sent by the shell itself, never through a node.
+            Message::Hello(_) | Message::Heartbeat(_) | Message::FlowQuery(_) => return,
         };
         self.defer(Deferred::Control(to, msg, request));
     }

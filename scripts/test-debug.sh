@@ -6,7 +6,7 @@
 #
 #   scripts/test-debug.sh [SCRIPT...]   default: kunit smoke handoff
 #                          handoff_remote reuse btcpctl table cookies blind client_limit key_roll scope encap
-#                          fe_failover unload
+#                          fe_failover moves unload
 #
 # Not pools: the policies are the pure core's (host-tested), and the
 # kernel side they use, the balance's lock, runs in every handoff here;
@@ -27,7 +27,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export KVARIANT=debug
 out=$root/out/debug
 scripts=("$@")
-[ ${#scripts[@]} -gt 0 ] || scripts=(kunit smoke handoff handoff_remote reuse btcpctl table cookies blind client_limit key_roll scope encap fe_failover unload)
+[ ${#scripts[@]} -gt 0 ] || scripts=(kunit smoke handoff handoff_remote reuse btcpctl table cookies blind client_limit key_roll scope encap fe_failover moves unload)
 load=${DEBUG_LOAD:-light}
 
 kdir=$(bash scripts/kernel.sh | tail -1) || { echo "debug: FAILED: kernel build" >&2; exit 1; }

@@ -82,7 +82,9 @@ stage lab-handoff lab lab-handoff "$root/btcp.ko" tests/lab/handoff.sh
 stage lab-remote lab lab-remote "$root/btcp.ko" tests/lab/handoff_remote.sh
 stage lab-reuse lab lab-reuse "$root/btcp.ko" tests/lab/reuse.sh
 stage lab-btcpctl lab lab-btcpctl "$root/btcp.ko" tests/lab/btcpctl.sh
-stage lab-pools lab lab-pools "$root/btcp.ko" tests/lab/pools.sh
+# Content-aware dispatch: pools and policies, then per-request moves on
+# keep-alive connections; one boot.
+stage lab-pools lab lab-pools "$root/btcp.ko" tests/lab/suite.sh pools moves
 stage lab-table lab lab-table "$root/btcp.ko" tests/lab/table.sh
 stage lab-vms vms
 # Hostile traffic, one boot: a SYN flood, blind injection, slow heads, a

@@ -1685,8 +1685,13 @@ impl<S: Store> Node<S> {
             Message::Terminate(t) => flow.on_terminate(&t, &cfg, now),
             Message::MoveReleased(m) => flow.on_move_released(&m, from, &cfg, now),
             Message::MoveKept(m) => {
-                bump(&mut self.stats.moves_kept);
-                flow.on_move_kept(&m, from)
+                let was = flow.state();
+                let out = flow.on_move_kept(&m, from);
+                if was != flow.state() {
+                    // Once a move, however often the answer came.
+                    bump(&mut self.stats.moves_kept);
+                }
+                out
             }
             _ => return,
         };

@@ -66,7 +66,10 @@ pub fn client_of(msg: &Message<'_>) -> Option<Endpoint> {
         Message::HandoffConfirm(d) | Message::HandoffCancel(d) => d.flow,
         Message::FlowAnnounce(a) => a.flow,
         Message::HandoffMore(m) => m.flow,
-        _ => return None,
+        Message::MoveRelease(m) => m.flow,
+        Message::MoveReleased(m) => m.flow,
+        Message::MoveKept(m) => m.flow,
+        Message::Hello(_) | Message::Heartbeat(_) | Message::FlowQuery(_) => return None,
     };
     Some(Endpoint::new(r.client_addr, r.client_port))
 }

@@ -55,12 +55,15 @@ struct Spec {
     /// The client's requests, in order: each path ends in the body length.
     paths: Vec<&'static str>,
     /// Sends the rest all at once (pipelined) once the first response
-    /// begins to arrive, else each after the response before it.
+    /// begins to arrive (or 300 ms passed), else each after the response
+    /// before it.
     pipelined: bool,
     /// One packet in this many on the client's links is lost (0: none).
     lose_one_in: u64,
     /// Control messages of these types are lost the first time.
     lose_first: Vec<MsgType>,
+    /// The client closes its side right after its last request.
+    close_early: bool,
 }
 
 struct World {
@@ -103,8 +106,27 @@ fn rule_node(path: &str) -> u16 {
     }
 }
 
+/// A request for `path`; one whose path has `post` in it carries a body
+/// of [`POST_LEN`] bytes ([`post_body`]).
 fn request(path: &str) -> Vec<u8> {
+    if path.contains("post") {
+        let mut r = format!(
+            "POST {path} HTTP/1.1\r\nHost: example.com\r\nContent-Length: {POST_LEN}\r\n\r\n"
+        )
+        .into_bytes();
+        r.extend(post_body());
+        return r;
+    }
     format!("GET {path} HTTP/1.1\r\nHost: example.com\r\nUser-Agent: sim\r\n\r\n").into_bytes()
+}
+
+const POST_LEN: usize = 6000;
+/// A `slow` path is answered only from then on: longer than a back-end
+/// waits to release a connection (`release_ms`, request-ms: 10 s).
+const SLOW_UNTIL_MS: u64 = 12_000;
+
+fn post_body() -> impl Iterator<Item = u8> {
+    (0..POST_LEN).map(|i| (i * 31 % 251) as u8)
 }
 
 impl World {
@@ -321,7 +343,7 @@ impl World {
             .unwrap();
         }
         let answered = complete_responses(&self.got);
-        let want = if self.spec.pipelined && !self.got.is_empty() {
+        let want = if self.spec.pipelined && (!self.got.is_empty() || self.t >= 300) {
             self.spec.paths.len()
         } else {
             answered + 1
@@ -331,7 +353,9 @@ impl World {
             assert_eq!(s.send_slice(&r).unwrap(), r.len());
             self.sent += 1;
         }
-        if answered == self.spec.paths.len() && s.state() == State::Established {
+        let all_sent = self.sent == self.spec.paths.len();
+        let early = self.spec.close_early && all_sent;
+        if (early || answered == self.spec.paths.len()) && s.state() == State::Established {
             s.close();
         }
     }
@@ -339,6 +363,7 @@ impl World {
     /// A back-end's server: answers each complete request head in turn;
     /// listens again once its connection is gone.
     fn server_app(&mut self, i: usize) {
+        let t = self.t;
         let be = &mut self.bes[i];
         let s = be
             .host
@@ -350,7 +375,6 @@ impl World {
                 s.listen(PORT).unwrap();
                 return;
             }
-            State::CloseWait => s.close(),
             _ => {}
         }
         while s.can_recv() {
@@ -363,6 +387,23 @@ impl World {
         while let Some(end) = be.inbox.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8(be.inbox[..end].to_vec()).unwrap();
             let path = head.split(' ').nth(1).unwrap().to_string();
+            if path.contains("slow") && t < SLOW_UNTIL_MS {
+                // A slow upstream: nothing of the response yet.
+                break;
+            }
+            let body_len = if head.starts_with("POST ") {
+                POST_LEN
+            } else {
+                0
+            };
+            if be.inbox.len() < end + 4 + body_len {
+                break;
+            }
+            let got: Vec<u8> = be.inbox[end + 4..end + 4 + body_len].to_vec();
+            assert!(
+                got.into_iter().eq(post_body().take(body_len)),
+                "{path}'s body"
+            );
             let b = body(be.id, &path);
             let mut resp =
                 format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", b.len()).into_bytes();
@@ -371,8 +412,12 @@ impl World {
                 break;
             }
             s.send_slice(&resp).unwrap();
-            be.inbox.drain(..end + 4);
+            be.inbox.drain(..end + 4 + body_len);
             be.served.push(path);
+        }
+        // The client closed its side: close ours once it is answered.
+        if s.state() == State::CloseWait && be.inbox.is_empty() {
+            s.close();
         }
     }
 
@@ -535,6 +580,7 @@ fn each_request_is_served_by_its_rules_node_on_one_connection() {
         pipelined: false,
         lose_one_in: 0,
         lose_first: vec![],
+        close_early: false,
     });
     by_the_rules(&w);
     let fe = w.fe_stats();
@@ -551,6 +597,7 @@ fn moves_survive_loss_both_ways_and_lost_messages() {
         pipelined: false,
         lose_one_in: 20,
         lose_first: vec![MsgType::MoveRelease, MsgType::MoveReleased],
+        close_early: false,
     });
     by_the_rules(&w);
     assert_eq!(w.fe_stats().moves, moves_in(&PATHS));
@@ -567,9 +614,68 @@ fn pipelined_requests_stay_until_answered_then_move() {
         pipelined: true,
         lose_one_in: 0,
         lose_first: vec![],
+        close_early: false,
     });
     let fe = w.fe_stats();
     assert_eq!(fe.moves, 1, "{fe:?}");
     assert_eq!(w.bes[0].served, ["/two/a/3000"]);
     assert_eq!(w.bes[1].served.len(), PATHS.len() - 1);
+}
+
+#[test]
+fn a_request_body_moves_with_its_request() {
+    // A POST whose head and 6,000-byte body (five segments) belong on the
+    // other node: held whole (within the request limit), handed off with
+    // the request, byte-exact at its server.
+    let paths = [
+        "/two/a/100",
+        "/three/post/500",
+        "/two/post/20",
+        "/three/c/10",
+    ];
+    let w = run(Spec {
+        paths: paths.to_vec(),
+        pipelined: false,
+        lose_one_in: 0,
+        lose_first: vec![],
+        close_early: false,
+    });
+    by_the_rules(&w);
+    assert_eq!(w.fe_stats().moves, moves_in(&paths));
+}
+
+#[test]
+fn a_client_that_closes_after_its_request_is_answered_by_the_new_node() {
+    // The last request moves, and the client's FIN follows it at once: the
+    // FIN is held with the request and goes with it in the handoff.
+    let paths = ["/two/a/100", "/three/b/3000"];
+    let w = run(Spec {
+        paths: paths.to_vec(),
+        pipelined: false,
+        lose_one_in: 0,
+        lose_first: vec![],
+        close_early: true,
+    });
+    by_the_rules(&w);
+    assert_eq!(w.fe_stats().moves, 1);
+}
+
+#[test]
+fn a_back_end_that_does_not_finish_in_time_keeps_the_connection() {
+    // The first request's server takes 12 s; the client pipelined a
+    // request for the other node behind it. The release waits request-ms
+    // (10 s), then the back-end keeps the connection: pinned, the held
+    // request is sent again by the client and served where it is, after
+    // the slow one, byte-exact.
+    let paths = ["/two/slow/100", "/three/b/3000"];
+    let w = run(Spec {
+        paths: paths.to_vec(),
+        pipelined: true,
+        lose_one_in: 0,
+        lose_first: vec![],
+        close_early: false,
+    });
+    let fe = w.fe_stats();
+    assert_eq!((fe.moves, fe.moves_kept), (0, 1), "{fe:?}");
+    assert_eq!(w.bes[0].served, paths);
 }
