@@ -369,13 +369,10 @@ impl World {
             .host
             .sockets
             .get_mut::<smoltcp::socket::tcp::Socket<'static>>(be.host.handle);
-        match s.state() {
-            State::Closed => {
-                be.inbox.clear();
-                s.listen(PORT).unwrap();
-                return;
-            }
-            _ => {}
+        if s.state() == State::Closed {
+            be.inbox.clear();
+            s.listen(PORT).unwrap();
+            return;
         }
         while s.can_recv() {
             s.recv(|b| {
