@@ -1180,7 +1180,7 @@ impl<S: Store> Node<S> {
                 bump(&mut self.stats.dead_target_resets);
             }
             out
-        } else if plen > 0 && flow.reads_payload() {
+        } else if plen > 0 && flow.needs_payload(&seg) {
             if flow.holds_request() {
                 let need = flow.request_needs(plen);
                 if !self.fe.grow(&key, need) {

@@ -56,13 +56,6 @@ enum Found {
 }
 
 impl FeFlow {
-    /// Whether the shell must pass the payload of this flow's segments:
-    /// it collects or holds a request, or reads the requests after the
-    /// handoff.
-    pub fn reads_payload(&self) -> bool {
-        self.holds_request() || (self.state == FeState::Forwarding && self.reading)
-    }
-
     /// Starts reading requests after the handoff, if `cfg` has moves and
     /// the connection is HTTP: frames the request bytes the target got
     /// (`reqbuf`, the flow's request buffer). Called once the flow is
@@ -120,9 +113,7 @@ impl FeFlow {
     /// Frames an acceptable forwarded segment's new bytes (from
     /// `framed`), deciding with `stays` on every complete head in them.
     fn frame_segment(&mut self, seg: &Seg<'_>, payload: &[u8], stays: Stays<'_>) -> Found {
-        let len = seg
-            .payload_len()
-            .min(u32::try_from(payload.len()).unwrap_or(u32::MAX));
+        let len = seg.payload_len();
         let end = seg.seq().wrapping_add(len);
         if len == 0 || !seq::after(end, self.framed) {
             return Found::Nothing;
@@ -140,9 +131,27 @@ impl FeFlow {
         }
         let mut at = seq::distance(seg.seq(), self.framed);
         while self.reading && at < len {
-            let rest = payload.get(as_usize(at)..as_usize(len)).unwrap_or(&[]);
+            // Body bytes are passed over unread (the shell need not have
+            // copied them: [`FeFlow::needs_payload`]).
+            let n = u32::try_from(self.body.skippable())
+                .unwrap_or(u32::MAX)
+                .min(len.saturating_sub(at));
+            if n > 0 {
+                self.body.skip(u64::from(n));
+                self.framed = self.framed.wrapping_add(n);
+                at = at.saturating_add(n);
+                continue;
+            }
+            let Some(rest) = payload.get(as_usize(at)..as_usize(len)) else {
+                // Bytes to read that the shell did not pass.
+                return Found::Unreachable;
+            };
             if !self.body.is_done() {
                 let p = self.body.feed(rest);
+                if p.used == 0 {
+                    self.reading = false;
+                    break;
+                }
                 self.advance_framed(p.used);
                 at = at.saturating_add(u32::try_from(p.used).unwrap_or(u32::MAX));
                 self.reading = !self.body.is_opaque();
@@ -165,6 +174,25 @@ impl FeFlow {
             at = at.saturating_add(u32::try_from(head_len).unwrap_or(u32::MAX));
         }
         Found::Nothing
+    }
+
+    /// Whether the shell must pass this segment's payload: the flow holds
+    /// or collects a request, or a request head may start in the
+    /// segment's new bytes (those past the body being passed, which need
+    /// no reading: an upload's segments are not copied).
+    pub fn needs_payload(&self, seg: &Seg<'_>) -> bool {
+        if self.holds_request() {
+            return true;
+        }
+        let len = seg.payload_len();
+        if self.state != FeState::Forwarding || !self.reading || len == 0 {
+            return false;
+        }
+        let end = seg.seq().wrapping_add(len);
+        if !seq::after(end, self.framed) {
+            return false;
+        }
+        self.body.skippable() < u64::from(seq::distance(self.framed, end))
     }
 
     /// Whether a complete head moves the connection: one that parses, is
