@@ -21,6 +21,7 @@ WORKLOADS = [
     ("1k-keepalive", "1 KiB, keep-alive"),
     ("1m", "1 MiB, keep-alive"),
     ("64m", "64 MiB, keep-alive"),
+    ("mixed", "4 KiB/16 KiB/whoami, keep-alive, a rule per back-end"),
 ]
 TARGETS = ["direct", "btcp", "haproxy", "nginx", "ipvs"]
 ALTERNATIVES = ["haproxy", "nginx", "ipvs"]

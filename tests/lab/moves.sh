@@ -54,6 +54,10 @@ for i in "${!paths[@]}"; do
 done
 moves=$(($(stat fe moves) - moves0)) fwd=$(($(stat fe fe_forwarded_bytes) - fwd0))
 if [ "$moves" = 5 ]; then ok "curl-moves ($moves)"; else bad curl-moves "moves $moves, want 5; $(in_ns fe grep -E '^(move|moves|released)' /proc/net/btcp/counters | tr '\n' ' ')"; fi
+# How long the requests that moved waited for their old back-end, per node.
+waits=$(in_ns fe "$LAB_BTCPCTL" stats --format prometheus | awk '/^btcp_peer_move_wait_seconds_count/ { n += $2 } END { print n + 0 }')
+if [ "$waits" -ge "$moves" ] && [ "$moves" -gt 0 ]; then ok "move-wait-histogram ($waits releases timed)"
+else bad move-wait-histogram "$waits releases timed for $moves moves"; fi
 if [ "$fwd" -lt $((1 << 20)) ]; then ok "no-response-bytes-through-fe (fe forwarded $fwd bytes for 65 MiB of responses)"
 else bad no-response-bytes-through-fe "fe forwarded $fwd bytes"; fi
 

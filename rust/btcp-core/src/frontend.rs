@@ -275,8 +275,9 @@ pub struct FeOutput<'b> {
     /// Ask the target to release the connection (per-request dispatch):
     /// send it this (a local target: our own back-end side).
     pub release: Option<MoveRelease>,
-    /// The target released the connection: it moves (count it).
-    pub moved: bool,
+    /// Node `.0`, the target, released the connection: it moves (count
+    /// it), `.1` ms after it was first asked.
+    pub moved: Option<(u16, u64)>,
 }
 
 impl FeOutput<'_> {

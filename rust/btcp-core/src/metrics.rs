@@ -106,6 +106,15 @@ pub enum Event {
         /// The node.
         node: u16,
     },
+    /// `node` released a connection whose next request belonged
+    /// elsewhere (per-request dispatch), `wait_ms` after it was asked:
+    /// how long the request waited for the responses before it.
+    Released {
+        /// The node.
+        node: u16,
+        /// From the first MOVE_RELEASE to MOVE_RELEASED.
+        wait_ms: u64,
+    },
 }
 
 /// Keys that claim a slot when first seen and keep it (0: free; a key is
@@ -161,6 +170,9 @@ struct NodeCounters {
     /// Round trips per bucket (not cumulative).
     rtt: [AtomicU64; RTT_BUCKETS],
     rtt_sum_ms: AtomicU64,
+    /// Releases' waits per bucket (not cumulative).
+    move_wait: [AtomicU64; RTT_BUCKETS],
+    move_wait_sum_ms: AtomicU64,
 }
 
 impl NodeCounters {
@@ -172,20 +184,41 @@ impl NodeCounters {
             timed_out: AtomicU64::new(0),
             rtt: [const { AtomicU64::new(0) }; RTT_BUCKETS],
             rtt_sum_ms: AtomicU64::new(0),
+            move_wait: [const { AtomicU64::new(0) }; RTT_BUCKETS],
+            move_wait_sum_ms: AtomicU64::new(0),
         }
     }
 
     /// Its round trips, as read.
     fn rtt(&self) -> Histogram {
-        let mut h = Histogram::default();
-        let mut sum = 0u64;
-        for (out, b) in h.cumulative.iter_mut().zip(self.rtt.iter()) {
-            sum = sum.saturating_add(b.load(Relaxed));
-            *out = sum;
-        }
-        h.sum_ms = self.rtt_sum_ms.load(Relaxed);
-        h
+        read_histogram(&self.rtt, &self.rtt_sum_ms)
     }
+
+    /// Its releases' waits, as read.
+    fn move_wait(&self) -> Histogram {
+        read_histogram(&self.move_wait, &self.move_wait_sum_ms)
+    }
+}
+
+/// A histogram's buckets (not cumulative) and sum, as read.
+fn read_histogram(buckets: &[AtomicU64; RTT_BUCKETS], sum_ms: &AtomicU64) -> Histogram {
+    let mut h = Histogram::default();
+    let mut sum = 0u64;
+    for (out, b) in h.cumulative.iter_mut().zip(buckets.iter()) {
+        sum = sum.saturating_add(b.load(Relaxed));
+        *out = sum;
+    }
+    h.sum_ms = sum_ms.load(Relaxed);
+    h
+}
+
+/// Counts `ms` in its bucket of [`RTT_BOUNDS_MS`].
+fn observe(buckets: &[AtomicU64; RTT_BUCKETS], sum_ms: &AtomicU64, ms: u64) {
+    let b = RTT_BOUNDS_MS.iter().take_while(|&&le| ms > le).count();
+    if let Some(b) = buckets.get(b) {
+        bump(b);
+    }
+    sum_ms.fetch_add(ms, Relaxed);
 }
 
 /// A histogram as read: cumulative counts per bucket of [`RTT_BOUNDS_MS`]
@@ -305,11 +338,11 @@ impl Metrics {
             }),
             Event::Answered { node: id, rtt_ms } => node(id).is_some_and(|(_, c)| {
                 bump(&c.answered);
-                let b = RTT_BOUNDS_MS.iter().take_while(|&&le| rtt_ms > le).count();
-                if let Some(b) = c.rtt.get(b) {
-                    bump(b);
-                }
-                c.rtt_sum_ms.fetch_add(rtt_ms, Relaxed);
+                observe(&c.rtt, &c.rtt_sum_ms, rtt_ms);
+                true
+            }),
+            Event::Released { node: id, wait_ms } => node(id).is_some_and(|(_, c)| {
+                observe(&c.move_wait, &c.move_wait_sum_ms, wait_ms);
                 true
             }),
             Event::Refused { node: id } => node(id).is_some_and(|(_, c)| {
@@ -358,6 +391,16 @@ impl Metrics {
                     value: h.count(),
                     hist: Some(h),
                     ..peer("peer_handoff_rtt", &c.answered)
+                },
+                out,
+            )?;
+            let w = c.move_wait();
+            encode(
+                &Record {
+                    kind: Kind::Histogram,
+                    value: w.count(),
+                    hist: Some(w),
+                    ..peer("peer_move_wait", &c.answered)
                 },
                 out,
             )?;

@@ -1257,8 +1257,9 @@ impl<S: Store> Node<S> {
         if out.more {
             self.send_more(key, now, io);
         }
-        if out.moved {
+        if let Some((node, wait_ms)) = out.moved {
             bump(&mut self.stats.moves);
+            io.record(&Event::Released { node, wait_ms });
         }
         if let Some(r) = out.release {
             self.send_release(key, r, now, io);

@@ -18,6 +18,7 @@
 mod common;
 
 use btcp_core::flow::Config;
+use btcp_core::metrics::Event;
 use btcp_core::node::{Disposition, LivePeers, NodeStats};
 use btcp_core::segment::Seg;
 use btcp_core::wire::{self, MsgType};
@@ -82,6 +83,8 @@ struct World {
     /// Response bytes that went through the front-end (none may).
     through_fe: usize,
     connects: usize,
+    /// The releases the front-end timed: the node, and how long (ms).
+    waits: Vec<(u16, u64)>,
 }
 
 fn cfg() -> Config {
@@ -174,6 +177,7 @@ impl World {
             got: vec![],
             through_fe: 0,
             connects: 0,
+            waits: vec![],
         }
     }
 
@@ -197,6 +201,11 @@ impl World {
 
     fn perform(&mut self, from: Option<usize>, acts: Actions) {
         self.ctrl_seq = acts.seq();
+        for ev in &acts.recorded {
+            if let Event::Released { node, wait_ms } = *ev {
+                self.waits.push((node, wait_ms));
+            }
+        }
         for a in acts.list {
             match a {
                 Action::Transmit(_, s) => {
@@ -582,6 +591,16 @@ fn each_request_is_served_by_its_rules_node_on_one_connection() {
     by_the_rules(&w);
     let fe = w.fe_stats();
     assert_eq!(fe.moves, moves_in(&PATHS), "{fe:?}");
+    // Each move timed, from the node that released it: the wait is the
+    // client's acknowledgment of the response before (a few links).
+    assert_eq!(w.waits.len() as u64, fe.moves);
+    assert!(
+        w.waits
+            .iter()
+            .all(|&(n, ms)| (n == 2 || n == 3) && ms < 100),
+        "{:?}",
+        w.waits
+    );
     assert_eq!(fe.moves_kept, 0);
     let released: u64 = w.bes.iter().map(|b| b.node.stats().released).sum();
     assert_eq!(released, fe.moves);
@@ -664,12 +683,13 @@ fn a_back_end_that_does_not_finish_in_time_keeps_the_connection() {
     // (10 s), then the back-end keeps the connection: pinned, the held
     // request is sent again by the client and served where it is, after
     // the slow one, byte-exact.
+    // Its MOVE_KEPT is lost: the release asked again gets it again.
     let paths = ["/two/slow/100", "/three/b/3000"];
     let w = run(Spec {
         paths: paths.to_vec(),
         pipelined: true,
         lose_one_in: 0,
-        lose_first: vec![],
+        lose_first: vec![MsgType::MoveKept],
         close_early: false,
     });
     let fe = w.fe_stats();

@@ -10,7 +10,11 @@
 #            back-ends' loopback, which do not answer ARP for it)
 #
 # for each workload (1 KiB with Connection: close, 1 KiB keep-alive, 1 MiB
-# and 64 MiB keep-alive) with 1, 2 and 3 back-ends (btcp: a wrr pool).
+# and 64 MiB keep-alive) with 1, 2 and 3 back-ends (btcp: a wrr pool), and
+# "mixed": keep-alive connections cycling paths of three rules, one per
+# back-end (with 3 back-ends only), which btcp serves by moving each
+# connection to the rule's node (per-request dispatch) and HAProxy by
+# routing each request (its ACLs) and relaying it.
 # Around each run it reads every VM's CPU time as the host counts it
 # (qemu/cpu-meter.py, less an idle baseline measured in this boot) and
 # fe's packet counters; each run is one row of $LAB_OUT/bench.tsv, which
@@ -29,7 +33,7 @@ lab=$(cd "$here/../../../qemu" && pwd)
 source "$lab/vms.sh"
 # shellcheck source=SCRIPTDIR/../../../qemu/cluster.sh
 source "$lab/cluster.sh"
-secs=8 workloads="1k-close 1k-keepalive 1m 64m" be_counts="1 2 3" targets="btcp direct haproxy nginx ipvs"
+secs=8 workloads="1k-close 1k-keepalive 1m 64m mixed" be_counts="1 2 3" targets="btcp direct haproxy nginx ipvs"
 profile=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -51,7 +55,16 @@ declare -A workload=(
   [1k-keepalive]="/small/1k.bin keepalive 20 $secs"
   [1m]="/small/1m.bin keepalive 8 $secs"
   [64m]="/big/64m.bin keepalive 3 $((secs * 2))"
+  [mixed]="/ keepalive 20 $secs"
 )
+# The mixed workload's paths: be1's, be2's and be3's by the rules below.
+mixed_paths=(/small/4k.bin /small/16k.bin /whoami.txt)
+mixed_lua=$LAB_OUT/mixed.lua
+{
+  printf 'local paths = {'
+  printf '"%s", ' "${mixed_paths[@]}"
+  printf '}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format("GET", paths[(i %% #paths) + 1])\nend\n'
+} >"$mixed_lua"
 vip2=$LAB_NET.101 # IPVS-DR's VIP: on fe's eth0 and every back-end's lo
 run=/run/lab/bench # the proxies' files, in fe's VM
 tsv=$LAB_OUT/bench.tsv
@@ -120,6 +133,22 @@ backend b$n
       proxy_max_temp_file_size 0;
     }
   }"
+done
+# The mixed workload through HAProxy: each request routed by its path to
+# its back-end, as btcp's rules route it (8089).
+hap+="
+frontend fmix
+  bind $(ns_ip fe):8089
+  acl p1 path /small/4k.bin
+  acl p2 path /small/16k.bin
+  use_backend m1 if p1
+  use_backend m2 if p2
+  default_backend m3"
+for k in 0 1 2; do
+  [ -n "${be_ips[k]:-}" ] || continue
+  hap+="
+backend m$((k + 1))
+  server s$k ${be_ips[k]}:80"
 done
 ngx+="
 }"
@@ -199,6 +228,7 @@ measure() {
   local wl=$1 nb=$2 target=$3 url=$4 path mode conns dur hdr=() p0 p1 c0 c1 s0 out row k v
   read -r path mode conns dur <<<"${workload[$wl]}"
   [ "$mode" = close ] && hdr=(-H "Connection: close")
+  [ "$wl" = mixed ] && hdr+=(-s "$mixed_lua")
   p0=$(fe_packets)
   s0=$(syn_retrans)
   if [ "$profile" = 1 ]; then
@@ -230,8 +260,31 @@ measure() {
 }
 
 wanted() { local x=$1; shift; [[ " $* " == *" $x "* ]]; }
+# mixed_rules add|del: btcp's rules for the mixed workload's paths.
+mixed_rules() {
+  local cmd="" k
+  for k in 0 1 2; do
+    if [ "$1" = add ]; then cmd+="$LAB_BTCPCTL rule add =${mixed_paths[k]} ${LAB_NODE_ID[${bes[k]}]} && "
+    else cmd+="$LAB_BTCPCTL rule del =${mixed_paths[k]} >/dev/null 2>&1; "; fi
+  done
+  in_vm fe "${cmd}true" || die "mixed_rules $1"
+}
 for wl in "${want_workloads[@]}"; do
   [ -n "${workload[$wl]:-}" ] || die "no workload $wl (${!workload[*]})"
+  if [ "$wl" = mixed ]; then
+    # Three rules, three back-ends: btcp moving connections, HAProxy
+    # routing requests.
+    [ "${#bes[@]}" -ge 3 ] || continue
+    set_bes 3
+    mixed_rules add
+    m0=$(in_vm fe "awk '\$1 == \"moves\" { print \$2 }' /proc/net/btcp/counters")
+    ! wanted btcp "${want_targets[@]}" || measure mixed 3 btcp "http://$LAB_VIP"
+    m1=$(in_vm fe "awk '\$1 == \"moves\" { print \$2 }' /proc/net/btcp/counters")
+    echo "bench: mixed, btcp: $((m1 - m0)) moves"
+    ! wanted haproxy "${want_targets[@]}" || measure mixed 3 haproxy "http://$(ns_ip fe):8089"
+    mixed_rules del
+    continue
+  fi
   for nb in "${want_bes[@]}"; do
     [ "$nb" -ge 1 ] && [ "$nb" -le "${#bes[@]}" ] || die "BENCH_BES: $nb of ${#bes[@]} back-ends"
     set_bes "$nb"

@@ -169,6 +169,7 @@ fn help(name: &str) -> String {
         ("peer_handoff_nacks", "handoffs the node refused"),
         ("peer_handoff_timeouts", "handoffs the node did not answer within handoff-ms"),
         ("peer_handoff_rtt", "from a HANDOFF_REQ to its HANDOFF_ACK (millisecond clock)"),
+        ("peer_move_wait", "from the first MOVE_RELEASE to the node's MOVE_RELEASED: how long a request that moves waited (millisecond clock)"),
         ("service_handoffs", "connections of the service handed to the node"),
         ("pool_picks", "connections the pool's policy gave the node"),
         ("metrics_untracked", "events with no slot left to count them in (more nodes, services or pools than the module keeps)"),

@@ -37,7 +37,7 @@ use super::super::seq;
 use super::super::tcp::{self, Flags};
 use super::super::wire::{MoveKept, MoveRelease, MoveReleased};
 use super::super::xlate::{Edit, EditKind};
-use super::{FeFlow, FeOutput, FeState, MAX_TRIED};
+use super::{clock, FeFlow, FeOutput, FeState, MAX_TRIED};
 
 /// Whether the current target may serve the request whose head is given
 /// (the shell's rules and pools decide).
@@ -268,6 +268,11 @@ impl FeFlow {
     }
 
     fn ask_release(&mut self, cfg: &Config, now_ms: u64) -> FeOutput<'static> {
+        if self.state != FeState::Releasing || self.resends == 0 {
+            // When it was first asked (the head search is over: its field
+            // is free until the release comes).
+            self.searched = clock(now_ms);
+        }
         self.state = FeState::Releasing;
         self.deadline = deadline(now_ms, cfg.handoff_ms);
         FeOutput {
@@ -358,6 +363,7 @@ impl FeFlow {
         };
         let head = held.get(..head_len).unwrap_or(&[]);
         if self.moves_for(head, stays) {
+            self.resends = 0;
             let release = self.ask_release(cfg, now_ms);
             return FeOutput {
                 release: release.release,
@@ -396,6 +402,7 @@ impl FeFlow {
         {
             return FeOutput::default();
         }
+        let waited = clock(now_ms).wrapping_sub(self.searched);
         self.isn_c = m.seq.wrapping_sub(1);
         self.isn_f = m.server_nxt.wrapping_sub(1);
         self.client_syn_window = self.client_window;
@@ -421,7 +428,7 @@ impl FeFlow {
         FeOutput {
             dispatch: true,
             open_done: self.leave_open_count(),
-            moved: true,
+            moved: Some((from, u64::from(waited))),
             ..FeOutput::default()
         }
     }

@@ -712,6 +712,8 @@ pub struct Actions {
     /// link (`None`: none, a timer or a control message).
     from: Option<u32>,
     pub list: Vec<Action>,
+    /// What the node recorded for its metrics.
+    pub recorded: Vec<btcp_core::metrics::Event>,
 }
 
 impl Actions {
@@ -723,6 +725,7 @@ impl Actions {
             seq,
             from: None,
             list: vec![],
+            recorded: vec![],
         }
     }
 
@@ -783,6 +786,10 @@ impl Io for Actions {
 
     fn frag_needed(&mut self, seg: &Seg<'_>, mtu: u16) {
         self.list.push(Action::FragNeeded(mtu, seg.packet.to_vec()));
+    }
+
+    fn record(&mut self, ev: &btcp_core::metrics::Event) {
+        self.recorded.push(*ev);
     }
 }
 
@@ -1244,6 +1251,7 @@ impl Net {
             seq: self.ctrl_seq,
             from: None,
             list: vec![],
+            recorded: vec![],
         }
     }
 
