@@ -941,7 +941,8 @@ impl FeFlow {
 
     /// A segment from the client (anything but the SYN that created the
     /// flow). `payload` is the segment's payload (the shell copies it out
-    /// of the skb; only needed while the request is being collected), and
+    /// of the skb; only needed while a request is collected or held, or
+    /// may start in it after the handoff: [`FeFlow::needs_payload`]), and
     /// `reqbuf` the flow's request buffer, at least
     /// [`FeFlow::request_needs`] long for this segment's payload.
     pub fn on_segment(

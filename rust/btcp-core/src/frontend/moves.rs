@@ -250,20 +250,32 @@ impl FeFlow {
         self.sent_len = 0;
         self.fin = false;
         self.rcv_nxt = self.framed;
-        // Bytes the buffer cannot take now come again from the client.
-        if self.append_request(payload, at, len, reqbuf).is_some()
-            && seg.flags().fin()
-            && self.rcv_nxt == seg.end_seq().wrapping_sub(1)
-        {
-            self.fin = true;
-        }
+        self.take_held(seg, payload, at, len, reqbuf);
         self.resends = 0;
+        if self.req_len == 0 {
+            // No room to hold it (request memory is full): it stays, and
+            // the client sends it again.
+            self.pin();
+            return FeOutput::default();
+        }
         match self.state {
             FeState::Releasing => self.ask_release(cfg, now_ms),
             _ => {
                 self.deadline = deadline(now_ms, cfg.request_ms);
                 FeOutput::default()
             }
+        }
+    }
+
+    /// Appends a segment's payload from `skip` on (of its `len` bytes) to
+    /// the request held, and its FIN once every byte before it is held.
+    /// Bytes the buffer cannot take come again from the client.
+    fn take_held(&mut self, seg: &Seg<'_>, payload: &[u8], skip: u32, len: u32, reqbuf: &mut [u8]) {
+        if self.append_request(payload, skip, len, reqbuf).is_some()
+            && seg.flags().fin()
+            && self.rcv_nxt == seg.end_seq().wrapping_sub(1)
+        {
+            self.fin = true;
         }
     }
 
@@ -341,12 +353,7 @@ impl FeFlow {
             .min(u32::try_from(payload.len()).unwrap_or(u32::MAX));
         let skip = seq::distance(seg.seq(), self.rcv_nxt);
         if !self.fin && !seq::after(seg.seq(), self.rcv_nxt) && skip < len {
-            if self.append_request(payload, skip, len, reqbuf).is_some()
-                && f.fin()
-                && self.rcv_nxt == seg.end_seq().wrapping_sub(1)
-            {
-                self.fin = true;
-            }
+            self.take_held(seg, payload, skip, len, reqbuf);
         } else if !self.fin && f.fin() && seg.seq().wrapping_add(len) == self.rcv_nxt {
             self.fin = true;
         }
