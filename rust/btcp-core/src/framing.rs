@@ -609,6 +609,11 @@ impl ResponseStream {
             bytes = rest;
             if self.head.byte(b, &mut self.body.left) {
                 self.end_head();
+            } else if self.head.has(F_BAD) {
+                // Its framing is lost already (not HTTP/1.x: a TLS
+                // service's stream, say): no need to read on to the end
+                // of a head that may never come.
+                self.body = BodyFramer::opaque();
             }
         }
     }
@@ -722,6 +727,14 @@ mod tests {
                 core::str::from_utf8(r)
             );
         }
+    }
+
+    #[test]
+    fn a_stream_that_is_not_http_is_opaque_at_its_first_byte() {
+        let mut s = ResponseStream::new();
+        s.feed(&[0x16, 0x03, 0x03, 0x00, 0x7a, 0x02]);
+        assert!(s.is_opaque());
+        assert_eq!(s.skippable(), 0);
     }
 
     #[test]
