@@ -4,7 +4,7 @@
 //! each run a small HTTP/1.1 server. The rules send `/two/` to node 2 and
 //! `/three/` to node 3; every request must be answered, byte-exact, by
 //! the node its rule names, on the one client connection, with no
-//! response byte through the front-end, under loss, and every table
+//! response byte through the front-end, under loss and reordering, and every table
 //! must be empty after the linger.
 #![allow(
     clippy::indexing_slicing,
@@ -65,6 +65,9 @@ struct Spec {
     lose_first: Vec<MsgType>,
     /// The client closes its side right after its last request.
     close_early: bool,
+    /// One packet in this many on the client's links is held back 20 ms,
+    /// so later ones overtake it (0: none).
+    delay_one_in: u64,
 }
 
 struct World {
@@ -188,11 +191,27 @@ impl World {
 
     /// Whether the client's link loses this packet.
     fn lossy(&mut self) -> bool {
-        if self.spec.lose_one_in == 0 {
+        let one_in = self.spec.lose_one_in;
+        self.draw(one_in)
+    }
+
+    /// The extra delay the client's link gives this packet (reordering).
+    fn jitter(&mut self) -> u64 {
+        let one_in = self.spec.delay_one_in;
+        if self.draw(one_in) {
+            20
+        } else {
+            0
+        }
+    }
+
+    /// One chance in `one_in` (0: never).
+    fn draw(&mut self, one_in: u64) -> bool {
+        if one_in == 0 {
             return false;
         }
         self.rng = self.rng.wrapping_mul(6364136223846793005).wrapping_add(1);
-        (self.rng >> 33) % self.spec.lose_one_in == 0
+        (self.rng >> 33) % one_in == 0
     }
 
     fn be_index(&self, id: u16) -> usize {
@@ -302,7 +321,8 @@ impl World {
                 let mut p = pkt;
                 xlate::apply(&mut p, &edits).unwrap();
                 if !self.lossy() {
-                    self.at(LINK_MS, Ev::ToClient(p));
+                    let d = LINK_MS + self.jitter();
+                    self.at(d, Ev::ToClient(p));
                 }
             }
             btcp_core::flow::Verdict::Accept => {
@@ -432,7 +452,8 @@ impl World {
         self.client_app();
         for p in self.client.poll(self.t) {
             if !self.lossy() {
-                self.at(CLIENT_LINK_MS, Ev::ToFe(p));
+                let d = CLIENT_LINK_MS + self.jitter();
+                self.at(d, Ev::ToFe(p));
             }
         }
         for i in 0..self.bes.len() {
@@ -587,6 +608,7 @@ fn each_request_is_served_by_its_rules_node_on_one_connection() {
         lose_one_in: 0,
         lose_first: vec![],
         close_early: false,
+        delay_one_in: 0,
     });
     by_the_rules(&w);
     let fe = w.fe_stats();
@@ -614,6 +636,7 @@ fn moves_survive_loss_both_ways_and_lost_messages() {
         lose_one_in: 20,
         lose_first: vec![MsgType::MoveRelease, MsgType::MoveReleased],
         close_early: false,
+        delay_one_in: 0,
     });
     by_the_rules(&w);
     assert_eq!(w.fe_stats().moves, moves_in(&PATHS));
@@ -631,6 +654,7 @@ fn pipelined_requests_stay_until_answered_then_move() {
         lose_one_in: 0,
         lose_first: vec![],
         close_early: false,
+        delay_one_in: 0,
     });
     let fe = w.fe_stats();
     assert_eq!(fe.moves, 1, "{fe:?}");
@@ -655,6 +679,7 @@ fn a_request_body_moves_with_its_request() {
         lose_one_in: 0,
         lose_first: vec![],
         close_early: false,
+        delay_one_in: 0,
     });
     by_the_rules(&w);
     assert_eq!(w.fe_stats().moves, moves_in(&paths));
@@ -671,6 +696,7 @@ fn a_client_that_closes_after_its_request_is_answered_by_the_new_node() {
         lose_one_in: 0,
         lose_first: vec![],
         close_early: true,
+        delay_one_in: 0,
     });
     by_the_rules(&w);
     assert_eq!(w.fe_stats().moves, 1);
@@ -691,8 +717,24 @@ fn a_back_end_that_does_not_finish_in_time_keeps_the_connection() {
         lose_one_in: 0,
         lose_first: vec![MsgType::MoveKept],
         close_early: false,
+        delay_one_in: 0,
     });
     let fe = w.fe_stats();
     assert_eq!((fe.moves, fe.moves_kept), (0, 1), "{fe:?}");
     assert_eq!(w.bes[0].served, paths);
+}
+
+#[test]
+fn moves_survive_reordering_both_ways() {
+    // One client packet in eight, either way, overtaken by the next ones.
+    let w = run(Spec {
+        paths: PATHS.to_vec(),
+        pipelined: false,
+        lose_one_in: 0,
+        lose_first: vec![],
+        close_early: false,
+        delay_one_in: 8,
+    });
+    by_the_rules(&w);
+    assert_eq!(w.fe_stats().moves, moves_in(&PATHS));
 }
