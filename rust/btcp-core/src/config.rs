@@ -20,6 +20,7 @@
 //! syn-backlog 256              # half-open flows before `auto` sends cookies
 //! client-flows 256             # flows one client address may hold before handoff
 //! encap none                   # forwarding to back-ends: none (default) or ipip
+//! moves on                     # per-request dispatch: on (default) or off
 //! key 00112233...              # 32-byte cluster key, 64 hex digits
 //! key-next 44556677...         # the key to roll to (see keyroll.rs)
 //! key-overlap 60               # seconds each roll step lasts (default 60)
@@ -374,6 +375,10 @@ pub struct NodeConfig {
     pub client_flows: u32,
     /// How client packets are forwarded to remote back-ends (`encap.rs`).
     pub encap: Encap,
+    /// Per-request dispatch: each request of a keep-alive connection is
+    /// dispatched by its own content (`frontend/moves.rs`); off, the first
+    /// request decides for the connection.
+    pub moves: bool,
 }
 
 impl Default for NodeConfig {
@@ -410,6 +415,7 @@ impl NodeConfig {
         syn_backlog: DEFAULT_SYN_BACKLOG,
         client_flows: DEFAULT_CLIENT_FLOWS,
         encap: Encap::None,
+        moves: true,
     };
 
     /// The configured peers.
@@ -501,6 +507,7 @@ impl NodeConfig {
         self.syn_backlog = DEFAULT_SYN_BACKLOG;
         self.client_flows = DEFAULT_CLIENT_FLOWS;
         self.encap = Encap::None;
+        self.moves = true;
         // Lines of the pools (by slot) and of the rules, for the checks at
         // the end.
         let mut pool_lines = [0usize; MAX_POOLS];
@@ -712,6 +719,13 @@ impl NodeConfig {
                 _ => return Err(ConfigErrorKind::BadNumber),
             },
             "encap" => self.encap = Encap::parse(arg()?).ok_or(ConfigErrorKind::BadOption)?,
+            "moves" => {
+                self.moves = match arg()? {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err(ConfigErrorKind::BadOption),
+                }
+            }
             _ => return Err(ConfigErrorKind::UnknownCommand),
         }
         if words.next().is_some() {
@@ -795,6 +809,9 @@ impl fmt::Display for NodeConfig {
         }
         if self.encap != Encap::None {
             writeln!(f, "encap {}", self.encap.name())?;
+        }
+        if !self.moves {
+            writeln!(f, "moves off")?;
         }
         for (name, key) in [("key", self.key), ("key-next", self.key_next)] {
             let Some(key) = key else { continue };
@@ -907,7 +924,7 @@ mod tests {
 
     const FULL: &str = "node 1 10.99.0.1\nctrl-port 7447\npeer 2 10.99.0.11\npeer 3 10.99.0.12\n\
 service 10.99.0.100:80\nservice 10.99.0.100:443 tls\nrules /img/=2,/video/=3,default=1\nlinger-ms 2000\n\
-syncookies always\nsyn-backlog 64\nclient-flows 8\nencap ipip\n\
+syncookies always\nsyn-backlog 64\nclient-flows 8\nencap ipip\nmoves off\n\
 key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n\
 key-next 1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100\n\
 key-overlap 5\n";
@@ -928,6 +945,7 @@ key-overlap 5\n";
         }));
         assert!(cfg.is_tls(Endpoint::new(0x0a63_0064, 443)));
         assert!(!cfg.is_tls(Endpoint::new(0x0a63_0064, 80)));
+        assert!(!cfg.moves);
         assert_eq!(cfg.rules.select_path(None, b"/video/x"), 3);
         assert_eq!(cfg.key.unwrap()[31], 0x1f);
         assert_eq!(cfg.key_next.unwrap()[31], 0x00);
@@ -992,6 +1010,7 @@ key-overlap 5\n";
             ("linger-ms 1 2", 1, ConfigErrorKind::Arity),
             ("syncookies sometimes", 1, ConfigErrorKind::BadOption),
             ("encap gre", 1, ConfigErrorKind::BadOption),
+            ("moves maybe", 1, ConfigErrorKind::BadOption),
             ("encap", 1, ConfigErrorKind::Arity),
             ("syncookies", 1, ConfigErrorKind::Arity),
             ("syn-backlog 0", 1, ConfigErrorKind::BadNumber),

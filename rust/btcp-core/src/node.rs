@@ -649,6 +649,7 @@ const COOKIE_LIFE_MS: u64 = (syncookie::MAX_AGE_SLOTS as u64 + 1) * syncookie::S
 fn machines_config(base: Config, cfg: &NodeConfig) -> Config {
     Config {
         encap_overhead: cfg.encap.overhead(),
+        moves: base.moves && cfg.moves,
         ..cfg.timeouts.apply(base)
     }
 }
