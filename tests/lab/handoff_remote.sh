@@ -116,7 +116,7 @@ for _ in $(seq "$(by_load 30 90)"); do
   [ "$t" = 0 ] && break; sleep 0.5
 done
 if [ "$t" = 0 ]; then ok live-flows-freed-everywhere
-else bad live-flows-freed-everywhere "$(for n in fe be1 be2; do in_ns "$n" head -2 /proc/net/btcp/flows; done | tr '\n' ' ')"; fi
+else bad live-flows-freed-everywhere "$(for n in fe be1 be2; do echo "$n:"; in_ns "$n" awk 'NR <= 2 || !/Linger/' /proc/net/btcp/flows; done | tr '\n' ' ')"; fi
 live() { in_ns fe awk -v id="$1" '$1 == "ctrl_peer" && $2 == id { print $4 }' /proc/net/btcp/counters; }
 # --- a back-end whose server is gone: busybox on be3 stops; be3's next
 # HEARTBEAT says nothing listens for the VIP, and the front-end gives it
