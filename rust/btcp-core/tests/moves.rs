@@ -70,6 +70,20 @@ struct Spec {
     delay_one_in: u64,
 }
 
+impl Spec {
+    /// `paths` one after another on a clean network.
+    fn of(paths: &[&'static str]) -> Spec {
+        Spec {
+            paths: paths.to_vec(),
+            pipelined: false,
+            lose_one_in: 0,
+            lose_first: vec![],
+            close_early: false,
+            delay_one_in: 0,
+        }
+    }
+}
+
 struct World {
     t: u64,
     spec: Spec,
@@ -602,14 +616,7 @@ const PATHS: [&str; 6] = [
 
 #[test]
 fn each_request_is_served_by_its_rules_node_on_one_connection() {
-    let w = run(Spec {
-        paths: PATHS.to_vec(),
-        pipelined: false,
-        lose_one_in: 0,
-        lose_first: vec![],
-        close_early: false,
-        delay_one_in: 0,
-    });
+    let w = run(Spec::of(&PATHS));
     by_the_rules(&w);
     let fe = w.fe_stats();
     assert_eq!(fe.moves, moves_in(&PATHS), "{fe:?}");
@@ -631,12 +638,9 @@ fn each_request_is_served_by_its_rules_node_on_one_connection() {
 #[test]
 fn moves_survive_loss_both_ways_and_lost_messages() {
     let w = run(Spec {
-        paths: PATHS.to_vec(),
-        pipelined: false,
         lose_one_in: 20,
         lose_first: vec![MsgType::MoveRelease, MsgType::MoveReleased],
-        close_early: false,
-        delay_one_in: 0,
+        ..Spec::of(&PATHS)
     });
     by_the_rules(&w);
     assert_eq!(w.fe_stats().moves, moves_in(&PATHS));
@@ -649,12 +653,8 @@ fn pipelined_requests_stay_until_answered_then_move() {
     // that response is acknowledged, and the requests behind it in the
     // same segment go with it (they were held with it).
     let w = run(Spec {
-        paths: PATHS.to_vec(),
         pipelined: true,
-        lose_one_in: 0,
-        lose_first: vec![],
-        close_early: false,
-        delay_one_in: 0,
+        ..Spec::of(&PATHS)
     });
     let fe = w.fe_stats();
     assert_eq!(fe.moves, 1, "{fe:?}");
@@ -673,14 +673,7 @@ fn a_request_body_moves_with_its_request() {
         "/two/post/20",
         "/three/c/10",
     ];
-    let w = run(Spec {
-        paths: paths.to_vec(),
-        pipelined: false,
-        lose_one_in: 0,
-        lose_first: vec![],
-        close_early: false,
-        delay_one_in: 0,
-    });
+    let w = run(Spec::of(&paths));
     by_the_rules(&w);
     assert_eq!(w.fe_stats().moves, moves_in(&paths));
 }
@@ -691,12 +684,8 @@ fn a_client_that_closes_after_its_request_is_answered_by_the_new_node() {
     // FIN is held with the request and goes with it in the handoff.
     let paths = ["/two/a/100", "/three/b/3000"];
     let w = run(Spec {
-        paths: paths.to_vec(),
-        pipelined: false,
-        lose_one_in: 0,
-        lose_first: vec![],
         close_early: true,
-        delay_one_in: 0,
+        ..Spec::of(&paths)
     });
     by_the_rules(&w);
     assert_eq!(w.fe_stats().moves, 1);
@@ -712,12 +701,9 @@ fn a_back_end_that_does_not_finish_in_time_keeps_the_connection() {
     // Its MOVE_KEPT is lost: the release asked again gets it again.
     let paths = ["/two/slow/100", "/three/b/3000"];
     let w = run(Spec {
-        paths: paths.to_vec(),
         pipelined: true,
-        lose_one_in: 0,
         lose_first: vec![MsgType::MoveKept],
-        close_early: false,
-        delay_one_in: 0,
+        ..Spec::of(&paths)
     });
     let fe = w.fe_stats();
     assert_eq!((fe.moves, fe.moves_kept), (0, 1), "{fe:?}");
@@ -728,12 +714,8 @@ fn a_back_end_that_does_not_finish_in_time_keeps_the_connection() {
 fn moves_survive_reordering_both_ways() {
     // One client packet in eight, either way, overtaken by the next ones.
     let w = run(Spec {
-        paths: PATHS.to_vec(),
-        pipelined: false,
-        lose_one_in: 0,
-        lose_first: vec![],
-        close_early: false,
         delay_one_in: 8,
+        ..Spec::of(&PATHS)
     });
     by_the_rules(&w);
     assert_eq!(w.fe_stats().moves, moves_in(&PATHS));
