@@ -1324,24 +1324,26 @@ impl<S: Store> Node<S> {
 
     /// A front-end's HANDOFF_MORE for a flow it handed to us.
     fn be_more(&mut self, from: u16, m: &HandoffMore<'_>, now: u64, io: &mut impl Io) {
-        let local_addr = self.cfg.node.map_or(0, |n| n.addr);
-        let key = FlowKey::new(
-            Endpoint::new(m.flow.client_addr, m.flow.client_port),
-            Endpoint::new(local_addr, m.flow.vip_port),
-        );
+        let key = self.be_key(&m.flow);
         let cfg = self.flow_cfg;
         if let Some(out) = take_more(&mut self.be, &key, from, m, &cfg, now) {
             self.be_output(key, &out, now, io);
         }
     }
 
+    /// Our back-end flow's key for front-end flow `flow` handed to us:
+    /// (client, our address:the VIP's port).
+    fn be_key(&self, flow: &FlowRef) -> FlowKey {
+        let local_addr = self.cfg.node.map_or(0, |n| n.addr);
+        FlowKey::new(
+            Endpoint::new(flow.client_addr, flow.client_port),
+            Endpoint::new(local_addr, flow.vip_port),
+        )
+    }
+
     /// A front-end's MOVE_RELEASE for a flow it handed to us.
     fn be_release(&mut self, from: u16, r: &MoveRelease, now: u64, io: &mut impl Io) {
-        let local_addr = self.cfg.node.map_or(0, |n| n.addr);
-        let key = FlowKey::new(
-            Endpoint::new(r.flow.client_addr, r.flow.client_port),
-            Endpoint::new(local_addr, r.flow.vip_port),
-        );
+        let key = self.be_key(&r.flow);
         let cfg = self.flow_cfg;
         let Some((flow, _)) = self.be.get(&key).filter(|(f, _)| f.origin() == from) else {
             return;
@@ -1586,11 +1588,7 @@ impl<S: Store> Node<S> {
         now: u64,
         io: &mut impl Io,
     ) {
-        let local_addr = self.cfg.node.map_or(0, |n| n.addr);
-        let key = FlowKey::new(
-            Endpoint::new(d.flow.client_addr, d.flow.client_port),
-            Endpoint::new(local_addr, d.flow.vip_port),
-        );
+        let key = self.be_key(&d.flow);
         let cfg = self.flow_cfg;
         let Some((flow, _)) = self.be.get(&key) else {
             return;
