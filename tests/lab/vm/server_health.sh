@@ -10,8 +10,9 @@
 #   again 7 s later: be2's next HEARTBEAT says nothing listens and fe gives
 #   it no new connections, so from then on none costs a HANDOFF_NACK round
 #   trip (those handed over before it are NACKed and go elsewhere); after
-#   the restart be2 serves again. Only connections be2 had taken when it
-#   stopped may fail (nginx resets what is left in its accept queue);
+#   the restart be2 serves again. Only connections be2 had taken before
+#   or while it stopped may fail (a stopping nginx keeps its listener
+#   until its master exits, then resets what is left in its accept queue);
 # - frozen (SIGSTOP) 5 s in, for 6 s: its listener stays, but the oldest
 #   connection in its accept queue ages, and once that is 1 s fe counts be2
 #   overloaded and gives it no new connections. The ones it took before
@@ -62,12 +63,17 @@ load "$tmp/stop"
 big_download "$tmp/big.stop"
 sleep 5
 nacks0=$(vm_counter fe nack_refused)
-# The connections be2 has taken when it stops (handed over, in its accept
-# queue, or being served): the only ones that may fail. A graceful stop
+# The connections be2 has taken when it stops: those live on it just
+# before (handed over, in its accept queue, or being served) and those
+# handed to it while nginx was stopping (until its master exited, the
+# listener may still take them). Only these may fail: a graceful stop
 # still resets those queued and closes those accepted whose request has
-# not arrived yet.
+# not arrived yet. (Those handed over after the listener closed are NACKed
+# and go elsewhere, so counting the whole stop is an upper bound.)
 t0=$(now_ms)
-taken=$(in_vm be2 "awk '\$1 == \"be_flows_live\" { print \$2 }' /proc/net/btcp/counters; $lab/nginx.sh stop be2 --graceful")
+be2_taken='$1 == "be_flows_live" { live = $2 } $1 == "handoffs_received" { got = $2 } END { print live, got }'
+read -r live0 got0 _ got1 < <(in_vm be2 "awk '$be2_taken' /proc/net/btcp/counters; $lab/nginx.sh stop be2 --graceful; awk '$be2_taken' /proc/net/btcp/counters" | tr '\n' ' ')
+taken=$((${live0:-0} + ${got1:-0} - ${got0:-0}))
 seen_ms=""
 for _ in $(seq 100); do
   [[ "$(be2_line)" == *"no-listener $svc"* ]] && { seen_ms=$(($(now_ms) - t0)); break; }
