@@ -111,6 +111,19 @@ struct Shard {
 
 type ShardLock = Pin<KBox<SpinLockBh<Shard>>>;
 
+/// What a namespace's shards share, as they are made
+/// ([`Handoff::shard_new`]).
+struct SharedParts<'a> {
+    filter: &'a Arc<FlowFilter>,
+    fe_mem: &'a Arc<RequestMemory>,
+    be_mem: &'a Arc<RequestMemory>,
+    cfg: &'a Arc<NodeConfig>,
+    balance: &'a KernelBalance,
+    clients: &'a Arc<ClientCounts>,
+    secret: IsnSecret,
+    now: u64,
+}
+
 /// A shard's lock and its bit in `Handoff::pending`.
 #[derive(Clone, Copy)]
 struct ShardRef<'a> {
@@ -438,8 +451,8 @@ impl Handoff {
 
     /// The namespace's shards, each with its part of the tables' limits,
     /// all sharing the filter, the request memory, the configuration (none
-    /// yet) and the balance. Not inlined: its frame (a shard's node is
-    /// built there) stays out of [`Handoff::new`]'s.
+    /// yet) and the balance. Not inlined: its frame stays out of
+    /// [`Handoff::new`]'s.
     #[inline(never)]
     fn shards(
         filter: &Arc<FlowFilter>,
@@ -448,51 +461,85 @@ impl Handoff {
         let max = params::max_flows();
         let n = shard::count(max);
         let cfg: Arc<NodeConfig> = unique_arc_copy(&NodeConfig::EMPTY, GFP_KERNEL)?.into();
+        let balance = Self::balance_new(&cfg)?;
+        // The front-end's request bytes are bounded; a back-end's replay
+        // copy is what a peer's handoff carried.
+        let fe_mem = Arc::new(RequestMemory::new(params::max_request_bytes()), GFP_KERNEL)?;
+        let be_mem = Arc::new(RequestMemory::new(usize::MAX), GFP_KERNEL)?;
+        let clients = Self::clients_new()?;
+        let shared = SharedParts {
+            filter,
+            fe_mem: &fe_mem,
+            be_mem: &be_mem,
+            cfg: &cfg,
+            balance: &balance,
+            clients: &clients,
+            secret,
+            now: now_ms(),
+        };
+        let mut shards = KVec::with_capacity(n, GFP_KERNEL)?;
+        for i in 0..n {
+            shards.push(
+                Self::shard_new(&shared, shard::limit(max, n, i), i, n)?,
+                GFP_KERNEL,
+            )?;
+        }
+        Ok((shards, balance))
+    }
+
+    /// The namespace's balance: the dispatcher (with its LARD target
+    /// tables) and the open-connection counts. Not inlined, as the next
+    /// two: each builds a large value in its own frame, and they are
+    /// called one after the other, not nested.
+    #[inline(never)]
+    fn balance_new(cfg: &Arc<NodeConfig>) -> Result<KernelBalance> {
         let mut dispatcher = KBox::new(Dispatcher::new(), GFP_KERNEL)?;
         let targets = params::lard_targets();
         dispatcher.set_target_tables(
             KVVec::from_elem(TargetEntry::FREE, targets, GFP_KERNEL)?,
             KVVec::from_elem(TargetEntry::FREE, targets, GFP_KERNEL)?,
         );
-        let balance = KernelBalance(Arc::pin_init(
-            crate::new_spinlock_bh!(Balance::new(dispatcher, &cfg)),
+        Ok(KernelBalance(Arc::pin_init(
+            crate::new_spinlock_bh!(Balance::new(dispatcher, cfg)),
             GFP_KERNEL,
-        )?);
-        // The front-end's request bytes are bounded; a back-end's replay
-        // copy is what a peer's handoff carried.
-        let fe_mem = Arc::new(RequestMemory::new(params::max_request_bytes()), GFP_KERNEL)?;
-        let be_mem = Arc::new(RequestMemory::new(usize::MAX), GFP_KERNEL)?;
-        // Per-client counts, hashed with a seed of the namespace's own.
+        )?))
+    }
+
+    /// Per-client counts, hashed with a seed of the namespace's own.
+    #[inline(never)]
+    fn clients_new() -> Result<Arc<ClientCounts>> {
         let mut seed = [0u8; 4];
         random_bytes(&mut seed);
-        let clients = Arc::new(ClientCounts::new(u32::from_ne_bytes(seed)), GFP_KERNEL)?;
-        let now = now_ms();
-        let mut shards = KVec::with_capacity(n, GFP_KERNEL)?;
-        for i in 0..n {
-            let limit = shard::limit(max, n, i);
-            let mut cookie_key = [0u8; 16];
-            random_bytes(&mut cookie_key);
-            let mut node = Node::new(
-                FlowTable::new(limit, fe_mem.clone(), filter.clone(), now),
-                FlowTable::new(limit, be_mem.clone(), filter.clone(), now),
-                cfg.clone(),
-                balance.clone(),
-                clients.clone(),
-                CoreConfig::default(),
-                secret,
-                CookieKeys::new(cookie_key, now),
-            );
-            node.set_shard(i, n);
-            let lock = KBox::pin_init(
-                crate::new_spinlock_bh!(Shard {
-                    node,
-                    deferred: KVec::new(),
-                }),
-                GFP_KERNEL,
-            )?;
-            shards.push(lock, GFP_KERNEL)?;
-        }
-        Ok((shards, balance))
+        Ok(Arc::new(
+            ClientCounts::new(u32::from_ne_bytes(seed)),
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// Shard `i` of `n`, its tables of `limit` flows each.
+    #[inline(never)]
+    fn shard_new(shared: &SharedParts<'_>, limit: usize, i: usize, n: usize) -> Result<ShardLock> {
+        let mut cookie_key = [0u8; 16];
+        random_bytes(&mut cookie_key);
+        let now = shared.now;
+        let mut node = Node::new(
+            FlowTable::new(limit, shared.fe_mem.clone(), shared.filter.clone(), now),
+            FlowTable::new(limit, shared.be_mem.clone(), shared.filter.clone(), now),
+            shared.cfg.clone(),
+            shared.balance.clone(),
+            shared.clients.clone(),
+            CoreConfig::default(),
+            shared.secret,
+            CookieKeys::new(cookie_key, now),
+        );
+        node.set_shard(i, n);
+        KBox::pin_init(
+            crate::new_spinlock_bh!(Shard {
+                node,
+                deferred: KVec::new(),
+            }),
+            GFP_KERNEL,
+        )
     }
 
     /// The shard of the connection whose client is `client` (there is
