@@ -2,7 +2,8 @@
 # Guest script: the lab half of the fault matrix (issue 4). Remote handoff
 # (/big/ to be2, /cgi-bin/ and /bb/ to busybox httpd on be3, the rest to
 # be1; the default linger) under netem impairment, deterministic drops of single
-# packets, odd request shapes, server-first close, offloads off, a 1 GiB
+# packets, a keep-alive connection moving between be1 and be2 (under loss,
+# duplication and a lost move message), odd request shapes, server-first close, offloads off, a 1 GiB
 # download, option mismatches, slow and stalled readers, and hand-made
 # packets (scapy). Run by scripts/test-faults.sh:
 #
@@ -378,19 +379,67 @@ post_sum() {
     X_OK=0 X_TEXT="POST /cgi-bin/sum: HTTP ${code:-?}, sent ${size:-?} B, answer '${body:0:90}', ${secs:-?}s ${err}"
   fi
 }
+# get_moves HOST: one keep-alive connection, four GETs whose rules
+# alternate be1 and be2 (/small/ and /big/): each body's sha256, one
+# connection. Through the VIP, per-request dispatch moves it three times
+# (Documentation/dispatch.md, "Per-request dispatch"): each request must
+# be in its rule's node's nginx log from the client's port, and fe's moves
+# counter go up by 3. Straight to a back-end (a native control) all four
+# are its own. Sets X_OK, X_TEXT.
+MOVE_PATHS=(/small/1m.bin /big/4m.bin /small/4m.bin /big/4m.bin)
+MOVE_NODES=(be1 be2 be1 be2)
+fe_count() { awk -v k="$1" '$1 == k { print $2 }' "/proc/${HOLD[fe]}/net/btcp/counters"; }
+get_moves() {
+  local host=$1 args=() i n log port="" ports connects codes moves t0 sum why=()
+  declare -A lines0=()
+  for n in be1 be2; do log=$("$lab/nginx.sh" log "$n"); lines0[$n]=$(wc -l <"$log"); done
+  for i in "${!MOVE_PATHS[@]}"; do args+=(-o "$tmp/mv$i" "http://$host${MOVE_PATHS[$i]}"); done
+  moves=$(fe_count moves) t0=$(now_us)
+  in_ns client curl -sS --noproxy '*' --max-time "$MAXT" -w '%{local_port} %{num_connects} %{http_code}\n' \
+    "${args[@]}" >"$tmp/mv.out" 2>"$tmp/curl.err"
+  moves=$(($(fe_count moves) - moves))
+  ports=$(cut -d' ' -f1 "$tmp/mv.out" | sort -u | tr '\n' ' ')
+  connects=$(awk '{ s += $2 } END { print s + 0 }' "$tmp/mv.out")
+  codes=$(cut -d' ' -f3 "$tmp/mv.out" | tr '\n' ' ')
+  [ "$codes" = "200 200 200 200 " ] || why+=("HTTP codes '$codes' $(tr '\n' ' ' <"$tmp/curl.err")")
+  [ "$(wc -w <<<"$ports")" = 1 ] && [ "$connects" = 1 ] && port=${ports% } ||
+    why+=("client ports '$ports', $connects connects")
+  for i in "${!MOVE_PATHS[@]}"; do
+    read -r sum _ < <(sha256sum "$tmp/mv$i" 2>/dev/null)
+    [ "$sum" = "${SHA[${MOVE_PATHS[$i]}]}" ] || why+=("${MOVE_PATHS[$i]} (request $((i + 1))): sha256 ${sum:0:12}")
+  done
+  if [ "$host" = "$vip" ] && [ -n "$port" ]; then
+    [ "$moves" = 3 ] || why+=("fe counted $moves moves, want 3")
+    for i in "${!MOVE_PATHS[@]}"; do
+      n=${MOVE_NODES[$i]} log=$("$lab/nginx.sh" log "${MOVE_NODES[$i]}")
+      # The request's line, from the client's port, among those since the start.
+      tail -n +"$((lines0[$n] + 1))" "$log" | grep -q ":$port \"GET ${MOVE_PATHS[$i]} HTTP/1.1\" 200 " ||
+        why+=("${MOVE_PATHS[$i]} (request $((i + 1))) not in $n's log from port $port")
+    done
+  fi
+  local placed=""
+  [ "$host" != "$vip" ] || placed=", $moves moves, each by its rule's node"
+  if [ ${#why[@]} = 0 ]; then
+    X_OK=1 X_TEXT="4 GETs (10 MiB) on one connection, sha256 ok$placed in $(( ($(now_us) - t0) / 1000 )) ms"
+  else
+    X_OK=0 X_TEXT="moves: ${why[*]}"
+  fi
+}
 x_result() { # record the last transfer in the case
   R_TEXT+=("$X_TEXT")
   [ "$X_OK" = 1 ] || R_OK=0
 }
-# xfer KIND HOST: get1m (be1), get64m (be2), post1m (be3)
+# xfer KIND HOST: get1m (be1), get64m (be2), post1m (be3), moves (be1
+# and be2; its impaired and control back-end be1)
 xfer() {
   case $1 in
     get1m) get_sha "$2" /small/1m.bin ;;
     get64m) get_sha "$2" /big/64m.bin ;;
     post1m) post_sum "$2" ;;
+    moves) get_moves "$2" ;;
   esac
 }
-xfer_be() { case $1 in get1m) echo be1 ;; get64m) echo be2 ;; post1m) echo be3 ;; esac; }
+xfer_be() { case $1 in get1m | moves) echo be1 ;; get64m) echo be2 ;; post1m) echo be3 ;; esac; }
 
 # --- 1. netem ---------------------------------------------------------------
 # client link: netem at both ends of the client's veth (everything the
@@ -452,7 +501,12 @@ netem_control() { # PLACE XFER NETEM...
     vals+=("$d")
     PAWS_LIMIT[$n]=report
   done
-  note "PAWSEstab reported, not judged: client/$be $(delta client TcpExtPAWSEstab)/$(delta "$be" TcpExtPAWSEstab) through btcp, ${vals[0]}/${vals[1]} in the native control (direct to $be, same qdisc: ${X_TEXT%% in *})"
+  local other=""
+  if [ "$x" = moves ]; then # a moving connection's other back-end: reported too
+    PAWS_LIMIT[be2]=report
+    other=" (be2 $(delta be2 TcpExtPAWSEstab))"
+  fi
+  note "PAWSEstab reported, not judged: client/$be $(delta client TcpExtPAWSEstab)/$(delta "$be" TcpExtPAWSEstab)$other through btcp, ${vals[0]}/${vals[1]} in the native control (direct to $be, same qdisc: ${X_TEXT%% in *})"
   [ "$X_OK" = 1 ] || note "native control transfer failed too: $X_TEXT"
 }
 
@@ -795,8 +849,10 @@ for kind in loss dup reorder; do
     reorder) args=(delay 5ms reorder 25%) ;;
   esac
   for place in client febe; do
-    for x in get1m get64m post1m; do
-      run_case "netem-$kind-$place-$x" "$(xfer_be "$x")" netem_body "$place" "$x" "${args[@]}"
+    for x in get1m get64m post1m moves; do
+      bes=$(xfer_be "$x")
+      [ "$x" != moves ] || bes="be1 be2"
+      run_case "netem-$kind-$place-$x" "$bes" netem_body "$place" "$x" "${args[@]}"
     done
   done
 done
@@ -825,6 +881,12 @@ run_case drop-ctrl-handoff-req be1 drop_body fe "" \
   "match ip dst $be1/32 match ip dport 7447 0xffff match u32 $(ctrl_word 2) 0xffffffff at 52" "${g1m[@]}"
 run_case drop-ctrl-handoff-ack be1 drop_body be1 "" \
   "match ip dst $fe/32 match ip dport 7447 0xffff match u32 $(ctrl_word 3) 0xffffffff at 52" "${g1m[@]}"
+# A moving connection's MOVE_RELEASE to be1, and be1's MOVE_RELEASED.
+mv=(get_moves "$vip")
+run_case drop-ctrl-move-release "be1 be2" drop_body fe "" \
+  "match ip dst $be1/32 match ip dport 7447 0xffff match u32 $(ctrl_word 12) 0xffffffff at 52" "${mv[@]}"
+run_case drop-ctrl-move-released "be1 be2" drop_body be1 "" \
+  "match ip dst $fe/32 match ip dport 7447 0xffff match u32 $(ctrl_word 13) 0xffffffff at 52" "${mv[@]}"
 # The response's first packet: it starts with "HTTP" (a GSO packet of up to
 # 64 KiB here: what the back-end's stack hands to the device).
 run_case drop-be-first-response be1 drop_body be1 "" "$from_vip match u32 0x48545450 0xffffffff at 52" "${g1m[@]}"

@@ -1098,8 +1098,24 @@ impl BeFlow {
                 self.be_fin_acked = true;
             }
         }
+        if self.replaying(seg) {
+            out.verdict = Verdict::Drop;
+        }
         out.control = self.check_closed(cfg, now_ms);
         self.release_check(out, cfg, now_ms)
+    }
+
+    /// Whether `seg` carries only bytes we replayed and the stack has not
+    /// acknowledged yet: a client's retransmission of bytes the front-end
+    /// kept, or of a request that moved. It is dropped: passed on, it
+    /// could reach the stack before our copy (injected after the lock is
+    /// dropped), whose older TSval PAWS would then refuse (RFC 7323 5.3);
+    /// the replay's timer delivers the bytes.
+    fn replaying(&self, seg: &Seg<'_>) -> bool {
+        seg.payload_len() > 0
+            && !seg.flags().fin()
+            && !seq::before(seg.seq(), self.replay_una)
+            && !seq::after(seg.end_seq(), self.replay_nxt)
     }
 
     /// Whether the local stack accepts a forwarded client segment (not SYN

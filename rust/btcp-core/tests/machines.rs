@@ -1099,6 +1099,72 @@ fn a_small_window_replays_in_steps_and_unacked_bytes_are_reinjected() {
     assert!(be.flow.replay_done());
 }
 
+/// The verdict on client bytes `from..to` after the request's first
+/// byte, forwarded with TSval `tsval`.
+fn forward_bytes(be: &mut Be, from: u32, to: u32, tsval: u32, now: u64) -> Verdict {
+    let mut s = client_seg(
+        ISN_C.wrapping_add(1 + from),
+        ISN_B.wrapping_add(1),
+        Flags::ACK,
+        Some((tsval, TSVAL_B)),
+    );
+    s.dst = B;
+    let p = bytes(&s, &vec![0; (to - from) as usize]);
+    be.flow
+        .on_forwarded(&Seg::parse(&p).unwrap(), &be.cfg, now)
+        .verdict
+}
+
+#[test]
+fn a_client_copy_of_bytes_being_replayed_is_dropped() {
+    // Bytes the front-end kept after the request (or a request that
+    // moved) were never acknowledged to the client, which sends them
+    // again. While our replay of them is unacknowledged, the client's copy
+    // is dropped: reaching the stack first, its newer TSval would have our
+    // copy refused by PAWS.
+    let request: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
+    let (mut be, _) = Be::new(&request, false);
+    be.egress(&local_synack(Some(0), true, 65535, 1460), 1);
+    let out = be.flow.on_confirm(&be.decision(), &be.cfg, 1);
+    assert_eq!(replay_payloads(&out.replay, &be.buf).len(), 3);
+    assert_eq!(
+        forward_bytes(&mut be, 1000, 2000, 1100, 2),
+        Verdict::Drop,
+        "being replayed"
+    );
+    assert_eq!(
+        forward_bytes(&mut be, 2500, 3100, 1100, 2),
+        Verdict::Accept,
+        "new bytes too"
+    );
+    // The stack acknowledges 2000: the client's copy of those is the
+    // stack's to answer (a duplicate), of the rest still ours.
+    be.egress(
+        &be_seg(ISN_B + 1, ISN_C.wrapping_add(2001), Flags::ACK, 65535),
+        3,
+    );
+    assert_eq!(
+        forward_bytes(&mut be, 1000, 2000, 1101, 4),
+        Verdict::Accept,
+        "a duplicate"
+    );
+    assert_eq!(
+        forward_bytes(&mut be, 2000, 3000, 1101, 4),
+        Verdict::Drop,
+        "still replayed"
+    );
+    be.egress(
+        &be_seg(ISN_B + 1, ISN_C.wrapping_add(3001), Flags::ACK, 65535),
+        5,
+    );
+    assert!(be.flow.replay_done());
+    assert_eq!(
+        forward_bytes(&mut be, 2000, 3000, 1102, 6),
+        Verdict::Accept,
+        "all acknowledged"
+    );
+}
+
 #[test]
 fn replay_that_never_lands_is_reset_both_ways() {
     let (mut be, _) = Be::new(REQ, false);
