@@ -4,8 +4,9 @@
 # be1; the default linger) under netem impairment, deterministic drops of
 # single packets, a keep-alive connection moving between be1 and be2
 # (under loss, duplication, reordering and a lost move message), odd
-# request shapes, server-first close, offloads off, a 1 GiB download, option mismatches, slow and stalled readers, and hand-made
-# packets (scapy). Run by scripts/test-faults.sh:
+# request shapes, server-first close, offloads off, a 1 GiB download,
+# option mismatches, slow and stalled readers, and hand-made packets
+# (scapy). Run by scripts/test-faults.sh:
 #
 #   faults.sh [--zero-sha SHA256-OF-1GIB-OF-ZEROS] [CASE-GLOB...]
 #

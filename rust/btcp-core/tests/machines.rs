@@ -1127,42 +1127,34 @@ fn a_client_copy_of_bytes_being_replayed_is_dropped() {
     be.egress(&local_synack(Some(0), true, 65535, 1460), 1);
     let out = be.flow.on_confirm(&be.decision(), &be.cfg, 1);
     assert_eq!(replay_payloads(&out.replay, &be.buf).len(), 3);
-    assert_eq!(
-        forward_bytes(&mut be, 1000, 2000, 1100, 2),
-        Verdict::Drop,
-        "being replayed"
-    );
-    assert_eq!(
-        forward_bytes(&mut be, 2500, 3100, 1100, 2),
-        Verdict::Accept,
-        "new bytes too"
-    );
-    // The stack acknowledges 2000: the client's copy of those is the
-    // stack's to answer (a duplicate), of the rest still ours.
-    be.egress(
-        &be_seg(ISN_B + 1, ISN_C.wrapping_add(2001), Flags::ACK, 65535),
-        3,
-    );
-    assert_eq!(
-        forward_bytes(&mut be, 1000, 2000, 1101, 4),
-        Verdict::Accept,
-        "a duplicate"
-    );
-    assert_eq!(
-        forward_bytes(&mut be, 2000, 3000, 1101, 4),
-        Verdict::Drop,
-        "still replayed"
-    );
-    be.egress(
-        &be_seg(ISN_B + 1, ISN_C.wrapping_add(3001), Flags::ACK, 65535),
-        5,
-    );
+    // Each step: what the stack has acknowledged (request bytes), then
+    // the client's copies of some bytes and the verdict on each.
+    type Copies<'a> = &'a [(u32, u32, Verdict)];
+    let steps: [(u32, Copies<'_>); 3] = [
+        // Nothing yet: bytes being replayed are dropped, new ones pass.
+        (
+            0,
+            &[(1000, 2000, Verdict::Drop), (2500, 3100, Verdict::Accept)],
+        ),
+        // 2000: those are the stack's to answer (a duplicate).
+        (
+            2000,
+            &[(1000, 2000, Verdict::Accept), (2000, 3000, Verdict::Drop)],
+        ),
+        // All of it.
+        (3000, &[(2000, 3000, Verdict::Accept)]),
+    ];
+    for (t, (acked, copies)) in (2u64..).zip(steps) {
+        if acked > 0 {
+            let ack = ISN_C.wrapping_add(1 + acked);
+            be.egress(&be_seg(ISN_B + 1, ack, Flags::ACK, 65535), t);
+        }
+        for &(from, to, want) in copies {
+            let got = forward_bytes(&mut be, from, to, 1100 + t as u32, t);
+            assert_eq!(got, want, "bytes {from}..{to}, the stack at {acked}");
+        }
+    }
     assert!(be.flow.replay_done());
-    assert_eq!(
-        forward_bytes(&mut be, 2000, 3000, 1102, 6),
-        Verdict::Accept,
-        "all acknowledged"
-    );
 }
 
 #[test]
