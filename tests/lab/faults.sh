@@ -389,16 +389,15 @@ post_sum() {
 # are its own. Sets X_OK, X_TEXT.
 MOVE_PATHS=(/small/1m.bin /big/4m.bin /small/4m.bin /big/4m.bin)
 MOVE_NODES=(be1 be2 be1 be2)
-fe_count() { awk -v k="$1" '$1 == k { print $2 }' "/proc/${HOLD[fe]}/net/btcp/counters"; }
 get_moves() {
   local host=$1 args=() i n log port="" ports connects codes moves t0 sum why=()
   declare -A lines0=()
   for n in be1 be2; do log=$("$lab/nginx.sh" log "$n"); lines0[$n]=$(wc -l <"$log"); done
   for i in "${!MOVE_PATHS[@]}"; do args+=(-o "$tmp/mv$i" "http://$host${MOVE_PATHS[$i]}"); done
-  moves=$(fe_count moves) t0=$(now_us)
+  moves=$(counter fe moves) t0=$(now_us)
   in_ns client curl -sS --noproxy '*' --max-time "$MAXT" -w '%{local_port} %{num_connects} %{http_code}\n' \
     "${args[@]}" >"$tmp/mv.out" 2>"$tmp/curl.err"
-  moves=$(($(fe_count moves) - moves))
+  moves=$(($(counter fe moves) - moves))
   ports=$(cut -d' ' -f1 "$tmp/mv.out" | sort -u | tr '\n' ' ')
   connects=$(awk '{ s += $2 } END { print s + 0 }' "$tmp/mv.out")
   codes=$(cut -d' ' -f3 "$tmp/mv.out" | tr '\n' ' ')

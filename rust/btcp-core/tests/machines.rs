@@ -850,9 +850,14 @@ impl Be {
     }
 
     fn forwarded(&mut self, s: OutSegment, now: u64) -> BeOutput {
+        self.forwarded_with(s, &[], now)
+    }
+
+    /// Client segment `s` with `payload`, forwarded by the front-end.
+    fn forwarded_with(&mut self, s: OutSegment, payload: &[u8], now: u64) -> BeOutput {
         let mut s = s;
         s.dst = B;
-        let p = bytes(&s, &[]);
+        let p = bytes(&s, payload);
         self.flow
             .on_forwarded(&Seg::parse(&p).unwrap(), &self.cfg, now)
     }
@@ -1102,16 +1107,13 @@ fn a_small_window_replays_in_steps_and_unacked_bytes_are_reinjected() {
 /// The verdict on client bytes `from..to` after the request's first
 /// byte, forwarded with TSval `tsval`.
 fn forward_bytes(be: &mut Be, from: u32, to: u32, tsval: u32, now: u64) -> Verdict {
-    let mut s = client_seg(
+    let s = client_seg(
         ISN_C.wrapping_add(1 + from),
         ISN_B.wrapping_add(1),
         Flags::ACK,
         Some((tsval, TSVAL_B)),
     );
-    s.dst = B;
-    let p = bytes(&s, &vec![0; (to - from) as usize]);
-    be.flow
-        .on_forwarded(&Seg::parse(&p).unwrap(), &be.cfg, now)
+    be.forwarded_with(s, &vec![0; (to - from) as usize], now)
         .verdict
 }
 
